@@ -1,7 +1,7 @@
 // Owns the OpenFlow 1.3 match (ofp_match of type OXM): field model, encoding and decoding.
-// Imports nothing outside controller/openflow.
+// Imports nothing outside controller/openflow; the encoder never allocates per call beyond the Writer.
 
-import type { Reader, Writer } from './buffer.js';
+import { OFCodecError, type Reader, Writer } from './buffer.js';
 
 /** A value, or a value with a mask (bits set in the mask are matched). */
 export type Masked<T> = T | { value: T; mask: T };
@@ -16,6 +16,7 @@ export type Masked<T> = T | { value: T; mask: T };
  *   (0x1000|vid matches a tag, 0 matches untagged, {value:0x1000,mask:0x1000} matches any tag)
  * - ctState: bits as in OVS (new=0x01, est=0x02, rel=0x04, rpl=0x08, inv=0x10, trk=0x20, snat=0x40,
  *   dnat=0x80); use `ctState("+trk+new")` to build one
+ * The declaration order below is the canonical wire order of encodeMatch.
  */
 export interface Match {
   inPort?: number;
@@ -53,7 +54,8 @@ export interface Match {
   ipv6NdSll?: Masked<string>;
   ipv6NdTll?: Masked<string>;
   tunnelId?: Masked<bigint>;
-  // Nicira extension fields (NXM_NX class and NX experimenter OXMs).
+  // Nicira extension fields (NXM_NX class). OVS treats tunId and tunnelId as one field (tun_id),
+  // and xxregN as overlaying reg(4N)..reg(4N+3): never set both of an overlapping pair.
   reg0?: Masked<number>;
   reg1?: Masked<number>;
   reg2?: Masked<number>;
@@ -86,30 +88,780 @@ export interface Match {
 
 export type MatchField = keyof Match;
 
-/** Encodes a whole ofp_match (type OXM, length, the OXM TLVs, zero padding to 8 bytes). */
-export function encodeMatch(w: Writer, m: Match): void {
-  void w;
-  void m;
-  throw new Error('encodeMatch: not written yet');
+// ---------------------------------------------------------------------------------------------
+// The field table: one static descriptor per field, in Match declaration order.
+
+/** OXM classes we speak. */
+export const enum OxmClass {
+  NXM_0 = 0x0000,
+  NXM_1 = 0x0001,
+  OPENFLOW_BASIC = 0x8000,
+  EXPERIMENTER = 0xffff,
 }
 
-/** Decodes a whole ofp_match, padding included. Throws OFCodecError on a malformed one. */
-export function decodeMatch(r: Reader): Match {
-  void r;
-  throw new Error('decodeMatch: not written yet');
+const enum Kind {
+  U8,
+  U16,
+  U32,
+  U64,
+  U128,
+  MAC,
+  IPV4,
+  IPV6,
+}
+
+interface FieldDesc {
+  readonly key: MatchField;
+  readonly cls: number;
+  readonly field: number;
+  readonly kind: Kind;
+  /** Payload bytes of the unmasked TLV. */
+  readonly len: number;
+  /** For number kinds: the largest value, which is also the all-ones mask. */
+  readonly max: number;
+  readonly maskable: boolean;
+  /** OXM header of the exact and of the masked TLV, precomputed. */
+  readonly hdr: number;
+  readonly hdrMasked: number;
+}
+
+const KIND_LEN = [1, 2, 4, 8, 16, 6, 4, 16] as const;
+
+function desc(
+  key: MatchField,
+  cls: number,
+  field: number,
+  kind: Kind,
+  maskable: boolean,
+  bits = 0,
+): FieldDesc {
+  const len = KIND_LEN[kind];
+  const max = bits === 0 ? (kind <= Kind.U32 ? 2 ** (len * 8) - 1 : 0) : 2 ** bits - 1;
+  const base = ((cls << 16) | (field << 9)) >>> 0;
+  return {
+    key,
+    cls,
+    field,
+    kind,
+    len,
+    max,
+    maskable,
+    hdr: (base | len) >>> 0,
+    hdrMasked: (base | 0x100 | (len * 2)) >>> 0,
+  };
+}
+
+const B = OxmClass.OPENFLOW_BASIC;
+const NX = OxmClass.NXM_1;
+
+// Field numbers: OpenFlow 1.3 §7.2.3.7 (OFPXMT_OFB_*); NXM_NX numbers from OVS ovs-fields(7)
+// (meta-flow.xml). xxreg is NXM_NX_XXREG0..3 = 111..114 in class 0x0001, not an experimenter OXM.
+const FIELDS: readonly FieldDesc[] = [
+  desc('inPort', B, 0, Kind.U32, false),
+  desc('inPhyPort', B, 1, Kind.U32, false),
+  desc('metadata', B, 2, Kind.U64, true),
+  desc('ethDst', B, 3, Kind.MAC, true),
+  desc('ethSrc', B, 4, Kind.MAC, true),
+  desc('ethType', B, 5, Kind.U16, false),
+  desc('vlanVid', B, 6, Kind.U16, true, 13),
+  desc('vlanPcp', B, 7, Kind.U8, false, 3),
+  desc('ipDscp', B, 8, Kind.U8, false, 6),
+  desc('ipEcn', B, 9, Kind.U8, false, 2),
+  desc('ipProto', B, 10, Kind.U8, false),
+  desc('ipv4Src', B, 11, Kind.IPV4, true),
+  desc('ipv4Dst', B, 12, Kind.IPV4, true),
+  desc('tcpSrc', B, 13, Kind.U16, true),
+  desc('tcpDst', B, 14, Kind.U16, true),
+  desc('udpSrc', B, 15, Kind.U16, true),
+  desc('udpDst', B, 16, Kind.U16, true),
+  desc('sctpSrc', B, 17, Kind.U16, true),
+  desc('sctpDst', B, 18, Kind.U16, true),
+  desc('icmpv4Type', B, 19, Kind.U8, false),
+  desc('icmpv4Code', B, 20, Kind.U8, false),
+  desc('arpOp', B, 21, Kind.U16, false),
+  desc('arpSpa', B, 22, Kind.IPV4, true),
+  desc('arpTpa', B, 23, Kind.IPV4, true),
+  desc('arpSha', B, 24, Kind.MAC, true),
+  desc('arpTha', B, 25, Kind.MAC, true),
+  desc('ipv6Src', B, 26, Kind.IPV6, true),
+  desc('ipv6Dst', B, 27, Kind.IPV6, true),
+  desc('ipv6Flabel', B, 28, Kind.U32, true, 20),
+  desc('icmpv6Type', B, 29, Kind.U8, false),
+  desc('icmpv6Code', B, 30, Kind.U8, false),
+  desc('ipv6NdTarget', B, 31, Kind.IPV6, true),
+  desc('ipv6NdSll', B, 32, Kind.MAC, true),
+  desc('ipv6NdTll', B, 33, Kind.MAC, true),
+  desc('tunnelId', B, 38, Kind.U64, true),
+  desc('reg0', NX, 0, Kind.U32, true),
+  desc('reg1', NX, 1, Kind.U32, true),
+  desc('reg2', NX, 2, Kind.U32, true),
+  desc('reg3', NX, 3, Kind.U32, true),
+  desc('reg4', NX, 4, Kind.U32, true),
+  desc('reg5', NX, 5, Kind.U32, true),
+  desc('reg6', NX, 6, Kind.U32, true),
+  desc('reg7', NX, 7, Kind.U32, true),
+  desc('reg8', NX, 8, Kind.U32, true),
+  desc('reg9', NX, 9, Kind.U32, true),
+  desc('reg10', NX, 10, Kind.U32, true),
+  desc('reg11', NX, 11, Kind.U32, true),
+  desc('reg12', NX, 12, Kind.U32, true),
+  desc('reg13', NX, 13, Kind.U32, true),
+  desc('reg14', NX, 14, Kind.U32, true),
+  desc('reg15', NX, 15, Kind.U32, true),
+  desc('xxreg0', NX, 111, Kind.U128, true),
+  desc('xxreg1', NX, 112, Kind.U128, true),
+  desc('xxreg2', NX, 113, Kind.U128, true),
+  desc('xxreg3', NX, 114, Kind.U128, true),
+  desc('tunId', NX, 16, Kind.U64, true),
+  desc('tunIpv4Src', NX, 31, Kind.IPV4, true),
+  desc('tunIpv4Dst', NX, 32, Kind.IPV4, true),
+  desc('ctState', NX, 105, Kind.U32, true),
+  desc('ctZone', NX, 106, Kind.U16, false),
+  desc('ctMark', NX, 107, Kind.U32, true),
+  desc('ctLabel', NX, 108, Kind.U128, true),
+  desc('conjId', NX, 37, Kind.U32, false),
+];
+
+// Decode lookup: 128 slots per class (the field number is 7 bits).
+const BY_BASIC: (FieldDesc | undefined)[] = new Array(128).fill(undefined);
+const BY_NX: (FieldDesc | undefined)[] = new Array(128).fill(undefined);
+const BY_KEY = new Map<string, FieldDesc>();
+for (const d of FIELDS) {
+  (d.cls === B ? BY_BASIC : BY_NX)[d.field] = d;
+  BY_KEY.set(d.key, d);
+}
+const CT_STATE = BY_KEY.get('ctState')!;
+
+/** The match fields in canonical (wire) order. */
+export const MATCH_FIELDS: readonly MatchField[] = FIELDS.map((d) => d.key);
+
+const MAX64 = (1n << 64n) - 1n;
+const MAX128 = (1n << 128n) - 1n;
+const SHIFT64 = 64n;
+/** ct_state bits OVS knows; it rejects a match whose value sets any other bit. */
+const CT_STATE_KNOWN = 0xff;
+
+// ---------------------------------------------------------------------------------------------
+// Text parsing by hand (hot path: no regex, no split, no allocation).
+
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** Parses dotted IPv4 text in s[start..end) to an unsigned 32-bit number, or -1. */
+function parseIpv4(s: string, start: number, end: number): number {
+  let out = 0;
+  let octets = 0;
+  let digits = 0;
+  let octet = 0;
+  for (let i = start; i <= end; i++) {
+    const c = i === end ? 46 : s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || octets === 4) return -1;
+      out = out * 256 + octet;
+      octets++;
+      digits = 0;
+      octet = 0;
+    } else if (c >= 48 && c <= 57) {
+      // A leading zero ("010") is refused: some parsers read it as octal.
+      if (digits === 1 && octet === 0) return -1;
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return octets === 4 ? out : -1;
+}
+
+/** Parses "aa:bb:cc:dd:ee:ff" (either case) into buf[at..at+6); false if malformed. */
+function parseMacInto(s: string, buf: Buffer, at: number): boolean {
+  if (s.length !== 17) return false;
+  for (let i = 0; i < 6; i++) {
+    const p = i * 3;
+    const hi = hexDigit(s.charCodeAt(p));
+    const lo = hexDigit(s.charCodeAt(p + 1));
+    if (hi < 0 || lo < 0) return false;
+    if (i < 5 && s.charCodeAt(p + 2) !== 58) return false;
+    buf[at + i] = (hi << 4) | lo;
+  }
+  return true;
+}
+
+/** Parses IPv6 text (with "::" and an optional dotted IPv4 tail) into buf[at..at+16). */
+function parseIpv6Into(s: string, buf: Buffer, at: number): boolean {
+  const n = s.length;
+  if (n < 2) return false;
+  let i = 0;
+  let groups = 0;
+  let gap = -1; // group index where "::" stands
+  if (s.charCodeAt(0) === 58) {
+    if (s.charCodeAt(1) !== 58) return false;
+    gap = 0;
+    i = 2;
+  }
+  while (i < n) {
+    const start = i;
+    let v = 0;
+    let h = 0;
+    while (i < n && i - start < 5) {
+      h = hexDigit(s.charCodeAt(i));
+      if (h < 0) break;
+      v = v * 16 + h;
+      i++;
+    }
+    if (i < n && s.charCodeAt(i) === 46) {
+      // Dotted IPv4 tail: takes the last two groups and must end the text.
+      if (groups > 6) return false;
+      const v4 = parseIpv4(s, start, n);
+      if (v4 < 0) return false;
+      buf[at + groups * 2] = v4 >>> 24;
+      buf[at + groups * 2 + 1] = v4 >>> 16;
+      buf[at + groups * 2 + 2] = v4 >>> 8;
+      buf[at + groups * 2 + 3] = v4;
+      groups += 2;
+      i = n;
+      break;
+    }
+    const digits = i - start;
+    if (digits === 0 || digits > 4 || groups === 8) return false;
+    buf[at + groups * 2] = v >>> 8;
+    buf[at + groups * 2 + 1] = v;
+    groups++;
+    if (i === n) break;
+    if (s.charCodeAt(i) !== 58) return false;
+    i++;
+    if (i < n && s.charCodeAt(i) === 58) {
+      if (gap >= 0) return false;
+      gap = groups;
+      i++;
+    } else if (i === n) {
+      return false;
+    }
+  }
+  if (gap < 0) return groups === 8;
+  if (groups > 7) return false;
+  // Slide the groups after "::" to the end and zero the gap.
+  const tail = (groups - gap) * 2;
+  buf.copyWithin(at + 16 - tail, at + gap * 2, at + groups * 2);
+  buf.fill(0, at + gap * 2, at + 16 - tail);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text formatting (decode side).
+
+const HEX2: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function formatMac(b: Buffer, at: number): string {
+  return `${HEX2[b[at]!]}:${HEX2[b[at + 1]!]}:${HEX2[b[at + 2]!]}:${HEX2[b[at + 3]!]}:${HEX2[b[at + 4]!]}:${HEX2[b[at + 5]!]}`;
+}
+
+function formatIpv4(b: Buffer, at: number): string {
+  return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+}
+
+/** RFC 5952: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::". */
+function formatIpv6(b: Buffer, at: number): string {
+  const g = new Array<number>(8);
+  for (let i = 0; i < 8; i++) g[i] = (b[at + 2 * i]! << 8) | b[at + 2 * i + 1]!;
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${formatIpv4(b, at + 12)}`; // IPv4-mapped, RFC 5952 §5
+  }
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestAt) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    if (out.length > 0 && !out.endsWith(':')) out += ':';
+    out += g[i]!.toString(16);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding.
+
+interface AnyMasked {
+  value: unknown;
+  mask: unknown;
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v);
+  try {
+    return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x)) ?? String(v);
+  } catch {
+    return String(v);
+  }
+}
+
+function badValue(d: FieldDesc, what: string, v: unknown): Error {
+  return new Error(`${d.key}: invalid ${what} ${show(v)}`);
+}
+
+function checkNumber(d: FieldDesc, v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > d.max) throw badValue(d, what, v);
+  return v;
+}
+
+function checkBig(d: FieldDesc, v: unknown, what: string): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v > (d.kind === Kind.U64 ? MAX64 : MAX128)) {
+    throw badValue(d, what, v);
+  }
+  return v;
+}
+
+function putNumber(w: Writer, len: number, v: number): void {
+  if (len === 1) w.u8(v);
+  else if (len === 2) w.u16(v);
+  else w.u32(v);
+}
+
+function putU128(w: Writer, v: bigint): void {
+  w.u64(v >> SHIFT64);
+  w.u64(v & MAX64);
+}
+
+/** Parses a text value of a string kind into w.buf at `at` (space already ensured). */
+function parseTextInto(d: FieldDesc, s: unknown, w: Writer, at: number, what: string): void {
+  if (typeof s === 'string') {
+    if (d.kind === Kind.MAC) {
+      if (parseMacInto(s, w.buf, at)) return;
+    } else if (d.kind === Kind.IPV4) {
+      const v = parseIpv4(s, 0, s.length);
+      if (v >= 0) {
+        w.buf.writeUInt32BE(v, at);
+        return;
+      }
+    } else if (parseIpv6Into(s, w.buf, at)) {
+      return;
+    }
+  }
+  throw badValue(d, what, s);
+}
+
+/**
+ * Writes one field as an OXM TLV. `wildcardOk`: a zero mask means "match anything", so inside a
+ * match the field is left out; a set_field has no such meaning and it is an error.
+ */
+function writeField(w: Writer, d: FieldDesc, v: unknown, wildcardOk: boolean): void {
+  const kind = d.kind;
+  if (kind <= Kind.U32) {
+    if (typeof v === 'number') {
+      checkNumber(d, v, 'value');
+      if (d === CT_STATE && (v & ~CT_STATE_KNOWN) !== 0) throw badValue(d, 'value', v);
+      w.u32(d.hdr);
+      putNumber(w, d.len, v);
+      return;
+    }
+    if (typeof v !== 'object' || v === null || !d.maskable) throw badValue(d, 'value', v);
+    const value = checkNumber(d, (v as AnyMasked).value, 'value');
+    const mask = checkNumber(d, (v as AnyMasked).mask, 'mask');
+    const masked = (value & mask) >>> 0;
+    if (d === CT_STATE && (masked & ~CT_STATE_KNOWN) !== 0) throw badValue(d, 'value', v);
+    if (mask === d.max) {
+      w.u32(d.hdr);
+      putNumber(w, d.len, masked);
+    } else if (mask !== 0) {
+      w.u32(d.hdrMasked);
+      putNumber(w, d.len, masked);
+      putNumber(w, d.len, mask);
+    } else if (!wildcardOk) {
+      throw badValue(d, 'mask', mask);
+    }
+    return;
+  }
+  if (kind <= Kind.U128) {
+    const wide = kind === Kind.U128;
+    if (typeof v === 'bigint') {
+      checkBig(d, v, 'value');
+      w.u32(d.hdr);
+      if (wide) putU128(w, v);
+      else w.u64(v);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) throw badValue(d, 'value', v);
+    const value = checkBig(d, (v as AnyMasked).value, 'value');
+    const mask = checkBig(d, (v as AnyMasked).mask, 'mask');
+    if (mask === (wide ? MAX128 : MAX64)) {
+      w.u32(d.hdr);
+      if (wide) putU128(w, value);
+      else w.u64(value);
+    } else if (mask !== 0n) {
+      const masked = value & mask;
+      w.u32(d.hdrMasked);
+      if (wide) {
+        putU128(w, masked);
+        putU128(w, mask);
+      } else {
+        w.u64(masked);
+        w.u64(mask);
+      }
+    } else if (!wildcardOk) {
+      throw badValue(d, 'mask', mask);
+    }
+    return;
+  }
+  // Text kinds: parse straight into the writer's buffer, then decide exact/masked/omitted.
+  const len = d.len;
+  w.ensure(4 + 2 * len);
+  const start = w.off;
+  const at = start + 4;
+  if (typeof v === 'string') {
+    parseTextInto(d, v, w, at, 'value');
+    w.setU32(start, d.hdr);
+    w.off = at + len;
+    return;
+  }
+  if (typeof v !== 'object' || v === null) throw badValue(d, 'value', v);
+  parseTextInto(d, (v as AnyMasked).value, w, at, 'value');
+  parseTextInto(d, (v as AnyMasked).mask, w, at + len, 'mask');
+  const buf = w.buf;
+  let ones = true;
+  let zeros = true;
+  for (let i = 0; i < len; i++) {
+    const m = buf[at + len + i]!;
+    if (m !== 0xff) ones = false;
+    if (m !== 0) zeros = false;
+    buf[at + i] = buf[at + i]! & m;
+  }
+  if (ones) {
+    w.setU32(start, d.hdr);
+    w.off = at + len;
+  } else if (!zeros) {
+    w.setU32(start, d.hdrMasked);
+    w.off = at + 2 * len;
+  } else if (!wildcardOk) {
+    throw badValue(d, 'mask', (v as AnyMasked).mask);
+  }
+  // A zero mask inside a match: nothing written, w.off never moved.
+}
+
+/** Encodes a whole ofp_match (type OXM, length, the OXM TLVs, zero padding to 8 bytes). */
+export function encodeMatch(w: Writer, m: Match): void {
+  const start = w.off;
+  w.u32(0x00010000); // type OFPMT_OXM, length filled in below
+  const fields = FIELDS;
+  const src = m as Record<string, unknown>;
+  for (let i = 0; i < fields.length; i++) {
+    const d = fields[i]!;
+    const v = src[d.key];
+    if (v !== undefined) writeField(w, d, v, true);
+  }
+  w.setU16(start + 2, w.off - start);
+  w.pad8(start);
 }
 
 /** Encodes one field as a single OXM TLV (no mask unless the value carries one); used by set_field. */
 export function encodeOxm(w: Writer, field: MatchField, value: NonNullable<Match[MatchField]>): void {
-  void w;
-  void field;
-  void value;
-  throw new Error('encodeOxm: not written yet');
+  const d = BY_KEY.get(field);
+  if (d === undefined) throw new Error(`encodeOxm: unknown match field ${show(field)}`);
+  writeField(w, d, value, false);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding.
+
+function hex(n: number, width: number): string {
+  return `0x${n.toString(16).padStart(width, '0')}`;
+}
+
+function readNumber(buf: Buffer, at: number, len: number): number {
+  if (len === 1) return buf[at]!;
+  if (len === 2) return (buf[at]! << 8) | buf[at + 1]!;
+  return buf.readUInt32BE(at);
+}
+
+function readU128(buf: Buffer, at: number): bigint {
+  return (buf.readBigUInt64BE(at) << SHIFT64) | buf.readBigUInt64BE(at + 8);
+}
+
+function formatText(kind: Kind, buf: Buffer, at: number): string {
+  if (kind === Kind.MAC) return formatMac(buf, at);
+  if (kind === Kind.IPV4) return formatIpv4(buf, at);
+  return formatIpv6(buf, at);
+}
+
+/** Decodes the payload of a TLV already checked for length; undefined when the mask is zero. */
+function decodeValue(d: FieldDesc, buf: Buffer, at: number, hasMask: boolean): unknown {
+  const len = d.len;
+  const kind = d.kind;
+  if (kind <= Kind.U32) {
+    const value = readNumber(buf, at, len);
+    if (value > d.max) throw new OFCodecError('OXM', d.key, `value ${hex(value, 1)} is wider than the field`);
+    if (!hasMask) return value;
+    const mask = readNumber(buf, at + len, len);
+    if (mask > d.max) throw new OFCodecError('OXM', d.key, `mask ${hex(mask, 1)} is wider than the field`);
+    if (mask === 0) return undefined;
+    const masked = (value & mask) >>> 0;
+    return mask === d.max ? masked : { value: masked, mask };
+  }
+  if (kind <= Kind.U128) {
+    const wide = kind === Kind.U128;
+    const value = wide ? readU128(buf, at) : buf.readBigUInt64BE(at);
+    if (!hasMask) return value;
+    const mask = wide ? readU128(buf, at + len) : buf.readBigUInt64BE(at + len);
+    if (mask === 0n) return undefined;
+    return mask === (wide ? MAX128 : MAX64) ? value & mask : { value: value & mask, mask };
+  }
+  if (!hasMask) return formatText(kind, buf, at);
+  let ones = true;
+  let zeros = true;
+  for (let i = 0; i < len; i++) {
+    const m = buf[at + len + i]!;
+    if (m !== 0xff) ones = false;
+    if (m !== 0) zeros = false;
+  }
+  if (zeros) return undefined;
+  if (ones) return formatText(kind, buf, at);
+  // Clear value bits outside the mask without touching the caller's buffer.
+  const v = Buffer.allocUnsafe(len);
+  for (let i = 0; i < len; i++) v[i] = buf[at + i]! & buf[at + len + i]!;
+  return { value: formatText(kind, v, 0), mask: formatText(kind, buf, at + len) };
 }
 
 /** Decodes one OXM TLV into `into`. */
 export function decodeOxm(r: Reader, into: Match): MatchField {
-  void r;
-  void into;
-  throw new Error('decodeOxm: not written yet');
+  if (r.remaining < 4) {
+    throw new OFCodecError('OXM', 'header', `needs 4 bytes, ${r.remaining} left in the match`);
+  }
+  const header = r.u32('header');
+  const cls = header >>> 16;
+  const field = (header >>> 9) & 0x7f;
+  const hasMask = (header & 0x100) !== 0;
+  const len = header & 0xff;
+  const d = cls === B ? BY_BASIC[field] : cls === NX ? BY_NX[field] : undefined;
+  if (d === undefined) {
+    let where = `class ${hex(cls, 4)} field ${field}`;
+    if (cls === OxmClass.EXPERIMENTER && r.remaining >= 4) {
+      where += ` experimenter ${hex(r.buf.readUInt32BE(r.off), 8)}`;
+    }
+    throw new OFCodecError('OXM', where, `unknown field (length ${len})`);
+  }
+  const want = hasMask ? 2 * d.len : d.len;
+  if (len !== want) {
+    throw new OFCodecError('OXM', d.key, `length ${len}${hasMask ? ' (masked)' : ''}, expected ${want}`);
+  }
+  if (len > r.remaining) {
+    throw new OFCodecError('OXM', d.key, `length ${len} exceeds the ${r.remaining} bytes left in the match`);
+  }
+  if (hasMask && !d.maskable) throw new OFCodecError('OXM', d.key, 'masked, but the field is not maskable');
+  const slot = into as Record<string, unknown>;
+  if (slot[d.key] !== undefined) throw new OFCodecError('OXM', d.key, 'duplicate field');
+  const at = r.off;
+  r.off = at + len;
+  const v = decodeValue(d, r.buf, at, hasMask);
+  if (v !== undefined) slot[d.key] = v;
+  return d.key;
+}
+
+/** Decodes a whole ofp_match, padding included. Throws OFCodecError on a malformed one. */
+export function decodeMatch(r: Reader): Match {
+  const start = r.off;
+  const type = r.u16('ofp_match.type');
+  if (type !== 1) throw new OFCodecError('ofp_match', 'type', `${type} is not OFPMT_OXM (1)`);
+  const length = r.u16('ofp_match.length');
+  if (length < 4) throw new OFCodecError('ofp_match', 'length', `${length} is shorter than its header`);
+  const padded = (length + 7) & ~7;
+  if (start + padded > r.end) {
+    throw new OFCodecError(
+      'ofp_match',
+      'length',
+      `${length} (padded ${padded}) exceeds the ${r.end - start} bytes left`,
+    );
+  }
+  const body = r.sub(length - 4, 'OXM', 'ofp_match.length');
+  const m: Match = {};
+  while (body.remaining > 0) decodeOxm(body, m);
+  r.off = start + padded;
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normal form, prerequisites, ct_state text.
+
+/**
+ * The canonical form of a match, as decodeMatch(encodeMatch(m)) returns it: masks of all ones
+ * become plain values, zero masks drop the field, values are ANDed with their masks, and text is
+ * canonical (lower-case MAC, RFC 5952 IPv6). Throws on the input encodeMatch would refuse.
+ */
+export function normalizeMatch(m: Match): Match {
+  const out: Record<string, unknown> = {};
+  const src = m as Record<string, unknown>;
+  // Not a hot path: validate and canonicalise each field by writing it, then read it back.
+  const w = new Writer(64);
+  for (const d of FIELDS) {
+    const v = src[d.key];
+    if (v === undefined) continue;
+    w.reset();
+    writeField(w, d, v, true);
+    if (w.off === 0) continue; // zero mask
+    const hasMask = (w.buf.readUInt32BE(0) & 0x100) !== 0;
+    const n = decodeValue(d, w.buf, 4, hasMask);
+    if (n !== undefined) out[d.key] = n;
+  }
+  return out as Match;
+}
+
+const ETH_IPV4 = 0x0800;
+const ETH_ARP = 0x0806;
+const ETH_IPV6 = 0x86dd;
+
+function exactValue(v: Masked<number> | undefined): number | undefined {
+  return typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * Checks OpenFlow 1.3 prerequisites (§7.2.3.6, as OVS enforces them) and OVS's overlapping fields.
+ * Returns a message naming the field and what it needs, or undefined when the match is valid.
+ */
+export function matchPrerequisiteError(m: Match): string | undefined {
+  const eth = m.ethType;
+  const proto = m.ipProto;
+  const isIp = eth === ETH_IPV4 || eth === ETH_IPV6;
+  const needEth = (f: MatchField, want: number): string | undefined =>
+    m[f] !== undefined && eth !== want ? `${f} requires ethType=${hex(want, 4)}` : undefined;
+  const needProto = (f: MatchField, want: number): string | undefined =>
+    m[f] !== undefined && proto !== want ? `${f} requires ipProto=${want}` : undefined;
+
+  if (m.vlanPcp !== undefined) {
+    const vid = m.vlanVid;
+    const present =
+      typeof vid === 'number'
+        ? (vid & 0x1000) !== 0
+        : vid !== undefined && (vid.value & vid.mask & 0x1000) !== 0;
+    if (!present) return 'vlanPcp requires vlanVid with OFPVID_PRESENT (0x1000)';
+  }
+  for (const f of ['ipDscp', 'ipEcn', 'ipProto'] as const) {
+    if (m[f] !== undefined && !isIp) return `${f} requires ethType=0x0800 or ethType=0x86dd`;
+  }
+  const checks: (string | undefined)[] = [
+    needEth('ipv4Src', ETH_IPV4),
+    needEth('ipv4Dst', ETH_IPV4),
+    needProto('tcpSrc', 6),
+    needProto('tcpDst', 6),
+    needProto('udpSrc', 17),
+    needProto('udpDst', 17),
+    needProto('sctpSrc', 132),
+    needProto('sctpDst', 132),
+    needEth('icmpv4Type', ETH_IPV4) ?? needProto('icmpv4Type', 1),
+    needEth('icmpv4Code', ETH_IPV4) ?? needProto('icmpv4Code', 1),
+    needEth('arpOp', ETH_ARP),
+    needEth('arpSpa', ETH_ARP),
+    needEth('arpTpa', ETH_ARP),
+    needEth('arpSha', ETH_ARP),
+    needEth('arpTha', ETH_ARP),
+    needEth('ipv6Src', ETH_IPV6),
+    needEth('ipv6Dst', ETH_IPV6),
+    needEth('ipv6Flabel', ETH_IPV6),
+    needEth('icmpv6Type', ETH_IPV6) ?? needProto('icmpv6Type', 58),
+    needEth('icmpv6Code', ETH_IPV6) ?? needProto('icmpv6Code', 58),
+  ];
+  for (const c of checks) if (c !== undefined) return c;
+  const icmp6 = exactValue(m.icmpv6Type);
+  const nd: [MatchField, string, boolean][] = [
+    ['ipv6NdTarget', 'icmpv6Type=135 or icmpv6Type=136', icmp6 === 135 || icmp6 === 136],
+    ['ipv6NdSll', 'icmpv6Type=135', icmp6 === 135],
+    ['ipv6NdTll', 'icmpv6Type=136', icmp6 === 136],
+  ];
+  for (const [f, need, ok] of nd) {
+    if (m[f] === undefined) continue;
+    if (eth !== ETH_IPV6) return `${f} requires ethType=0x86dd`;
+    if (proto !== 58) return `${f} requires ipProto=58`;
+    if (!ok) return `${f} requires ${need}`;
+  }
+  // Overlaps OVS refuses as duplicate fields (OFPBMC_DUP_FIELD).
+  if (m.tunId !== undefined && m.tunnelId !== undefined) return 'tunId and tunnelId are both tun_id: set one';
+  const regs = m as Record<string, unknown>;
+  for (let x = 0; x < 4; x++) {
+    if (regs[`xxreg${x}`] === undefined) continue;
+    for (let r = 4 * x; r < 4 * x + 4; r++) {
+      if (regs[`reg${r}`] !== undefined) return `xxreg${x} overlaps reg${r}: set one`;
+    }
+  }
+  return undefined;
+}
+
+/** ct_state flag names in bit order (bit 0 = new). */
+const CT_FLAGS = ['new', 'est', 'rel', 'rpl', 'inv', 'trk', 'snat', 'dnat'] as const;
+
+/**
+ * Parses OVS ct_state syntax: "+trk+new-est" (flags to be set or unset; the others wildcarded),
+ * or numbers "0x21/0x21". Throws on an unknown, repeated or contradictory flag.
+ */
+export function ctState(text: string): { value: number; mask: number } {
+  const s = text.trim();
+  const c0 = s.charCodeAt(0);
+  if (s.length > 0 && c0 !== 43 && c0 !== 45) {
+    const slash = s.indexOf('/');
+    const value = Number(slash < 0 ? s : s.slice(0, slash));
+    const mask = slash < 0 ? 0xffffffff : Number(s.slice(slash + 1));
+    const ok = (n: number) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+    if (!ok(value) || !ok(mask) || s.slice(slash + 1).length === 0) {
+      throw new Error(`ctState: invalid value ${JSON.stringify(text)}`);
+    }
+    return { value: (value & mask) >>> 0, mask };
+  }
+  let value = 0;
+  let mask = 0;
+  let i = 0;
+  while (i < s.length) {
+    const sign = s[i];
+    let j = i + 1;
+    while (j < s.length && s[j] !== '+' && s[j] !== '-') j++;
+    const name = s.slice(i + 1, j);
+    const bit = CT_FLAGS.indexOf(name as (typeof CT_FLAGS)[number]);
+    if (bit < 0) throw new Error(`ctState: unknown flag ${JSON.stringify(name)} in ${JSON.stringify(text)}`);
+    if ((mask & (1 << bit)) !== 0)
+      throw new Error(`ctState: flag ${name} given twice in ${JSON.stringify(text)}`);
+    mask |= 1 << bit;
+    if (sign === '+') value |= 1 << bit;
+    i = j;
+  }
+  if (mask === 0) throw new Error(`ctState: no flags in ${JSON.stringify(text)}`);
+  return { value, mask };
+}
+
+/**
+ * Formats a ct_state match as OVS prints it: "+new-est+trk" for a mask of known flags (bit order),
+ * "new|trk" for an exact value, hex "value/mask" when the mask holds bits OVS has no name for.
+ */
+export function formatCtState(state: Masked<number>): string {
+  if (typeof state === 'number') {
+    if (state === 0) return '0';
+    if ((state & ~CT_STATE_KNOWN) !== 0) return hex(state, 1);
+    const names: string[] = [];
+    for (let b = 0; b < CT_FLAGS.length; b++) if ((state & (1 << b)) !== 0) names.push(CT_FLAGS[b]!);
+    return names.join('|');
+  }
+  const { value, mask } = state;
+  if (mask === 0xffffffff) return formatCtState(value);
+  if ((mask & ~CT_STATE_KNOWN) !== 0) return `${hex(value, 1)}/${hex(mask >>> 0, 1)}`;
+  let out = '';
+  for (let b = 0; b < CT_FLAGS.length; b++) {
+    if ((mask & (1 << b)) !== 0) out += `${(value & (1 << b)) !== 0 ? '+' : '-'}${CT_FLAGS[b]}`;
+  }
+  return out;
 }
