@@ -1,0 +1,272 @@
+// Owns a private Open vSwitch (ovsdb-server + ovs-vswitchd) in a temp dir, for one test process.
+// It must never touch the system OVS, its run dir or the kernel datapath (--disable-system), and it
+// removes every tap its netdev bridges made.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type CleanupHandle, onCleanup } from './cleanup.js';
+import { tempDirPrefix, uniqueName } from './names.js';
+import { readPidFile, stopPids, stopPidsSync } from './procs.js';
+import { run, trySync } from './run.js';
+import { listLinks, sweepStale } from './sweep.js';
+
+const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+
+export interface StartOvsOptions {
+  /** Run ovs-vswitchd inside this network namespace (the caller owns it); taps then live there. */
+  netns?: string;
+  /** Start ovs-vswitchd with --enable-dummy, so that `type=dummy` ports need no kernel device. */
+  dummy?: boolean;
+}
+
+export interface BridgeOptions {
+  /** Default 'secure': no flows means no forwarding. */
+  failMode?: 'secure' | 'standalone';
+  /** Default ['OpenFlow13']. */
+  protocols?: string[];
+  /** e.g. "tcp:127.0.0.1:6653" or "unix:/path"; see OvsInstance.setController. */
+  controller?: string;
+  /** 16 hex digits (other-config:datapath-id). */
+  datapathId?: string;
+}
+
+export interface OvsInstance {
+  readonly dir: string;
+  /** Path of the OVSDB unix socket (connect with `unix:<dbSock>` or net.connect(dbSock)). */
+  readonly dbSock: string;
+  readonly netns: string | undefined;
+  /** Environment every OVS command of this instance needs (OVS_RUNDIR/LOGDIR/DBDIR). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly stopped: boolean;
+  /** pid of the current ovs-vswitchd (changes on restartVswitchd). */
+  vswitchdPid(): number;
+  vsctl(...args: string[]): Promise<string>;
+  /** ovs-ofctl -O OpenFlow13 <args>; pass the target yourself, e.g. ofctl('add-flow', mgmt(br), 'actions=NORMAL'). */
+  ofctl(...args: string[]): Promise<string>;
+  /** ovs-appctl aimed at this instance's ovs-vswitchd. */
+  appctl(...args: string[]): Promise<string>;
+  /**
+   * Adds a netdev bridge and resolves with its name. Without a name it gets a unique one: netdev bridges
+   * create a host tap named after the bridge, so a fixed name (e.g. "br0") would collide with another
+   * test's; a given name is refused when a link of that name already exists.
+   */
+  addBridge(name?: string, opts?: BridgeOptions): Promise<string>;
+  addBridge(opts?: BridgeOptions): Promise<string>;
+  /** Sets (or with undefined, removes) the bridge's controller; reconnect backoff is capped at 1 s. */
+  setController(bridge: string, target: string | undefined): Promise<void>;
+  /** "unix:<dir>/<bridge>.mgmt", the bridge's management socket for ovs-ofctl or our controller. */
+  mgmt(bridge: string): string;
+  /**
+   * The bridge's flows, one line each without the header and without statistics (duration, n_packets,
+   * n_bytes, idle_age, hard_age), sorted, so that lines compare stably. Extra args go to dump-flows.
+   */
+  dumpFlows(bridge: string, ...extra: string[]): Promise<string[]>;
+  /** Kills ovs-vswitchd and starts it again on the same database (flows are lost, bridges stay). */
+  restartVswitchd(): Promise<void>;
+  /** Stops vswitchd then ovsdb-server, deletes the bridges' taps and the temp dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const STAT_FIELDS = /\b(?:duration|n_packets|n_bytes|idle_age|hard_age)=[^,\s]*,?\s*/g;
+
+/** One dump-flows line without statistics; exported for tests of its own. */
+export function stripFlowStats(line: string): string {
+  return line.replace(STAT_FIELDS, '').trim().replace(/,$/, '');
+}
+
+let swept = false;
+
+/** Sweeps earlier interrupted runs once per process, before creating anything. */
+export function sweepStaleOnce(): void {
+  if (swept) return;
+  swept = true;
+  sweepStale();
+}
+
+class Ovs implements OvsInstance {
+  readonly dbSock: string;
+  readonly env: Record<string, string>;
+  private readonly bridges = new Set<string>();
+  private readonly ctl: string;
+  private vsdPid = 0;
+  private stopping: Promise<void> | undefined;
+  private cleanup: CleanupHandle | undefined;
+
+  constructor(
+    readonly dir: string,
+    readonly netns: string | undefined,
+    private readonly dummy: boolean,
+  ) {
+    this.dbSock = join(dir, 'db.sock');
+    this.ctl = join(dir, 'ovs-vswitchd.ctl');
+    this.env = { OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
+  }
+
+  get stopped(): boolean {
+    return this.stopping !== undefined;
+  }
+
+  vswitchdPid(): number {
+    return this.vsdPid;
+  }
+
+  async start(): Promise<void> {
+    this.cleanup = onCleanup(() => this.stop(), { label: `ovs ${this.dir}`, sync: () => this.stopSync() });
+    const db = join(this.dir, 'conf.db');
+    await this.cmd('ovsdb-tool', ['create', db, SCHEMA]);
+    await this.cmd('ovsdb-server', [
+      db,
+      `--remote=punix:${this.dbSock}`,
+      `--pidfile=${join(this.dir, 'ovsdb.pid')}`,
+      `--unixctl=${join(this.dir, 'ovsdb-server.ctl')}`,
+      `--log-file=${join(this.dir, 'ovsdb.log')}`,
+      '--detach',
+    ]);
+    await this.vsctl('--no-wait', 'init');
+    await this.startVswitchd();
+  }
+
+  private cmd(cmd: string, args: string[], netns?: string): Promise<string> {
+    return run(cmd, args, { env: this.env, netns });
+  }
+
+  private async startVswitchd(): Promise<void> {
+    const args = [
+      `unix:${this.dbSock}`,
+      `--pidfile=${join(this.dir, 'vswitchd.pid')}`,
+      `--unixctl=${this.ctl}`,
+      `--log-file=${join(this.dir, 'vswitchd.log')}`,
+      // Without it vswitchd enumerates kernel datapaths and deletes the ones it does not know.
+      '--disable-system',
+      '--detach',
+    ];
+    if (this.dummy) args.push('--enable-dummy');
+    await this.cmd('ovs-vswitchd', args, this.netns);
+    const pid = readPidFile(join(this.dir, 'vswitchd.pid'));
+    if (pid === undefined) throw new Error(`ovs-vswitchd started but wrote no pidfile in ${this.dir}`);
+    this.vsdPid = pid;
+  }
+
+  vsctl(...args: string[]): Promise<string> {
+    return this.cmd('ovs-vsctl', [`--db=unix:${this.dbSock}`, '--timeout=10', ...args]);
+  }
+
+  ofctl(...args: string[]): Promise<string> {
+    return this.cmd('ovs-ofctl', ['-O', 'OpenFlow13', '--timeout=10', ...args]);
+  }
+
+  appctl(...args: string[]): Promise<string> {
+    return this.cmd('ovs-appctl', ['-t', this.ctl, '--timeout=10', ...args]);
+  }
+
+  mgmt(bridge: string): string {
+    return `unix:${join(this.dir, `${bridge}.mgmt`)}`;
+  }
+
+  async addBridge(nameOrOpts?: string | BridgeOptions, maybeOpts?: BridgeOptions): Promise<string> {
+    const [given, opts] =
+      typeof nameOrOpts === 'string' ? [nameOrOpts, maybeOpts ?? {}] : [undefined, nameOrOpts ?? {}];
+    const name = given ?? uniqueName('br');
+    if (given !== undefined && (await this.linkExists(name))) {
+      throw new Error(`addBridge: a link named "${name}" already exists; omit the name to get a unique one`);
+    }
+    this.bridges.add(name);
+    const protocols = (opts.protocols ?? ['OpenFlow13']).join(',');
+    const set = [
+      'datapath_type=netdev',
+      `fail_mode=${opts.failMode ?? 'secure'}`,
+      `protocols=${protocols}`,
+      // In-band control would add hidden flows that tests do not expect.
+      'other_config:disable-in-band=true',
+    ];
+    if (opts.datapathId !== undefined) set.push(`other_config:datapath-id=${opts.datapathId}`);
+    await this.vsctl('add-br', name, '--', 'set', 'Bridge', name, ...set);
+    if (opts.controller !== undefined) await this.setController(name, opts.controller);
+    return name;
+  }
+
+  async setController(bridge: string, target: string | undefined): Promise<void> {
+    if (target === undefined) {
+      await this.vsctl('del-controller', bridge);
+      return;
+    }
+    // max_backoff 1000 ms (the minimum): a restarted controller is found again within a second.
+    await this.vsctl(
+      '--id=@c',
+      'create',
+      'Controller',
+      `target="${target}"`,
+      'max_backoff=1000',
+      '--',
+      'set',
+      'Bridge',
+      bridge,
+      'controller=@c',
+    );
+  }
+
+  async dumpFlows(bridge: string, ...extra: string[]): Promise<string[]> {
+    const out = await this.ofctl('dump-flows', this.mgmt(bridge), ...extra);
+    return out
+      .split('\n')
+      .filter((l) => /^\s+cookie=/.test(l))
+      .map(stripFlowStats)
+      .sort();
+  }
+
+  async restartVswitchd(): Promise<void> {
+    await stopPids([this.vsdPid]);
+    await this.startVswitchd();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.cleanup?.dispose();
+    const taps = new Set(this.bridges);
+    try {
+      const out = await this.vsctl('--bare', '--columns=name', 'find', 'Interface', 'type=internal');
+      for (const n of out.split(/\s+/).filter(Boolean)) taps.add(n);
+    } catch {
+      // the database is gone already: the bridges we made are still known
+    }
+    await stopPids([readPidFile(join(this.dir, 'vswitchd.pid')) ?? this.vsdPid].filter((p) => p > 0));
+    // Internal ports of netdev bridges are persistent taps: they outlive ovs-vswitchd.
+    for (const tap of taps) {
+      if (await this.linkExists(tap)) await run('ip', ['link', 'del', tap], { netns: this.netns });
+    }
+    const dbPid = readPidFile(join(this.dir, 'ovsdb.pid'));
+    if (dbPid !== undefined) await stopPids([dbPid]);
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private stopSync(): void {
+    stopPidsSync([readPidFile(join(this.dir, 'vswitchd.pid')) ?? this.vsdPid].filter((p) => p > 0));
+    for (const tap of this.bridges) trySync('ip', ['link', 'del', tap], { netns: this.netns });
+    const dbPid = readPidFile(join(this.dir, 'ovsdb.pid'));
+    if (dbPid !== undefined) stopPidsSync([dbPid]);
+    trySync('rm', ['-rf', this.dir]);
+  }
+
+  private async linkExists(name: string): Promise<boolean> {
+    if (this.netns === undefined) return listLinks().includes(name);
+    const out = await run('ip', ['-o', 'link', 'show'], { netns: this.netns });
+    return out.split('\n').some((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] === name);
+  }
+}
+
+/** Starts a private OVS; it is stopped by runCleanups() (or on exit) unless stopped before. */
+export async function startOvs(opts: StartOvsOptions = {}): Promise<OvsInstance> {
+  sweepStaleOnce();
+  const dir = await mkdtemp(tempDirPrefix('ovs'));
+  const ovs = new Ovs(dir, opts.netns, opts.dummy ?? false);
+  try {
+    await ovs.start();
+  } catch (err) {
+    await ovs.stop().catch(() => undefined);
+    throw err;
+  }
+  return ovs;
+}
