@@ -160,6 +160,11 @@ export interface Hello extends Base {
   type: 'hello';
   /** Versions offered in the version bitmap element; empty means no bitmap element. */
   versions: number[];
+  /**
+   * The header's version when it is not OFP_VERSION (a peer that does not offer 1.3, or a hello
+   * without a bitmap announcing a higher one). The decoder sets it only then; the encoder uses it if given.
+   */
+  version?: number;
 }
 
 export interface ErrorMsg extends Base {
@@ -169,6 +174,8 @@ export interface ErrorMsg extends Base {
   /** Names resolved from the spec's tables, e.g. "OFPET_BAD_MATCH" / "OFPBMC_BAD_FIELD". */
   typeName: string;
   codeName: string;
+  /** Only for errType OFPET_EXPERIMENTER (0xffff): the experimenter id; `code` is then its exp_type. */
+  experimenter?: number;
   /** The start of the offending request (at least 64 bytes of it, per the spec). */
   data: Buffer;
 }

@@ -1,0 +1,10 @@
+// Owns the public surface of the OpenFlow 1.3 library: what other folders may import.
+// It holds no logic and never imports anything outside controller/openflow.
+
+export * from './actions.js';
+export * from './buffer.js';
+export * from './encode.js';
+export * from './errors.js';
+export * from './match.js';
+export * from './messages.js';
+export * from './parser.js';
