@@ -436,6 +436,9 @@ describe('bad input to the encoder names the field', () => {
     ],
     ['nat ports without address', { type: 'nat', kind: 'src', portMin: 10 }, /nat\.ipMin/],
     ['nat bad address', { type: 'nat', kind: 'src', ipMin: '10.0.0.256' }, /nat\.ipMin/],
+    ['nat address of three octets', { type: 'nat', kind: 'src', ipMin: '10.0.1' }, /nat\.ipMin/],
+    ['nat address of five octets', { type: 'nat', kind: 'src', ipMin: '10.0.0.1.2' }, /nat\.ipMin/],
+    ['nat bad max address', { type: 'nat', kind: 'src', ipMin: '10.0.0.1', ipMax: '10.0..2' }, /nat\.ipMax/],
     ['nat bad ipv6 address', { type: 'nat', kind: 'dst', ipMin: 'fd00::1::2' }, /nat\.ipMin/],
   ];
   for (const [name, action, re] of BAD) {
