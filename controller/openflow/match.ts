@@ -231,6 +231,9 @@ for (const d of FIELDS) {
   BY_KEY.set(d.key, d);
 }
 const CT_STATE = BY_KEY.get('ctState')!;
+/** Field name -> index in FIELDS. */
+const FIELD_INDEX = new Map<string, number>(FIELDS.map((d, i) => [d.key, i]));
+if (FIELDS.length > 64) throw new Error('match.ts: the presence bitmap holds 64 fields');
 
 /** The match fields in canonical (wire) order. */
 export const MATCH_FIELDS: readonly MatchField[] = FIELDS.map((d) => d.key);
@@ -433,29 +436,43 @@ function checkBig(d: FieldDesc, v: unknown, what: string): bigint {
   return v;
 }
 
-function putNumber(w: Writer, len: number, v: number): void {
-  if (len === 1) w.u8(v);
-  else if (len === 2) w.u16(v);
-  else w.u32(v);
+/** Big-endian 8/16/32-bit store at o; returns the offset after it. */
+function putNumber(buf: Buffer, o: number, len: number, v: number): number {
+  if (len === 4) {
+    buf[o++] = v >>> 24;
+    buf[o++] = v >>> 16;
+  }
+  if (len >= 2) buf[o++] = v >>> 8;
+  buf[o++] = v;
+  return o;
 }
 
-function putU128(w: Writer, v: bigint): void {
-  w.u64(v >> SHIFT64);
-  w.u64(v & MAX64);
+// An 8-byte scratch for bigint stores: DataView.setBigUint64 is several times faster than
+// Buffer.writeBigUInt64BE, and the scratch holds bytes only, never a caller's value.
+const BIG_SCRATCH = new Uint8Array(8);
+const BIG_VIEW = new DataView(BIG_SCRATCH.buffer);
+
+/** 64 or 128 bits of a bigint at o (big-endian); returns the offset after it. */
+function putBig(buf: Buffer, o: number, wide: boolean, v: bigint): number {
+  if (wide) o = putBig(buf, o, false, v >> SHIFT64);
+  BIG_VIEW.setBigUint64(0, v); // takes v modulo 2^64: the low half of a 128-bit value
+  const s = BIG_SCRATCH;
+  for (let i = 0; i < 8; i++) buf[o + i] = s[i]!;
+  return o + 8;
 }
 
-/** Parses a text value of a string kind into w.buf at `at` (space already ensured). */
-function parseTextInto(d: FieldDesc, s: unknown, w: Writer, at: number, what: string): void {
+/** Parses a text value of a string kind into buf at `at` (space already ensured). */
+function parseTextInto(d: FieldDesc, s: unknown, buf: Buffer, at: number, what: string): void {
   if (typeof s === 'string') {
     if (d.kind === Kind.MAC) {
-      if (parseMacInto(s, w.buf, at)) return;
+      if (parseMacInto(s, buf, at)) return;
     } else if (d.kind === Kind.IPV4) {
       const v = parseIpv4(s, 0, s.length);
       if (v >= 0) {
-        w.buf.writeUInt32BE(v, at);
+        putNumber(buf, at, 4, v);
         return;
       }
-    } else if (parseIpv6Into(s, w.buf, at)) {
+    } else if (parseIpv6Into(s, buf, at)) {
       return;
     }
   }
@@ -463,31 +480,33 @@ function parseTextInto(d: FieldDesc, s: unknown, w: Writer, at: number, what: st
 }
 
 /**
- * Writes one field as an OXM TLV. `wildcardOk`: a zero mask means "match anything", so inside a
- * match the field is left out; a set_field has no such meaning and it is an error.
+ * Writes one field as an OXM TLV straight into the writer's buffer (one `ensure` for the largest
+ * form). `wildcardOk`: a zero mask means "match anything", so inside a match the field is left
+ * out; a set_field has no such meaning and it is an error.
  */
 function writeField(w: Writer, d: FieldDesc, v: unknown, wildcardOk: boolean): void {
   const kind = d.kind;
+  const len = d.len;
+  w.ensure(4 + 2 * len);
+  const buf = w.buf;
+  const start = w.off;
   if (kind <= Kind.U32) {
+    let value: number;
+    let mask = d.max;
     if (typeof v === 'number') {
-      checkNumber(d, v, 'value');
-      if (d === CT_STATE && (v & ~CT_STATE_KNOWN) !== 0) throw badValue(d, 'value', v);
-      w.u32(d.hdr);
-      putNumber(w, d.len, v);
-      return;
+      value = checkNumber(d, v, 'value');
+    } else {
+      if (typeof v !== 'object' || v === null || !d.maskable) throw badValue(d, 'value', v);
+      mask = checkNumber(d, (v as AnyMasked).mask, 'mask');
+      value = (checkNumber(d, (v as AnyMasked).value, 'value') & mask) >>> 0;
     }
-    if (typeof v !== 'object' || v === null || !d.maskable) throw badValue(d, 'value', v);
-    const value = checkNumber(d, (v as AnyMasked).value, 'value');
-    const mask = checkNumber(d, (v as AnyMasked).mask, 'mask');
-    const masked = (value & mask) >>> 0;
-    if (d === CT_STATE && (masked & ~CT_STATE_KNOWN) !== 0) throw badValue(d, 'value', v);
+    if (d === CT_STATE && (value & ~CT_STATE_KNOWN) !== 0) throw badValue(d, 'value', v);
     if (mask === d.max) {
-      w.u32(d.hdr);
-      putNumber(w, d.len, masked);
+      putNumber(buf, start, 4, d.hdr);
+      w.off = putNumber(buf, start + 4, len, value);
     } else if (mask !== 0) {
-      w.u32(d.hdrMasked);
-      putNumber(w, d.len, masked);
-      putNumber(w, d.len, mask);
+      putNumber(buf, start, 4, d.hdrMasked);
+      w.off = putNumber(buf, putNumber(buf, start + 4, len, value), len, mask);
     } else if (!wildcardOk) {
       throw badValue(d, 'mask', mask);
     }
@@ -495,50 +514,39 @@ function writeField(w: Writer, d: FieldDesc, v: unknown, wildcardOk: boolean): v
   }
   if (kind <= Kind.U128) {
     const wide = kind === Kind.U128;
+    const full = wide ? MAX128 : MAX64;
+    let value: bigint;
+    let mask = full;
     if (typeof v === 'bigint') {
-      checkBig(d, v, 'value');
-      w.u32(d.hdr);
-      if (wide) putU128(w, v);
-      else w.u64(v);
-      return;
+      value = checkBig(d, v, 'value');
+    } else {
+      if (typeof v !== 'object' || v === null) throw badValue(d, 'value', v);
+      mask = checkBig(d, (v as AnyMasked).mask, 'mask');
+      value = checkBig(d, (v as AnyMasked).value, 'value');
+      if (mask !== full) value &= mask;
     }
-    if (typeof v !== 'object' || v === null) throw badValue(d, 'value', v);
-    const value = checkBig(d, (v as AnyMasked).value, 'value');
-    const mask = checkBig(d, (v as AnyMasked).mask, 'mask');
-    if (mask === (wide ? MAX128 : MAX64)) {
-      w.u32(d.hdr);
-      if (wide) putU128(w, value);
-      else w.u64(value);
+    if (mask === full) {
+      putNumber(buf, start, 4, d.hdr);
+      w.off = putBig(buf, start + 4, wide, value);
     } else if (mask !== 0n) {
-      const masked = value & mask;
-      w.u32(d.hdrMasked);
-      if (wide) {
-        putU128(w, masked);
-        putU128(w, mask);
-      } else {
-        w.u64(masked);
-        w.u64(mask);
-      }
+      putNumber(buf, start, 4, d.hdrMasked);
+      w.off = putBig(buf, putBig(buf, start + 4, wide, value), wide, mask);
     } else if (!wildcardOk) {
       throw badValue(d, 'mask', mask);
     }
     return;
   }
-  // Text kinds: parse straight into the writer's buffer, then decide exact/masked/omitted.
-  const len = d.len;
-  w.ensure(4 + 2 * len);
-  const start = w.off;
+  // Text kinds: parse straight into the buffer, then decide exact/masked/omitted.
   const at = start + 4;
   if (typeof v === 'string') {
-    parseTextInto(d, v, w, at, 'value');
-    w.setU32(start, d.hdr);
+    parseTextInto(d, v, buf, at, 'value');
+    putNumber(buf, start, 4, d.hdr);
     w.off = at + len;
     return;
   }
   if (typeof v !== 'object' || v === null) throw badValue(d, 'value', v);
-  parseTextInto(d, (v as AnyMasked).value, w, at, 'value');
-  parseTextInto(d, (v as AnyMasked).mask, w, at + len, 'mask');
-  const buf = w.buf;
+  parseTextInto(d, (v as AnyMasked).value, buf, at, 'value');
+  parseTextInto(d, (v as AnyMasked).mask, buf, at + len, 'mask');
   let ones = true;
   let zeros = true;
   for (let i = 0; i < len; i++) {
@@ -548,10 +556,10 @@ function writeField(w: Writer, d: FieldDesc, v: unknown, wildcardOk: boolean): v
     buf[at + i] = buf[at + i]! & m;
   }
   if (ones) {
-    w.setU32(start, d.hdr);
+    putNumber(buf, start, 4, d.hdr);
     w.off = at + len;
   } else if (!zeros) {
-    w.setU32(start, d.hdrMasked);
+    putNumber(buf, start, 4, d.hdrMasked);
     w.off = at + 2 * len;
   } else if (!wildcardOk) {
     throw badValue(d, 'mask', (v as AnyMasked).mask);
@@ -563,15 +571,40 @@ function writeField(w: Writer, d: FieldDesc, v: unknown, wildcardOk: boolean): v
 export function encodeMatch(w: Writer, m: Match): void {
   const start = w.off;
   w.u32(0x00010000); // type OFPMT_OXM, length filled in below
-  const fields = FIELDS;
+  // Which fields are present, as bits of the table index: a pass over the match's own keys costs
+  // as many steps as it has keys, where probing all 63 names would cost 63 keyed misses.
   const src = m as Record<string, unknown>;
-  for (let i = 0; i < fields.length; i++) {
-    const d = fields[i]!;
-    const v = src[d.key];
-    if (v !== undefined) writeField(w, d, v, true);
+  let lo = 0;
+  let hi = 0;
+  for (const key in src) {
+    const i = FIELD_INDEX.get(key);
+    if (i === undefined) throw new Error(`encodeMatch: unknown match field ${show(key)}`);
+    if (src[key] === undefined) continue;
+    if (i < 32) lo |= 1 << i;
+    else hi |= 1 << (i - 32);
   }
-  w.setU16(start + 2, w.off - start);
-  w.pad8(start);
+  // Then write them in table order, lowest bit first.
+  while (lo !== 0) {
+    const bit = lo & -lo;
+    lo ^= bit;
+    const d = FIELDS[31 - Math.clz32(bit)]!;
+    writeField(w, d, src[d.key], true);
+  }
+  while (hi !== 0) {
+    const bit = hi & -hi;
+    hi ^= bit;
+    const d = FIELDS[63 - Math.clz32(bit)]!;
+    writeField(w, d, src[d.key], true);
+  }
+  const len = w.off - start;
+  w.setU16(start + 2, len);
+  // Zero padding to 8, by hand: Buffer.fill costs more than the few bytes it writes.
+  const pad = (8 - (len & 7)) & 7;
+  w.ensure(pad);
+  const buf = w.buf;
+  let o = w.off;
+  for (let k = 0; k < pad; k++) buf[o++] = 0;
+  w.off = o;
 }
 
 /** Encodes one field as a single OXM TLV (no mask unless the value carries one); used by set_field. */
