@@ -259,9 +259,10 @@ export function sampleMessages(): Sample[] {
       msg: {
         type: 'experimenter',
         xid: 13,
+        // NXT_SET_CONTROLLER_ID: zero[6], controller_id
         experimenter: 0x2320,
-        expType: 18,
-        data: Buffer.from('00000000', 'hex'),
+        expType: 20,
+        data: Buffer.from('0000000000000007', 'hex'),
       },
     },
     // ---- multipart requests ----
@@ -473,7 +474,8 @@ export function sampleMessages(): Sample[] {
         flags: 1,
         mpType: 'unknown',
         rawType: MultipartType.TABLE,
-        raw: Buffer.from('0001020304050607', 'hex'),
+        // One ofp_table_stats: table 0, 5 active, 100 lookups, 10 matched.
+        raw: Buffer.from('00000000000000050000000000000064000000000000000a', 'hex'),
       },
     },
   ];
