@@ -24,7 +24,7 @@ bench: build
 	node dist/bench/run.js --json
 
 demo: build
-	node dist/cli/demo.js
+	bash scripts/demo.sh
 
 clean:
 	rm -rf dist
