@@ -298,8 +298,8 @@ function groupMod(r: Reader, xid: number): OFMessage {
 function bands(r: Reader): MeterBand[] {
   const out: MeterBand[] = [];
   while (r.remaining > 0) {
+    r.need(4, 'band header');
     const bandType = r.buf.readUInt16BE(r.off);
-    r.need(4, 'band len');
     const len = r.buf.readUInt16BE(r.off + 2);
     if (len < 16 || len > r.remaining) {
       throw new OFCodecError(r.structure, 'band len', `length ${len} outside 16..${r.remaining}`);
@@ -612,8 +612,11 @@ function inMessage(err: unknown, structure: string): OFCodecError {
     const detail = err.message.slice(`${err.structure}: ${err.field}: `.length);
     return new OFCodecError(`${structure}/${err.structure}`, err.field, detail);
   }
-  // A decoder bug or a Buffer RangeError on hostile input: still reported, never thrown raw.
-  return new OFCodecError(structure, 'body', err instanceof Error ? err.message : String(err));
+  // A decoder bug or a Buffer RangeError on hostile input: still reported, never thrown raw;
+  // `cause` keeps the original so that tests can tell an unchecked read from a checked one.
+  const wrapped = new OFCodecError(structure, 'body', err instanceof Error ? err.message : String(err));
+  wrapped.cause = err;
+  return wrapped;
 }
 
 /**
