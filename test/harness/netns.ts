@@ -43,6 +43,7 @@ export interface Container extends Namespace {
   readonly ofport: number;
   /** Host end of the veth, a port of the bridge (in the OVS instance's namespace). */
   readonly hostIf: string;
+  /** True when `count` echo requests (default 1) are all answered within timeoutSec (default 2). */
   ping(ip: string, opts?: { count?: number; timeoutSec?: number }): Promise<boolean>;
   /** True when a TCP connection to ip:port is established within timeoutMs (nc -z). */
   tcpConnect(ip: string, port: number, timeoutMs?: number): Promise<boolean>;
@@ -149,7 +150,12 @@ class NetnsContainer extends Netns implements Container {
       port.push('--', 'set', 'Interface', this.hostIf, `ofport_request=${opts.ofport}`);
     await this.ovs.vsctl(...port);
     this.ofport = Number((await this.ovs.vsctl('get', 'Interface', this.hostIf, 'ofport')).trim());
-    if (!(this.ofport > 0)) throw new Error(`container ${this.label}: port ${this.hostIf} got no ofport`);
+    if (!(this.ofport > 0)) {
+      const error = await this.ovs.vsctl('get', 'Interface', this.hostIf, 'error').catch(() => '?');
+      throw new Error(
+        `container ${this.label}: port ${this.hostIf} got no ofport (${this.ofport}): ${error.trim()}`,
+      );
+    }
     const link = await this.exec('ip', ['-o', 'link', 'show', 'eth0']);
     this.mac = /link\/ether ([0-9a-f:]{17})/.exec(link)?.[1] ?? '';
     if (!this.mac) throw new Error(`container ${this.label}: no MAC in "${link.trim()}"`);

@@ -1,6 +1,14 @@
 // Owns a private Open vSwitch (ovsdb-server + ovs-vswitchd) in a temp dir, for one test process.
 // It must never touch the system OVS, its run dir or the kernel datapath (--disable-system), and it
 // removes every tap its netdev bridges made.
+//
+// Datapaths: the userspace `netdev` datapath owns a tap named "ovs-netdev" in its namespace, so only one
+// such ovs-vswitchd can run per network namespace (a second one fails: "creating tap device failed:
+// Device or resource busy"). The `dummy` datapath (--enable-dummy) is the same userspace datapath code
+// (dpif-netdev: NORMAL, conntrack, conjunction, veth ports over AF_PACKET) but its internal ports are
+// not kernel devices, so any number of instances coexist. Default: dummy in the host namespace,
+// netdev inside a namespace of its own.
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type CleanupHandle, onCleanup } from './cleanup.js';
@@ -14,9 +22,16 @@ const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
 export interface StartOvsOptions {
   /** Run ovs-vswitchd inside this network namespace (the caller owns it); taps then live there. */
   netns?: string;
-  /** Start ovs-vswitchd with --enable-dummy, so that `type=dummy` ports need no kernel device. */
+  /**
+   * Datapath type of every bridge: 'dummy' (default without netns) or 'netdev' (default with netns;
+   * in the host namespace only one netdev instance can run at a time, see above).
+   */
+  datapath?: DatapathType;
+  /** ovs-vswitchd --enable-dummy (`type=dummy` ports); always on for the dummy datapath. */
   dummy?: boolean;
 }
+
+export type DatapathType = 'dummy' | 'netdev';
 
 export interface BridgeOptions {
   /** Default 'secure': no flows means no forwarding. */
@@ -34,6 +49,7 @@ export interface OvsInstance {
   /** Path of the OVSDB unix socket (connect with `unix:<dbSock>` or net.connect(dbSock)). */
   readonly dbSock: string;
   readonly netns: string | undefined;
+  readonly datapath: DatapathType;
   /** Environment every OVS command of this instance needs (OVS_RUNDIR/LOGDIR/DBDIR). */
   readonly env: Readonly<Record<string, string>>;
   readonly stopped: boolean;
@@ -45,9 +61,10 @@ export interface OvsInstance {
   /** ovs-appctl aimed at this instance's ovs-vswitchd. */
   appctl(...args: string[]): Promise<string>;
   /**
-   * Adds a netdev bridge and resolves with its name. Without a name it gets a unique one: netdev bridges
-   * create a host tap named after the bridge, so a fixed name (e.g. "br0") would collide with another
-   * test's; a given name is refused when a link of that name already exists.
+   * Adds a bridge of the instance's datapath type and resolves with its name. Without a name it gets a
+   * unique one: netdev bridges create a tap named after the bridge in their namespace, so a fixed name
+   * (e.g. "br0") could collide with another test's; for netdev, a given name is refused when a link of
+   * that name already exists.
    */
   addBridge(name?: string, opts?: BridgeOptions): Promise<string>;
   addBridge(opts?: BridgeOptions): Promise<string>;
@@ -94,6 +111,7 @@ class Ovs implements OvsInstance {
   constructor(
     readonly dir: string,
     readonly netns: string | undefined,
+    readonly datapath: DatapathType,
     private readonly dummy: boolean,
   ) {
     this.dbSock = join(dir, 'db.sock');
@@ -166,13 +184,13 @@ class Ovs implements OvsInstance {
     const [given, opts] =
       typeof nameOrOpts === 'string' ? [nameOrOpts, maybeOpts ?? {}] : [undefined, nameOrOpts ?? {}];
     const name = given ?? uniqueName('br');
-    if (given !== undefined && (await this.linkExists(name))) {
+    if (given !== undefined && this.datapath === 'netdev' && (await this.linkExists(name))) {
       throw new Error(`addBridge: a link named "${name}" already exists; omit the name to get a unique one`);
     }
     this.bridges.add(name);
     const protocols = (opts.protocols ?? ['OpenFlow13']).join(',');
     const set = [
-      'datapath_type=netdev',
+      `datapath_type=${this.datapath}`,
       `fail_mode=${opts.failMode ?? 'secure'}`,
       `protocols=${protocols}`,
       // In-band control would add hidden flows that tests do not expect.
@@ -180,6 +198,12 @@ class Ovs implements OvsInstance {
     ];
     if (opts.datapathId !== undefined) set.push(`other_config:datapath-id=${opts.datapathId}`);
     await this.vsctl('add-br', name, '--', 'set', 'Bridge', name, ...set);
+    // vswitchd reports a bridge it could not create only in its log; its missing mgmt socket shows it.
+    if (!existsSync(join(this.dir, `${name}.mgmt`))) {
+      const log = readFileSync(join(this.dir, 'vswitchd.log'), 'utf8');
+      const errors = log.split('\n').filter((l) => /\|(ERR|WARN)\|/.test(l));
+      throw new Error(`addBridge ${name}: ovs-vswitchd did not create it:\n${errors.slice(-5).join('\n')}`);
+    }
     if (opts.controller !== undefined) await this.setController(name, opts.controller);
     return name;
   }
@@ -233,8 +257,10 @@ class Ovs implements OvsInstance {
       // the database is gone already: the bridges we made are still known
     }
     await stopPids([readPidFile(join(this.dir, 'vswitchd.pid')) ?? this.vsdPid].filter((p) => p > 0));
-    // Internal ports of netdev bridges are persistent taps: they outlive ovs-vswitchd.
-    for (const tap of taps) {
+    // Internal ports of netdev bridges are persistent taps: they outlive ovs-vswitchd. The datapath's
+    // own "ovs-netdev" tap goes too, but only from a namespace of its own: in the host it may be in use.
+    if (this.datapath === 'netdev' && this.netns !== undefined) taps.add('ovs-netdev');
+    for (const tap of this.datapath === 'netdev' ? taps : []) {
       if (await this.linkExists(tap)) await run('ip', ['link', 'del', tap], { netns: this.netns });
     }
     const dbPid = readPidFile(join(this.dir, 'ovsdb.pid'));
@@ -244,7 +270,9 @@ class Ovs implements OvsInstance {
 
   private stopSync(): void {
     stopPidsSync([readPidFile(join(this.dir, 'vswitchd.pid')) ?? this.vsdPid].filter((p) => p > 0));
-    for (const tap of this.bridges) trySync('ip', ['link', 'del', tap], { netns: this.netns });
+    const taps = this.datapath === 'netdev' ? [...this.bridges] : [];
+    if (this.datapath === 'netdev' && this.netns !== undefined) taps.push('ovs-netdev');
+    for (const tap of taps) trySync('ip', ['link', 'del', tap], { netns: this.netns });
     const dbPid = readPidFile(join(this.dir, 'ovsdb.pid'));
     if (dbPid !== undefined) stopPidsSync([dbPid]);
     trySync('rm', ['-rf', this.dir]);
@@ -261,7 +289,8 @@ class Ovs implements OvsInstance {
 export async function startOvs(opts: StartOvsOptions = {}): Promise<OvsInstance> {
   sweepStaleOnce();
   const dir = await mkdtemp(tempDirPrefix('ovs'));
-  const ovs = new Ovs(dir, opts.netns, opts.dummy ?? false);
+  const datapath = opts.datapath ?? (opts.netns === undefined ? 'dummy' : 'netdev');
+  const ovs = new Ovs(dir, opts.netns, datapath, datapath === 'dummy' || (opts.dummy ?? false));
   try {
     await ovs.start();
   } catch (err) {
