@@ -688,6 +688,9 @@ describe('bad input to the encoder', () => {
       );
     });
   }
+  it('refuses a key that is no match field rather than silently wildcarding it', () => {
+    assert.throws(() => enc({ tcpdst: 80 } as unknown as Match), /encodeMatch: unknown match field "tcpdst"/);
+  });
 });
 
 describe('prerequisites', () => {
