@@ -166,10 +166,12 @@ describe('ovs-ofctl ofp-print reads what we encode', () => {
       if (!requireCommands(t, 'ovs-ofctl')) return;
       const expected = EXPECTED[name];
       assert.ok(expected, `no expected text written for sample "${name}"`);
-      const text = await ofpPrint(encode(msg));
+      // ERROR messages quote a truncated request by design; everything else must print clean
+      // (strict ofpPrint throws on OVS's "***" complaints).
+      const clean = msg.type !== 'error';
+      const text = await ofpPrint(encode(msg), { strict: clean });
       assert.equal(text, expected.join('\n'));
-      // ERROR messages quote a truncated request by design; everything else must print clean.
-      if (msg.type !== 'error') assert.doesNotMatch(text, COMPLAINTS);
+      if (clean) assert.doesNotMatch(text, COMPLAINTS);
     });
   }
 
