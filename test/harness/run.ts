@@ -58,6 +58,8 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       (err, stdout, stderr) => {
         if (!err) return resolve(stdout);
         const e = err as NodeJS.ErrnoException & { code?: number | string; killed?: boolean };
+        // Not a CommandError: a missing program must never read as "the probe said no".
+        if (e.code === 'ENOENT') return reject(new Error(`command not found: ${file} (PATH=${PATH})`));
         const reason = e.killed ? `timed out after ${timeout} ms` : `exit ${e.code ?? 'unknown'}`;
         reject(new CommandError(quote([file, ...fullArgs]), e.code ?? null, stdout, stderr, reason));
       },

@@ -84,6 +84,24 @@ describe('names and helpers', () => {
     assert.deepEqual(order, ['third', 'first']);
   });
 
+  test('requireCommands skips outside CI and fails in CI when a command is missing', () => {
+    const saved = process.env.CI;
+    const skipped: string[] = [];
+    const t = { skip: (why?: string) => void skipped.push(why ?? '') };
+    try {
+      process.env.CI = 'false';
+      assert.equal(requireCommands(t, 'node'), true);
+      assert.equal(requireCommands(t, 'no-such-command-cts'), false);
+      assert.deepEqual(skipped, ['missing command "no-such-command-cts"']);
+      process.env.CI = 'true';
+      assert.throws(() => requireCommands(t, 'no-such-command-cts'), /CI=true/);
+      assert.equal(skipped.length, 1);
+    } finally {
+      if (saved === undefined) delete process.env.CI;
+      else process.env.CI = saved;
+    }
+  });
+
   test('ofpPrint decodes an OpenFlow 1.3 HELLO with ovs-ofctl', async (t) => {
     if (!requireCommands(t, 'ovs-ofctl')) return;
     const text = await ofpPrint(Buffer.from('0400000800000007', 'hex'));
@@ -97,7 +115,7 @@ describe('names and helpers', () => {
 
 describe('real OVS and containers', () => {
   test('secure bridge: no flows no traffic, NORMAL gives ping and TCP, restart keeps the bridge, stop leaves nothing', async (t) => {
-    if (!requireLab(t)) return;
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
     const ovs = await startOvs();
     const br = await ovs.addBridge({ failMode: 'secure' });
     assert.equal((await ovs.vsctl('get', 'Bridge', br, 'datapath_type')).trim(), 'dummy');
@@ -157,7 +175,7 @@ describe('real OVS and containers', () => {
   });
 
   test('vswitchd inside a namespace with --enable-dummy: taps there, dummy ports work, all removed', async (t) => {
-    if (!requireLab(t)) return;
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
     const host = await addNamespace();
     const ovs = await startOvs({ netns: host.name, dummy: true });
     assert.equal(ovs.datapath, 'netdev');
@@ -179,7 +197,7 @@ describe('real OVS and containers', () => {
   });
 
   test('instances in the host namespace coexist (dummy datapath: no taps, no shared ovs-netdev)', async (t) => {
-    if (!requireLab(t)) return;
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
     const [a, b] = await Promise.all([startOvs(), startOvs()]);
     const [brA, brB] = await Promise.all([a.addBridge(), b.addBridge()]);
     await a.ofctl('add-flow', a.mgmt(brA), 'cookie=0xa,actions=drop');
@@ -281,7 +299,7 @@ async function assertGone(made: Made): Promise<void> {
 
 describe('interrupted runs leave nothing', () => {
   test('an uncaught exception mid-test: the exit hook cleans up', async (t) => {
-    if (!requireLab(t)) return;
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
     const child = await startChild('throw');
     const { code, stderr } = await child.exited;
     assert.equal(code, 1);
@@ -290,7 +308,7 @@ describe('interrupted runs leave nothing', () => {
   });
 
   test('SIGTERM mid-test: the signal hook runs the cleanups and exits 143', async (t) => {
-    if (!requireLab(t)) return;
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
     const child = await startChild('wait');
     await assertPresent(child.made);
     child.signal('SIGTERM');
@@ -300,7 +318,7 @@ describe('interrupted runs leave nothing', () => {
   });
 
   test('SIGKILL mid-test: sweepStale removes the leftovers and spares live owners', async (t) => {
-    if (!requireLab(t)) return;
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
     const mine = await startOvs();
     const myBridge = await mine.addBridge();
     const child = await startChild('wait');
