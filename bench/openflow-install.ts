@@ -1,0 +1,174 @@
+// Owns the flow-install benchmark (100k flows into an empty bridge, ours vs ovs-ofctl --bundle
+// add-flows) and the lab helpers the reconcile benchmark shares. It never touches a system OVS.
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Flow, FlowTableManager } from '../controller/flowtable/manager.js';
+import type { SwitchConnection } from '../controller/switch/connection.js';
+import { connectSwitch } from '../controller/switch/endpoint.js';
+import { type OvsInstance, startOvs, stripFlowStats } from '../test/harness/ovs.js';
+import { LAB_COMMANDS, missingFor } from '../test/harness/require.js';
+import { run } from '../test/harness/run.js';
+import { generateFlows } from './flows.js';
+import type { Benchmark, BenchResult } from './run.js';
+
+export const FLOWS = 100_000;
+export const ROUNDS = 3;
+// 100k-flow operations take seconds; the harness's 10 s command timeout is for tests.
+const LONG_MS = 600_000;
+
+export interface Lab {
+  ovs: OvsInstance;
+  /** Ours. */
+  a: string;
+  /** ovs-ofctl's. */
+  b: string;
+}
+
+/** One private OVS with two empty secure OpenFlow 1.3 bridges; stopped by runCleanups(). */
+export async function startLab(): Promise<Lab> {
+  const missing = missingFor(...LAB_COMMANDS);
+  if (missing.length > 0) throw new Error(`benchmark needs ${missing.join(', ')}`);
+  const ovs = await startOvs();
+  const a = await ovs.addBridge({ failMode: 'secure', protocols: ['OpenFlow13'] });
+  const b = await ovs.addBridge({ failMode: 'secure', protocols: ['OpenFlow13'] });
+  return { ovs, a, b };
+}
+
+export function ofctl(lab: Lab, ...args: string[]): Promise<string> {
+  return run('ovs-ofctl', ['-O', 'OpenFlow13', ...args], { env: lab.ovs.env, timeoutMs: LONG_MS });
+}
+
+export async function writeFlowFile(lab: Lab, name: string, lines: readonly string[]): Promise<string> {
+  const file = join(lab.ovs.dir, name);
+  await writeFile(file, `${lines.join('\n')}\n`);
+  return file;
+}
+
+/** Wall time of fn in seconds. */
+export async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await fn();
+  return (performance.now() - t0) / 1000;
+}
+
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** A session that survives the long silences of a 100k-flow commit. */
+export function connectLong(lab: Lab, bridge: string): Promise<SwitchConnection> {
+  return connectSwitch(lab.ovs.mgmt(bridge), {
+    requestTimeoutMs: LONG_MS,
+    deadPeerMs: LONG_MS,
+    echoIntervalMs: 60_000,
+  });
+}
+
+/** A fresh manager attached to an (empty or not) bridge; attaching is not part of any timing. */
+export async function attachedManager(
+  lab: Lab,
+  bridge: string,
+): Promise<{ mgr: FlowTableManager; conn: SwitchConnection }> {
+  const conn = await connectLong(lab, bridge);
+  const mgr = new FlowTableManager();
+  await mgr.attach(conn);
+  return { mgr, conn };
+}
+
+/** Ours: seconds from setFlows until apply() resolves, i.e. the bundle commit is confirmed. */
+export async function setAndApply(mgr: FlowTableManager, flows: readonly Flow[]): Promise<number> {
+  return timed(async () => {
+    mgr.setFlows(flows);
+    await mgr.apply();
+  });
+}
+
+export async function dump(lab: Lab, bridge: string): Promise<string[]> {
+  const out = await ofctl(lab, 'dump-flows', lab.ovs.mgmt(bridge));
+  return out
+    .split('\n')
+    .filter((l) => /^\s+cookie=/.test(l))
+    .map(stripFlowStats)
+    .sort();
+}
+
+/**
+ * Fails loudly unless both bridges hold exactly `expected` flows and the same ones: a benchmark
+ * that installed the wrong thing must not report a figure.
+ */
+export async function verifyEqual(lab: Lab, expected: number): Promise<void> {
+  const [da, db] = await Promise.all([dump(lab, lab.a), dump(lab, lab.b)]);
+  if (da.length !== expected || db.length !== expected) {
+    throw new Error(
+      `verify: expected ${expected} flows on both bridges, ours has ${da.length}, ovs-ofctl's ${db.length}`,
+    );
+  }
+  for (let i = 0; i < da.length; i++) {
+    if (da[i] !== db[i]) {
+      throw new Error(
+        `verify: bridges differ at sorted line ${i}:\n  ours:      ${da[i]}\n  ovs-ofctl: ${db[i]}`,
+      );
+    }
+  }
+}
+
+export async function clear(lab: Lab): Promise<void> {
+  await Promise.all([
+    ofctl(lab, 'del-flows', lab.ovs.mgmt(lab.a)),
+    ofctl(lab, 'del-flows', lab.ovs.mgmt(lab.b)),
+  ]);
+}
+
+export function log(msg: string): void {
+  process.stderr.write(`  ${msg}\n`);
+}
+
+async function installBench(): Promise<BenchResult[]> {
+  const set = generateFlows(FLOWS, 1);
+  const lab = await startLab();
+  const file = await writeFlowFile(lab, 'flows.txt', set.lines);
+  const ours: number[] = [];
+  const peer: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    if (r > 0) await clear(lab);
+    const { mgr, conn } = await attachedManager(lab, lab.a);
+    try {
+      const doOurs = async () => ours.push(await setAndApply(mgr, set.flows));
+      const doPeer = async () =>
+        peer.push(await timed(() => ofctl(lab, '--bundle', 'add-flows', lab.ovs.mgmt(lab.b), file)));
+      // Alternate who goes first, so that neither always meets a warmer (or busier) switch.
+      if (r % 2 === 0) {
+        await doOurs();
+        await doPeer();
+      } else {
+        await doPeer();
+        await doOurs();
+      }
+    } finally {
+      conn.close();
+    }
+    log(`round ${r + 1}: ours ${ours[r]!.toFixed(3)} s, ovs-ofctl ${peer[r]!.toFixed(3)} s`);
+  }
+  await verifyEqual(lab, FLOWS);
+  const value = median(ours);
+  const peerValue = median(peer);
+  await lab.ovs.stop();
+  return [
+    {
+      name: 'openflow-install',
+      value,
+      unit: 's',
+      peer: 'ovs-ofctl --bundle add-flows',
+      peerValue,
+      ratio: value / peerValue,
+    },
+  ];
+}
+
+export const benchmark: Benchmark = {
+  describe: `${FLOWS} flows into an empty bridge, setFlows+apply vs ovs-ofctl --bundle add-flows (median of ${ROUNDS}; target ratio ≤ 1)`,
+  run: installBench,
+};
