@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { findOwnedBy, onCleanup, runCleanups, sweepStale } from '../harness/cleanup.js';
 import { dirMarker, MAX_IFNAME, ownerOfName, ownerOfTempDir, uniqueName } from '../harness/names.js';
 import { addContainer, addNamespace } from '../harness/netns.js';
@@ -172,6 +174,37 @@ describe('real OVS and containers', () => {
     assert.equal(await processMentions(ovs.dir), false, 'a daemon of this instance still runs');
     assert.equal(existsSync(ovs.dir), false);
     await assertNothingLeftBy(process.pid);
+  });
+
+  test('controller target: the switch connects, reconnects after restartVswitchd, and can be removed', async (t) => {
+    if (!requireLab(t) || !requireCommands(t, 'pgrep')) return;
+    const sockets: Socket[] = [];
+    const server = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onCleanup(() => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    const port = (server.address() as AddressInfo).port;
+    const waitFor = async (n: number) => {
+      const deadline = Date.now() + 5000;
+      while (sockets.length < n && Date.now() < deadline) await sleep(20);
+      assert.ok(sockets.length >= n, `expected ${n} controller connections, got ${sockets.length}`);
+    };
+    const ovs = await startOvs();
+    const br = await ovs.addBridge({ controller: `tcp:127.0.0.1:${port}`, datapathId: '00000000000000aa' });
+    assert.equal((await ovs.vsctl('get-controller', br)).trim(), `tcp:127.0.0.1:${port}`);
+    assert.equal((await ovs.vsctl('get', 'Controller', br, 'max_backoff')).trim(), '1000');
+    assert.match(await ovs.ofctl('show', ovs.mgmt(br)), /dpid:00000000000000aa/);
+    await waitFor(1);
+    await ovs.restartVswitchd();
+    await waitFor(2);
+    await ovs.setController(br, undefined);
+    assert.equal((await ovs.vsctl('get-controller', br)).trim(), '');
+    await ovs.stop();
   });
 
   test('vswitchd inside a namespace with --enable-dummy: taps there, dummy ports work, all removed', async (t) => {
