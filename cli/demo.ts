@@ -23,7 +23,8 @@ const T_L2 = 3;
 /** ofport=IP=MAC */
 function parseEndpoint(text: string): Endpoint {
   const [port, ip, mac] = text.split('=');
-  if (!port || !ip || !mac || !/^\d+$/.test(port)) throw new Error(`--endpoint: "${text}" is not OFPORT=IP=MAC`);
+  if (!port || !ip || !mac || !/^\d+$/.test(port))
+    throw new Error(`--endpoint: "${text}" is not OFPORT=IP=MAC`);
   return { ofport: Number(port), ip, mac: mac.toLowerCase() };
 }
 
@@ -122,7 +123,8 @@ async function main(): Promise<void> {
   if (!values.switch) throw new Error('--switch: required (unix:PATH or tcp:HOST:PORT)');
   const endpoints = (values.endpoint ?? []).map(parseEndpoint);
   const server = endpoints.at(-1);
-  if (!server || endpoints.length < 2) throw new Error('--endpoint: give at least two (the last is the server)');
+  if (!server || endpoints.length < 2)
+    throw new Error('--endpoint: give at least two (the last is the server)');
   const allowPort = Number(values['allow-port']);
   if (!Number.isInteger(allowPort) || allowPort < 1 || allowPort > 65535) {
     throw new Error(`--allow-port: "${values['allow-port']}" is not a port number`);
