@@ -3,7 +3,7 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Flow, FlowTableManager } from '../controller/flowtable/manager.js';
+import { type ApplyStats, type Flow, FlowTableManager } from '../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../controller/switch/connection.js';
 import { connectSwitch } from '../controller/switch/endpoint.js';
 import { type OvsInstance, startOvs, stripFlowStats } from '../test/harness/ovs.js';
@@ -79,11 +79,33 @@ export async function attachedManager(
 }
 
 /** Ours: seconds from setFlows until apply() resolves, i.e. the bundle commit is confirmed. */
-export async function setAndApply(mgr: FlowTableManager, flows: readonly Flow[]): Promise<number> {
-  return timed(async () => {
-    mgr.setFlows(flows);
-    await mgr.apply();
-  });
+export async function setAndApply(
+  mgr: FlowTableManager,
+  flows: readonly Flow[],
+): Promise<{ seconds: number; stats: ApplyStats }> {
+  const t0 = performance.now();
+  mgr.setFlows(flows);
+  const stats = await mgr.apply();
+  return { seconds: (performance.now() - t0) / 1000, stats };
+}
+
+/** Fails unless apply() sent exactly the expected changes (a no-op apply would look very fast). */
+export function expectStats(
+  stats: ApplyStats,
+  want: Pick<ApplyStats, 'flowsAdded' | 'flowsModified' | 'flowsDeleted'>,
+): void {
+  const got = {
+    flowsAdded: stats.flowsAdded,
+    flowsModified: stats.flowsModified,
+    flowsDeleted: stats.flowsDeleted,
+  };
+  if (
+    got.flowsAdded !== want.flowsAdded ||
+    got.flowsModified !== want.flowsModified ||
+    got.flowsDeleted !== want.flowsDeleted
+  ) {
+    throw new Error(`apply sent ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`);
+  }
 }
 
 export async function dump(lab: Lab, bridge: string): Promise<string[]> {
@@ -136,7 +158,11 @@ async function installBench(): Promise<BenchResult[]> {
     if (r > 0) await clear(lab);
     const { mgr, conn } = await attachedManager(lab, lab.a);
     try {
-      const doOurs = async () => ours.push(await setAndApply(mgr, set.flows));
+      const doOurs = async () => {
+        const { seconds, stats } = await setAndApply(mgr, set.flows);
+        expectStats(stats, { flowsAdded: FLOWS, flowsModified: 0, flowsDeleted: 0 });
+        ours.push(seconds);
+      };
       const doPeer = async () =>
         peer.push(await timed(() => ofctl(lab, '--bundle', 'add-flows', lab.ovs.mgmt(lab.b), file)));
       // Alternate who goes first, so that neither always meets a warmer (or busier) switch.

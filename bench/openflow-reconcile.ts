@@ -5,6 +5,7 @@ import { generateFlows, mutate } from './flows.js';
 import {
   attachedManager,
   clear,
+  expectStats,
   FLOWS,
   log,
   median,
@@ -21,6 +22,13 @@ import type { Benchmark, BenchResult } from './run.js';
 async function reconcileBench(): Promise<BenchResult[]> {
   const base = generateFlows(FLOWS, 1);
   const changed = mutate(base, 0.01, 2);
+  // mutate(1%) of 100k: 500 modified, 250 deleted, 250 new; the manager must send exactly that.
+  const touched = Math.round(FLOWS * 0.01);
+  const want = {
+    flowsModified: Math.floor(touched / 2),
+    flowsDeleted: Math.floor(touched / 4),
+    flowsAdded: touched - Math.floor(touched / 2) - Math.floor(touched / 4),
+  };
   const lab = await startLab();
   const baseFile = await writeFlowFile(lab, 'base.txt', base.lines);
   const changedFile = await writeFlowFile(lab, 'changed.txt', changed.lines);
@@ -31,9 +39,17 @@ async function reconcileBench(): Promise<BenchResult[]> {
     if (r > 0) await clear(lab);
     const { mgr, conn } = await attachedManager(lab, lab.a);
     try {
-      await setAndApply(mgr, base.flows);
+      expectStats((await setAndApply(mgr, base.flows)).stats, {
+        flowsAdded: FLOWS,
+        flowsModified: 0,
+        flowsDeleted: 0,
+      });
       await ofctl(lab, '--bundle', 'add-flows', lab.ovs.mgmt(lab.b), baseFile);
-      const doOurs = async () => ours.push(await setAndApply(mgr, changed.flows));
+      const doOurs = async () => {
+        const { seconds, stats } = await setAndApply(mgr, changed.flows);
+        expectStats(stats, want);
+        ours.push(seconds);
+      };
       const doPeer = async () =>
         peer.push(
           await timed(() => ofctl(lab, '--bundle', 'replace-flows', lab.ovs.mgmt(lab.b), changedFile)),
