@@ -3,9 +3,9 @@
 // It never decides what flows should exist (features do) and never clears a table wholesale.
 
 import type { Instruction } from '../openflow/actions.js';
-import { encodeInstructions } from '../openflow/actions.js';
 import { Writer } from '../openflow/buffer.js';
-import { encodeMatch, type Match } from '../openflow/match.js';
+import { encodeMessage } from '../openflow/encode.js';
+import type { Match } from '../openflow/match.js';
 import {
   type Bucket,
   FlowModCommand,
@@ -14,12 +14,14 @@ import {
   GroupModCommand,
   type GroupType,
   type MeterBand,
+  MeterFlags,
   MeterModCommand,
   OFP_NO_BUFFER,
   OFPG_ANY,
   OFPP,
 } from '../openflow/messages.js';
-import type { FlowModInput, SwitchConnection } from '../switch/connection.js';
+import type { BatchItem, FlowModInput, SwitchConnection } from '../switch/connection.js';
+import { canonicalFlow } from './canonical.js';
 import { FEATURE_MASK, FEATURE_SHIFT } from './cookie.js';
 
 export interface Flow {
@@ -59,9 +61,15 @@ export interface ApplyStats {
 const KEPT_FLAGS = FlowModFlags.SEND_FLOW_REM | FlowModFlags.NO_PKT_COUNTS | FlowModFlags.NO_BYT_COUNTS;
 
 interface FlowEntry {
+  /** The flow in canonical form (as the switch reports it). */
   flow: Flow;
-  /** Everything but the identity that the switch keeps: a change here is a modify. */
-  sig: string;
+  /**
+   * The flow as a complete FLOW_MOD ADD (xid 0), encoded once: it is what gets sent, and two
+   * entries with the same key are the same flow exactly when these bytes are equal.
+   */
+  msg: Buffer;
+  /** setFlows pass that last produced this flow. */
+  gen: number;
 }
 
 interface Keyed<T> {
@@ -69,17 +77,32 @@ interface Keyed<T> {
   sig: string;
 }
 
-/** Identity of a flow in OpenFlow: table, priority and the exact match. */
-export function flowKey(flow: Pick<Flow, 'tableId' | 'priority' | 'match'>, w = scratch): string {
-  w.reset();
-  encodeMatch(w, flow.match);
-  return `${flow.tableId}/${flow.priority}/${w.buf.toString('latin1', 0, w.off)}`;
+// FLOW_MOD layout offsets (OpenFlow 1.3 ofp_flow_mod).
+const FM_TABLE = 24;
+const FM_PRIORITY = 30;
+const FM_MATCH = 48;
+
+/** Identity of an encoded flow: table, priority and the exact match bytes. */
+function keyOf(msg: Buffer): string {
+  const matchLen = (msg[FM_MATCH + 2]! << 8) | msg[FM_MATCH + 3]!;
+  return (
+    String.fromCharCode(msg[FM_TABLE]!, msg[FM_PRIORITY]!, msg[FM_PRIORITY + 1]!) +
+    msg.toString('latin1', FM_MATCH + 4, FM_MATCH + matchLen)
+  );
 }
 
-function flowSig(flow: Flow, w = scratch): string {
-  w.reset();
-  encodeInstructions(w, flow.instructions);
-  return `${flow.cookie.toString(16)}/${flow.idleTimeout ?? 0}/${flow.hardTimeout ?? 0}/${(flow.flags ?? 0) & KEPT_FLAGS}/${w.buf.toString('latin1', 0, w.off)}`;
+const scratch = new Writer(1 << 12);
+
+function entryOf(flow: Flow, gen = 0): FlowEntry {
+  const f = canonicalFlow(flow);
+  scratch.reset();
+  encodeMessage(scratch, flowMod(FlowModCommand.ADD, f));
+  return { flow: f, msg: scratch.take(), gen };
+}
+
+/** Identity of a flow in OpenFlow: table, priority and the exact match. */
+export function flowKey(flow: Pick<Flow, 'tableId' | 'priority' | 'match'>): string {
+  return keyOf(entryOf({ ...flow, instructions: [], cookie: 0n }).msg);
 }
 
 function groupSig(g: Group): string {
@@ -87,14 +110,14 @@ function groupSig(g: Group): string {
 }
 
 function meterSig(m: Meter): string {
-  return JSON.stringify([m.flags, m.bands]);
+  // Without the BURST flag the switch picks its own burst size and reports that: not ours to compare.
+  const burst = (m.flags & MeterFlags.BURST) !== 0;
+  return JSON.stringify([m.flags, m.bands.map((b) => (burst ? b : { ...b, burstSize: 0 }))]);
 }
 
 function bigintJson(_k: string, v: unknown): unknown {
   return typeof v === 'bigint' ? v.toString() : v;
 }
-
-const scratch = new Writer(1024);
 
 export function flowFromStats(s: FlowStats): Flow {
   return {
@@ -122,6 +145,8 @@ export class FlowTableManager {
   private installedGroups = new Map<number, Keyed<Group>>();
   private readonly dirtyGroups = new Set<number>();
   private readonly desiredMeters = new Map<number, Keyed<Meter>>();
+  /** Bumped by every call that marks the flows it produced (setFlows, addFlows, replaceOwned). */
+  private generation = 0;
   private installedMeters = new Map<number, Keyed<Meter>>();
   private readonly dirtyMeters = new Set<number>();
   private conn: SwitchConnection | undefined;
@@ -137,15 +162,10 @@ export class FlowTableManager {
 
   /** Replaces the whole desired flow set. */
   setFlows(flows: Iterable<Flow>): void {
-    const seen = new Set<string>();
-    for (const f of flows) {
-      const key = this.put(f);
-      if (seen.has(key))
-        throw new Error(`flow: table ${f.tableId} priority ${f.priority}: the same match twice`);
-      seen.add(key);
-    }
-    for (const key of this.desired.keys()) {
-      if (!seen.has(key)) {
+    const gen = ++this.generation;
+    for (const f of flows) this.put(entryOf(f, gen), gen);
+    for (const [key, e] of this.desired) {
+      if (e.gen !== gen) {
         this.desired.delete(key);
         this.dirty.add(key);
       }
@@ -154,7 +174,8 @@ export class FlowTableManager {
 
   /** Adds or changes flows, leaving the others. */
   addFlows(flows: Iterable<Flow>): void {
-    for (const f of flows) this.put(f);
+    const gen = ++this.generation;
+    for (const f of flows) this.put(entryOf(f, gen), gen);
   }
 
   removeFlows(flows: Iterable<Pick<Flow, 'tableId' | 'priority' | 'match'>>): void {
@@ -169,22 +190,26 @@ export class FlowTableManager {
    * produces are removed, others are left alone. A flow whose key another owner holds is an error.
    */
   replaceOwned(owner: bigint, ownerMask: bigint, flows: Iterable<Flow>): void {
-    const keep = new Set<string>();
+    const gen = ++this.generation;
+    const mine = (cookie: bigint) => (cookie & ownerMask) === (owner & ownerMask);
+    const entries: [string, FlowEntry][] = [];
     for (const f of flows) {
-      if ((f.cookie & ownerMask) !== (owner & ownerMask)) {
+      if (!mine(f.cookie)) {
         throw new Error(`flow: cookie 0x${f.cookie.toString(16)} is not owned by 0x${owner.toString(16)}`);
       }
-      const key = flowKey(f);
+      const e = entryOf(f, gen);
+      const key = keyOf(e.msg);
       const prev = this.desired.get(key);
-      if (prev && (prev.flow.cookie & ownerMask) !== (owner & ownerMask)) {
+      if (prev && !mine(prev.flow.cookie)) {
         throw new Error(
           `flow: table ${f.tableId} priority ${f.priority}: match already owned by cookie 0x${prev.flow.cookie.toString(16)}`,
         );
       }
-      keep.add(this.put(f, key));
+      entries.push([key, e]);
     }
+    for (const [key, e] of entries) this.put(e, gen, key);
     for (const [key, e] of this.desired) {
-      if ((e.flow.cookie & ownerMask) === (owner & ownerMask) && !keep.has(key)) {
+      if (mine(e.flow.cookie) && e.gen !== gen) {
         this.desired.delete(key);
         this.dirty.add(key);
       }
@@ -240,8 +265,8 @@ export class FlowTableManager {
       ]);
       this.installed = new Map();
       for (const s of flows) {
-        const flow = flowFromStats(s);
-        this.installed.set(flowKey(flow), { flow, sig: flowSig(flow) });
+        const e = entryOf(flowFromStats(s));
+        this.installed.set(keyOf(e.msg), e);
       }
       this.installedGroups = new Map(groups.map((g) => [g.groupId, { item: g, sig: groupSig(g) }]));
       this.installedMeters = new Map(meters.map((m) => [m.meterId, { item: m, sig: meterSig(m) }]));
@@ -255,14 +280,17 @@ export class FlowTableManager {
     });
   }
 
-  private put(f: Flow, key = flowKey(f)): string {
-    const sig = flowSig(f);
+  private put(e: FlowEntry, gen: number, key = keyOf(e.msg)): void {
     const prev = this.desired.get(key);
-    if (prev?.sig !== sig) {
-      this.desired.set(key, { flow: f, sig });
-      this.dirty.add(key);
+    if (prev?.gen === gen) {
+      throw new Error(`flow: table ${e.flow.tableId} priority ${e.flow.priority}: the same match twice`);
     }
-    return key;
+    if (prev?.msg.equals(e.msg)) {
+      prev.gen = gen;
+      return;
+    }
+    this.desired.set(key, e);
+    this.dirty.add(key);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -316,7 +344,7 @@ export class FlowTableManager {
     );
 
     // One ordered, atomic bundle: groups a flow may point at come first, flows, then group deletes.
-    const bundle: FlowModInput[] = [];
+    const bundle: BatchItem[] = [];
     const groupDels: FlowModInput[] = [];
     const groupChanges = diffKeyed(
       this.desiredGroups,
@@ -343,8 +371,8 @@ export class FlowTableManager {
       const want = this.desired.get(key);
       const have = this.installed.get(key);
       if (want) {
-        if (have?.sig === want.sig) continue;
-        bundle.push(flowMod(FlowModCommand.ADD, want.flow));
+        if (have?.msg.equals(want.msg)) continue;
+        bundle.push(want.msg);
         if (have) stats.flowsModified++;
         else stats.flowsAdded++;
         flowChanges.push([key, want]);

@@ -478,6 +478,16 @@ function encodeNat(w: Writer, a: NatAction): void {
   finish(w, start);
 }
 
+/** The order a switch executes instructions in (OpenFlow 1.3 §5.9), which OVS also reports them in. */
+export const EXECUTION_ORDER: Readonly<Record<Instruction['type'], number>> = {
+  meter: 0,
+  applyActions: 1,
+  clearActions: 2,
+  writeActions: 3,
+  writeMetadata: 4,
+  gotoTable: 5,
+};
+
 export function encodeInstructions(w: Writer, instructions: readonly Instruction[]): void {
   for (let i = 0; i < instructions.length; i++) {
     const ins = instructions[i] as Instruction;

@@ -434,6 +434,25 @@ export function encodeBundleAdd(
   finish(w, start, 'BUNDLE_ADD_MESSAGE');
 }
 
+/**
+ * Appends a BUNDLE_ADD_MESSAGE around an already encoded message (`frame`, left untouched): the
+ * copy in `w` gets `xid`. For callers that keep their messages encoded.
+ */
+export function encodeBundleAddFrame(
+  w: Writer,
+  xid: number,
+  bundleId: number,
+  flags: number,
+  frame: Buffer,
+): void {
+  const start = experimenterHeader(w, xid, ONF_EXPERIMENTER_ID, ONFT_BUNDLE_ADD_MESSAGE);
+  w.u32(bundleId).u16(0).u16(flags);
+  const innerStart = w.off;
+  w.bytes(frame);
+  w.setU32(innerStart + 4, xid);
+  finish(w, start, 'BUNDLE_ADD_MESSAGE');
+}
+
 function experimenter(w: Writer, m: Extract<OFMessage, { type: 'experimenter' }>): void {
   const start = experimenterHeader(w, m.xid, m.experimenter, m.expType);
   w.bytes(m.data);

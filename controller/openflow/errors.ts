@@ -2,7 +2,7 @@
 // experimenter errors Open vSwitch sends to 1.3 controllers) and the Error thrown for an ERROR reply.
 // It never decodes bytes and never imports anything outside controller/openflow.
 
-import type { ErrorMsg } from './messages.js';
+import type { ErrorMsg, OFMessage } from './messages.js';
 import { NX_VENDOR_ID, ONF_EXPERIMENTER_ID } from './messages.js';
 
 /** ofp_error_type */
@@ -281,8 +281,12 @@ export function errorNames(type: number, code: number, experimenter?: number): E
 /** What a request's caller receives when the switch answers it with OFPT_ERROR. */
 export class OFErrorReply extends Error {
   override readonly name = 'OFErrorReply';
-  constructor(readonly reply: ErrorMsg) {
-    super(`${reply.typeName}/${reply.codeName} (xid 0x${reply.xid.toString(16)})`);
+  constructor(
+    readonly reply: ErrorMsg,
+    /** The message the switch refused, when the sender still knows it (batches, bundles). */
+    readonly request?: OFMessage,
+  ) {
+    super(`${reply.typeName}/${reply.codeName} (xid 0x${reply.xid.toString(16)})${describeRequest(request)}`);
   }
 
   get typeName(): string {
@@ -291,5 +295,20 @@ export class OFErrorReply extends Error {
 
   get codeName(): string {
     return this.reply.codeName;
+  }
+}
+
+/** Enough of a refused message to find it: which flow, group or meter. */
+function describeRequest(m: OFMessage | undefined): string {
+  if (m === undefined) return '';
+  switch (m.type) {
+    case 'flowMod':
+      return ` for flow_mod table=${m.tableId} priority=${m.priority} cookie=0x${m.cookie.toString(16)} match=${JSON.stringify(m.match, (_k, v) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v))}`;
+    case 'groupMod':
+      return ` for group_mod group_id=${m.groupId}`;
+    case 'meterMod':
+      return ` for meter_mod meter=${m.meterId}`;
+    default:
+      return ` for ${m.type}`;
   }
 }

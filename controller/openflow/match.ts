@@ -567,6 +567,50 @@ function writeField(w: Writer, d: FieldDesc, v: unknown, wildcardOk: boolean): v
   // A zero mask inside a match: nothing written, w.off never moved.
 }
 
+/**
+ * Rewrites fields that OVS stores under another name into that name: tunId is OXM tunnel_id, and
+ * xxregN is reg(4N)..reg(4N+3), most significant first. Returns `m` itself when it has none; a
+ * reconciler uses this so a flow's identity survives a trip through the switch.
+ */
+export function withoutAliases(m: Match): Match {
+  if (
+    m.tunId === undefined &&
+    m.xxreg0 === undefined &&
+    m.xxreg1 === undefined &&
+    m.xxreg2 === undefined &&
+    m.xxreg3 === undefined
+  ) {
+    return m;
+  }
+  const out: Match = { ...m };
+  const take = (field: MatchField, what: string): void => {
+    if (out[field] !== undefined) throw new Error(`encodeMatch: ${what} and ${field} name the same bits`);
+  };
+  if (out.tunId !== undefined) {
+    take('tunnelId', 'tunId');
+    out.tunnelId = out.tunId;
+    delete out.tunId;
+  }
+  for (let n = 0; n < 4; n++) {
+    const key = `xxreg${n}` as 'xxreg0';
+    const v = out[key];
+    if (v === undefined) continue;
+    delete out[key];
+    const value = typeof v === 'bigint' ? v : v.value;
+    const mask = typeof v === 'bigint' ? MAX128 : v.mask;
+    for (let i = 0; i < 4; i++) {
+      const shift = BigInt(96 - 32 * i);
+      const part = Number((mask >> shift) & 0xffffffffn);
+      if (part === 0) continue;
+      const reg = `reg${4 * n + i}` as 'reg0';
+      take(reg, key);
+      const val = Number((value >> shift) & 0xffffffffn) & part;
+      out[reg] = part === 0xffffffff ? val >>> 0 : { value: val >>> 0, mask: part >>> 0 };
+    }
+  }
+  return out;
+}
+
 /** Encodes a whole ofp_match (type OXM, length, the OXM TLVs, zero padding to 8 bytes). */
 export function encodeMatch(w: Writer, m: Match): void {
   const start = w.off;

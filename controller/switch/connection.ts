@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { type OFCodecError, Writer } from '../openflow/buffer.js';
-import { encodeBundleAdd, encodeMessage } from '../openflow/encode.js';
+import { encodeBundleAdd, encodeBundleAddFrame, encodeMessage } from '../openflow/encode.js';
 import { OFErrorReply } from '../openflow/errors.js';
 import {
   BundleCtrlType,
@@ -31,7 +31,7 @@ import {
   type PortDesc,
   type PortStatus,
 } from '../openflow/messages.js';
-import { OFParser } from '../openflow/parser.js';
+import { decodeMessage, OFParser } from '../openflow/parser.js';
 
 export interface ConnectionOptions {
   /** Idle time after which we probe the switch with an echo request. */
@@ -69,6 +69,8 @@ interface Pending {
 interface BundleWatch {
   lo: number;
   hi: number;
+  /** The batch, so that an error names the message it refused. */
+  messages: readonly BatchItem[];
   errors: OFErrorReply[];
 }
 
@@ -82,6 +84,9 @@ export interface ConnectionEvents {
 }
 
 export type FlowModInput = Extract<OFMessage, { type: 'flowMod' | 'groupMod' | 'meterMod' }>;
+
+/** A message of a batch: a model object, or one already encoded (its xid is rewritten in the copy sent). */
+export type BatchItem = FlowModInput | Buffer;
 
 export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   readonly opts: Required<ConnectionOptions>;
@@ -278,13 +283,13 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
    * the promise rejects with the first error the switch reported for it.
    */
   async bundle(
-    messages: readonly FlowModInput[],
+    messages: readonly BatchItem[],
     flags = BundleFlags.ATOMIC | BundleFlags.ORDERED,
   ): Promise<void> {
     const bundleId = this.nextBundleId++;
     const ctrl = (ctrlType: BundleCtrlType) =>
       this.request({ type: 'bundleControl', xid: 0, bundleId, ctrlType, flags });
-    const watch = this.watchRange(messages.length);
+    const watch = this.watchRange(messages);
     try {
       await this.expectCtrl(await ctrl(BundleCtrlType.OPEN_REQUEST), BundleCtrlType.OPEN_REPLY, watch);
       if (messages.length > 0) {
@@ -292,8 +297,12 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
         w.reset();
         let xid = watch.lo;
         for (const message of messages) {
-          message.xid = xid;
-          encodeBundleAdd(w, xid, bundleId, flags, message);
+          if (Buffer.isBuffer(message)) {
+            encodeBundleAddFrame(w, xid, bundleId, flags, message);
+          } else {
+            message.xid = xid;
+            encodeBundleAdd(w, xid, bundleId, flags, message);
+          }
           xid++;
           // Hand large batches to the socket in pieces so memory stays bounded.
           if (w.off > 1 << 20) this.socket.write(w.take());
@@ -314,7 +323,7 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
    * barrier; rejects with the first error the switch reported for any of them.
    */
   async sendChecked(messages: readonly FlowModInput[]): Promise<void> {
-    const watch = this.watchRange(messages.length);
+    const watch = this.watchRange(messages);
     try {
       const w = this.writer;
       w.reset();
@@ -332,9 +341,10 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   }
 
   /** Reserves n consecutive xids so that one range check attributes an error to their batch. */
-  private watchRange(n: number): BundleWatch {
+  private watchRange(messages: readonly BatchItem[]): BundleWatch {
+    const n = messages.length;
     if (this.nextXid + n >= 0x7fffffff) this.nextXid = 1;
-    const watch: BundleWatch = { lo: this.nextXid, hi: this.nextXid + n - 1, errors: [] };
+    const watch: BundleWatch = { lo: this.nextXid, hi: this.nextXid + n - 1, messages, errors: [] };
     this.nextXid = watch.hi + 1;
     this.bundles.push(watch);
     return watch;
@@ -415,13 +425,13 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private onErrorReply(m: ErrorMsg): void {
-    const err = new OFErrorReply(m);
     for (const b of this.bundles) {
       if (m.xid >= b.lo && m.xid <= b.hi) {
-        b.errors.push(err);
+        b.errors.push(new OFErrorReply(m, asMessage(b.messages[m.xid - b.lo])));
         return;
       }
     }
+    const err = new OFErrorReply(m);
     const p = this.pending.get(m.xid);
     if (p) {
       this.pending.delete(m.xid);
@@ -446,6 +456,15 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
     this.pending.delete(m.xid);
     clearTimeout(p.timer);
     p.resolve(m);
+  }
+}
+
+function asMessage(item: BatchItem | undefined): OFMessage | undefined {
+  if (!Buffer.isBuffer(item)) return item;
+  try {
+    return decodeMessage(item);
+  } catch {
+    return undefined;
   }
 }
 
