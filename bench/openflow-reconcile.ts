@@ -83,6 +83,6 @@ async function reconcileBench(): Promise<BenchResult[]> {
 }
 
 export const benchmark: Benchmark = {
-  describe: `1% change (½ modified, ¼ deleted, ¼ new) to ${FLOWS} installed flows, setFlows+apply vs ovs-ofctl --bundle replace-flows (median of ${ROUNDS}; target ratio ≤ 1)`,
+  describe: `1% change (½ modified, ¼ deleted, ¼ new) to ${FLOWS} installed flows, sync (setFlows+apply, streamed) vs ovs-ofctl --bundle replace-flows (median of ${ROUNDS}; target ratio ≤ 1)`,
   run: reconcileBench,
 };

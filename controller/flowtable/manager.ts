@@ -2,39 +2,21 @@
 // and the reconciliation between them: only differences are sent, atomically, barrier-confirmed.
 // It never decides what flows should exist (features do) and never clears a table wholesale.
 
-import type { Instruction } from '../openflow/actions.js';
-import { Writer } from '../openflow/buffer.js';
-import { encodeMessage } from '../openflow/encode.js';
-import type { Match } from '../openflow/match.js';
 import {
   type Bucket,
   FlowModCommand,
-  FlowModFlags,
   type FlowStats,
   GroupModCommand,
   type GroupType,
   type MeterBand,
   MeterFlags,
   MeterModCommand,
-  OFP_NO_BUFFER,
-  OFPG_ANY,
-  OFPP,
 } from '../openflow/messages.js';
-import type { BatchItem, FlowModInput, SwitchConnection } from '../switch/connection.js';
-import { canonicalFlow } from './canonical.js';
+import type { BundleBuilder, FlowModInput, SwitchConnection } from '../switch/connection.js';
 import { FEATURE_MASK, FEATURE_SHIFT } from './cookie.js';
+import { encodeEntry, type Flow, type FlowEntry, FlowIndex, flowMod, KEPT_FLAGS } from './flow-index.js';
 
-export interface Flow {
-  tableId: number;
-  priority: number;
-  match: Match;
-  instructions: Instruction[];
-  cookie: bigint;
-  idleTimeout?: number;
-  hardTimeout?: number;
-  /** FlowModFlags; only SEND_FLOW_REM, NO_PKT_COUNTS and NO_BYT_COUNTS are kept by switches. */
-  flags?: number;
-}
+export type { Flow } from './flow-index.js';
 
 export interface Group {
   groupId: number;
@@ -58,51 +40,9 @@ export interface ApplyStats {
   ms: number;
 }
 
-const KEPT_FLAGS = FlowModFlags.SEND_FLOW_REM | FlowModFlags.NO_PKT_COUNTS | FlowModFlags.NO_BYT_COUNTS;
-
-interface FlowEntry {
-  /** The flow in canonical form (as the switch reports it). */
-  flow: Flow;
-  /**
-   * The flow as a complete FLOW_MOD ADD (xid 0), encoded once: it is what gets sent, and two
-   * entries with the same key are the same flow exactly when these bytes are equal.
-   */
-  msg: Buffer;
-  /** setFlows pass that last produced this flow. */
-  gen: number;
-}
-
 interface Keyed<T> {
   item: T;
   sig: string;
-}
-
-// FLOW_MOD layout offsets (OpenFlow 1.3 ofp_flow_mod).
-const FM_TABLE = 24;
-const FM_PRIORITY = 30;
-const FM_MATCH = 48;
-
-/** Identity of an encoded flow: table, priority and the exact match bytes. */
-function keyOf(msg: Buffer): string {
-  const matchLen = (msg[FM_MATCH + 2]! << 8) | msg[FM_MATCH + 3]!;
-  return (
-    String.fromCharCode(msg[FM_TABLE]!, msg[FM_PRIORITY]!, msg[FM_PRIORITY + 1]!) +
-    msg.toString('latin1', FM_MATCH + 4, FM_MATCH + matchLen)
-  );
-}
-
-const scratch = new Writer(1 << 12);
-
-function entryOf(flow: Flow, gen = 0): FlowEntry {
-  const f = canonicalFlow(flow);
-  scratch.reset();
-  encodeMessage(scratch, flowMod(FlowModCommand.ADD, f));
-  return { flow: f, msg: scratch.take(), gen };
-}
-
-/** Identity of a flow in OpenFlow: table, priority and the exact match. */
-export function flowKey(flow: Pick<Flow, 'tableId' | 'priority' | 'match'>): string {
-  return keyOf(entryOf({ ...flow, instructions: [], cookie: 0n }).msg);
 }
 
 function groupSig(g: Group): string {
@@ -138,17 +78,18 @@ export function flowFromStats(s: FlowStats): Flow {
  * reading what the switch holds and sending only the difference.
  */
 export class FlowTableManager {
-  private readonly desired = new Map<string, FlowEntry>();
-  private installed = new Map<string, FlowEntry>();
-  private readonly dirty = new Set<string>();
+  private desired = new FlowIndex();
+  private installed = new FlowIndex();
+  /** Identity hashes whose desired and installed flows may differ. */
+  private readonly dirty = new Set<number>();
   private readonly desiredGroups = new Map<number, Keyed<Group>>();
   private installedGroups = new Map<number, Keyed<Group>>();
   private readonly dirtyGroups = new Set<number>();
   private readonly desiredMeters = new Map<number, Keyed<Meter>>();
-  /** Bumped by every call that marks the flows it produced (setFlows, addFlows, replaceOwned). */
-  private generation = 0;
   private installedMeters = new Map<number, Keyed<Meter>>();
   private readonly dirtyMeters = new Set<number>();
+  /** Set while sync() streams a replacement desired set to the switch. */
+  private syncing = false;
   private conn: SwitchConnection | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -160,66 +101,69 @@ export class FlowTableManager {
     return this.desired.size;
   }
 
-  /** Replaces the whole desired flow set. */
+  /** Replaces the whole desired flow set. All or nothing: a bad flow throws and changes nothing. */
   setFlows(flows: Iterable<Flow>): void {
-    const gen = ++this.generation;
-    for (const f of flows) this.put(entryOf(f, gen), gen);
-    for (const [key, e] of this.desired) {
-      if (e.gen !== gen) {
-        this.desired.delete(key);
-        this.dirty.add(key);
-      }
+    this.notSyncing('setFlows');
+    const next = indexOf(flows);
+    for (const e of next) {
+      if (this.desired.get(e)?.msg !== e.msg) this.dirty.add(e.hash);
     }
+    for (const e of this.desired) if (!next.get(e)) this.dirty.add(e.hash);
+    this.desired = next;
   }
 
-  /** Adds or changes flows, leaving the others. */
+  /** Adds or changes flows, leaving the others. All or nothing. */
   addFlows(flows: Iterable<Flow>): void {
-    const gen = ++this.generation;
-    for (const f of flows) this.put(entryOf(f, gen), gen);
+    this.notSyncing('addFlows');
+    for (const e of entriesOf(flows)) this.put(e);
   }
 
   removeFlows(flows: Iterable<Pick<Flow, 'tableId' | 'priority' | 'match'>>): void {
-    for (const f of flows) {
-      const key = flowKey(f);
-      if (this.desired.delete(key)) this.dirty.add(key);
+    this.notSyncing('removeFlows');
+    const probes = [...flows].map((f) => encodeEntry({ ...f, instructions: [], cookie: 0n }));
+    for (const p of probes) {
+      const gone = this.desired.delete(p);
+      if (gone) this.dirty.add(gone.hash);
     }
   }
 
   /**
    * Replaces the flows owned by one cookie (feature and object): flows the owner no longer
-   * produces are removed, others are left alone. A flow whose key another owner holds is an error.
+   * produces are removed, others are left alone. A flow whose match another owner holds is an
+   * error. All or nothing.
    */
   replaceOwned(owner: bigint, ownerMask: bigint, flows: Iterable<Flow>): void {
-    const gen = ++this.generation;
+    this.notSyncing('replaceOwned');
     const mine = (cookie: bigint) => (cookie & ownerMask) === (owner & ownerMask);
-    const entries: [string, FlowEntry][] = [];
-    for (const f of flows) {
-      if (!mine(f.cookie)) {
-        throw new Error(`flow: cookie 0x${f.cookie.toString(16)} is not owned by 0x${owner.toString(16)}`);
-      }
-      const e = entryOf(f, gen);
-      const key = keyOf(e.msg);
-      const prev = this.desired.get(key);
-      if (prev && !mine(prev.flow.cookie)) {
+    const entries = entriesOf(flows);
+    const keep = new FlowIndex();
+    for (const e of entries) {
+      if (!mine(e.flow.cookie)) {
         throw new Error(
-          `flow: table ${f.tableId} priority ${f.priority}: match already owned by cookie 0x${prev.flow.cookie.toString(16)}`,
+          `flow: cookie 0x${e.flow.cookie.toString(16)} is not owned by 0x${owner.toString(16)}`,
         );
       }
-      entries.push([key, e]);
+      const prev = this.desired.get(e);
+      if (prev && !mine(prev.flow.cookie)) {
+        throw new Error(
+          `flow: table ${e.flow.tableId} priority ${e.flow.priority}: match already owned by cookie 0x${prev.flow.cookie.toString(16)}`,
+        );
+      }
+      keep.set({ ...e, next: undefined });
     }
-    for (const [key, e] of entries) this.put(e, gen, key);
-    for (const [key, e] of this.desired) {
-      if (mine(e.flow.cookie) && e.gen !== gen) {
-        this.desired.delete(key);
-        this.dirty.add(key);
+    for (const e of this.desired) {
+      if (mine(e.flow.cookie) && !keep.get(e)) {
+        this.desired.delete(e);
+        this.dirty.add(e.hash);
       }
     }
+    for (const e of entries) this.put(e);
   }
 
   /** Desired flows, optionally those of one feature. */
   flows(feature?: number): Flow[] {
     const out: Flow[] = [];
-    for (const e of this.desired.values()) {
+    for (const e of this.desired) {
       if (feature === undefined || (e.flow.cookie & FEATURE_MASK) >> FEATURE_SHIFT === BigInt(feature)) {
         out.push(e.flow);
       }
@@ -249,6 +193,26 @@ export class FlowTableManager {
   }
 
   /**
+   * setFlows(flows) then apply(), streamed: each flow is encoded, compared and sent while the
+   * switch is already parsing the ones before, in one bundle. A bad flow throws and changes
+   * nothing, here or on the switch. Other changes must wait until it resolves.
+   */
+  sync(flows: Iterable<Flow>): Promise<ApplyStats> {
+    return this.serial(async () => {
+      if (!this.connection) {
+        this.setFlows(flows);
+        return this.push();
+      }
+      this.syncing = true;
+      try {
+        return await this.push(flows);
+      } finally {
+        this.syncing = false;
+      }
+    });
+  }
+
+  /**
    * Adopts a connection: reads the switch's flows, groups and meters, then sends only the
    * difference to the desired state. Flows the switch already has as desired are not touched.
    */
@@ -263,15 +227,12 @@ export class FlowTableManager {
         conn.dumpGroups(),
         conn.dumpMeters(),
       ]);
-      this.installed = new Map();
-      for (const s of flows) {
-        const e = entryOf(flowFromStats(s));
-        this.installed.set(keyOf(e.msg), e);
-      }
+      this.installed = new FlowIndex();
+      for (const s of flows) this.installed.set(encodeEntry(flowFromStats(s)));
       this.installedGroups = new Map(groups.map((g) => [g.groupId, { item: g, sig: groupSig(g) }]));
       this.installedMeters = new Map(meters.map((m) => [m.meterId, { item: m, sig: meterSig(m) }]));
-      for (const key of this.installed.keys()) this.dirty.add(key);
-      for (const key of this.desired.keys()) this.dirty.add(key);
+      for (const e of this.installed) this.dirty.add(e.hash);
+      for (const e of this.desired) this.dirty.add(e.hash);
       for (const id of this.installedGroups.keys()) this.dirtyGroups.add(id);
       for (const id of this.desiredGroups.keys()) this.dirtyGroups.add(id);
       for (const id of this.installedMeters.keys()) this.dirtyMeters.add(id);
@@ -280,17 +241,15 @@ export class FlowTableManager {
     });
   }
 
-  private put(e: FlowEntry, gen: number, key = keyOf(e.msg)): void {
-    const prev = this.desired.get(key);
-    if (prev?.gen === gen) {
-      throw new Error(`flow: table ${e.flow.tableId} priority ${e.flow.priority}: the same match twice`);
-    }
-    if (prev?.msg.equals(e.msg)) {
-      prev.gen = gen;
-      return;
-    }
-    this.desired.set(key, e);
-    this.dirty.add(key);
+  private put(e: FlowEntry): void {
+    const prev = this.desired.get(e);
+    if (prev?.msg === e.msg) return;
+    this.desired.set(e);
+    this.dirty.add(e.hash);
+  }
+
+  private notSyncing(what: string): void {
+    if (this.syncing) throw new Error(`${what}: a sync() is streaming the desired flows; await it first`);
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -299,7 +258,12 @@ export class FlowTableManager {
     return run;
   }
 
-  private async push(): Promise<ApplyStats> {
+  /**
+   * Sends what differs, in this order: meter adds (meters cannot ride in a bundle), then one
+   * ordered atomic bundle of group adds/modifies, flow changes and group deletes, then meter
+   * deletes. With `replacement`, the desired flows become exactly those, streamed into the bundle.
+   */
+  private async push(replacement?: Iterable<Flow>): Promise<ApplyStats> {
     const started = performance.now();
     const stats: ApplyStats = {
       flowsAdded: 0,
@@ -319,115 +283,86 @@ export class FlowTableManager {
     this.dirty.clear();
     this.dirtyGroups.clear();
     this.dirtyMeters.clear();
-
-    const meterAdds: FlowModInput[] = [];
-    const meterDels: FlowModInput[] = [];
-    const meterChanges = diffKeyed(
-      this.desiredMeters,
-      this.installedMeters,
-      dirtyMeters,
-      (id, want, have) => {
-        if (want) {
-          const command = have ? MeterModCommand.MODIFY : MeterModCommand.ADD;
-          meterAdds.push({ type: 'meterMod', xid: 0, command, ...want.item });
-        } else {
-          meterDels.push({
-            type: 'meterMod',
-            xid: 0,
-            command: MeterModCommand.DELETE,
-            flags: 0,
-            meterId: id,
-            bands: [],
-          });
-        }
-      },
-    );
-
-    // One ordered, atomic bundle: groups a flow may point at come first, flows, then group deletes.
-    const bundle: BatchItem[] = [];
-    const groupDels: FlowModInput[] = [];
-    const groupChanges = diffKeyed(
-      this.desiredGroups,
-      this.installedGroups,
-      dirtyGroups,
-      (id, want, have) => {
-        if (want) {
-          const command = have ? GroupModCommand.MODIFY : GroupModCommand.ADD;
-          bundle.push({ type: 'groupMod', xid: 0, command, ...want.item });
-        } else {
-          groupDels.push({
-            type: 'groupMod',
-            xid: 0,
-            command: GroupModCommand.DELETE,
-            groupType: 0,
-            groupId: id,
-            buckets: [],
-          });
-        }
-      },
-    );
-    const flowChanges: [string, FlowEntry | undefined][] = [];
-    for (const key of dirty) {
-      const want = this.desired.get(key);
-      const have = this.installed.get(key);
-      if (want) {
-        if (have?.msg.equals(want.msg)) continue;
-        bundle.push(want.msg);
-        if (have) stats.flowsModified++;
-        else stats.flowsAdded++;
-        flowChanges.push([key, want]);
-      } else if (have) {
-        bundle.push(flowMod(FlowModCommand.DELETE_STRICT, have.flow));
-        stats.flowsDeleted++;
-        flowChanges.push([key, undefined]);
-      }
-    }
-    for (const g of groupDels) bundle.push(g);
-    stats.groupsChanged = groupChanges.length;
-    stats.metersChanged = meterChanges.length;
-
-    try {
-      // Meters cannot ride in a bundle; adds go before the flows that use them, deletes after.
-      if (meterAdds.length > 0) await conn.sendChecked(meterAdds);
-      if (bundle.length > 0) await conn.bundle(bundle);
-      if (meterDels.length > 0) await conn.sendChecked(meterDels);
-    } catch (err) {
-      // Nothing of a failed bundle was applied: retry these changes on the next apply.
+    const restore = () => {
       for (const k of dirty) this.dirty.add(k);
       for (const k of dirtyGroups) this.dirtyGroups.add(k);
       for (const k of dirtyMeters) this.dirtyMeters.add(k);
+    };
+
+    const meters = planMeters(this.desiredMeters, this.installedMeters, dirtyMeters);
+    const groups = planGroups(this.desiredGroups, this.installedGroups, dirtyGroups);
+    stats.metersChanged = meters.changes.length;
+    stats.groupsChanged = groups.changes.length;
+    const installs: FlowEntry[] = [];
+    const removals: FlowEntry[] = [];
+    let next: FlowIndex | undefined;
+    let replacedWhole = false;
+    let bundle: BundleBuilder | undefined;
+
+    const flowChange = (want: FlowEntry | undefined, have: FlowEntry | undefined): void => {
+      if (want) {
+        if (have?.msg === want.msg) return;
+        (bundle as BundleBuilder).add(want.msg);
+        if (have) stats.flowsModified++;
+        else stats.flowsAdded++;
+        installs.push(want);
+      } else if (have) {
+        (bundle as BundleBuilder).add(flowMod(FlowModCommand.DELETE_STRICT, have.flow));
+        stats.flowsDeleted++;
+        removals.push(have);
+      }
+    };
+
+    try {
+      if (meters.adds.length > 0) await conn.sendChecked(meters.adds);
+      if (replacement || dirty.length > 0 || groups.adds.length + groups.dels.length > 0) {
+        bundle = await conn.openBundle();
+        for (const g of groups.adds) bundle.add(g);
+        if (replacement) {
+          next = new FlowIndex();
+          let n = 0;
+          for (const f of replacement) {
+            const e = encodeEntry(f);
+            if (next.set(e)) throw duplicate(e);
+            flowChange(e, this.installed.get(e));
+            // Let the socket drain now and then, so the switch parses while we encode.
+            if (++n % 2048 === 0) await bundle.pace();
+          }
+          replacedWhole = true;
+          for (const have of this.installed) if (!next.get(have)) flowChange(undefined, have);
+        } else {
+          for (const hash of dirty) {
+            for (const want of this.desired.chain(hash)) flowChange(want, this.installed.get(want));
+            for (const have of this.installed.chain(hash))
+              if (!this.desired.get(have)) flowChange(undefined, have);
+          }
+        }
+        for (const g of groups.dels) bundle.add(g);
+        if (bundle.size > 0) await bundle.commit();
+        else await bundle.discard();
+      }
+      if (meters.dels.length > 0) await conn.sendChecked(meters.dels);
+    } catch (err) {
+      if (bundle && !bundle.ended) await bundle.discard().catch(() => undefined);
+      restore();
+      if (next && replacedWhole) {
+        // The replacement was whole; the switch refused it. It stays desired, to be retried.
+        this.desired = next;
+        for (const e of next) this.dirty.add(e.hash);
+        for (const e of this.installed) this.dirty.add(e.hash);
+      }
       throw err;
     }
 
-    for (const [key, e] of flowChanges) {
-      if (e) this.installed.set(key, e);
-      else this.installed.delete(key);
-    }
-    commitKeyed(this.installedGroups, groupChanges);
-    commitKeyed(this.installedMeters, meterChanges);
+    if (next) this.desired = next;
+    // An entry sits in one index only (its hash chain link is its own): install a copy.
+    for (const e of installs) this.installed.set({ ...e, next: undefined });
+    for (const e of removals) this.installed.delete(e);
+    commitKeyed(this.installedGroups, groups.changes);
+    commitKeyed(this.installedMeters, meters.changes);
     stats.ms = performance.now() - started;
     return stats;
   }
-}
-
-function flowMod(command: FlowModCommand, f: Flow): FlowModInput {
-  return {
-    type: 'flowMod',
-    xid: 0,
-    cookie: f.cookie,
-    cookieMask: 0n,
-    tableId: f.tableId,
-    command,
-    idleTimeout: f.idleTimeout ?? 0,
-    hardTimeout: f.hardTimeout ?? 0,
-    priority: f.priority,
-    bufferId: OFP_NO_BUFFER,
-    outPort: OFPP.ANY,
-    outGroup: OFPG_ANY,
-    flags: f.flags ?? 0,
-    match: f.match,
-    instructions: command === FlowModCommand.ADD ? f.instructions : [],
-  };
 }
 
 function replaceKeyed<T>(
@@ -479,4 +414,83 @@ function commitKeyed<T>(installed: Map<number, Keyed<T>>, changes: [number, Keye
     if (want) installed.set(id, want);
     else installed.delete(id);
   }
+}
+
+interface Plan<T> {
+  adds: FlowModInput[];
+  dels: FlowModInput[];
+  changes: [number, Keyed<T> | undefined][];
+}
+
+function planMeters(
+  desired: Map<number, Keyed<Meter>>,
+  installed: Map<number, Keyed<Meter>>,
+  dirty: number[],
+): Plan<Meter> {
+  const plan: Plan<Meter> = { adds: [], dels: [], changes: [] };
+  plan.changes = diffKeyed(desired, installed, dirty, (meterId, want, have) => {
+    if (want) {
+      const command = have ? MeterModCommand.MODIFY : MeterModCommand.ADD;
+      plan.adds.push({ type: 'meterMod', xid: 0, command, ...want.item });
+    } else {
+      plan.dels.push({
+        type: 'meterMod',
+        xid: 0,
+        command: MeterModCommand.DELETE,
+        flags: 0,
+        meterId,
+        bands: [],
+      });
+    }
+  });
+  return plan;
+}
+
+function planGroups(
+  desired: Map<number, Keyed<Group>>,
+  installed: Map<number, Keyed<Group>>,
+  dirty: number[],
+): Plan<Group> {
+  const plan: Plan<Group> = { adds: [], dels: [], changes: [] };
+  plan.changes = diffKeyed(desired, installed, dirty, (groupId, want, have) => {
+    if (want) {
+      const command = have ? GroupModCommand.MODIFY : GroupModCommand.ADD;
+      plan.adds.push({ type: 'groupMod', xid: 0, command, ...want.item });
+    } else {
+      plan.dels.push({
+        type: 'groupMod',
+        xid: 0,
+        command: GroupModCommand.DELETE,
+        groupType: 0,
+        groupId,
+        buckets: [],
+      });
+    }
+  });
+  return plan;
+}
+
+function duplicate(e: FlowEntry): Error {
+  return new Error(`flow: table ${e.flow.tableId} priority ${e.flow.priority}: the same match twice`);
+}
+
+/** Encodes every flow first, so that a bad one throws before anything changes. */
+function entriesOf(flows: Iterable<Flow>): FlowEntry[] {
+  const entries: FlowEntry[] = [];
+  const seen = new FlowIndex();
+  for (const f of flows) {
+    const e = encodeEntry(f);
+    if (seen.set({ ...e, next: undefined })) throw duplicate(e);
+    entries.push(e);
+  }
+  return entries;
+}
+
+function indexOf(flows: Iterable<Flow>): FlowIndex {
+  const index = new FlowIndex();
+  for (const f of flows) {
+    const e = encodeEntry(f);
+    if (index.set(e)) throw duplicate(e);
+  }
+  return index;
 }

@@ -435,20 +435,26 @@ export function encodeBundleAdd(
 }
 
 /**
- * Appends a BUNDLE_ADD_MESSAGE around an already encoded message (`frame`, left untouched): the
- * copy in `w` gets `xid`. For callers that keep their messages encoded.
+ * Appends a BUNDLE_ADD_MESSAGE around an already encoded message (`frame`, left untouched; as bytes
+ * or as a latin1 string, one char per byte): the copy in `w` gets `xid`. For callers that keep
+ * their messages encoded.
  */
 export function encodeBundleAddFrame(
   w: Writer,
   xid: number,
   bundleId: number,
   flags: number,
-  frame: Buffer,
+  frame: Buffer | string,
 ): void {
   const start = experimenterHeader(w, xid, ONF_EXPERIMENTER_ID, ONFT_BUNDLE_ADD_MESSAGE);
   w.u32(bundleId).u16(0).u16(flags);
   const innerStart = w.off;
-  w.bytes(frame);
+  if (typeof frame === 'string') {
+    w.ensure(frame.length);
+    w.off += w.buf.write(frame, w.off, 'latin1');
+  } else {
+    w.bytes(frame);
+  }
   w.setU32(innerStart + 4, xid);
   finish(w, start, 'BUNDLE_ADD_MESSAGE');
 }

@@ -66,13 +66,16 @@ interface Pending {
 }
 
 /** Errors the switch reported for messages inside a bundle, by xid range. */
-interface BundleWatch {
+export interface BundleWatch {
+  /** xid of the first message; message i has xid lo + i. */
   lo: number;
-  hi: number;
-  /** The batch, so that an error names the message it refused. */
-  messages: readonly BatchItem[];
+  /** The batch so far, so that an error names the message it refused. */
+  messages: BatchItem[];
   errors: OFErrorReply[];
 }
+
+/** First xid of batch messages; requests use 1..0x7fffffff. */
+const BATCH_XID = 0x80000000;
 
 export interface ConnectionEvents {
   packetIn: [PacketIn];
@@ -85,15 +88,20 @@ export interface ConnectionEvents {
 
 export type FlowModInput = Extract<OFMessage, { type: 'flowMod' | 'groupMod' | 'meterMod' }>;
 
-/** A message of a batch: a model object, or one already encoded (its xid is rewritten in the copy sent). */
-export type BatchItem = FlowModInput | Buffer;
+/**
+ * A message of a batch: a model object, or one already encoded, as bytes or as a latin1 string
+ * (one char per byte); the xid is rewritten in the copy sent.
+ */
+export type BatchItem = FlowModInput | Buffer | string;
 
 export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   readonly opts: Required<ConnectionOptions>;
   features!: FeaturesReply;
   private readonly parser: OFParser;
   private readonly pending = new Map<number, Pending>();
-  private readonly bundles: BundleWatch[] = [];
+  /** The batch (bundle or checked send) under way, if any. */
+  private batch: BundleWatch | undefined;
+  private batchLock: Promise<void> = Promise.resolve();
   private readonly writer = new Writer(1 << 16);
   private nextXid = 1;
   private nextBundleId = 1;
@@ -283,39 +291,61 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
    * the promise rejects with the first error the switch reported for it.
    */
   async bundle(
-    messages: readonly BatchItem[],
+    messages: Iterable<BatchItem>,
     flags = BundleFlags.ATOMIC | BundleFlags.ORDERED,
   ): Promise<void> {
-    const bundleId = this.nextBundleId++;
-    const ctrl = (ctrlType: BundleCtrlType) =>
-      this.request({ type: 'bundleControl', xid: 0, bundleId, ctrlType, flags });
-    const watch = this.watchRange(messages);
+    const b = await this.openBundle(flags);
     try {
-      await this.expectCtrl(await ctrl(BundleCtrlType.OPEN_REQUEST), BundleCtrlType.OPEN_REPLY, watch);
-      if (messages.length > 0) {
-        const w = this.writer;
-        w.reset();
-        let xid = watch.lo;
-        for (const message of messages) {
-          if (Buffer.isBuffer(message)) {
-            encodeBundleAddFrame(w, xid, bundleId, flags, message);
-          } else {
-            message.xid = xid;
-            encodeBundleAdd(w, xid, bundleId, flags, message);
-          }
-          xid++;
-          // Hand large batches to the socket in pieces so memory stays bounded.
-          if (w.off > 1 << 20) this.socket.write(w.take());
-        }
-        if (w.off > 0) this.socket.write(w.take());
-      }
-      const reply = await ctrl(BundleCtrlType.COMMIT_REQUEST).catch((err: Error) => {
-        throw watch.errors[0] ?? err;
-      });
-      await this.expectCtrl(reply, BundleCtrlType.COMMIT_REPLY, watch);
-    } finally {
-      this.bundles.splice(this.bundles.indexOf(watch), 1);
+      for (const m of messages) b.add(m);
+    } catch (err) {
+      await b.discard();
+      throw err;
     }
+    await b.commit();
+  }
+
+  /**
+   * Opens a bundle to stream messages into: `add` encodes and queues, `pace` lets the socket
+   * drain (so the switch parses while we produce), `commit` or `discard` ends it. Batches on one
+   * connection run one at a time; the next waits for this one to end.
+   */
+  async openBundle(flags = BundleFlags.ATOMIC | BundleFlags.ORDERED): Promise<BundleBuilder> {
+    const release = await this.takeBatchLock();
+    const bundleId = this.nextBundleId++;
+    const watch = this.startBatch();
+    try {
+      const reply = await this.request({
+        type: 'bundleControl',
+        xid: 0,
+        bundleId,
+        ctrlType: BundleCtrlType.OPEN_REQUEST,
+        flags,
+      });
+      this.expectCtrl(reply, BundleCtrlType.OPEN_REPLY, watch);
+    } catch (err) {
+      this.endBatch(watch);
+      release();
+      throw err;
+    }
+    return new BundleBuilder(this, this.socket, bundleId, flags, watch, () => {
+      this.endBatch(watch);
+      release();
+    });
+  }
+
+  /** Used by BundleBuilder: sends a bundle control request and checks the reply. */
+  async bundleControl(
+    bundleId: number,
+    flags: number,
+    ctrlType: BundleCtrlType,
+    watch: BundleWatch,
+  ): Promise<void> {
+    const reply = await this.request({ type: 'bundleControl', xid: 0, bundleId, ctrlType, flags }).catch(
+      (err: Error) => {
+        throw watch.errors[0] ?? err;
+      },
+    );
+    this.expectCtrl(reply, ctrlType + 1, watch);
   }
 
   /**
@@ -323,34 +353,50 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
    * barrier; rejects with the first error the switch reported for any of them.
    */
   async sendChecked(messages: readonly FlowModInput[]): Promise<void> {
-    const watch = this.watchRange(messages);
+    const release = await this.takeBatchLock();
+    const watch = this.startBatch();
     try {
       const w = this.writer;
       w.reset();
-      let xid = watch.lo;
       for (const message of messages) {
-        message.xid = xid++;
+        message.xid = watch.lo + watch.messages.length;
+        watch.messages.push(message);
         encodeMessage(w, message);
       }
       this.socket.write(w.take());
       await this.barrier();
       if (watch.errors.length > 0) throw watch.errors[0];
     } finally {
-      this.bundles.splice(this.bundles.indexOf(watch), 1);
+      this.endBatch(watch);
+      release();
     }
   }
 
-  /** Reserves n consecutive xids so that one range check attributes an error to their batch. */
-  private watchRange(messages: readonly BatchItem[]): BundleWatch {
-    const n = messages.length;
-    if (this.nextXid + n >= 0x7fffffff) this.nextXid = 1;
-    const watch: BundleWatch = { lo: this.nextXid, hi: this.nextXid + n - 1, messages, errors: [] };
-    this.nextXid = watch.hi + 1;
-    this.bundles.push(watch);
+  private async takeBatchLock(): Promise<() => void> {
+    const previous = this.batchLock;
+    let release!: () => void;
+    this.batchLock = new Promise<void>((r) => {
+      release = r;
+    });
+    await previous;
+    return release;
+  }
+
+  /**
+   * Batch messages take xids from the upper half of the xid space (the lower half is for
+   * requests), consecutive from BATCH_XID: one at a time runs, so an error's xid names its message.
+   */
+  private startBatch(): BundleWatch {
+    const watch: BundleWatch = { lo: BATCH_XID, messages: [], errors: [] };
+    this.batch = watch;
     return watch;
   }
 
-  private async expectCtrl(reply: OFMessage, want: BundleCtrlType, watch: BundleWatch): Promise<void> {
+  private endBatch(watch: BundleWatch): void {
+    if (this.batch === watch) this.batch = undefined;
+  }
+
+  private expectCtrl(reply: OFMessage, want: BundleCtrlType, watch: BundleWatch): void {
     if (reply.type !== 'bundleControl' || reply.ctrlType !== want) {
       throw watch.errors[0] ?? new RequestError(`bundle: expected control reply ${want}, got ${reply.type}`);
     }
@@ -425,11 +471,10 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   }
 
   private onErrorReply(m: ErrorMsg): void {
-    for (const b of this.bundles) {
-      if (m.xid >= b.lo && m.xid <= b.hi) {
-        b.errors.push(new OFErrorReply(m, asMessage(b.messages[m.xid - b.lo])));
-        return;
-      }
+    const b = this.batch;
+    if (b && m.xid >= b.lo && m.xid < b.lo + b.messages.length) {
+      b.errors.push(new OFErrorReply(m, asMessage(b.messages[m.xid - b.lo])));
+      return;
     }
     const err = new OFErrorReply(m);
     const p = this.pending.get(m.xid);
@@ -460,9 +505,9 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
 }
 
 function asMessage(item: BatchItem | undefined): OFMessage | undefined {
-  if (!Buffer.isBuffer(item)) return item;
+  if (item === undefined || (typeof item !== 'string' && !Buffer.isBuffer(item))) return item;
   try {
-    return decodeMessage(item);
+    return decodeMessage(typeof item === 'string' ? Buffer.from(item, 'latin1') : item);
   } catch {
     return undefined;
   }
@@ -473,4 +518,93 @@ function helloOffers13(m: OFMessage): boolean {
   // Without a bitmap the header version is the highest the peer speaks: 1.3 works if it is >= 1.3.
   if (m.versions.length === 0) return (m.version ?? OFP_VERSION) >= OFP_VERSION;
   return m.versions.includes(OFP_VERSION);
+}
+
+/** A bundle being filled; see SwitchConnection.openBundle. */
+export class BundleBuilder {
+  private readonly w = new Writer(1 << 16);
+  private done = false;
+
+  constructor(
+    private readonly conn: SwitchConnection,
+    private readonly socket: Socket,
+    readonly bundleId: number,
+    readonly flags: number,
+    private readonly watch: BundleWatch,
+    private readonly onEnd: () => void,
+  ) {}
+
+  get size(): number {
+    return this.watch.messages.length;
+  }
+
+  /** Encodes one message into the bundle (throws, leaving the bundle as it was, if it cannot be encoded). */
+  add(message: BatchItem): void {
+    if (this.done) throw new RequestError(`bundle ${this.bundleId} has ended`);
+    const xid = this.watch.lo + this.watch.messages.length;
+    const start = this.w.off;
+    try {
+      if (typeof message === 'string' || Buffer.isBuffer(message)) {
+        encodeBundleAddFrame(this.w, xid, this.bundleId, this.flags, message);
+      } else {
+        message.xid = xid;
+        encodeBundleAdd(this.w, xid, this.bundleId, this.flags, message);
+      }
+    } catch (err) {
+      this.w.off = start;
+      throw err;
+    }
+    this.watch.messages.push(message);
+    if (this.w.off >= 1 << 18) this.socket.write(this.w.take());
+  }
+
+  /** Hands what is queued to the socket and lets the event loop run, so the switch gets it now. */
+  async pace(): Promise<void> {
+    if (this.w.off > 0) this.socket.write(this.w.take());
+    if (this.socket.writableLength > 1 << 22) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.socket.off('drain', done);
+          this.socket.off('close', done);
+          resolve();
+        };
+        this.socket.on('drain', done);
+        this.socket.on('close', done);
+      });
+    } else {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Commits; resolves when the switch confirms, rejects with the first error it reported. */
+  async commit(): Promise<void> {
+    try {
+      if (this.w.off > 0) this.socket.write(this.w.take());
+      await this.conn.bundleControl(this.bundleId, this.flags, BundleCtrlType.COMMIT_REQUEST, this.watch);
+    } finally {
+      this.end();
+    }
+  }
+
+  /** Throws the bundle away; nothing of it is applied. */
+  async discard(): Promise<void> {
+    try {
+      this.w.reset();
+      if (this.conn.isOpen) {
+        await this.conn.bundleControl(this.bundleId, this.flags, BundleCtrlType.DISCARD_REQUEST, this.watch);
+      }
+    } finally {
+      this.end();
+    }
+  }
+
+  get ended(): boolean {
+    return this.done;
+  }
+
+  private end(): void {
+    if (this.done) return;
+    this.done = true;
+    this.onEnd();
+  }
 }
