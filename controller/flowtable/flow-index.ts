@@ -104,6 +104,15 @@ export function encodeEntry(flow: Flow, gen = 0): FlowEntry {
   };
 }
 
+/** A string naming a flow's identity: equal for two flows exactly when sameIdentity holds. */
+export function flowKey(flow: Pick<Flow, 'tableId' | 'priority' | 'match'>): string {
+  const { msg } = encodeEntry({ ...flow, instructions: [], cookie: 0n });
+  const end = FM_MATCH + ((msg.charCodeAt(FM_MATCH + 2) << 8) | msg.charCodeAt(FM_MATCH + 3));
+  return (
+    msg.slice(FM_TABLE, FM_TABLE + 1) + msg.slice(FM_PRIORITY, FM_PRIORITY + 2) + msg.slice(FM_MATCH + 4, end)
+  );
+}
+
 /** Same table, priority and match. */
 export function sameIdentity(a: FlowEntry, b: FlowEntry): boolean {
   if (a.hash !== b.hash) return false;

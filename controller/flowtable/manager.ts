@@ -16,7 +16,7 @@ import type { BundleBuilder, FlowModInput, SwitchConnection } from '../switch/co
 import { FEATURE_MASK, FEATURE_SHIFT } from './cookie.js';
 import { encodeEntry, type Flow, type FlowEntry, FlowIndex, flowMod, KEPT_FLAGS } from './flow-index.js';
 
-export type { Flow } from './flow-index.js';
+export { type Flow, flowKey } from './flow-index.js';
 
 export interface Group {
   groupId: number;

@@ -284,6 +284,48 @@ describe('controller against ovs-vswitchd', { skip }, () => {
     }
   });
 
+  test('sync streams thousands of flows atomically: a refused or bad one leaves the switch as it was', async () => {
+    const conn = await connectSwitch(ovs.mgmt(br));
+    try {
+      const mgr = new FlowTableManager();
+      mgr.setFlows(l2Flows(c1, c2));
+      await mgr.attach(conn);
+      const before = await ovs.dumpFlows(br);
+      const many: Flow[] = Array.from({ length: 5000 }, (_, i) => ({
+        tableId: 5,
+        priority: 10,
+        match: { ethType: 0x0800, ipv4Src: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}` },
+        instructions: [],
+        cookie: cookie(100),
+      }));
+      const refused: Flow = {
+        tableId: 5,
+        priority: 11,
+        match: {},
+        instructions: [{ type: 'applyActions', actions: [{ type: 'group', groupId: 777 }] }],
+        cookie: cookie(101),
+      };
+      await assert.rejects(
+        mgr.sync([...l2Flows(c1, c2), ...many, refused]),
+        /OFPBAC_BAD_OUT_GROUP.*table=5 priority=11/,
+      );
+      assert.deepEqual(await ovs.dumpFlows(br), before, 'a refused bundle applies nothing');
+      const bad = { ...refused, match: { ethType: 0x0800, ipv4Dst: 'not-an-ip' } };
+      await assert.rejects(mgr.sync([...l2Flows(c1, c2), ...many, bad]), /ipv4Dst/);
+      assert.deepEqual(await ovs.dumpFlows(br), before, 'a discarded bundle applies nothing');
+
+      const stats = await mgr.sync([...l2Flows(c1, c2), ...many]);
+      assert.equal(stats.flowsAdded, 5000);
+      assert.equal((await ovs.dumpFlows(br, 'table=5')).length, 5000);
+      assert.equal(await c1.ping(c2.ip, { count: 1, timeoutSec: 2 }), true);
+      const back = await mgr.sync(l2Flows(c1, c2));
+      assert.equal(back.flowsDeleted, 5000);
+      assert.deepEqual(await ovs.dumpFlows(br), before);
+    } finally {
+      conn.close();
+    }
+  });
+
   test('groups and meters are installed, read back and left alone when unchanged', async () => {
     const conn = await connectSwitch(ovs.mgmt(br));
     try {
