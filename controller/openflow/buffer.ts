@@ -19,9 +19,12 @@ export class OFCodecError extends Error {
 export class Writer {
   buf: Buffer;
   off = 0;
+  /** A view of `buf` for 64-bit stores (Buffer's own methods validate their arguments, slowly). */
+  private view: DataView;
 
   constructor(size = 4096) {
     this.buf = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   ensure(n: number): void {
@@ -32,6 +35,7 @@ export class Writer {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.off);
     this.buf = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.byteLength);
   }
 
   u8(v: number): this {
@@ -65,7 +69,7 @@ export class Writer {
   /** Writes a 64-bit value given as a bigint. */
   u64(v: bigint): this {
     this.ensure(8);
-    this.buf.writeBigUInt64BE(BigInt.asUintN(64, v), this.off);
+    this.view.setBigUint64(this.off, v, false);
     this.off += 8;
     return this;
   }
@@ -79,8 +83,15 @@ export class Writer {
 
   zeros(n: number): this {
     this.ensure(n);
-    this.buf.fill(0, this.off, this.off + n);
-    this.off += n;
+    const b = this.buf;
+    let o = this.off;
+    // Mostly a few bytes of padding: a loop beats Buffer.fill's argument checks.
+    if (n <= 32) for (let i = 0; i < n; i++) b[o++] = 0;
+    else {
+      b.fill(0, o, o + n);
+      o += n;
+    }
+    this.off = o;
     return this;
   }
 
@@ -97,7 +108,11 @@ export class Writer {
   }
 
   setU32(at: number, v: number): void {
-    this.buf.writeUInt32BE(v >>> 0, at);
+    const b = this.buf;
+    b[at] = v >>> 24;
+    b[at + 1] = v >>> 16;
+    b[at + 2] = v >>> 8;
+    b[at + 3] = v;
   }
 
   /** Copies out everything written and resets the writer for reuse. */

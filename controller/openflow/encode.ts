@@ -188,9 +188,9 @@ function flowMod(w: Writer, m: FlowMod): void {
   b[o + 5] = m.hardTimeout;
   b[o + 6] = m.priority >>> 8;
   b[o + 7] = m.priority;
-  b.writeUInt32BE(m.bufferId >>> 0, o + 8);
-  b.writeUInt32BE(m.outPort >>> 0, o + 12);
-  b.writeUInt32BE(m.outGroup >>> 0, o + 16);
+  w.setU32(o + 8, m.bufferId);
+  w.setU32(o + 12, m.outPort);
+  w.setU32(o + 16, m.outGroup);
   b[o + 20] = m.flags >>> 8;
   b[o + 21] = m.flags;
   b[o + 22] = 0;
