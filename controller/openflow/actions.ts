@@ -1,6 +1,7 @@
 // Owns OpenFlow 1.3 actions and instructions, standard and Nicira/ONF extensions: model,
 // encoding, decoding. Imports nothing outside controller/openflow.
 
+import { formatIpv6 as formatIpv6At, parseIpv4 as parseIpv4Text, parseIpv6Into } from './addr.js';
 import { OFCodecError, type Reader, type Writer } from './buffer.js';
 import { decodeOxm, encodeOxm, type Match, type MatchField } from './match.js';
 
@@ -830,30 +831,10 @@ export function decodeInstructions(r: Reader): Instruction[] {
 // ---------------------------------------------------------------------------------------------
 // Address text for NAT ranges (only NAT carries addresses outside an OXM).
 
-/** Dotted quad to a 32-bit number; a hand loop because NAT rules are encoded on the hot path. */
 function parseIpv4(s: string, what: string): number {
-  let value = 0;
-  let octet = 0;
-  let digits = 0;
-  let dots = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
-    if (c >= 0x30 && c <= 0x39 && digits < 3) {
-      octet = octet * 10 + (c - 0x30);
-      digits++;
-    } else if (c === 0x2e && digits > 0 && octet <= 255) {
-      value = value * 256 + octet;
-      octet = 0;
-      digits = 0;
-      dots++;
-    } else {
-      dots = 99;
-      break;
-    }
-  }
-  // The loop counts the end of the string as a fourth dot.
-  if (dots !== 4) throw new Error(`${what}: ${s} is not an IPv4 address`);
-  return value;
+  const v = parseIpv4Text(s, 0, s.length);
+  if (v < 0) throw new Error(`${what}: ${s} is not an IPv4 address`);
+  return v;
 }
 
 function formatIpv4(v: number): string {
@@ -861,50 +842,11 @@ function formatIpv4(v: number): string {
 }
 
 function parseIpv6(s: string, what: string): Buffer {
-  const bad = (): Error => new Error(`${what}: ${s} is not an IPv6 address`);
-  const halves = s.split('::');
-  if (halves.length > 2) throw bad();
-  const groups = (h: string | undefined): number[] => {
-    if (h === undefined || h === '') return [];
-    return h.split(':').map((g) => {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) throw bad();
-      return Number.parseInt(g, 16);
-    });
-  };
-  const head = groups(halves[0]);
-  const tail = groups(halves[1]);
-  const fill = 8 - head.length - tail.length;
-  if (halves.length === 1 ? fill !== 0 : fill < 1) throw bad();
-  const all = [...head, ...new Array<number>(halves.length === 1 ? 0 : fill).fill(0), ...tail];
   const out = Buffer.alloc(16);
-  for (let i = 0; i < 8; i++) out.writeUInt16BE(all[i] as number, i * 2);
+  if (!parseIpv6Into(s, out, 0)) throw new Error(`${what}: ${s} is not an IPv6 address`);
   return out;
 }
 
-/** RFC 5952 text: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::". */
 function formatIpv6(b: Buffer): string {
-  const g: number[] = [];
-  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i));
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const text = (from: number, to: number): string =>
-    g
-      .slice(from, to)
-      .map((x) => x.toString(16))
-      .join(':');
-  if (bestAt < 0) return text(0, 8);
-  return `${text(0, bestAt)}::${text(bestAt + bestLen, 8)}`;
+  return formatIpv6At(b, 0);
 }
