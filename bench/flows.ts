@@ -8,6 +8,7 @@ import { Feature, makeCookie } from '../controller/flowtable/cookie.js';
 import type { Flow } from '../controller/flowtable/manager.js';
 import type { Action, Instruction } from '../controller/openflow/actions.js';
 import { ctState, type Match } from '../controller/openflow/match.js';
+import { prng } from '../test/harness/prng.js';
 
 /** Pipeline tables, in the order a packet walks them. */
 export const Table = {
@@ -66,18 +67,6 @@ export interface FlowSet {
   flows: Flow[];
   /** ovs-ofctl add-flows lines, one per spec, same order. */
   lines: string[];
-}
-
-/** mulberry32: small, fast and deterministic across runs and platforms. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function hex2(n: number): string {

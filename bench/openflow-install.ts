@@ -45,6 +45,21 @@ export async function writeFlowFile(lab: Lab, name: string, lines: readonly stri
   return file;
 }
 
+/** Runs both, swapping who goes first each round, so that neither always meets a warmer (or busier) switch. */
+export async function alternate(
+  round: number,
+  ours: () => Promise<unknown>,
+  peer: () => Promise<unknown>,
+): Promise<void> {
+  if (round % 2 === 0) {
+    await ours();
+    await peer();
+  } else {
+    await peer();
+    await ours();
+  }
+}
+
 /** Wall time of fn in seconds. */
 export async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
@@ -167,14 +182,7 @@ async function installBench(): Promise<BenchResult[]> {
       };
       const doPeer = async () =>
         peer.push(await timed(() => ofctl(lab, '--bundle', 'add-flows', lab.ovs.mgmt(lab.b), file)));
-      // Alternate who goes first, so that neither always meets a warmer (or busier) switch.
-      if (r % 2 === 0) {
-        await doOurs();
-        await doPeer();
-      } else {
-        await doPeer();
-        await doOurs();
-      }
+      await alternate(r, doOurs, doPeer);
     } finally {
       conn.close();
     }

@@ -3,6 +3,7 @@
 
 import { generateFlows, mutate } from './flows.js';
 import {
+  alternate,
   attachedManager,
   clear,
   expectStats,
@@ -54,13 +55,7 @@ async function reconcileBench(): Promise<BenchResult[]> {
         peer.push(
           await timed(() => ofctl(lab, '--bundle', 'replace-flows', lab.ovs.mgmt(lab.b), changedFile)),
         );
-      if (r % 2 === 0) {
-        await doOurs();
-        await doPeer();
-      } else {
-        await doPeer();
-        await doOurs();
-      }
+      await alternate(r, doOurs, doPeer);
     } finally {
       conn.close();
     }

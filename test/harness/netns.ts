@@ -6,7 +6,8 @@ import { onCleanup } from './cleanup.js';
 import { uniqueName } from './names.js';
 import { type OvsInstance, sweepStaleOnce } from './ovs.js';
 import { isAlive, stopPids, stopPidsSync } from './procs.js';
-import { type RunOptions, run, runSync, succeeds, trySync } from './run.js';
+import { type RunOptions, run, succeeds, trySync } from './run.js';
+import { pidsInNetns } from './sweep.js';
 
 export interface Namespace {
   readonly name: string;
@@ -51,19 +52,6 @@ export interface Container extends Namespace {
   tcpListen(port: number): Promise<Listener>;
 }
 
-/** Processes inside a namespace; synchronous because the 'exit' fallback uses it too. */
-function pidsIn(ns: string): number[] {
-  try {
-    return runSync('ip', ['netns', 'pids', ns])
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number)
-      .filter((p) => p !== process.pid);
-  } catch {
-    return [];
-  }
-}
-
 class Netns implements Namespace {
   private destroying: Promise<void> | undefined;
   protected readonly cleanupHandle;
@@ -86,12 +74,12 @@ class Netns implements Namespace {
 
   protected async doDestroy(): Promise<void> {
     this.cleanupHandle.dispose();
-    await stopPids(pidsIn(this.name));
+    await stopPids(pidsInNetns(this.name));
     await run('ip', ['netns', 'del', this.name]);
   }
 
   protected destroySync(): void {
-    stopPidsSync(pidsIn(this.name));
+    stopPidsSync(pidsInNetns(this.name));
     trySync('ip', ['netns', 'del', this.name]);
   }
 }

@@ -41,7 +41,8 @@ export function listLinks(): string[] {
   }
 }
 
-function pidsInNetns(ns: string): number[] {
+/** Processes inside a namespace; synchronous because the 'exit' fallback uses it too. */
+export function pidsInNetns(ns: string): number[] {
   try {
     return runSync('ip', ['netns', 'pids', ns])
       .split(/\s+/)

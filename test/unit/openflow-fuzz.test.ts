@@ -6,19 +6,8 @@ import { describe, it } from 'node:test';
 import { OFCodecError } from '../../controller/openflow/buffer.js';
 import { encode } from '../../controller/openflow/encode.js';
 import { decodeMessage, OFParser } from '../../controller/openflow/parser.js';
+import { prng } from '../harness/prng.js';
 import { sampleMessages } from './openflow-samples.js';
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CASES = 100_000;
 const valid = sampleMessages().map((s) => encode(s.msg));

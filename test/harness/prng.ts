@@ -1,0 +1,14 @@
+// Owns the deterministic pseudo-random numbers tests and benchmarks draw from (mulberry32).
+// It never reads a clock or any other source of entropy.
+
+/** mulberry32: small, fast and deterministic across runs and platforms. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
