@@ -5,6 +5,7 @@ import { encodeActions, encodeInstructions } from './actions.js';
 import { OFCodecError, Writer } from './buffer.js';
 import { encodeMatch } from './match.js';
 import type {
+  AsyncConfig,
   Bucket,
   Desc,
   ErrorMsg,
@@ -144,6 +145,14 @@ function role(w: Writer, type: number, m: { xid: number; role: number; generatio
   w.u32(m.role).zeros(4);
   u64(w, m.generationId);
   w.setU16(start + 2, 24);
+}
+
+function asyncConfig(w: Writer, type: number, m: AsyncConfig & { xid: number }): void {
+  const start = header(w, type, m.xid);
+  w.u32(m.packetInMask[0]).u32(m.packetInMask[1]);
+  w.u32(m.portStatusMask[0]).u32(m.portStatusMask[1]);
+  w.u32(m.flowRemovedMask[0]).u32(m.flowRemovedMask[1]);
+  w.setU16(start + 2, 32);
 }
 
 // ---- packets ----
@@ -549,6 +558,15 @@ function encodeBody(w: Writer, msg: OFMessage): void {
       return;
     case 'roleReply':
       role(w, OFPT.ROLE_REPLY, msg);
+      return;
+    case 'getAsyncRequest':
+      empty(w, OFPT.GET_ASYNC_REQUEST, msg.xid);
+      return;
+    case 'getAsyncReply':
+      asyncConfig(w, OFPT.GET_ASYNC_REPLY, msg);
+      return;
+    case 'setAsync':
+      asyncConfig(w, OFPT.SET_ASYNC, msg);
       return;
     case 'bundleControl':
       bundleControl(w, msg);

@@ -317,6 +317,27 @@ export interface MeterMod extends Base {
   bands: MeterBand[];
 }
 
+/**
+ * Which asynchronous messages the switch sends on this connection, by reason bit (OFPR_*,
+ * OFPPR_*, OFPRR_*): [0] when master or equal, [1] when slave. OVS sends none on a service
+ * connection (its management socket) until told to with SET_ASYNC.
+ */
+export interface AsyncConfig {
+  packetInMask: [number, number];
+  portStatusMask: [number, number];
+  flowRemovedMask: [number, number];
+}
+
+export interface GetAsyncRequest extends Base {
+  type: 'getAsyncRequest';
+}
+export interface GetAsyncReply extends Base, AsyncConfig {
+  type: 'getAsyncReply';
+}
+export interface SetAsync extends Base, AsyncConfig {
+  type: 'setAsync';
+}
+
 export interface BarrierRequest extends Base {
   type: 'barrierRequest';
 }
@@ -483,6 +504,9 @@ export type OFMessage =
   | BarrierReply
   | RoleRequest
   | RoleReply
+  | GetAsyncRequest
+  | GetAsyncReply
+  | SetAsync
   | BundleControl
   | BundleAdd
   | Experimenter;

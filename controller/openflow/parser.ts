@@ -330,6 +330,17 @@ function role(r: Reader, xid: number, type: 'roleRequest' | 'roleReply'): OFMess
   return { type, xid, role: value, generationId: r.u64('generation_id') };
 }
 
+function asyncConfig(r: Reader, xid: number, type: 'getAsyncReply' | 'setAsync'): OFMessage {
+  const pair = (field: string): [number, number] => [r.u32(field), r.u32(field)];
+  return {
+    type,
+    xid,
+    packetInMask: pair('packet_in_mask'),
+    portStatusMask: pair('port_status_mask'),
+    flowRemovedMask: pair('flow_removed_mask'),
+  };
+}
+
 // ---- multipart ----
 
 function flowStatsRequest(r: Reader): FlowStatsRequest {
@@ -600,6 +611,12 @@ function body(r: Reader, type: number, xid: number, version: number): OFMessage 
       return role(r, xid, 'roleRequest');
     case OFPT.ROLE_REPLY:
       return role(r, xid, 'roleReply');
+    case OFPT.GET_ASYNC_REQUEST:
+      return { type: 'getAsyncRequest', xid };
+    case OFPT.GET_ASYNC_REPLY:
+      return asyncConfig(r, xid, 'getAsyncReply');
+    case OFPT.SET_ASYNC:
+      return asyncConfig(r, xid, 'setAsync');
     default:
       throw new OFCodecError(r.structure, 'type', `message type ${type} is not modelled`);
   }

@@ -7,6 +7,7 @@ import { type OFCodecError, Writer } from '../openflow/buffer.js';
 import { encodeBundleAdd, encodeBundleAddFrame, encodeMessage } from '../openflow/encode.js';
 import { OFErrorReply } from '../openflow/errors.js';
 import {
+  type AsyncConfig,
   BundleCtrlType,
   BundleFlags,
   type ControllerRole,
@@ -42,13 +43,27 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** How long the HELLO/FEATURES handshake may take. */
   handshakeTimeoutMs?: number;
+  /**
+   * Asynchronous messages to ask for after the handshake. The default asks for those OpenFlow
+   * sends a master by default, which OVS withholds from service connections (its management
+   * socket) unless asked; `false` sends no SET_ASYNC.
+   */
+  asyncConfig?: AsyncConfig | false;
 }
+
+/** OpenFlow 1.3's defaults for a master: every packet-in, port-status and flow-removed reason. */
+export const MASTER_ASYNC: AsyncConfig = {
+  packetInMask: [0b111, 0],
+  portStatusMask: [0b111, 0b111],
+  flowRemovedMask: [0b1111, 0],
+};
 
 const DEFAULTS: Required<ConnectionOptions> = {
   echoIntervalMs: 5_000,
   deadPeerMs: 15_000,
   requestTimeoutMs: 30_000,
   handshakeTimeoutMs: 10_000,
+  asyncConfig: MASTER_ASYNC,
 };
 
 /** A request that timed out or whose connection went away. */
@@ -167,6 +182,8 @@ export class SwitchConnection extends EventEmitter<ConnectionEvents> {
         timedOut,
         closed,
       ])) as FeaturesReply;
+      if (conn.opts.asyncConfig)
+        conn.send({ type: 'setAsync', xid: conn.allocXid(), ...conn.opts.asyncConfig });
       conn.startKeepAlive();
       return conn;
     } catch (err) {

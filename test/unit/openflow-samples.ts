@@ -234,6 +234,27 @@ export function sampleMessages(): Sample[] {
       msg: { type: 'roleRequest', xid: 10, role: ControllerRole.MASTER, generationId: 3n },
     },
     { name: 'role reply', msg: { type: 'roleReply', xid: 10, role: ControllerRole.SLAVE, generationId: 3n } },
+    { name: 'get async request', msg: { type: 'getAsyncRequest', xid: 7 } },
+    {
+      name: 'get async reply',
+      msg: {
+        type: 'getAsyncReply',
+        xid: 7,
+        packetInMask: [3, 0],
+        portStatusMask: [7, 0],
+        flowRemovedMask: [15, 0],
+      },
+    },
+    {
+      name: 'set async',
+      msg: {
+        type: 'setAsync',
+        xid: 7,
+        packetInMask: [3, 0],
+        portStatusMask: [7, 0],
+        flowRemovedMask: [15, 0],
+      },
+    },
     {
       name: 'bundle control',
       msg: {
