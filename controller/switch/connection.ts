@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { type OFCodecError, Writer } from '../openflow/buffer.js';
-import { encodeBundleAdd, encodeBundleAddFrame, encodeMessage } from '../openflow/encode.js';
+import { encodeMessage } from '../openflow/encode.js';
 import { OFErrorReply } from '../openflow/errors.js';
 import {
   type AsyncConfig,
@@ -33,6 +33,8 @@ import {
   type PortStatus,
 } from '../openflow/messages.js';
 import { decodeMessage, OFParser } from '../openflow/parser.js';
+import { type BatchItem, BundleBuilder, type BundleWatch, type FlowModInput } from './bundle.js';
+import { RequestError } from './request-error.js';
 
 export interface ConnectionOptions {
   /** Idle time after which we probe the switch with an echo request. */
@@ -66,11 +68,6 @@ const DEFAULTS: Required<ConnectionOptions> = {
   asyncConfig: MASTER_ASYNC,
 };
 
-/** A request that timed out or whose connection went away. */
-export class RequestError extends Error {
-  override readonly name = 'RequestError';
-}
-
 interface Pending {
   resolve(m: OFMessage): void;
   reject(e: Error): void;
@@ -80,17 +77,11 @@ interface Pending {
   resolveParts?(parts: MultipartReply[]): void;
 }
 
-/** Errors the switch reported for messages inside a bundle, by xid range. */
-export interface BundleWatch {
-  /** xid of the first message; message i has xid lo + i. */
-  lo: number;
-  /** The batch so far, so that an error names the message it refused. */
-  messages: BatchItem[];
-  errors: OFErrorReply[];
-}
-
 /** First xid of batch messages; requests use 1..0x7fffffff. */
 const BATCH_XID = 0x80000000;
+
+export type { BatchItem, BundleBuilder, FlowModInput } from './bundle.js';
+export { RequestError } from './request-error.js';
 
 export interface ConnectionEvents {
   packetIn: [PacketIn];
@@ -100,14 +91,6 @@ export interface ConnectionEvents {
   asyncError: [Error];
   close: [Error | undefined];
 }
-
-export type FlowModInput = Extract<OFMessage, { type: 'flowMod' | 'groupMod' | 'meterMod' }>;
-
-/**
- * A message of a batch: a model object, or one already encoded, as bytes or as a latin1 string
- * (one char per byte); the xid is rewritten in the copy sent.
- */
-export type BatchItem = FlowModInput | Buffer | string;
 
 export class SwitchConnection extends EventEmitter<ConnectionEvents> {
   readonly opts: Required<ConnectionOptions>;
@@ -535,93 +518,4 @@ function helloOffers13(m: OFMessage): boolean {
   // Without a bitmap the header version is the highest the peer speaks: 1.3 works if it is >= 1.3.
   if (m.versions.length === 0) return (m.version ?? OFP_VERSION) >= OFP_VERSION;
   return m.versions.includes(OFP_VERSION);
-}
-
-/** A bundle being filled; see SwitchConnection.openBundle. */
-export class BundleBuilder {
-  private readonly w = new Writer(1 << 16);
-  private done = false;
-
-  constructor(
-    private readonly conn: SwitchConnection,
-    private readonly socket: Socket,
-    readonly bundleId: number,
-    readonly flags: number,
-    private readonly watch: BundleWatch,
-    private readonly onEnd: () => void,
-  ) {}
-
-  get size(): number {
-    return this.watch.messages.length;
-  }
-
-  /** Encodes one message into the bundle (throws, leaving the bundle as it was, if it cannot be encoded). */
-  add(message: BatchItem): void {
-    if (this.done) throw new RequestError(`bundle ${this.bundleId} has ended`);
-    const xid = this.watch.lo + this.watch.messages.length;
-    const start = this.w.off;
-    try {
-      if (typeof message === 'string' || Buffer.isBuffer(message)) {
-        encodeBundleAddFrame(this.w, xid, this.bundleId, this.flags, message);
-      } else {
-        message.xid = xid;
-        encodeBundleAdd(this.w, xid, this.bundleId, this.flags, message);
-      }
-    } catch (err) {
-      this.w.off = start;
-      throw err;
-    }
-    this.watch.messages.push(message);
-    if (this.w.off >= 1 << 18) this.socket.write(this.w.take());
-  }
-
-  /** Hands what is queued to the socket and lets the event loop run, so the switch gets it now. */
-  async pace(): Promise<void> {
-    if (this.w.off > 0) this.socket.write(this.w.take());
-    if (this.socket.writableLength > 1 << 22) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          this.socket.off('drain', done);
-          this.socket.off('close', done);
-          resolve();
-        };
-        this.socket.on('drain', done);
-        this.socket.on('close', done);
-      });
-    } else {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  }
-
-  /** Commits; resolves when the switch confirms, rejects with the first error it reported. */
-  async commit(): Promise<void> {
-    try {
-      if (this.w.off > 0) this.socket.write(this.w.take());
-      await this.conn.bundleControl(this.bundleId, this.flags, BundleCtrlType.COMMIT_REQUEST, this.watch);
-    } finally {
-      this.end();
-    }
-  }
-
-  /** Throws the bundle away; nothing of it is applied. */
-  async discard(): Promise<void> {
-    try {
-      this.w.reset();
-      if (this.conn.isOpen) {
-        await this.conn.bundleControl(this.bundleId, this.flags, BundleCtrlType.DISCARD_REQUEST, this.watch);
-      }
-    } finally {
-      this.end();
-    }
-  }
-
-  get ended(): boolean {
-    return this.done;
-  }
-
-  private end(): void {
-    if (this.done) return;
-    this.done = true;
-    this.onEnd();
-  }
 }
