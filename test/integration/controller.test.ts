@@ -214,6 +214,30 @@ describe('controller against ovs-vswitchd', { skip }, () => {
     }
   });
 
+  test('traffic does not stop while the controller restarts and re-syncs', async () => {
+    const first = await connectSwitch(ovs.mgmt(br));
+    const mgr1 = new FlowTableManager();
+    await mgr1.attach(first);
+    await mgr1.sync(l2Flows(c1, c2));
+    assert.equal(await c1.ping(c2.ip, { count: 1, timeoutSec: 2 }), true);
+    // 80 pings, 50 ms apart, across a disconnect, a new session and a full re-sync.
+    const pings = c1.exec('ping', ['-c', '80', '-i', '0.05', '-W', '1', c2.ip], { timeoutMs: 20_000 });
+    await sleep(1_000);
+    first.close();
+    const second = await connectSwitch(ovs.mgmt(br));
+    try {
+      const mgr2 = new FlowTableManager();
+      mgr2.setFlows(l2Flows(c1, c2));
+      const stats = await mgr2.attach(second);
+      assert.deepEqual(pick(stats), { flowsAdded: 0, flowsModified: 0, flowsDeleted: 0 });
+      await mgr2.sync(l2Flows(c1, c2));
+      const out = await pings;
+      assert.match(out, /80 packets transmitted, 80 received, 0% packet loss/);
+    } finally {
+      second.close();
+    }
+  });
+
   test('after ovs-vswitchd restarts, the client reconnects and the flows converge', async () => {
     const mgr = new FlowTableManager();
     mgr.setFlows(l2Flows(c1, c2));
