@@ -45,6 +45,13 @@ export async function writeFlowFile(lab: Lab, name: string, lines: readonly stri
   return file;
 }
 
+/** One figure: the medians of our rounds and the peer's, in seconds, and ours ÷ peer. */
+export function secondsResult(name: string, ours: number[], peerName: string, peer: number[]): BenchResult {
+  const value = median(ours);
+  const peerValue = median(peer);
+  return { name, value, unit: 's', peer: peerName, peerValue, ratio: value / peerValue };
+}
+
 /** Runs both, swapping who goes first each round, so that neither always meets a warmer (or busier) switch. */
 export async function alternate(
   round: number,
@@ -189,19 +196,8 @@ async function installBench(): Promise<BenchResult[]> {
     log(`round ${r + 1}: ours ${ours[r]!.toFixed(3)} s, ovs-ofctl ${peer[r]!.toFixed(3)} s`);
   }
   await verifyEqual(lab, FLOWS);
-  const value = median(ours);
-  const peerValue = median(peer);
   await lab.ovs.stop();
-  return [
-    {
-      name: 'openflow-install',
-      value,
-      unit: 's',
-      peer: 'ovs-ofctl --bundle add-flows',
-      peerValue,
-      ratio: value / peerValue,
-    },
-  ];
+  return [secondsResult('openflow-install', ours, 'ovs-ofctl --bundle add-flows', peer)];
 }
 
 export const benchmark: Benchmark = {

@@ -9,9 +9,9 @@ import {
   expectStats,
   FLOWS,
   log,
-  median,
   ofctl,
   ROUNDS,
+  secondsResult,
   setAndApply,
   startLab,
   timed,
@@ -62,19 +62,8 @@ async function reconcileBench(): Promise<BenchResult[]> {
     await verifyEqual(lab, changed.flows.length);
     log(`round ${r + 1}: ours ${ours[r]!.toFixed(3)} s, ovs-ofctl ${peer[r]!.toFixed(3)} s`);
   }
-  const value = median(ours);
-  const peerValue = median(peer);
   await lab.ovs.stop();
-  return [
-    {
-      name: 'openflow-reconcile',
-      value,
-      unit: 's',
-      peer: 'ovs-ofctl --bundle replace-flows',
-      peerValue,
-      ratio: value / peerValue,
-    },
-  ];
+  return [secondsResult('openflow-reconcile', ours, 'ovs-ofctl --bundle replace-flows', peer)];
 }
 
 export const benchmark: Benchmark = {
