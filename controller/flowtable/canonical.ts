@@ -9,8 +9,8 @@ function byExecutionOrder(a: Instruction, b: Instruction): number {
   return EXECUTION_ORDER[a.type] - EXECUTION_ORDER[b.type];
 }
 
-/** set_field of tun_id is stored (and reported) as tunnel_id. */
-function canonicalActions(actions: Action[]): Action[] {
+/** set_field of tun_id is stored (and reported) as tunnel_id. Returns `actions` itself when unchanged. */
+export function canonicalActions(actions: Action[]): Action[] {
   let out = actions;
   for (let i = 0; i < actions.length; i++) {
     const a = actions[i] as Action;

@@ -2,6 +2,7 @@
 // and the reconciliation between them: only differences are sent, atomically, barrier-confirmed.
 // It never decides what flows should exist (features do) and never clears a table wholesale.
 
+import { encode } from '../openflow/encode.js';
 import {
   type Bucket,
   FlowModCommand,
@@ -13,6 +14,7 @@ import {
   MeterModCommand,
 } from '../openflow/messages.js';
 import type { BundleBuilder, FlowModInput, SwitchConnection } from '../switch/connection.js';
+import { canonicalActions } from './canonical.js';
 import { FEATURE_MASK, FEATURE_SHIFT } from './cookie.js';
 import { encodeEntry, type Flow, type FlowEntry, FlowIndex, flowMod, KEPT_FLAGS } from './flow-index.js';
 
@@ -45,18 +47,17 @@ interface Keyed<T> {
   sig: string;
 }
 
+/** A group's canonical bytes (as a GROUP_MOD ADD): equal exactly when the switch would hold the same group. */
 function groupSig(g: Group): string {
-  return JSON.stringify([g.groupType, g.buckets], bigintJson);
+  const buckets = g.buckets.map((b) => ({ ...b, actions: canonicalActions(b.actions) }));
+  return encode({ type: 'groupMod', xid: 0, command: GroupModCommand.ADD, ...g, buckets }).toString('latin1');
 }
 
 function meterSig(m: Meter): string {
   // Without the BURST flag the switch picks its own burst size and reports that: not ours to compare.
   const burst = (m.flags & MeterFlags.BURST) !== 0;
-  return JSON.stringify([m.flags, m.bands.map((b) => (burst ? b : { ...b, burstSize: 0 }))]);
-}
-
-function bigintJson(_k: string, v: unknown): unknown {
-  return typeof v === 'bigint' ? v.toString() : v;
+  const bands = burst ? m.bands : m.bands.map((b) => ({ ...b, burstSize: 0 }));
+  return encode({ type: 'meterMod', xid: 0, command: MeterModCommand.ADD, ...m, bands }).toString('latin1');
 }
 
 export function flowFromStats(s: FlowStats): Flow {
@@ -180,11 +181,11 @@ export class FlowTableManager {
   }
 
   setGroups(groups: Iterable<Group>): void {
-    replaceKeyed(this.desiredGroups, this.dirtyGroups, groups, (g) => g.groupId, groupSig);
+    replaceKeyed(this.desiredGroups, this.dirtyGroups, groups, (g) => g.groupId, groupSig, 'group');
   }
 
   setMeters(meters: Iterable<Meter>): void {
-    replaceKeyed(this.desiredMeters, this.dirtyMeters, meters, (m) => m.meterId, meterSig);
+    replaceKeyed(this.desiredMeters, this.dirtyMeters, meters, (m) => m.meterId, meterSig, 'meter');
   }
 
   /** Pushes pending differences to the switch (a no-op when disconnected: attach() will). */
@@ -365,26 +366,29 @@ export class FlowTableManager {
   }
 }
 
+/** Replaces a desired group or meter set, all or nothing: every item is encoded before any is kept. */
 function replaceKeyed<T>(
   desired: Map<number, Keyed<T>>,
   dirty: Set<number>,
   items: Iterable<T>,
   id: (t: T) => number,
   sig: (t: T) => string,
+  what: string,
 ): void {
-  const seen = new Set<number>();
+  const next = new Map<number, Keyed<T>>();
   for (const item of items) {
     const k = id(item);
-    if (seen.has(k)) throw new Error(`id ${k} given twice`);
-    seen.add(k);
-    const s = sig(item);
-    if (desired.get(k)?.sig !== s) {
-      desired.set(k, { item, sig: s });
+    if (next.has(k)) throw new Error(`${what} ${k} given twice`);
+    next.set(k, { item, sig: sig(item) });
+  }
+  for (const [k, e] of next) {
+    if (desired.get(k)?.sig !== e.sig) {
+      desired.set(k, e);
       dirty.add(k);
     }
   }
   for (const k of desired.keys()) {
-    if (!seen.has(k)) {
+    if (!next.has(k)) {
       desired.delete(k);
       dirty.add(k);
     }

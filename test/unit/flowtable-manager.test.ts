@@ -7,7 +7,14 @@ import { describe, test } from 'node:test';
 import { canonicalFlow } from '../../controller/flowtable/canonical.js';
 import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
 import { type Flow, FlowTableManager, flowKey } from '../../controller/flowtable/manager.js';
-import { FlowModCommand, type FlowStats, type OFMessage } from '../../controller/openflow/messages.js';
+import {
+  FlowModCommand,
+  type FlowStats,
+  GroupType,
+  type OFMessage,
+  OFPG_ANY,
+  OFPP,
+} from '../../controller/openflow/messages.js';
 import { decodeMessage } from '../../controller/openflow/parser.js';
 import type { BatchItem, SwitchConnection } from '../../controller/switch/connection.js';
 
@@ -272,5 +279,34 @@ describe('FlowTableManager', () => {
     assert.throws(() => mgr.replaceOwned(a, mask, [flow(a, '2.2.2.2')]), /already owned by cookie/);
     assert.throws(() => mgr.replaceOwned(a, mask, [flow(b, '3.3.3.3')]), /is not owned by/);
     assert.equal(mgr.desiredCount, 2, 'refused calls changed nothing');
+  });
+
+  test('groups and meters are all or nothing too, and compared by their encoding', () => {
+    const mgr = new FlowTableManager();
+    const bucket = (port: number) => ({
+      weight: 0,
+      watchPort: OFPP.ANY,
+      watchGroup: OFPG_ANY,
+      actions: [{ type: 'output' as const, port }],
+    });
+    const g = { groupId: 1, groupType: GroupType.ALL, buckets: [bucket(1)] };
+    mgr.setGroups([g]);
+    const bad = {
+      groupId: 2,
+      groupType: GroupType.ALL,
+      buckets: [{ ...bucket(1), actions: [{ type: 'conjunction' as const, id: 1, clause: 0, nClauses: 2 }] }],
+    };
+    assert.throws(() => mgr.setGroups([{ ...g, buckets: [bucket(2)] }, bad]), /clause/);
+    assert.throws(() => mgr.setGroups([g, g]), /group 1 given twice/);
+    assert.deepEqual(mgr.groups(), [g]);
+    assert.throws(
+      () =>
+        mgr.setMeters([
+          { meterId: 1, flags: 0, bands: [] },
+          { meterId: 1, flags: 0, bands: [] },
+        ]),
+      /meter 1 given twice/,
+    );
+    assert.deepEqual(mgr.meters(), []);
   });
 });
