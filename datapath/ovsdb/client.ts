@@ -304,7 +304,11 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
   /** Sends the monitor request and delivers its reply as the full state (initial=true). */
   private async issueMonitor(m: LiveMonitor, first: boolean): Promise<void> {
     const result = await this.request(m.method, [m.db, m.id, m.wire]);
-    if (this.monitors.get(m.id) !== m) return; // cancelled meanwhile
+    if (this.monitors.get(m.id) !== m) {
+      // Cancelled while the request was out: the server set it up anyway, so take it down again.
+      if (this.socket !== undefined) this.request('monitor_cancel', [m.id]).catch(() => undefined);
+      return;
+    }
     if (!isObject(result)) throw new OvsdbError('syntax error', `${m.method} reply is not an object`);
     m.replica?.clear();
     const updates = m.replica ? m.replica.apply(result as TableUpdates2) : (result as TableUpdates);
@@ -354,6 +358,9 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
 
   /** Takes the lock from whoever holds it (they get 'stolen'). */
   async steal(id: string): Promise<void> {
+    if (this.locks.get(id) === 'held') return;
+    // The server refuses a steal while this session still waits for the same lock.
+    if (this.locks.has(id)) await this.request('unlock', [id]);
     this.locks.set(id, 'waiting');
     await this.request('steal', [id]);
     if (this.locks.has(id)) this.locks.set(id, 'held');
@@ -623,8 +630,10 @@ export class OvsdbClient extends EventEmitter<OvsdbClientEvents> {
       case 'locked':
       case 'stolen': {
         const lock = String(params[0]);
-        if (!this.locks.has(lock)) return;
-        this.locks.set(lock, method === 'locked' ? 'held' : 'waiting');
+        const state = method === 'locked' ? 'held' : 'waiting';
+        // ovsdb-server re-sends "locked" to a holder when a waiter behind it withdraws: no news.
+        if (!this.locks.has(lock) || this.locks.get(lock) === state) return;
+        this.locks.set(lock, state);
         this.emit(method, lock);
         return;
       }

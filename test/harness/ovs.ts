@@ -79,6 +79,11 @@ export interface OvsInstance {
   dumpFlows(bridge: string, ...extra: string[]): Promise<string[]>;
   /** Kills ovs-vswitchd and starts it again on the same database (flows are lost, bridges stay). */
   restartVswitchd(): Promise<void>;
+  /**
+   * Kills ovsdb-server and starts it again on the same database file with the same command line
+   * (the data survives; every client sees its connection drop and must reconnect).
+   */
+  restartOvsdb(): Promise<void>;
   /** Stops vswitchd then ovsdb-server, deletes the bridges' taps and the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -240,6 +245,20 @@ class Ovs implements OvsInstance {
   async restartVswitchd(): Promise<void> {
     await stopPids([this.vsdPid]);
     await this.startVswitchd();
+  }
+
+  async restartOvsdb(): Promise<void> {
+    const pid = readPidFile(join(this.dir, 'ovsdb.pid'));
+    if (pid !== undefined) await stopPids([pid]);
+    // The same command line as start(): a restarted server must look the same to its clients.
+    await this.cmd('ovsdb-server', [
+      join(this.dir, 'conf.db'),
+      `--remote=punix:${this.dbSock}`,
+      `--pidfile=${join(this.dir, 'ovsdb.pid')}`,
+      `--unixctl=${join(this.dir, 'ovsdb-server.ctl')}`,
+      `--log-file=${join(this.dir, 'ovsdb.log')}`,
+      '--detach',
+    ]);
   }
 
   stop(): Promise<void> {
