@@ -28,6 +28,7 @@ const BENCHMARKS: Readonly<Record<string, Loader>> = {
   'openflow-codec': async () => (await import('./openflow-codec.js')).benchmark,
   'openflow-install': async () => (await import('./openflow-install.js')).benchmark,
   'openflow-reconcile': async () => (await import('./openflow-reconcile.js')).benchmark,
+  'ovsdb-ports': async () => (await import('./ovsdb-ports.js')).benchmark,
 };
 
 function usage(): string {
