@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
 import { type Flow, FlowTableManager } from '../../controller/flowtable/manager.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { OvsdbClient } from '../../datapath/ovsdb/client.js';
+import { VSwitch } from '../../datapath/vswitch.js';
 import { runCleanups } from '../harness/cleanup.js';
 import { type Host, startHosts } from '../harness/hosts.js';
 import type { Container } from '../harness/netns.js';
@@ -118,20 +120,23 @@ describe('two hosts with a VXLAN overlay', { skip }, () => {
       ] as const) {
         assert.equal(await h.vtep(), 'brphy');
         assert.equal(await h.vtep(), 'brphy', 'vtep() is idempotent');
-        const br = await h.ovs.addBridge('brint');
-        await h.ovs.vsctl(
-          'add-port',
-          br,
-          'vx0',
-          '--',
-          'set',
-          'interface',
-          'vx0',
-          'type=vxlan',
-          `options:remote_ip=${peer.underlayIp}`,
-          'options:key=flow',
-          `ofport_request=${TUNNEL_PORT}`,
-        );
+        // The integration bridge and its tunnel port come from the datapath layer itself.
+        const client = await OvsdbClient.connect(`unix:${h.ovs.dbSock}`);
+        try {
+          const vs = new VSwitch(client, { name: 'brint', datapathType: 'netdev', owner: 'netplugin' });
+          await vs.ensureBridge();
+          const tunnel = await vs.addPort({
+            name: 'vx0',
+            kind: 'vxlan',
+            remoteIp: peer.underlayIp,
+            key: 'flow',
+            ofportRequest: TUNNEL_PORT,
+          });
+          assert.equal(tunnel, TUNNEL_PORT);
+        } finally {
+          await client.close();
+        }
+        const br = 'brint';
         bridges.push(br);
       }
       // Underlay still reachable, now through the brphy internal ports that hold the VTEP addresses.
