@@ -134,16 +134,8 @@ class Ovs implements OvsInstance {
 
   async start(): Promise<void> {
     this.cleanup = onCleanup(() => this.stop(), { label: `ovs ${this.dir}`, sync: () => this.stopSync() });
-    const db = join(this.dir, 'conf.db');
-    await this.cmd('ovsdb-tool', ['create', db, SCHEMA]);
-    await this.cmd('ovsdb-server', [
-      db,
-      `--remote=punix:${this.dbSock}`,
-      `--pidfile=${join(this.dir, 'ovsdb.pid')}`,
-      `--unixctl=${join(this.dir, 'ovsdb-server.ctl')}`,
-      `--log-file=${join(this.dir, 'ovsdb.log')}`,
-      '--detach',
-    ]);
+    await this.cmd('ovsdb-tool', ['create', join(this.dir, 'conf.db'), SCHEMA]);
+    await this.startOvsdb();
     await this.vsctl('--no-wait', 'init');
     await this.startVswitchd();
   }
@@ -250,7 +242,11 @@ class Ovs implements OvsInstance {
   async restartOvsdb(): Promise<void> {
     const pid = readPidFile(join(this.dir, 'ovsdb.pid'));
     if (pid !== undefined) await stopPids([pid]);
-    // The same command line as start(): a restarted server must look the same to its clients.
+    await this.startOvsdb();
+  }
+
+  /** One command line for start and restart: a restarted server must look the same to its clients. */
+  private async startOvsdb(): Promise<void> {
     await this.cmd('ovsdb-server', [
       join(this.dir, 'conf.db'),
       `--remote=punix:${this.dbSock}`,
