@@ -3,7 +3,6 @@
 // It must never put an address in the root namespace (the underlay bridge there has none) nor leave a
 // namespace, link or daemon behind: everything is registered with the cleanup registry and carries the
 // harness name prefix, so the start-up sweep removes a crashed run's leftovers.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -17,10 +16,19 @@ import {
 } from '../../datapath/host/index.js';
 import { type CleanupHandle, onCleanup } from './cleanup.js';
 import { uniqueName } from './names.js';
-import { addNamespace, type Container, type Listener, type Namespace } from './netns.js';
+import {
+  addNamespace,
+  type Container,
+  type Listener,
+  listenIn,
+  type Namespace,
+  type NcListener,
+  pingFrom,
+  tcpConnectFrom,
+} from './netns.js';
 import { type OvsInstance, startOvs } from './ovs.js';
-import { isAlive, stopPids, stopPidsSync } from './procs.js';
-import { type RunOptions, run, succeeds, trySync } from './run.js';
+import { stopPidsSync } from './procs.js';
+import { type RunOptions, run, trySync } from './run.js';
 
 export type UnderlayKind = 'bridge' | 'veth';
 
@@ -222,36 +230,16 @@ class HostContainer implements Container {
     return this.ns.exec(cmd, args, opts);
   }
 
-  async ping(ip: string, { count = 1, timeoutSec = 2 } = {}): Promise<boolean> {
-    // As in netns.ts: ping gives up early on "Destination Host Unreachable", so retry until the deadline.
-    const deadline = Date.now() + timeoutSec * 1000;
-    for (;;) {
-      const wait = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-      const args = ['-n', '-q', '-c', String(count), '-i', '0.2', '-w', String(wait), ip];
-      if (await succeeds('ping', args, { netns: this.name, timeoutMs: (wait + 5) * 1000 })) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(100);
-    }
+  ping(ip: string, opts: { count?: number; timeoutSec?: number } = {}): Promise<boolean> {
+    return pingFrom(this.name, ip, opts);
   }
 
   tcpConnect(ip: string, port: number, timeoutMs = 2000): Promise<boolean> {
-    const sec = Math.max(1, Math.ceil(timeoutMs / 1000));
-    return succeeds('nc', ['-z', '-n', '-w', String(sec), ip, String(port)], {
-      netns: this.name,
-      timeoutMs: timeoutMs + 5000,
-    });
+    return tcpConnectFrom(this.name, ip, port, timeoutMs);
   }
 
-  async tcpListen(port: number): Promise<Listener> {
-    const listener = new NcListener(this.name, port);
-    this.listeners.add(listener);
-    try {
-      await listener.ready();
-    } catch (err) {
-      await listener.stop();
-      throw err;
-    }
-    return listener;
+  tcpListen(port: number): Promise<Listener> {
+    return listenIn(this.name, port, this.listeners);
   }
 
   destroy(): Promise<void> {
@@ -270,59 +258,6 @@ class HostContainer implements Container {
     const deadline = Date.now() + 2000;
     while ((await linkExists(this.hostIf, this.host.netns)) && Date.now() < deadline) await sleep(20);
     await deleteLink(this.hostIf, this.host.netns);
-  }
-}
-
-/** `nc -l -k` inside a namespace (the same as netns.ts's listener, which that module keeps private). */
-class NcListener implements Listener {
-  private readonly child: ChildProcess;
-  private out = '';
-  private errText = '';
-  private exited = false;
-
-  constructor(
-    private readonly netns: string,
-    readonly port: number,
-  ) {
-    // -d: never read stdin; -k: accept again after each client.
-    this.child = spawn('ip', ['netns', 'exec', netns, 'nc', '-d', '-k', '-l', String(port)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (d: Buffer) => {
-      this.out += d.toString();
-    });
-    this.child.stderr?.on('data', (d: Buffer) => {
-      this.errText += d.toString();
-    });
-    this.child.on('exit', () => {
-      this.exited = true;
-    });
-    this.child.on('error', (err) => {
-      this.exited = true;
-      this.errText += String(err);
-    });
-  }
-
-  get pid(): number {
-    return this.child.pid ?? 0;
-  }
-
-  received(): string {
-    return this.out;
-  }
-
-  async ready(): Promise<void> {
-    const deadline = Date.now() + 5000;
-    while (Date.now() < deadline) {
-      if (this.exited) throw new Error(`nc -l ${this.port} in ${this.netns} exited: ${this.errText.trim()}`);
-      if ((await run('ss', ['-Hltn', `sport = :${this.port}`], { netns: this.netns })).trim()) return;
-      await sleep(20);
-    }
-    throw new Error(`nc -l ${this.port} in ${this.netns} is not listening after 5 s`);
-  }
-
-  async stop(): Promise<void> {
-    if (this.pid > 0 && isAlive(this.pid)) await stopPids([this.pid]);
   }
 }
 

@@ -149,37 +149,16 @@ class NetnsContainer extends Netns implements Container {
     if (!this.mac) throw new Error(`container ${this.label}: no MAC in "${link.trim()}"`);
   }
 
-  async ping(ip: string, { count = 1, timeoutSec = 2 } = {}): Promise<boolean> {
-    // ping ends early on "Destination Host Unreachable" (a neighbour that failed to resolve a moment
-    // ago), so retry until the deadline: the answer is "reachable within timeoutSec".
-    const deadline = Date.now() + timeoutSec * 1000;
-    for (;;) {
-      const wait = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
-      const args = ['-n', '-q', '-c', String(count), '-i', '0.2', '-w', String(wait), ip];
-      if (await succeeds('ping', args, { netns: this.name, timeoutMs: (wait + 5) * 1000 })) return true;
-      if (Date.now() >= deadline) return false;
-      await sleep(100);
-    }
+  ping(ip: string, opts: { count?: number; timeoutSec?: number } = {}): Promise<boolean> {
+    return pingFrom(this.name, ip, opts);
   }
 
   tcpConnect(ip: string, port: number, timeoutMs = 2000): Promise<boolean> {
-    const sec = Math.max(1, Math.ceil(timeoutMs / 1000));
-    return succeeds('nc', ['-z', '-n', '-w', String(sec), ip, String(port)], {
-      netns: this.name,
-      timeoutMs: timeoutMs + 5000,
-    });
+    return tcpConnectFrom(this.name, ip, port, timeoutMs);
   }
 
-  async tcpListen(port: number): Promise<Listener> {
-    const listener = new NcListener(this.name, port);
-    this.listeners.add(listener);
-    try {
-      await listener.ready();
-    } catch (err) {
-      await listener.stop();
-      throw err;
-    }
-    return listener;
+  tcpListen(port: number): Promise<Listener> {
+    return listenIn(this.name, port, this.listeners);
   }
 
   protected override async doDestroy(): Promise<void> {
@@ -204,7 +183,47 @@ class NetnsContainer extends Netns implements Container {
   }
 }
 
-class NcListener implements Listener {
+/** True when ip answers within timeoutSec, pinging from inside a namespace. */
+export async function pingFrom(
+  netns: string,
+  ip: string,
+  { count = 1, timeoutSec = 2 }: { count?: number; timeoutSec?: number } = {},
+): Promise<boolean> {
+  // ping ends early on "Destination Host Unreachable" (a neighbour that failed to resolve a moment
+  // ago), so retry until the deadline: the answer is "reachable within timeoutSec".
+  const deadline = Date.now() + timeoutSec * 1000;
+  for (;;) {
+    const wait = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+    const args = ['-n', '-q', '-c', String(count), '-i', '0.2', '-w', String(wait), ip];
+    if (await succeeds('ping', args, { netns, timeoutMs: (wait + 5) * 1000 })) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
+  }
+}
+
+/** True when a TCP connection to ip:port from inside a namespace is established within timeoutMs. */
+export function tcpConnectFrom(netns: string, ip: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  const sec = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return succeeds('nc', ['-z', '-n', '-w', String(sec), ip, String(port)], {
+    netns,
+    timeoutMs: timeoutMs + 5000,
+  });
+}
+
+/** Starts `nc -l -k` in a namespace, added to `owned` so its owner can stop it, once it listens. */
+export async function listenIn(netns: string, port: number, owned: Set<NcListener>): Promise<Listener> {
+  const listener = new NcListener(netns, port);
+  owned.add(listener);
+  try {
+    await listener.ready();
+  } catch (err) {
+    await listener.stop();
+    throw err;
+  }
+  return listener;
+}
+
+export class NcListener implements Listener {
   private readonly child: ChildProcess;
   private out = '';
   private exited = false;
