@@ -8,6 +8,7 @@ command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)
 command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v tcpdump >/dev/null || need+=(tcpdump)
+command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgrep >/dev/null || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
