@@ -1,0 +1,351 @@
+// Owns store-backed allocation of addresses, VLAN ids and VXLAN VNIs: one key per allocated value, each
+// allocation a single compare-and-swap transaction. It must never hand out a value without that CAS.
+import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
+import {
+  type Family,
+  formatIP,
+  freeCandidates,
+  IpamError,
+  parseIdRange,
+  parseIP,
+  parsePool,
+  parseSubnet,
+  type Subnet,
+} from './addr.js';
+
+/**
+ * Key layout (one key per allocated value, so a v6 /64 costs nothing until used and every allocation is
+ * a "create if absent" compare on its own key):
+ *   /contiv.io/ipam/addr/<tenant:network>/<ip>   {"owner": ...}
+ *   /contiv.io/ipam/vlan/<id>                     {"owner": "<tenant:network>", "use": "pktTag"|"localVlan"}
+ *   /contiv.io/ipam/vxlan/<id>                    {"owner": "<tenant:network>", "use": "pktTag"}
+ */
+export const IPAM_PREFIX = '/contiv.io/ipam/';
+export type TagKind = 'vlan' | 'vxlan';
+
+export const addrPrefix = (network: string) => `${IPAM_PREFIX}addr/${network}/`;
+export const addrKey = (network: string, ip: string) => `${addrPrefix(network)}${ip}`;
+export const tagPrefix = (kind: TagKind) => `${IPAM_PREFIX}${kind}/`;
+export const tagKey = (kind: TagKind, id: number) => `${tagPrefix(kind)}${id}`;
+
+/** Contiv's defaults for the global vlans/vxlans ranges, and the widest values the model lets them take. */
+export const DEFAULT_VLANS = '1-4094';
+export const DEFAULT_VXLANS = '1-10000';
+export const VLAN_LIMITS = { lo: 1, hi: 4094 } as const;
+export const VXLAN_LIMITS = { lo: 1, hi: 16777215 } as const;
+
+/** Conflicts are expected under contention; past this many, something else is wrong. */
+const MAX_ATTEMPTS = 1000;
+
+/** An allocation that cannot be made (exhausted, out of range, in use); the message names the network. */
+export class AllocationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'AllocationError';
+  }
+}
+
+/** Where a network (or one of its groups) takes addresses from. */
+export interface AddressSpace {
+  /** Network key "tenant:network": the namespace of its addresses. */
+  network: string;
+  subnet: Subnet;
+  gateway?: bigint;
+  /** A group's ip-pool narrows the candidates; addresses stay unique in the whole network. */
+  pool?: { first: bigint; last: bigint };
+}
+
+/** Builds an AddressSpace from the config strings (network subnet/gateway, group ipPool). */
+export function addressSpace(
+  network: string,
+  subnet: string,
+  gateway?: string,
+  ipPool?: string,
+): AddressSpace {
+  const s = parseSubnet(subnet);
+  const space: AddressSpace = { network, subnet: s };
+  if (gateway) {
+    const g = parseIP(gateway);
+    if (!g || g.family !== s.family)
+      throw new IpamError(`gateway "${gateway}" is not an IPv${s.family} address`);
+    space.gateway = g.value;
+  }
+  if (ipPool) space.pool = parsePool(ipPool, s);
+  return space;
+}
+
+function bounds(space: AddressSpace): { first: bigint; last: bigint } {
+  let { first, last } = space.subnet;
+  if (space.pool) {
+    if (space.pool.first > first) first = space.pool.first;
+    if (space.pool.last < last) last = space.pool.last;
+  }
+  return { first, last };
+}
+
+function describe(space: AddressSpace): string {
+  const { first, last } = bounds(space);
+  const f = space.subnet.family;
+  return `${space.subnet.cidr} (addresses ${formatIP(f, first)}-${formatIP(f, last)})`;
+}
+
+function ownerOf(kv: KV | undefined): string | undefined {
+  if (!kv) return undefined;
+  try {
+    const v = JSON.parse(kv.value) as { owner?: unknown };
+    return typeof v.owner === 'string' ? v.owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const absent = (key: string): Compare => ({ key, target: 'create', op: '==', value: 0 });
+
+// Contenders that all read the same snapshot would all pick the same first free value; after a conflict
+// each one picks at random among the first few free values, so 100 concurrent allocators finish in
+// about log rounds instead of 100. Without contention the first free value is taken, as in Contiv.
+function pick<T>(candidates: readonly T[], attempt: number): T | undefined {
+  if (attempt === 0 || candidates.length <= 1) return candidates[0];
+  return candidates[Math.floor(Math.random() * candidates.length)];
+}
+
+async function takenAddresses(store: Store, space: AddressSpace): Promise<Set<bigint>> {
+  const taken = new Set<bigint>();
+  const prefix = addrPrefix(space.network);
+  for (const kv of await store.list(prefix)) {
+    const ip = parseIP(kv.key.slice(prefix.length));
+    if (ip && ip.family === space.subnet.family) taken.add(ip.value);
+  }
+  return taken;
+}
+
+/**
+ * Allocates one address of the network (the first free one, gateway skipped), or exactly `preferred`.
+ * Atomic: the address key is created only if absent, so concurrent allocators never share an address.
+ */
+export async function allocAddress(
+  store: Store,
+  space: AddressSpace,
+  opts: { owner: string; preferred?: string },
+): Promise<string> {
+  const value = JSON.stringify({ owner: opts.owner });
+  const f: Family = space.subnet.family;
+  if (opts.preferred) {
+    const ip = parseIP(opts.preferred);
+    const { first, last } = bounds(space);
+    if (!ip || ip.family !== f || ip.value < first || ip.value > last || ip.value === space.gateway) {
+      throw new AllocationError(
+        `network ${space.network}: address ${opts.preferred} is not allocatable in ${describe(space)}`,
+      );
+    }
+    const text = formatIP(f, ip.value);
+    const key = addrKey(space.network, text);
+    const r = await store.txn([absent(key)], [{ type: 'put', key, value }], [{ type: 'get', key }]);
+    if (!r.succeeded) {
+      throw new AllocationError(
+        `network ${space.network}: address ${text} is in use by ${ownerOf(r.reads[0]) ?? 'another endpoint'}`,
+      );
+    }
+    return text;
+  }
+  const exclude = space.gateway === undefined ? [] : [space.gateway];
+  const { first, last } = bounds(space);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const taken = await takenAddresses(store, space);
+    const candidate = pick(freeCandidates(first, last, taken, exclude, attempt === 0 ? 1 : 8), attempt);
+    if (candidate === undefined) {
+      throw new AllocationError(`network ${space.network}: no free address left in ${describe(space)}`);
+    }
+    const text = formatIP(f, candidate);
+    const key = addrKey(space.network, text);
+    const r = await store.txn([absent(key)], [{ type: 'put', key, value }]);
+    if (r.succeeded) return text;
+  }
+  throw new AllocationError(`network ${space.network}: address allocation kept conflicting; try again`);
+}
+
+/** Returns an address to the pool. With owner, only if that owner holds it. True when it was released. */
+export async function releaseAddress(
+  store: Store,
+  network: string,
+  ip: string,
+  owner?: string,
+): Promise<boolean> {
+  const parsed = parseIP(ip);
+  if (!parsed) throw new IpamError(`"${ip}" is not an IP address`);
+  const key = addrKey(network, formatIP(parsed.family, parsed.value));
+  if (owner === undefined) return store.delete(key);
+  const r = await store.txn(
+    [{ key, target: 'value', op: '==', value: JSON.stringify({ owner }) }],
+    [{ type: 'delete', key }],
+  );
+  return r.succeeded;
+}
+
+/** Every allocated address of a network with its owner, in address order. */
+export async function listAddresses(store: Store, network: string): Promise<{ ip: string; owner: string }[]> {
+  const prefix = addrPrefix(network);
+  const rows = (await store.list(prefix)).map((kv) => {
+    const text = kv.key.slice(prefix.length);
+    return { ip: text, owner: ownerOf(kv) ?? '', sort: parseIP(text)?.value ?? 0n };
+  });
+  rows.sort((a, b) => (a.sort < b.sort ? -1 : a.sort > b.sort ? 1 : 0));
+  return rows.map(({ ip, owner }) => ({ ip, owner }));
+}
+
+/** Drops every address of a deleted network in one transaction. */
+export async function releaseAllAddresses(store: Store, network: string): Promise<void> {
+  await store.txn([], [{ type: 'deletePrefix', prefix: addrPrefix(network) }]);
+}
+
+/** The global ranges ids come from ("A-B" strings as the global object holds them). */
+export interface TagRanges {
+  vlans?: string;
+  vxlans?: string;
+}
+
+export function vlanRange(ranges: TagRanges): { lo: number; hi: number } {
+  return parseIdRange(ranges.vlans || DEFAULT_VLANS, VLAN_LIMITS.lo, VLAN_LIMITS.hi);
+}
+
+export function vxlanRange(ranges: TagRanges): { lo: number; hi: number } {
+  return parseIdRange(ranges.vxlans || DEFAULT_VXLANS, VXLAN_LIMITS.lo, VXLAN_LIMITS.hi);
+}
+
+async function takenIds(store: Store, kind: TagKind): Promise<Map<number, string>> {
+  const prefix = tagPrefix(kind);
+  const out = new Map<number, string>();
+  for (const kv of await store.list(prefix)) {
+    const id = Number(kv.key.slice(prefix.length));
+    if (Number.isInteger(id)) out.set(id, ownerOf(kv) ?? '');
+  }
+  return out;
+}
+
+function freeIds(range: { lo: number; hi: number }, taken: ReadonlyMap<number, string>, n: number): number[] {
+  const out: number[] = [];
+  for (let id = range.lo; id <= range.hi && out.length < n; id++) if (!taken.has(id)) out.push(id);
+  return out;
+}
+
+export interface NetworkTags {
+  encap: 'vlan' | 'vxlan';
+  /** The VLAN id (vlan) or VNI (vxlan) on the wire. */
+  pktTag: number;
+  /** VXLAN networks only: the VLAN that carries the network on the local bridge. */
+  localVlan?: number;
+}
+
+/**
+ * Allocates a network's ids in one transaction: its pkt-tag (the requested one, checked in range and
+ * free, or the first free) and, for VXLAN, a local VLAN from the vlan range.
+ */
+export async function allocNetworkTags(
+  store: Store,
+  req: { network: string; encap: 'vlan' | 'vxlan'; pktTag?: number },
+  ranges: TagRanges,
+): Promise<NetworkTags> {
+  const vlans = vlanRange(ranges);
+  const tagKind: TagKind = req.encap;
+  const tagRange = req.encap === 'vlan' ? vlans : vxlanRange(ranges);
+  if (req.pktTag !== undefined && req.pktTag !== 0) {
+    if (!Number.isInteger(req.pktTag) || req.pktTag < tagRange.lo || req.pktTag > tagRange.hi) {
+      throw new AllocationError(
+        `network ${req.network}: pkt-tag ${req.pktTag} is outside the ${req.encap} range ${tagRange.lo}-${tagRange.hi}`,
+      );
+    }
+  }
+  const pktValue = JSON.stringify({ owner: req.network, use: 'pktTag' });
+  const localValue = JSON.stringify({ owner: req.network, use: 'localVlan' });
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const taken = await takenIds(store, tagKind);
+    let pktTag: number | undefined;
+    if (req.pktTag) {
+      const holder = taken.get(req.pktTag);
+      if (holder !== undefined) {
+        throw new AllocationError(
+          `network ${req.network}: pkt-tag ${req.pktTag} is in use by ${holder || 'another network'}`,
+        );
+      }
+      pktTag = req.pktTag;
+    } else {
+      pktTag = pick(freeIds(tagRange, taken, attempt === 0 ? 1 : 8), attempt);
+      if (pktTag === undefined) {
+        throw new AllocationError(
+          `network ${req.network}: no free ${req.encap} id left in ${tagRange.lo}-${tagRange.hi}`,
+        );
+      }
+    }
+    const compares: Compare[] = [absent(tagKey(tagKind, pktTag))];
+    const ops: TxnOp[] = [{ type: 'put', key: tagKey(tagKind, pktTag), value: pktValue }];
+    let localVlan: number | undefined;
+    if (req.encap === 'vxlan') {
+      const vlanTaken = await takenIds(store, 'vlan');
+      localVlan = pick(freeIds(vlans, vlanTaken, attempt === 0 ? 1 : 8), attempt);
+      if (localVlan === undefined) {
+        throw new AllocationError(
+          `network ${req.network}: no free local vlan left in ${vlans.lo}-${vlans.hi} for the vxlan network`,
+        );
+      }
+      compares.push(absent(tagKey('vlan', localVlan)));
+      ops.push({ type: 'put', key: tagKey('vlan', localVlan), value: localValue });
+    }
+    const r = await store.txn(compares, ops);
+    if (r.succeeded)
+      return localVlan === undefined ? { encap: req.encap, pktTag } : { encap: req.encap, pktTag, localVlan };
+  }
+  throw new AllocationError(`network ${req.network}: tag allocation kept conflicting; try again`);
+}
+
+/** Returns a network's ids, each only if this network still holds it. */
+export async function releaseNetworkTags(store: Store, network: string, tags: NetworkTags): Promise<void> {
+  const drop = async (kind: TagKind, id: number, use: string) => {
+    const key = tagKey(kind, id);
+    await store.txn(
+      [{ key, target: 'value', op: '==', value: JSON.stringify({ owner: network, use }) }],
+      [{ type: 'delete', key }],
+    );
+  };
+  await drop(tags.encap, tags.pktTag, 'pktTag');
+  if (tags.localVlan !== undefined) await drop('vlan', tags.localVlan, 'localVlan');
+}
+
+/** Allocated ids of one kind with their owners, in id order (the global object's vlansInUse/vxlansInUse). */
+export async function listTags(store: Store, kind: TagKind): Promise<{ id: number; owner: string }[]> {
+  const taken = await takenIds(store, kind);
+  return [...taken.entries()].sort((a, b) => a[0] - b[0]).map(([id, owner]) => ({ id, owner }));
+}
+
+/** Ids outside `range` (the ones a range change would orphan). Pure. */
+export function orphans(
+  allocated: readonly { id: number; owner: string }[],
+  range: { lo: number; hi: number },
+): { id: number; owner: string }[] {
+  return allocated.filter((a) => a.id < range.lo || a.id > range.hi);
+}
+
+/**
+ * Refuses a new global vlans/vxlans range that would leave an allocated id outside it. Returns the
+ * store revision it checked at, so a caller can make its global update conditional on nothing newer.
+ */
+export async function checkRangeChange(store: Store, kind: TagKind, newRange: string): Promise<number> {
+  const limits = kind === 'vlan' ? VLAN_LIMITS : VXLAN_LIMITS;
+  let range: { lo: number; hi: number };
+  try {
+    range = parseIdRange(newRange, limits.lo, limits.hi);
+  } catch (e) {
+    throw new AllocationError(`global ${kind}s "${newRange}": ${(e as Error).message}`);
+  }
+  const rev = await store.revision();
+  const lost = orphans(await listTags(store, kind), range);
+  if (lost.length > 0) {
+    const shown = lost
+      .slice(0, 10)
+      .map((o) => `${o.id} (${o.owner})`)
+      .join(', ');
+    throw new AllocationError(
+      `global ${kind}s "${newRange}": would orphan ${lost.length} allocated id(s): ${shown}${lost.length > 10 ? ', …' : ''}`,
+    );
+  }
+  return rev;
+}
