@@ -1,0 +1,115 @@
+// Owns private etcd servers for tests: a temp data dir, free 127.0.0.1 ports, stop/kill, cleanup registration.
+// It must never touch an etcd it did not start, nor listen beyond 127.0.0.1.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onCleanup } from './cleanup.js';
+import { tempDirPrefix } from './names.js';
+import { stopPidsSync } from './procs.js';
+
+export interface EtcdInstance {
+  /** host:port of the client URL. */
+  endpoint: string;
+  dataDir: string;
+  /** SIGTERM, wait; the data dir is removed at cleanup. */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash. */
+  kill(): Promise<void>;
+}
+
+/** A port the kernel just gave us on 127.0.0.1 (closed again; etcd binds it right after). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((r) => child.once('exit', () => r()));
+}
+
+async function ready(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error('etcd exited during start');
+    try {
+      const res = await fetch(`http://${endpoint}/health`);
+      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+  throw new Error(`etcd on ${endpoint} not ready after ${timeoutMs} ms`);
+}
+
+/** Starts a private single-member etcd; retries on another port pair if a port was taken meanwhile. */
+export async function startEtcd(): Promise<EtcdInstance> {
+  const dataDir = await mkdtemp(tempDirPrefix('etcd'));
+  onCleanup(() => rm(dataDir, { recursive: true, force: true }), { label: `rm ${dataDir}` });
+  let lastErr: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [cp, pp] = [await freePort(), await freePort()];
+    const endpoint = `127.0.0.1:${cp}`;
+    const stderr: string[] = [];
+    const child = spawn(
+      'etcd',
+      [
+        '--name',
+        'default',
+        '--data-dir',
+        `${dataDir}/data${attempt}`,
+        '--listen-client-urls',
+        `http://${endpoint}`,
+        '--advertise-client-urls',
+        `http://${endpoint}`,
+        '--listen-peer-urls',
+        `http://127.0.0.1:${pp}`,
+        '--initial-advertise-peer-urls',
+        `http://127.0.0.1:${pp}`,
+        '--initial-cluster',
+        `default=http://127.0.0.1:${pp}`,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.on('data', (d: Buffer) => {
+      if (stderr.length < 200) stderr.push(d.toString());
+    });
+    const pid = child.pid;
+    const stopSignal = async (sig: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+      await exited(child);
+    };
+    const handle = onCleanup(() => stopSignal('SIGKILL'), {
+      label: `etcd ${endpoint}`,
+      sync: () => {
+        if (pid) stopPidsSync([pid], 0);
+      },
+    });
+    try {
+      await ready(endpoint, child, 10_000);
+    } catch (err) {
+      lastErr = new Error(`${(err as Error).message}\n${stderr.join('').slice(-2000)}`);
+      await stopSignal('SIGKILL');
+      handle.dispose();
+      continue;
+    }
+    return {
+      endpoint,
+      dataDir,
+      stop: () => stopSignal('SIGTERM'),
+      kill: () => stopSignal('SIGKILL'),
+    };
+  }
+  throw lastErr;
+}
