@@ -1,0 +1,143 @@
+// Owns netctl's HTTP conversation with netmaster: URLs, JSON bodies, timeouts, and turning failures into ApiError.
+// It must never print, exit, or know what a command means: callers decide what an error is worth.
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+/** One failed call, carrying enough to write a single useful line: who asked what, and what came back. */
+export class ApiError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    /** HTTP status, or 0 when netmaster never answered (refused, timed out, bad URL). */
+    readonly status: number,
+    readonly serverMessage: string,
+  ) {
+    super(
+      status === 0
+        ? `${method} ${path}: ${serverMessage}`
+        : `${method} ${path} returned ${status}: ${serverMessage}`,
+    );
+    this.name = 'ApiError';
+  }
+}
+
+export interface ClientOptions {
+  /** Per-request limit; netctl is interactive, so a hung netmaster must not hang the shell. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Pulls the human sentence out of an error body. Contiv's netmaster answered with plain text; plugin-style
+ * handlers use {"Err": ...}; our own server may use {"error"} or {"message"}. Newlines are folded so the
+ * caller's "one line on stderr" promise holds.
+ */
+export function errorText(body: string, statusText: string): string {
+  const trimmed = body.trim();
+  let text = trimmed;
+  if (trimmed.startsWith('{') || trimmed.startsWith('"')) {
+    try {
+      const parsed: unknown = JSON.parse(trimmed);
+      if (typeof parsed === 'string') text = parsed;
+      else if (parsed && typeof parsed === 'object') {
+        const o = parsed as Record<string, unknown>;
+        const pick = [o.Err, o.error, o.message, o.Error, o.Message].find(
+          (v) => typeof v === 'string' && v !== '',
+        );
+        if (typeof pick === 'string') text = pick;
+      }
+    } catch {
+      // Not JSON after all: the raw text is the message.
+    }
+  }
+  text = text.replace(/\s*\n\s*/g, ' ').trim();
+  return text || statusText || 'no message';
+}
+
+export class NetmasterClient {
+  private readonly base: string;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, opts: ClientOptions = {}) {
+    // Users type `--netmaster host:9999` as often as a URL; Contiv's docs use both.
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(baseUrl) ? baseUrl : `http://${baseUrl}`;
+    this.base = withScheme.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+  }
+
+  get baseUrl(): string {
+    return this.base;
+  }
+
+  get(path: string): Promise<Json> {
+    return this.request('GET', path);
+  }
+
+  post(path: string, body: JsonObject): Promise<Json> {
+    return this.request('POST', path, body);
+  }
+
+  put(path: string, body: JsonObject): Promise<Json> {
+    return this.request('PUT', path, body);
+  }
+
+  delete(path: string): Promise<Json> {
+    return this.request('DELETE', path);
+  }
+
+  private async request(method: string, path: string, body?: JsonObject): Promise<Json> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new ApiError(method, path, 0, describeNetworkError(err, this.base, this.timeoutMs));
+    }
+    const text = await res.text();
+    if (!res.ok) throw new ApiError(method, path, res.status, errorText(text, res.statusText));
+    if (text.trim() === '') return null;
+    try {
+      return JSON.parse(text) as Json;
+    } catch {
+      throw new ApiError(
+        method,
+        path,
+        res.status,
+        `netmaster sent a body that is not JSON: ${text.slice(0, 80)}`,
+      );
+    }
+  }
+}
+
+function describeNetworkError(err: unknown, base: string, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
+    return `netmaster at ${base} did not answer within ${timeoutMs} ms`;
+  }
+  // undici hides the useful part (ECONNREFUSED, ENOTFOUND) in `cause`.
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
+  const msg = err instanceof Error ? err.message : String(err);
+  return `cannot reach netmaster at ${base}: ${cause || msg}`;
+}
+
+/**
+ * Go's `omitempty` on Contiv's client structs: zero values never reach the wire, so an unset flag leaves the
+ * server's default in force (e.g. no pktTag means "allocate one").
+ */
+export function omitEmpty(obj: Record<string, Json | undefined>): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(obj)) {
+    if (v === undefined || v === null || v === '' || v === 0 || v === false) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Object key as netmaster spells it in URLs: key fields joined with ':' (`default:contiv-net`). */
+export function objKey(...parts: string[]): string {
+  return parts.map((p) => encodeURIComponent(p)).join(':');
+}
