@@ -1,0 +1,114 @@
+// Leader election on a real etcd (one client per elector) and on one embedded store shared in-process:
+// one leads, the follower knows its address, and a dead or resigned leader is replaced within 5 s.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { EmbeddedStore } from '../../state/embedded.js';
+import { EtcdStore } from '../../state/etcd.js';
+import { type Election, elect } from '../../state/leader.js';
+import type { Store } from '../../state/store.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { type EtcdInstance, startEtcd } from '../harness/etcd.js';
+import { tempDirPrefix } from '../harness/names.js';
+import { missingFor } from '../harness/require.js';
+
+const TTL = 2;
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+  return Date.now() - t0;
+}
+
+/** Each elector gets its own store client (for etcd a separate connection, so closing it is a death). */
+type Stores = () => Promise<Store>;
+
+function electionSuite(name: string, storeFor: Stores): void {
+  describe(`leader election: ${name}`, () => {
+    test('one leads, the follower knows its address, a resign hands over', async () => {
+      const key = `/contiv.io/leader-${name}-resign`;
+      const a = await elect(await storeFor(), { id: 'a', address: '127.0.0.1:9001', ttlSec: TTL, key });
+      onCleanup(() => a.close());
+      const b = await elect(await storeFor(), { id: 'b', address: '127.0.0.1:9002', ttlSec: TTL, key });
+      onCleanup(() => b.close());
+      assert.equal(a.isLeader, true);
+      assert.equal(b.isLeader, false);
+      assert.deepEqual(await b.leader(), { id: 'a', address: '127.0.0.1:9001' });
+      assert.deepEqual(await a.leader(), { id: 'a', address: '127.0.0.1:9001' });
+
+      const events: string[] = [];
+      b.on('elected', () => events.push('b elected'));
+      b.on('leader', (l) => events.push(`b sees ${l?.id ?? 'none'}`));
+      a.on('deposed', () => events.push('a deposed'));
+      await a.resign();
+      assert.equal(a.isLeader, false);
+      const ms = await waitFor('b to lead', () => b.isLeader, 5000);
+      assert.ok(ms < 5000);
+      assert.deepEqual(await b.leader(), { id: 'b', address: '127.0.0.1:9002' });
+      assert.ok(events.includes('a deposed'));
+      assert.ok(events.includes('b elected'));
+      assert.ok(events.includes('b sees b'), events.join(', '));
+    });
+
+    test('a dead leader (lease no longer kept alive) is replaced within 5 s', async () => {
+      const key = `/contiv.io/leader-${name}-death`;
+      const sa = await storeFor();
+      const a = await elect(sa, { id: 'a', address: '10.0.0.1:9999', ttlSec: TTL, key });
+      const b = await elect(await storeFor(), { id: 'b', address: '10.0.0.2:9999', ttlSec: TTL, key });
+      onCleanup(() => b.close());
+      assert.equal(a.isLeader, true);
+      assert.equal((await b.leader())?.address, '10.0.0.1:9999');
+      const seen: (string | undefined)[] = [];
+      b.on('leader', (l) => seen.push(l?.address));
+      // The leader dies: nothing revokes its lease or deletes its key.
+      await a.close();
+      const ms = await waitFor('b to take over', () => b.isLeader, 5000);
+      assert.ok(ms >= 500, `took over after ${ms} ms: too early for a lease expiry`);
+      assert.deepEqual(await b.leader(), { id: 'b', address: '10.0.0.2:9999' });
+      assert.equal(seen.at(-1), '10.0.0.2:9999');
+
+      // A third elector joining now follows b.
+      const c = await elect(await storeFor(), { id: 'c', address: '10.0.0.3:9999', ttlSec: TTL, key });
+      onCleanup(() => c.close());
+      assert.equal(c.isLeader, false);
+      assert.equal((await c.leader())?.id, 'b');
+    });
+  });
+}
+
+describe('embedded store', () => {
+  let store: EmbeddedStore;
+  before(async () => {
+    const dir = await mkdtemp(tempDirPrefix('leader'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    store = await EmbeddedStore.open(dir);
+    onCleanup(() => store.close());
+  });
+  electionSuite('embedded', async () => store);
+});
+
+const missing = missingFor('etcd');
+const skipEtcd = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+describe('etcd', { skip: skipEtcd }, () => {
+  let etcd: EtcdInstance;
+  before(async () => {
+    if (missing.length > 0)
+      throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
+    etcd = await startEtcd();
+  });
+  electionSuite('etcd', async () => {
+    const s = await EtcdStore.connect([etcd.endpoint]);
+    onCleanup(() => s.close());
+    return s;
+  });
+});
+
+// Electors' close() registered above runs before their stores close (cleanups are LIFO).
+after(runCleanups);
+
+export type { Election };
