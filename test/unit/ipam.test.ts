@@ -1,6 +1,9 @@
 // Tests IPAM: pure address/id arithmetic, and the store-backed allocators against any Store (an honest
 // in-memory one here: revisions, CAS compares, watches, leases). It must never need a running etcd.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   AllocationError,
@@ -24,6 +27,7 @@ import {
   releaseAllAddresses,
   releaseNetworkTags,
 } from '../../policy/ipam/index.js';
+import { EmbeddedStore } from '../../state/embedded.js';
 import type { Compare, KV, Lease, Store, TxnOp, TxnResult, WatchEvent, Watcher } from '../../state/store.js';
 
 /**
@@ -418,6 +422,18 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
 }
 
 ipamStoreSuite('an in-memory store', async () => new MemStore());
+
+// The same suite on the real single-host store: its fsynced log must not change who gets what.
+ipamStoreSuite('the embedded store', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'contiv-ipam-'));
+  const store = await EmbeddedStore.open(dir);
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  return store;
+});
 
 describe('the in-memory test store is honest', () => {
   it('really interleaves: concurrent allocators conflict and retry', async () => {
