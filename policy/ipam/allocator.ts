@@ -19,20 +19,26 @@ import {
  *   /contiv.io/ipam/addr/<tenant:network>/<ip>   {"owner": ...}
  *   /contiv.io/ipam/vlan/<id>                     {"owner": "<tenant:network>", "use": "pktTag"|"localVlan"}
  *   /contiv.io/ipam/vxlan/<id>                    {"owner": "<tenant:network>", "use": "pktTag"}
+ *   /contiv.io/ipam/epg/<id>                      {"owner": "<tenant:group>"}
  */
 export const IPAM_PREFIX = '/contiv.io/ipam/';
 export type TagKind = 'vlan' | 'vxlan';
+/** Id spaces: network tags, and endpoint-group ids (the number the policy compiler marks a group's traffic with). */
+export type IdKind = TagKind | 'epg';
 
 export const addrPrefix = (network: string) => `${IPAM_PREFIX}addr/${network}/`;
 export const addrKey = (network: string, ip: string) => `${addrPrefix(network)}${ip}`;
-export const tagPrefix = (kind: TagKind) => `${IPAM_PREFIX}${kind}/`;
-export const tagKey = (kind: TagKind, id: number) => `${tagPrefix(kind)}${id}`;
+export const tagPrefix = (kind: IdKind) => `${IPAM_PREFIX}${kind}/`;
+export const tagKey = (kind: IdKind, id: number) => `${tagPrefix(kind)}${id}`;
 
 /** Contiv's defaults for the global vlans/vxlans ranges, and the widest values the model lets them take. */
 export const DEFAULT_VLANS = '1-4094';
 export const DEFAULT_VXLANS = '1-10000';
 export const VLAN_LIMITS = { lo: 1, hi: 4094 } as const;
 export const VXLAN_LIMITS = { lo: 1, hi: 16777215 } as const;
+
+/** Endpoint-group ids fit the 16 bits the datapath carries them in; 0 means "no group". */
+export const EPG_ID_RANGE = { lo: 1, hi: 65535 } as const;
 
 /** Conflicts are expected under contention; past this many, something else is wrong. */
 const MAX_ATTEMPTS = 1000;
@@ -212,7 +218,7 @@ export function vxlanRange(ranges: TagRanges): { lo: number; hi: number } {
   return parseIdRange(ranges.vxlans || DEFAULT_VXLANS, VXLAN_LIMITS.lo, VXLAN_LIMITS.hi);
 }
 
-async function takenIds(store: Store, kind: TagKind): Promise<Map<number, string>> {
+async function takenIds(store: Store, kind: IdKind): Promise<Map<number, string>> {
   const prefix = tagPrefix(kind);
   const out = new Map<number, string>();
   for (const kv of await store.list(prefix)) {
@@ -311,7 +317,7 @@ export async function releaseNetworkTags(store: Store, network: string, tags: Ne
 }
 
 /** Allocated ids of one kind with their owners, in id order (the global object's vlansInUse/vxlansInUse). */
-export async function listTags(store: Store, kind: TagKind): Promise<{ id: number; owner: string }[]> {
+export async function listTags(store: Store, kind: IdKind): Promise<{ id: number; owner: string }[]> {
   const taken = await takenIds(store, kind);
   return [...taken.entries()].sort((a, b) => a[0] - b[0]).map(([id, owner]) => ({ id, owner }));
 }
@@ -348,4 +354,32 @@ export async function checkRangeChange(store: Store, kind: TagKind, newRange: st
     );
   }
   return rev;
+}
+
+/** Allocates the first free id of a kind within range for owner (e.g. a group's id), one CAS per try. */
+export async function allocId(
+  store: Store,
+  kind: IdKind,
+  range: { lo: number; hi: number },
+  owner: string,
+): Promise<number> {
+  const value = JSON.stringify({ owner });
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const id = pick(freeIds(range, await takenIds(store, kind), attempt === 0 ? 1 : 8), attempt);
+    if (id === undefined)
+      throw new AllocationError(`${owner}: no free ${kind} id left in ${range.lo}-${range.hi}`);
+    const key = tagKey(kind, id);
+    if ((await store.txn([absent(key)], [{ type: 'put', key, value }])).succeeded) return id;
+  }
+  throw new AllocationError(`${owner}: ${kind} id allocation kept conflicting; try again`);
+}
+
+/** Returns an id allocated by allocId, only if owner still holds it. True when released. */
+export async function releaseId(store: Store, kind: IdKind, id: number, owner: string): Promise<boolean> {
+  const key = tagKey(kind, id);
+  const r = await store.txn(
+    [{ key, target: 'value', op: '==', value: JSON.stringify({ owner }) }],
+    [{ type: 'delete', key }],
+  );
+  return r.succeeded;
 }

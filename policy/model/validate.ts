@@ -256,8 +256,9 @@ export function validate<T extends ObjType>(objType: T, input: unknown): ConfigO
   const defaults: PlainObject = EXTRA_DEFAULTS[objType] ?? {};
   for (const f of spec.fields.values()) {
     const v = raw[f.name];
-    if (v === undefined || v === null || (v === '' && defaults[f.name] !== undefined)) {
-      const d = f.default ?? defaults[f.name];
+    const d = f.default ?? defaults[f.name];
+    // Go clients send "" for an unset string: where a default exists, "" means "use it".
+    if (v === undefined || v === null || (v === '' && d !== undefined)) {
       if (d !== undefined) out[f.name] = Array.isArray(d) ? [...d] : d;
     } else {
       out[f.name] = v;
@@ -278,4 +279,29 @@ export function validate<T extends ObjType>(objType: T, input: unknown): ConfigO
     if (f.format && f.type === 'string' && v === undefined && !f.format.test('')) fail(f.name, 'is required');
   }
   return out as ConfigOf<T> & PlainObject;
+}
+
+/**
+ * Fields that cannot change once an object exists (Contiv refuses these updates: the datapath and the
+ * allocations were built from them). Everything else may be updated in place.
+ */
+const IMMUTABLE: Partial<Record<ObjType, readonly string[] | 'all'>> = {
+  // Contiv's NetworkUpdate and RuleUpdate refuse any change: delete and re-create instead.
+  network: 'all',
+  rule: 'all',
+  endpointGroup: ['networkName', 'ipPool', 'cfgdTag'],
+  serviceLB: ['networkName'],
+};
+
+/** Refuses an update of validated `before` to validated `after` that changes an immutable field. */
+export function checkUpdate(objType: ObjType, before: PlainObject, after: PlainObject): void {
+  const im = IMMUTABLE[objType] ?? [];
+  const spec = specOf(objType);
+  for (const f of im === 'all' ? [...spec.fields.keys()].filter((k) => !spec.key.includes(k)) : im) {
+    const a = before[f] ?? '';
+    const b = after[f] ?? '';
+    if (JSON.stringify(a) !== JSON.stringify(b)) {
+      throw new ModelError(objType, keyOf(objType, after), f, `cannot change from ${JSON.stringify(a)}`, b);
+    }
+  }
 }

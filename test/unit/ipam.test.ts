@@ -9,9 +9,11 @@ import {
   AllocationError,
   addressSpace,
   allocAddress,
+  allocId,
   allocNetworkTags,
   checkRangeChange,
   contains,
+  EPG_ID_RANGE,
   firstFree,
   formatIPv6,
   IpamError,
@@ -25,6 +27,7 @@ import {
   parseSubnet,
   releaseAddress,
   releaseAllAddresses,
+  releaseId,
   releaseNetworkTags,
 } from '../../policy/ipam/index.js';
 import { EmbeddedStore } from '../../state/embedded.js';
@@ -402,6 +405,21 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       await assert.rejects(checkRangeChange(store, 'vxlan', '1-5000'), /9000 \(default:x\)/);
       await checkRangeChange(store, 'vxlan', '1000-20000');
       await assert.rejects(checkRangeChange(store, 'vlan', '1-5000'), /must lie within 1-4094/);
+      await store.close();
+    });
+    it('group ids: first free in range, owner-checked release, reuse, exhaustion', async () => {
+      const store = await makeStore();
+      assert.equal(await allocId(store, 'epg', EPG_ID_RANGE, 'default:web'), 1);
+      assert.equal(await allocId(store, 'epg', EPG_ID_RANGE, 'default:db'), 2);
+      assert.equal(await releaseId(store, 'epg', 1, 'default:db'), false);
+      assert.equal(await releaseId(store, 'epg', 1, 'default:web'), true);
+      assert.equal(await allocId(store, 'epg', EPG_ID_RANGE, 'default:app'), 1);
+      await assert.rejects(
+        allocId(store, 'epg', { lo: 1, hi: 2 }, 'default:x'),
+        /default:x: no free epg id left in 1-2/,
+      );
+      // Group ids and vlan ids are separate spaces.
+      assert.equal((await allocNetworkTags(store, { network: 'default:n', encap: 'vlan' }, {})).pktTag, 1);
       await store.close();
     });
     it('100 concurrent network creations get distinct VNIs and local vlans', async () => {

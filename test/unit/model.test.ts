@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import {
   checkDelete,
   checkParents,
+  checkUpdate,
   keyOf,
   type ListAll,
   type Lookup,
@@ -288,6 +289,44 @@ describe('model: each rule refuses with the field named', () => {
     );
     refuses('aciGw', { ...EXAMPLES.aciGw, enforcePolicies: 'maybe' }, 'enforcePolicies', /must match/);
     refuses('aciGw', { ...EXAMPLES.aciGw, physicalDomain: undefined }, 'physicalDomain', /is required/);
+  });
+});
+
+describe('model: updates', () => {
+  it('networks and rules cannot change; groups keep their network; others update', () => {
+    const n = validate('network', EXAMPLES.network);
+    checkUpdate('network', n, validate('network', EXAMPLES.network));
+    assert.throws(
+      () => checkUpdate('network', n, validate('network', { ...EXAMPLES.network, gateway: '20.1.1.1' })),
+      {
+        message: 'network default:contiv-net: gateway "20.1.1.1": cannot change from "20.1.1.254"',
+      },
+    );
+    const r = validate('rule', EXAMPLES.rule);
+    assert.throws(
+      () => checkUpdate('rule', r, validate('rule', { ...EXAMPLES.rule, port: 81 })),
+      /port 81: cannot change/,
+    );
+    const g = validate('endpointGroup', EXAMPLES.endpointGroup);
+    checkUpdate('endpointGroup', g, validate('endpointGroup', { ...EXAMPLES.endpointGroup, policies: [] }));
+    assert.throws(
+      () =>
+        checkUpdate(
+          'endpointGroup',
+          g,
+          validate('endpointGroup', { ...EXAMPLES.endpointGroup, networkName: 'n2' }),
+        ),
+      /networkName "n2": cannot change from "contiv-net"/,
+    );
+    checkUpdate(
+      'netprofile',
+      validate('netprofile', EXAMPLES.netprofile),
+      validate('netprofile', { ...EXAMPLES.netprofile, DSCP: 10 }),
+    );
+  });
+  it('"" for a field with a default means the default (Go clients send empty strings)', () => {
+    assert.equal(validate('network', { ...EXAMPLES.network, nwType: '', encap: '' }).nwType, 'data');
+    assert.equal(validate('network', { ...EXAMPLES.network, encap: '' }).encap, 'vxlan');
   });
 });
 
