@@ -9,6 +9,9 @@
 // Recovery loads the snapshot, replays log records with seq > snapshot.seq and stops at the first torn
 // or corrupt record, truncating the file there: such a record was never acknowledged, because a
 // write resolves only after the fdatasync that covers it.
+// A write is applied to memory when issued (so a txn's compare sees every earlier write) and acknowledged
+// after its fsync; a read may therefore see a write a few milliseconds before it is acknowledged. Watch
+// events are delivered only once durable.
 // Leases: grants and revocations are logged; keep-alive refreshes are not. On open, every surviving
 // lease gets a fresh full TTL (as etcd does on leader change): its holder died with the old process,
 // so nobody refreshes it and its keys disappear one TTL after the restart.
@@ -31,10 +34,11 @@ export interface EmbeddedOptions {
 export class CompactedError extends Error {
   constructor(
     readonly requested: number,
-    readonly oldestAvailable: number,
+    /** Undefined when the store does not say (etcd). */
+    readonly oldestAvailable: number | undefined,
   ) {
     super(
-      `revision ${requested} is compacted: the oldest revision a watch can start from is ${oldestAvailable}`,
+      `revision ${requested} is compacted${oldestAvailable === undefined ? '' : `: the oldest revision a watch can start from is ${oldestAvailable}`}`,
     );
     this.name = 'CompactedError';
   }
@@ -300,11 +304,11 @@ export class EmbeddedStore implements Store {
 
   async list(prefix: string): Promise<KV[]> {
     this.check();
-    const keys: string[] = [];
-    for (const k of this.kv.keys()) if (k.startsWith(prefix)) keys.push(k);
-    // Byte order, as etcd sorts keys; plain string comparison is UTF-16 order.
-    keys.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    return keys.map((k) => this.toKV(k)!);
+    const keys: { k: string; b: Buffer }[] = [];
+    for (const k of this.kv.keys()) if (k.startsWith(prefix)) keys.push({ k, b: Buffer.from(k) });
+    // Byte order, as etcd sorts keys (plain string comparison is UTF-16 order, which differs above U+E000).
+    keys.sort((x, y) => Buffer.compare(x.b, y.b));
+    return keys.map(({ k }) => this.toKV(k)!);
   }
 
   async revision(): Promise<number> {

@@ -7,6 +7,7 @@ import {
   type IKeyValue,
   type IRequestOp,
 } from 'etcd3';
+import { CompactedError } from './embedded.js';
 import type { Compare, KV, Lease, Store, TxnOp, TxnResult, WatchEvent, Watcher } from './store.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
@@ -93,6 +94,8 @@ class EtcdStoreLease implements Lease {
 export class EtcdStore implements Store {
   private leases = new Set<EtcdStoreLease>();
   private watchers = new Set<EtcdWatcher>();
+  /** Watches etcd cancelled (most recent last), for diagnostics. */
+  readonly watchErrors: Error[] = [];
 
   private constructor(private readonly client: Etcd3) {}
 
@@ -172,9 +175,26 @@ export class EtcdStore implements Store {
     opts: { fromRevision?: number } = {},
   ): Promise<Watcher> {
     let builder = this.client.watch().prefix(prefix).withPreviousKV();
-    if (opts.fromRevision !== undefined) builder = builder.startRevision(String(opts.fromRevision));
+    if (opts.fromRevision !== undefined) {
+      // etcd accepts a watch from a compacted revision and cancels it a moment later; a read at that
+      // revision fails at once instead, so the caller gets the same error as from the embedded store.
+      try {
+        await this.client.kv.range({ key: b(prefix), revision: opts.fromRevision, count_only: true });
+      } catch (err) {
+        if (/compacted/.test((err as Error).message)) throw new CompactedError(opts.fromRevision, undefined);
+        if (!/future revision/.test((err as Error).message)) throw err;
+      }
+      builder = builder.startRevision(String(opts.fromRevision));
+    }
     const w = await builder.create();
     this.watchers.add(w);
+    // etcd3 reconnects and resumes a watch by itself; 'error' means etcd cancelled it (e.g. its start
+    // revision was compacted). An unhandled 'error' would crash the process, so it is kept and the
+    // watch counts as ended.
+    w.on('error', (err) => {
+      this.watchErrors.push(err);
+      this.watchers.delete(w);
+    });
     // 'data' carries a whole response's events in revision order (per-event emitters would too, but
     // this keeps deletes and puts of one txn together).
     w.on('data', (res) => {

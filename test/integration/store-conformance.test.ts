@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { EmbeddedStore } from '../../state/embedded.js';
+import { Etcd3 } from 'etcd3';
+import { CompactedError, EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
 import type { Compare, Lease, Store, WatchEvent } from '../../state/store.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
@@ -303,6 +304,24 @@ describe('etcd', { skip: skipEtcd }, () => {
     if (missing.length > 0)
       throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
     etcd = await startEtcd();
+  });
+  test('a watch from a compacted revision is refused with CompactedError', async () => {
+    const store = await EtcdStore.connect([etcd.endpoint]);
+    onCleanup(() => store.close());
+    const r1 = await store.put('/compact/a', '1');
+    const r2 = await store.put('/compact/a', '2');
+    const raw = new Etcd3({ hosts: `http://${etcd.endpoint}` });
+    try {
+      await raw.kv.compact({ revision: r2, physical: true });
+    } finally {
+      raw.close();
+    }
+    await assert.rejects(
+      store.watch('/compact/', () => {}, { fromRevision: r1 }),
+      CompactedError,
+    );
+    const w = await store.watch('/compact/', () => {}, { fromRevision: r2 });
+    await w.close();
   });
   storeConformance('EtcdStore', async () => {
     const store = await EtcdStore.connect([etcd.endpoint]);
