@@ -82,6 +82,10 @@ function owns(child: ObjType, via: string): boolean {
  */
 export async function checkParents(objType: ObjType, obj: PlainObject, lookup: Lookup): Promise<void> {
   const key = keyOf(objType, obj);
+  // Contiv refuses a group named like a network of its tenant: Docker and DNS names would clash.
+  if (objType === 'endpointGroup' && (await lookup('network', key))) {
+    throw new ModelError(objType, key, 'groupName', `network ${key} has the same name`, obj.groupName);
+  }
   for (const ref of parents(objType, obj)) {
     const found = await lookup(ref.objType, ref.key);
     if (!found) {

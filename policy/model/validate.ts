@@ -197,17 +197,22 @@ const SEMANTIC: Partial<Record<ObjType, Semantic>> = {
     if (port !== 0 && proto !== 'tcp' && proto !== 'udp') fail('port', 'needs protocol tcp or udp', port);
     ipOrCidr(o, 'fromIpAddress', fail);
     ipOrCidr(o, 'toIpAddress', fail);
-    // Contiv: a rule matches its peer by one of group, network or address, never two at once.
+    // As Contiv's RuleCreate: a network peer excludes a group or an address peer on the same side
+    // (a group narrowed by an address is fine).
     for (const side of ['from', 'to'] as const) {
-      const set = ['EndpointGroup', 'Network', 'IpAddress'].filter((s) => str(o, `${side}${s}`) !== '');
-      if (set.length > 1) {
-        fail(`${side}${set[1]}`, `cannot be combined with ${side}${set[0]}`, o[`${side}${set[1]}`]);
+      if (str(o, `${side}Network`) === '') continue;
+      for (const other of ['EndpointGroup', 'IpAddress']) {
+        const k = `${side}${other}`;
+        if (str(o, k) !== '') fail(k, `cannot be combined with ${side}Network`, o[k]);
       }
     }
-    // from* fields match the sender of incoming traffic, to* the receiver of outgoing traffic.
-    const wrong = o.direction === 'in' ? 'to' : 'from';
-    for (const s of ['EndpointGroup', 'Network', 'IpAddress']) {
-      const k = `${wrong}${s}`;
+    // from* fields match the sender of incoming traffic, to* the receiver of outgoing traffic. Contiv
+    // lets an incoming rule name toIpAddress (one member of the policy's group, as Kubernetes policies do).
+    const wrong =
+      o.direction === 'in'
+        ? ['toEndpointGroup', 'toNetwork']
+        : ['fromEndpointGroup', 'fromNetwork', 'fromIpAddress'];
+    for (const k of wrong) {
       if (str(o, k) !== '') fail(k, `is not valid in direction ${o.direction}`, o[k]);
     }
   },
@@ -286,10 +291,11 @@ export function validate<T extends ObjType>(objType: T, input: unknown): ConfigO
  * allocations were built from them). Everything else may be updated in place.
  */
 const IMMUTABLE: Partial<Record<ObjType, readonly string[] | 'all'>> = {
-  // Contiv's NetworkUpdate and RuleUpdate refuse any change: delete and re-create instead.
+  // Contiv's NetworkUpdate, RuleUpdate and TenantUpdate refuse any change: delete and re-create instead.
   network: 'all',
   rule: 'all',
-  endpointGroup: ['networkName', 'ipPool', 'cfgdTag'],
+  tenant: 'all',
+  endpointGroup: ['networkName', 'ipPool'],
   serviceLB: ['networkName'],
 };
 

@@ -244,8 +244,29 @@ describe('model: each rule refuses with the field named', () => {
     refuses('rule', { ...r, action: 'drop' }, 'action', /allow or deny/);
     refuses('rule', { ...r, fromIpAddress: '10.1.1.0/40' }, 'fromIpAddress', /prefix length/);
     refuses('rule', { ...r, fromIpAddress: 'x.1' }, 'fromIpAddress', /IP address or CIDR/);
-    refuses('rule', { ...r, fromEndpointGroup: 'db', fromNetwork: 'n' }, 'fromNetwork', /cannot be combined/);
+    refuses(
+      'rule',
+      { ...r, fromEndpointGroup: 'db', fromNetwork: 'n' },
+      'fromEndpointGroup',
+      /cannot be combined with fromNetwork/,
+    );
+    refuses(
+      'rule',
+      { ...r, fromIpAddress: '10.1.1.0/24', fromNetwork: 'n' },
+      'fromIpAddress',
+      /cannot be combined/,
+    );
+    validate('rule', { ...r, fromEndpointGroup: 'db', fromIpAddress: '10.1.1.0/24' });
+    validate('rule', { ...r, toIpAddress: '10.1.1.5' });
     refuses('rule', { ...r, toEndpointGroup: 'db' }, 'toEndpointGroup', /not valid in direction in/);
+    refuses('rule', { ...r, toNetwork: 'n' }, 'toNetwork', /not valid in direction in/);
+    refuses('rule', { ...r, direction: 'out', fromIpAddress: '10.1.1.1' }, 'fromIpAddress', /direction out/);
+    refuses(
+      'rule',
+      { ...r, direction: 'out', toNetwork: 'n', toIpAddress: '10.1.1.1' },
+      'toIpAddress',
+      /combined/,
+    );
     refuses(
       'rule',
       { ...r, direction: 'out', fromNetwork: 'n' },
@@ -318,6 +339,10 @@ describe('model: updates', () => {
         ),
       /networkName "n2": cannot change from "contiv-net"/,
     );
+    assert.throws(
+      () => checkUpdate('tenant', { tenantName: 'a' }, { tenantName: 'a', defaultNetwork: 'n' }),
+      /cannot change/,
+    );
     checkUpdate(
       'netprofile',
       validate('netprofile', EXAMPLES.netprofile),
@@ -380,6 +405,13 @@ describe('model: integrity', () => {
     await assert.rejects(
       checkParents('endpointGroup', EXAMPLES.endpointGroup, w2.lookup),
       /policy default:prod_web/,
+    );
+    await assert.rejects(
+      checkParents('endpointGroup', { ...EXAMPLES.endpointGroup, groupName: 'contiv-net' }, w2.lookup),
+      {
+        message:
+          'endpointGroup default:contiv-net: groupName "contiv-net": network default:contiv-net has the same name',
+      },
     );
   });
   it('checkParents: a group ip-pool must lie in the network subnet', async () => {
