@@ -586,6 +586,22 @@ describe('netctl: the seed and developer-guide commands send Contiv REST calls',
     );
   });
 
+  it('aci-gw set sends the whole object with its yes/no defaults', async () => {
+    await expectWrite(
+      ['aci-gw', 'set', '-d', 'containerDom', '-n', 'topology/pod-1/node-101'],
+      'POST',
+      '/api/v1/aciGws/aciGw/',
+      {
+        name: 'aciGw',
+        enforcePolicies: 'yes',
+        includeCommonTenant: 'no',
+        nodeBindings: 'topology/pod-1/node-101',
+        pathBindings: '',
+        physicalDomain: 'containerDom',
+      },
+    );
+  });
+
   it('global set reads the object and changes only the given fields (installer hint)', async () => {
     recorded.length = 0;
     const r = await netctl(['global', 'set', '--fwd-mode', 'routing']);
@@ -680,6 +696,7 @@ describe('netctl: inspect and version', () => {
       [['netprofile', 'inspect', 'gold'], '/api/v1/inspect/netprofiles/default:gold/'],
       [['bgp', 'inspect', 'host1'], '/api/v1/inspect/Bgps/host1/'],
       [['global', 'inspect'], '/api/v1/inspect/globals/global/'],
+      [['aci-gw', 'inspect'], '/api/v1/inspect/aciGws/aciGw/'],
       [['endpoint', 'inspect', 'abc123'], '/api/v1/inspect/endpoints/abc123/'],
       [['ep', 'inspect', 'abc123'], '/api/v1/inspect/endpoints/abc123/'],
       [['service', 'inspect', 'svc1'], '/api/v1/inspect/serviceLBs/default:svc1/'],

@@ -1,6 +1,7 @@
 // Owns the registry of every netctl command and how a command line finds one (object word, then verb).
 // It must never run a command; main.ts parses, dispatches and maps outcomes to exit codes.
 
+import { aciGwCommands } from './acigw.js';
 import { appProfileCommands } from './appprofile.js';
 import { bgpCommands } from './bgp.js';
 import { endpointCommands } from './endpoint.js';
@@ -25,6 +26,7 @@ export const commands: readonly Command[] = [
   ...policyCommands,
   ...extContractsCommands,
   ...globalCommands,
+  ...aciGwCommands,
   ...bgpCommands,
   ...appProfileCommands,
   ...serviceCommands,
@@ -41,6 +43,7 @@ export const objectSummaries: readonly (readonly [string, string])[] = [
   ['policy', 'Policy manipulation tools'],
   ['external-contracts', 'External contracts'],
   ['global', 'Global information'],
+  ['aci-gw', 'ACI Gateway information'],
   ['bgp', 'router capability configuration'],
   ['app-profile', 'Application Profile manipulation tools'],
   ['service', 'service object creation'],
