@@ -82,9 +82,19 @@ function owns(child: ObjType, via: string): boolean {
  */
 export async function checkParents(objType: ObjType, obj: PlainObject, lookup: Lookup): Promise<void> {
   const key = keyOf(objType, obj);
-  // Contiv refuses a group named like a network of its tenant: Docker and DNS names would clash.
+  // Contiv refuses a group named like a network of its tenant (and the reverse): Docker and DNS names
+  // ("web" for a group, "web" for a network) would clash.
   if (objType === 'endpointGroup' && (await lookup('network', key))) {
     throw new ModelError(objType, key, 'groupName', `network ${key} has the same name`, obj.groupName);
+  }
+  if (objType === 'network' && (await lookup('endpointGroup', key))) {
+    throw new ModelError(
+      objType,
+      key,
+      'networkName',
+      `endpointGroup ${key} has the same name`,
+      obj.networkName,
+    );
   }
   for (const ref of parents(objType, obj)) {
     const found = await lookup(ref.objType, ref.key);
@@ -147,5 +157,38 @@ export async function checkDelete(
   if (users.length > 0) {
     const shown = users.map((u) => `${u.objType} ${u.key}`);
     throw new ModelError(objType, key, undefined, `in use by ${[...new Set(shown)].join(', ')}`);
+  }
+}
+
+function overlaps(a: string, b: string): boolean {
+  try {
+    const x = parseSubnet(a);
+    const y = parseSubnet(b);
+    return x.family === y.family && x.network <= y.broadcast && y.network <= x.broadcast;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a new network whose subnet (or IPv6 subnet) overlaps another network of the same tenant, as
+ * Contiv's NetworkCreate does: addresses and routes must be unambiguous within a tenant.
+ */
+export async function checkSiblings(objType: ObjType, obj: PlainObject, listAll: ListAll): Promise<void> {
+  if (objType !== 'network') return;
+  const key = keyOf(objType, obj);
+  for (const other of await listAll('network')) {
+    if (s(other, 'tenantName') !== s(obj, 'tenantName') || keyOf('network', other) === key) continue;
+    for (const f of ['subnet', 'ipv6Subnet']) {
+      if (s(obj, f) && s(other, f) && overlaps(s(obj, f), s(other, f))) {
+        throw new ModelError(
+          objType,
+          key,
+          f,
+          `overlaps network ${keyOf('network', other)} (${s(other, f)})`,
+          obj[f],
+        );
+      }
+    }
   }
 }

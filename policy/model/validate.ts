@@ -217,8 +217,8 @@ const SEMANTIC: Partial<Record<ObjType, Semantic>> = {
     }
   },
   netprofile(o, fail) {
-    if (o.burst !== undefined && o.burst !== 0 && str(o, 'bandwidth') === '')
-      fail('burst', 'needs a bandwidth', o.burst);
+    // Contiv: a burst of 1 KB is below one full-size packet (1500 bytes), so the shaper would stall.
+    if (o.burst === 1) fail('burst', 'must be 0 (none) or at least 2 KB', o.burst);
   },
   Bgp(o, fail) {
     for (const k of ['as', 'neighbor-as']) {

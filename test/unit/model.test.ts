@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import {
   checkDelete,
   checkParents,
+  checkSiblings,
   checkUpdate,
   keyOf,
   type ListAll,
@@ -295,6 +296,7 @@ describe('model: each rule refuses with the field named', () => {
       /is required/,
     );
     refuses('netprofile', { ...EXAMPLES.netprofile, DSCP: 64 }, 'DSCP', /0\.\.63/);
+    refuses('netprofile', { ...EXAMPLES.netprofile, burst: 1 }, 'burst', /at least 2 KB/);
     refuses('netprofile', { ...EXAMPLES.netprofile, burst: 20000 }, 'burst', /0\.\.10486/);
     refuses('netprofile', { ...EXAMPLES.netprofile, bandwidth: 'fast' }, 'bandwidth', /must match/);
     refuses('Bgp', { ...EXAMPLES.Bgp, as: 'x' }, 'as', /AS number/);
@@ -425,6 +427,37 @@ describe('model: integrity', () => {
       message:
         'endpointGroup default:g: ipPool "20.1.2.10-20.1.2.20": pool is not inside the network\'s subnet 20.1.1.0/24',
     });
+  });
+  it('checkSiblings: subnets may not overlap within a tenant; a network may not share a group name', async () => {
+    const w = world([
+      ['tenant', { tenantName: 'default' }],
+      ['network', validate('network', { ...EXAMPLES.network, ipv6Subnet: '2001:db8::/64' })],
+      [
+        'network',
+        validate('network', {
+          ...EXAMPLES.network,
+          tenantName: 'blue',
+          networkName: 'b',
+          subnet: '10.9.0.0/16',
+          gateway: '',
+        }),
+      ],
+      ['endpointGroup', { tenantName: 'default', groupName: 'web', networkName: 'contiv-net' }],
+    ]);
+    const n = { tenantName: 'default', networkName: 'n2', subnet: '20.1.0.0/16' };
+    await assert.rejects(checkSiblings('network', n, w.listAll), {
+      message: 'network default:n2: subnet "20.1.0.0/16": overlaps network default:contiv-net (20.1.1.0/24)',
+    });
+    await assert.rejects(
+      checkSiblings('network', { ...n, subnet: '20.2.0.0/16', ipv6Subnet: '2001:db8::/48' }, w.listAll),
+      /ipv6Subnet .*overlaps network default:contiv-net/,
+    );
+    await checkSiblings('network', { ...n, subnet: '10.9.1.0/24' }, w.listAll);
+    await checkSiblings('network', EXAMPLES.network, w.listAll);
+    await assert.rejects(
+      checkParents('network', { ...n, networkName: 'web' }, w.lookup),
+      /endpointGroup default:web has the same name/,
+    );
   });
   it('usedBy / checkDelete: in-use objects refuse deletion; a policy takes its rules along', async () => {
     const w = world([
