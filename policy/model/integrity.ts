@@ -192,3 +192,49 @@ export async function checkSiblings(objType: ObjType, obj: PlainObject, listAll:
     }
   }
 }
+
+/**
+ * Refuses global changes Contiv refuses (GlobalUpdate): the forwarding mode or the private subnet while
+ * networks exist, and leaving routing mode while BGP peers are configured. Range changes that would
+ * orphan ids are checked by IPAM (checkRangeChange), which knows the allocations.
+ */
+export function checkGlobalUpdate(
+  before: PlainObject,
+  after: PlainObject,
+  inUse: { vlans: number; vxlans: number; bgps: number },
+): void {
+  const existing = () =>
+    [inUse.vlans ? `${inUse.vlans} vlans` : '', inUse.vxlans ? `${inUse.vxlans} vxlans` : '']
+      .filter(Boolean)
+      .join(' and ');
+  const networks = inUse.vlans + inUse.vxlans;
+  if (before.fwdMode !== after.fwdMode) {
+    if (networks > 0) {
+      throw new ModelError(
+        'global',
+        'global',
+        'fwdMode',
+        `cannot change while networks exist (${existing()})`,
+        after.fwdMode,
+      );
+    }
+    if (before.fwdMode === 'routing' && inUse.bgps > 0) {
+      throw new ModelError(
+        'global',
+        'global',
+        'fwdMode',
+        `cannot leave routing while ${inUse.bgps} Bgp config(s) exist`,
+        after.fwdMode,
+      );
+    }
+  }
+  if (before.pvtSubnet !== after.pvtSubnet && networks > 0) {
+    throw new ModelError(
+      'global',
+      'global',
+      'pvtSubnet',
+      `cannot change while networks exist (${existing()})`,
+      after.pvtSubnet,
+    );
+  }
+}

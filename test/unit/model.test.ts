@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   checkDelete,
+  checkGlobalUpdate,
   checkParents,
   checkSiblings,
   checkUpdate,
@@ -349,6 +350,24 @@ describe('model: updates', () => {
       'netprofile',
       validate('netprofile', EXAMPLES.netprofile),
       validate('netprofile', { ...EXAMPLES.netprofile, DSCP: 10 }),
+    );
+  });
+  it('global: fwd-mode and private subnet are fixed while networks exist; routing stays while BGP is configured', () => {
+    const g = validate('global', { name: 'global' });
+    const routing = validate('global', { name: 'global', fwdMode: 'routing' });
+    checkGlobalUpdate(g, routing, { vlans: 0, vxlans: 0, bgps: 0 });
+    checkGlobalUpdate(g, validate('global', { name: 'global', arpMode: 'flood', vlans: '1-100' }), {
+      vlans: 2,
+      vxlans: 1,
+      bgps: 0,
+    });
+    assert.throws(() => checkGlobalUpdate(g, routing, { vlans: 2, vxlans: 1, bgps: 0 }), {
+      message: 'global global: fwdMode "routing": cannot change while networks exist (2 vlans and 1 vxlans)',
+    });
+    assert.throws(() => checkGlobalUpdate(routing, g, { vlans: 0, vxlans: 0, bgps: 1 }), /1 Bgp config/);
+    assert.throws(
+      () => checkGlobalUpdate(g, { ...g, pvtSubnet: '172.20.0.0/16' }, { vlans: 0, vxlans: 3, bgps: 0 }),
+      /pvtSubnet "172\.20\.0\.0\/16": cannot change while networks exist \(3 vxlans\)/,
     );
   });
   it('"" for a field with a default means the default (Go clients send empty strings)', () => {
