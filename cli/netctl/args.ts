@@ -38,6 +38,11 @@ export class UsageError extends Error {
 
 const INT_RE = /^[+-]?\d+$/;
 
+/** How messages name the command; the global flags before the object belong to plain `netctl`. */
+function label(command: string): string {
+  return command ? `netctl ${command}` : 'netctl';
+}
+
 function lookup(specs: readonly FlagSpec[], name: string): FlagSpec | undefined {
   return specs.find((s) => s.names.includes(name));
 }
@@ -74,7 +79,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], c
     const name = eq >= 0 ? body.slice(0, eq) : body;
     let inline: string | undefined = eq >= 0 ? body.slice(eq + 1) : undefined;
     const spec = lookup(specs, name);
-    if (!spec) throw new UsageError(`unknown flag '${arg.split('=')[0]}' for 'netctl ${command}'`, command);
+    if (!spec) throw new UsageError(`unknown flag '${arg.split('=')[0]}' for '${label(command)}'`, command);
     const key = spec.names[0]!;
 
     if (spec.kind === 'bool') {
@@ -108,7 +113,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[], c
 
   for (const s of specs) {
     if (s.required && !given.has(s.names[0]!)) {
-      throw new UsageError(`flag '--${s.names[0]}' is required for 'netctl ${command}'`, command);
+      throw new UsageError(`flag '--${s.names[0]}' is required for '${label(command)}'`, command);
     }
   }
   return { positionals, values, given };

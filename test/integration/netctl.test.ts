@@ -991,6 +991,12 @@ describe('netctl: errors', () => {
     const badObj = await netctl(['nope', 'ls']);
     assert.equal(badObj.code, 2);
     assert.match(badObj.stderr, /unknown object 'nope'/);
+    const badGlobal = await netctl(['--bogus', 'net', 'ls']);
+    assert.equal(badGlobal.code, 2);
+    assert.match(
+      badGlobal.stderr,
+      /^Error: unknown flag '--bogus' for 'netctl'\n\nUsage: netctl \[global flags\]/,
+    );
     const badInt = await netctl(['net', 'create', 'x', '-s', '10.1.1.0/24', '-p', 'ten']);
     assert.equal(badInt.code, 2);
     const bgp = await netctl(['bgp', 'create', 'h', '--router-ip', '1.1.1.1/24']);
