@@ -14,7 +14,8 @@
 // events are delivered only once durable.
 // Leases: grants and revocations are logged; keep-alive refreshes are not. On open, every surviving
 // lease gets a fresh full TTL (as etcd does on leader change): its holder died with the old process,
-// so nobody refreshes it and its keys disappear one TTL after the restart.
+// so nobody refreshes it and its keys disappear one TTL after the restart. While the process lives, a
+// lease stays alive until revoked or abandon()ed (the in-process stand-in for its holder dying).
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -159,18 +160,18 @@ function acquireLock(dir: string): void {
 
 export class EmbeddedLease implements Lease {
   private lostFns: ((err: Error) => void)[] = [];
-  private keepAlive: NodeJS.Timeout | undefined;
+  /**
+   * The holder lives in this process, so holding the handle is the keep-alive: the expiry check
+   * refreshes such leases instead of timers doing it (a long event-loop stall cannot lose a lease).
+   */
+  keepingAlive = true;
   done = false;
 
   constructor(
     private readonly store: EmbeddedStore,
     readonly id: string,
     readonly ttlSec: number,
-  ) {
-    // Refresh at a third of the TTL, as etcd3's keep-alive does, so one missed tick is harmless.
-    this.keepAlive = setInterval(() => store.refreshLease(id), Math.max(50, (ttlSec * 1000) / 3));
-    this.keepAlive.unref();
-  }
+  ) {}
 
   async revoke(): Promise<void> {
     this.stopKeepAlive();
@@ -188,8 +189,7 @@ export class EmbeddedLease implements Lease {
   }
 
   stopKeepAlive(): void {
-    if (this.keepAlive) clearInterval(this.keepAlive);
-    this.keepAlive = undefined;
+    this.keepingAlive = false;
   }
 
   lost(err: Error): void {
@@ -420,12 +420,6 @@ export class EmbeddedStore implements Store {
     return handle;
   }
 
-  /** @internal keep-alive from the lease handle. */
-  refreshLease(id: string): void {
-    const l = this.leases.get(id);
-    if (l) l.expiresAt = Date.now() + l.ttlSec * 1000;
-  }
-
   /** @internal */
   async revokeLease(id: string): Promise<void> {
     if (this.closed || this.failed || !this.leases.has(id)) return;
@@ -437,7 +431,7 @@ export class EmbeddedStore implements Store {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.leaseTimer);
-    for (const l of this.leases.values()) l.handle?.stopKeepAlive();
+    for (const l of this.leases.values()) l.handle?.stopKeepAlive(); // closed like a dead holder
     this.watchers.clear();
     try {
       await this.flushing;
@@ -580,6 +574,7 @@ export class EmbeddedStore implements Store {
     const now = Date.now();
     let any = false;
     for (const [id, l] of this.leases) {
+      if (l.handle?.keepingAlive) l.expiresAt = now + l.ttlSec * 1000;
       if (l.expiresAt > now) continue;
       const handle = l.handle;
       this.dropLease(id);

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Etcd3 } from 'etcd3';
 import { CompactedError, EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
+import { openStore } from '../../state/index.js';
 import type { Compare, Lease, Store, WatchEvent } from '../../state/store.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { type EtcdInstance, startEtcd } from '../harness/etcd.js';
@@ -304,6 +305,17 @@ describe('etcd', { skip: skipEtcd }, () => {
     if (missing.length > 0)
       throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
     etcd = await startEtcd();
+  });
+  test('openStore picks etcd when endpoints are given, else the embedded store', async () => {
+    const viaEtcd = await openStore({ etcdEndpoints: [etcd.endpoint] });
+    onCleanup(() => viaEtcd.close());
+    assert.ok(viaEtcd instanceof EtcdStore);
+    const dir = await mkdtemp(tempDirPrefix('open'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const embedded = await openStore({ dataDir: dir });
+    onCleanup(() => embedded.close());
+    assert.ok(embedded instanceof EmbeddedStore);
+    await assert.rejects(openStore({ etcdEndpoints: ['127.0.0.1:1'] }), /does not answer/);
   });
   test('a watch from a compacted revision is refused with CompactedError', async () => {
     const store = await EtcdStore.connect([etcd.endpoint]);
