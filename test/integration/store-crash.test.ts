@@ -12,6 +12,11 @@ const CHILD_FLAG = '--crash-child';
 /** Child mode: write until killed; a key is printed only after its put resolved (was fsynced). */
 async function child(dir: string, round: string): Promise<void> {
   // A small snapshot threshold so that kills also land during snapshots and log truncation.
+  // Orphaned (the test runner died): stop rather than write forever.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(3);
+  }, 200).unref();
   const store = await EmbeddedStore.open(dir, { snapshotBytes: 32 * 1024 });
   process.stdout.write('ready\n');
   await Promise.all(
@@ -47,9 +52,12 @@ if (process.argv[2] === CHILD_FLAG) {
       const proc = spawn(process.execPath, [self, CHILD_FLAG, dir, String(round)], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const cleanup = onCleanup(() => {
-        proc.kill('SIGKILL');
-      });
+      const cleanup = onCleanup(
+        () => {
+          proc.kill('SIGKILL');
+        },
+        { label: 'crash child', sync: () => proc.kill('SIGKILL') },
+      );
       let buf = '';
       let stderr = '';
       let ready = false;
