@@ -263,6 +263,19 @@ describe('netctl: the seed and developer-guide commands send Contiv REST calls',
       'Creating network default:default-net\n',
     );
     await expectWrite(
+      ['net', 'create', '--subnet=10.1.2.0/24', 'contiv-net'],
+      'POST',
+      '/api/v1/networks/default:contiv-net/',
+      {
+        tenantName: 'default',
+        networkName: 'contiv-net',
+        encap: 'vxlan',
+        subnet: '10.1.2.0/24',
+        nwType: 'data',
+      },
+      'Creating network default:contiv-net\n',
+    );
+    await expectWrite(
       ['net', 'create', '-t', 'blue', '--subnet=10.1.2.0/24', 'contiv-net'],
       'POST',
       '/api/v1/networks/blue:contiv-net/',
