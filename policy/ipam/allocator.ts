@@ -51,6 +51,33 @@ export class AllocationError extends Error {
   }
 }
 
+/**
+ * The caller's own part of the allocating transaction (e.g. "the network key is absent" and "put the
+ * network"), so an object and its allocations are written together or not at all.
+ */
+export interface TxnExtras {
+  compares: Compare[];
+  ops: TxnOp[];
+}
+
+/** The caller's compares (TxnExtras) failed: its view is stale; nothing was allocated. */
+export class CallerConflictError extends Error {
+  constructor() {
+    super('the transaction conditions given by the caller no longer hold');
+    this.name = 'CallerConflictError';
+  }
+}
+
+/** Runs one allocation attempt with the caller's extras; false means "our compares lost, retry". */
+async function tryTxn(store: Store, compares: Compare[], ops: TxnOp[], extras?: TxnExtras): Promise<boolean> {
+  const r = await store.txn([...compares, ...(extras?.compares ?? [])], [...ops, ...(extras?.ops ?? [])]);
+  if (r.succeeded) return true;
+  if (extras && extras.compares.length > 0 && !(await store.txn(extras.compares, [])).succeeded) {
+    throw new CallerConflictError();
+  }
+  return false;
+}
+
 /** Where a network (or one of its groups) takes addresses from. */
 export interface AddressSpace {
   /** Network key "tenant:network": the namespace of its addresses. */
@@ -132,7 +159,7 @@ async function takenAddresses(store: Store, space: AddressSpace): Promise<Set<bi
 export async function allocAddress(
   store: Store,
   space: AddressSpace,
-  opts: { owner: string; preferred?: string },
+  opts: { owner: string; preferred?: string; extras?: TxnExtras },
 ): Promise<string> {
   const value = JSON.stringify({ owner: opts.owner });
   const f: Family = space.subnet.family;
@@ -146,10 +173,9 @@ export async function allocAddress(
     }
     const text = formatIP(f, ip.value);
     const key = addrKey(space.network, text);
-    const r = await store.txn([absent(key)], [{ type: 'put', key, value }], [{ type: 'get', key }]);
-    if (!r.succeeded) {
+    if (!(await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], opts.extras))) {
       throw new AllocationError(
-        `network ${space.network}: address ${text} is in use by ${ownerOf(r.reads[0]) ?? 'another endpoint'}`,
+        `network ${space.network}: address ${text} is in use by ${ownerOf(await store.get(key)) ?? 'another endpoint'}`,
       );
     }
     return text;
@@ -164,8 +190,7 @@ export async function allocAddress(
     }
     const text = formatIP(f, candidate);
     const key = addrKey(space.network, text);
-    const r = await store.txn([absent(key)], [{ type: 'put', key, value }]);
-    if (r.succeeded) return text;
+    if (await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], opts.extras)) return text;
   }
   throw new AllocationError(`network ${space.network}: address allocation kept conflicting; try again`);
 }
@@ -250,6 +275,7 @@ export async function allocNetworkTags(
   store: Store,
   req: { network: string; encap: 'vlan' | 'vxlan'; pktTag?: number },
   ranges: TagRanges,
+  extras?: TxnExtras,
 ): Promise<NetworkTags> {
   const vlans = vlanRange(ranges);
   const tagKind: TagKind = req.encap;
@@ -296,8 +322,7 @@ export async function allocNetworkTags(
       compares.push(absent(tagKey('vlan', localVlan)));
       ops.push({ type: 'put', key: tagKey('vlan', localVlan), value: localValue });
     }
-    const r = await store.txn(compares, ops);
-    if (r.succeeded)
+    if (await tryTxn(store, compares, ops, extras))
       return localVlan === undefined ? { encap: req.encap, pktTag } : { encap: req.encap, pktTag, localVlan };
   }
   throw new AllocationError(`network ${req.network}: tag allocation kept conflicting; try again`);
@@ -362,6 +387,7 @@ export async function allocId(
   kind: IdKind,
   range: { lo: number; hi: number },
   owner: string,
+  extras?: TxnExtras,
 ): Promise<number> {
   const value = JSON.stringify({ owner });
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -369,7 +395,7 @@ export async function allocId(
     if (id === undefined)
       throw new AllocationError(`${owner}: no free ${kind} id left in ${range.lo}-${range.hi}`);
     const key = tagKey(kind, id);
-    if ((await store.txn([absent(key)], [{ type: 'put', key, value }])).succeeded) return id;
+    if (await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], extras)) return id;
   }
   throw new AllocationError(`${owner}: ${kind} id allocation kept conflicting; try again`);
 }

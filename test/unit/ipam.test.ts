@@ -11,6 +11,7 @@ import {
   allocAddress,
   allocId,
   allocNetworkTags,
+  CallerConflictError,
   checkRangeChange,
   contains,
   EPG_ID_RANGE,
@@ -420,6 +421,38 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       );
       // Group ids and vlan ids are separate spaces.
       assert.equal((await allocNetworkTags(store, { network: 'default:n', encap: 'vlan' }, {})).pktTag, 1);
+      await store.close();
+    });
+    it("the caller's object is written in the same transaction, or nothing is", async () => {
+      const store = await makeStore();
+      const netKey = '/test/networks/default:n';
+      const extras = {
+        compares: [{ key: netKey, target: 'create' as const, op: '==' as const, value: 0 }],
+        ops: [{ type: 'put' as const, key: netKey, value: '{}' }],
+      };
+      const t = await allocNetworkTags(store, { network: 'default:n', encap: 'vxlan' }, {}, extras);
+      assert.deepEqual(t, { encap: 'vxlan', pktTag: 1, localVlan: 1 });
+      assert.ok(await store.get(netKey));
+      // The network now exists: the caller's compare fails, and no id is taken.
+      await assert.rejects(
+        allocNetworkTags(store, { network: 'default:n', encap: 'vxlan' }, {}, extras),
+        CallerConflictError,
+      );
+      assert.equal((await listTags(store, 'vxlan')).length, 1);
+      const space = addressSpace('default:n', '10.1.1.0/24');
+      const epKey = '/test/endpoints/ep1';
+      const epExtras = {
+        compares: [{ key: epKey, target: 'create' as const, op: '==' as const, value: 0 }],
+        ops: [{ type: 'put' as const, key: epKey, value: '{}' }],
+      };
+      assert.equal(await allocAddress(store, space, { owner: 'ep1', extras: epExtras }), '10.1.1.1');
+      await assert.rejects(
+        allocAddress(store, space, { owner: 'ep1', extras: epExtras }),
+        CallerConflictError,
+      );
+      assert.equal((await listAddresses(store, 'default:n')).length, 1);
+      await assert.rejects(allocId(store, 'epg', EPG_ID_RANGE, 'x', extras), CallerConflictError);
+      assert.deepEqual(await listTags(store, 'epg'), []);
       await store.close();
     });
     it('100 concurrent network creations get distinct VNIs and local vlans', async () => {
