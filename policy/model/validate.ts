@@ -269,7 +269,8 @@ export function validate<T extends ObjType>(objType: T, input: unknown): ConfigO
       out[f.name] = v;
     }
   }
-  const key = keyOf(objType, out);
+  // A missing key part shows as "?" so the message still reads "network default:?: networkName: ...".
+  const key = spec.key.map((k) => (typeof out[k] === 'string' && out[k] !== '' ? out[k] : '?')).join(':');
   const fail = (field: string, reason: string, value?: unknown): never => {
     throw new ModelError(objType, key, field, reason, value);
   };

@@ -90,7 +90,11 @@ function refuses(objType: ObjType, obj: PlainObject, field: string, reason: RegE
     (e: unknown) => {
       assert.ok(e instanceof ModelError, String(e));
       assert.equal(e.field, field, e.message);
-      assert.ok(e.message.startsWith(`${objType} ${keyOf(objType, obj)}: ${field}`), e.message);
+      const shown = keyOf(objType, obj)
+        .split(':')
+        .map((p) => p || '?')
+        .join(':');
+      assert.ok(e.message.startsWith(`${objType} ${shown}: ${field}`), e.message);
       assert.match(e.reason, reason);
       return true;
     },
@@ -196,6 +200,9 @@ describe('model: each rule refuses with the field named', () => {
   it('object and key fields', () => {
     assert.throws(() => validate('tenant', 'x'), /tenant \?: must be a JSON object/);
     refuses('tenant', {}, 'tenantName', /is required/);
+    assert.throws(() => validate('network', { tenantName: 'default', subnet: '10.1.1.0/24' }), {
+      message: 'network default:?: networkName: is required',
+    });
     refuses('tenant', { tenantName: 'bad name' }, 'tenantName', /must match/);
     refuses('tenant', { tenantName: '-x' }, 'tenantName', /must match/);
     refuses('tenant', { tenantName: 'x'.repeat(65) }, 'tenantName', /at most 64 characters/);
