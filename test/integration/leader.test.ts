@@ -2,9 +2,11 @@
 // one leads, the follower knows its address, and a dead or resigned leader is replaced within 5 s.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
 import { type Election, elect } from '../../state/leader.js';
@@ -15,6 +17,7 @@ import { tempDirPrefix } from '../harness/names.js';
 import { missingFor } from '../harness/require.js';
 
 const TTL = 2;
+const CHILD_FLAG = '--elector-child';
 
 async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
@@ -81,34 +84,81 @@ function electionSuite(name: string, storeFor: Stores): void {
   });
 }
 
-describe('embedded store', () => {
-  let store: EmbeddedStore;
-  before(async () => {
-    const dir = await mkdtemp(tempDirPrefix('leader'));
-    onCleanup(() => rm(dir, { recursive: true, force: true }));
-    store = await EmbeddedStore.open(dir);
-    onCleanup(() => store.close());
-  });
-  electionSuite('embedded', async () => store);
-});
+/** Child mode: one elector on etcd that prints when it leads, then lives until killed. */
+async function child(endpoint: string, key: string): Promise<void> {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(3); // orphaned: the test runner died
+  }, 200);
+  const s = await EtcdStore.connect([endpoint]);
+  const e = await elect(s, { id: 'child', address: '10.0.1.1:9999', ttlSec: TTL, key });
+  process.stdout.write(e.isLeader ? 'elected\n' : 'follower\n');
+}
 
-const missing = missingFor('etcd');
-const skipEtcd = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-describe('etcd', { skip: skipEtcd }, () => {
-  let etcd: EtcdInstance;
-  before(async () => {
-    if (missing.length > 0)
-      throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
-    etcd = await startEtcd();
+if (process.argv[2] === CHILD_FLAG) {
+  await child(process.argv[3]!, process.argv[4]!);
+} else {
+  describe('embedded store', () => {
+    let store: EmbeddedStore;
+    before(async () => {
+      const dir = await mkdtemp(tempDirPrefix('leader'));
+      onCleanup(() => rm(dir, { recursive: true, force: true }));
+      store = await EmbeddedStore.open(dir);
+      onCleanup(() => store.close());
+    });
+    electionSuite('embedded', async () => store);
   });
-  electionSuite('etcd', async () => {
-    const s = await EtcdStore.connect([etcd.endpoint]);
-    onCleanup(() => s.close());
-    return s;
-  });
-});
 
-// Electors' close() registered above runs before their stores close (cleanups are LIFO).
-after(runCleanups);
+  const missing = missingFor('etcd');
+  const skipEtcd = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+  describe('etcd', { skip: skipEtcd }, () => {
+    let etcd: EtcdInstance;
+    before(async () => {
+      if (missing.length > 0)
+        throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
+      etcd = await startEtcd();
+    });
+    test('a leader process killed with SIGKILL is replaced within 5 s', async () => {
+      const key = '/contiv.io/leader-etcd-kill';
+      const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), CHILD_FLAG, etcd.endpoint, key], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      onCleanup(() => void proc.kill('SIGKILL'), {
+        label: 'elector child',
+        sync: () => proc.kill('SIGKILL'),
+      });
+      let out = '';
+      proc.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+      });
+      proc.stderr.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+      });
+      await waitFor('the child to lead', () => out.includes('elected'), 10_000).catch((err: Error) => {
+        throw new Error(`${err.message}: ${out}`);
+      });
+      const s = await EtcdStore.connect([etcd.endpoint]);
+      onCleanup(() => s.close());
+      const b = await elect(s, { id: 'b', address: '10.0.1.2:9999', ttlSec: TTL, key });
+      onCleanup(() => b.close());
+      assert.equal(b.isLeader, false);
+      assert.deepEqual(await b.leader(), { id: 'child', address: '10.0.1.1:9999' });
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+      const ms = await waitFor('b to take over from the killed leader', () => b.isLeader, 5000);
+      assert.ok(ms < 5000);
+      assert.deepEqual(await b.leader(), { id: 'b', address: '10.0.1.2:9999' });
+    });
+    electionSuite('etcd', async () => {
+      const s = await EtcdStore.connect([etcd.endpoint]);
+      onCleanup(() => s.close());
+      return s;
+    });
+  });
+
+  // Electors' close() registered above runs before their stores close (cleanups are LIFO).
+  after(runCleanups);
+}
 
 export type { Election };
