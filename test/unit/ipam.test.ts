@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import {
   AllocationError,
   addressSpace,
@@ -32,7 +32,11 @@ import {
   releaseNetworkTags,
 } from '../../policy/ipam/index.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import { EtcdStore } from '../../state/etcd.js';
 import type { Compare, KV, Lease, Store, TxnOp, TxnResult, WatchEvent, Watcher } from '../../state/store.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { type EtcdInstance, startEtcd } from '../harness/etcd.js';
+import { missingFor } from '../harness/require.js';
 
 /**
  * A small but honest Store: every call yields to the event loop first (so concurrent callers really
@@ -521,3 +525,57 @@ describe('the in-memory test store is honest', () => {
     assert.ok(!(await s.txn([{ key: 'k', target: 'value', op: '==', value: 'a' }], [])).succeeded);
   });
 });
+
+/**
+ * A Store seen under a key prefix, so one shared etcd can give every test an empty keyspace while
+ * IPAM keeps its fixed /contiv.io/ipam/ layout.
+ */
+function prefixed(inner: Store, p: string): Store {
+  const un = (kv: KV): KV => ({ ...kv, key: kv.key.slice(p.length) });
+  const op = (o: TxnOp): TxnOp =>
+    o.type === 'deletePrefix' ? { ...o, prefix: p + o.prefix } : { ...o, key: p + o.key };
+  return {
+    get: async (k) => {
+      const kv = await inner.get(p + k);
+      return kv && un(kv);
+    },
+    list: async (prefix) => (await inner.list(p + prefix)).map(un),
+    put: (k, v, o) => inner.put(p + k, v, o),
+    delete: (k) => inner.delete(p + k),
+    txn: async (c, s1, f) => {
+      const r = await inner.txn(
+        c.map((x) => ({ ...x, key: p + x.key })),
+        s1.map(op),
+        f?.map(op),
+      );
+      return { ...r, reads: r.reads.map((kv) => kv && un(kv)) };
+    },
+    watch: (prefix, fn, o) => inner.watch(p + prefix, (e) => fn({ ...e, key: e.key.slice(p.length) }), o),
+    grantLease: (ttl) => inner.grantLease(ttl),
+    revision: () => inner.revision(),
+    close: async () => {},
+  };
+}
+
+// The same suite on a private etcd (skipped where etcd is not installed, failing in CI): the CAS path
+// against the store clusters run on.
+const missingEtcd = missingFor('etcd');
+describe(
+  'ipam on etcd',
+  {
+    skip: missingEtcd.length > 0 && process.env.CI !== 'true' ? `missing ${missingEtcd.join(', ')}` : false,
+  },
+  () => {
+    let etcd: EtcdInstance;
+    let shared: EtcdStore;
+    let n = 0;
+    before(async () => {
+      etcd = await startEtcd();
+      shared = await EtcdStore.connect([etcd.endpoint]);
+      onCleanup(() => shared.close());
+    });
+    ipamStoreSuite('etcd', async () => prefixed(shared, `/ipam-test-${++n}`));
+  },
+);
+
+after(runCleanups);
