@@ -33,7 +33,7 @@ type Stores = () => Promise<Store>;
 
 function electionSuite(name: string, storeFor: Stores): void {
   describe(`leader election: ${name}`, () => {
-    test('one leads, the follower knows its address, a resign hands over', async () => {
+    test('one leads, the follower knows its address, a resign hands over', async (t) => {
       const key = `/contiv.io/leader-${name}-resign`;
       const a = await elect(await storeFor(), { id: 'a', address: '127.0.0.1:9001', ttlSec: TTL, key });
       onCleanup(() => a.close());
@@ -51,6 +51,7 @@ function electionSuite(name: string, storeFor: Stores): void {
       await a.resign();
       assert.equal(a.isLeader, false);
       const ms = await waitFor('b to lead', () => b.isLeader, 5000);
+      t.diagnostic(`${name}: resign → new leader in ${ms} ms`);
       assert.ok(ms < 5000);
       assert.deepEqual(await b.leader(), { id: 'b', address: '127.0.0.1:9002' });
       assert.ok(events.includes('a deposed'));
@@ -58,7 +59,7 @@ function electionSuite(name: string, storeFor: Stores): void {
       assert.ok(events.includes('b sees b'), events.join(', '));
     });
 
-    test('a dead leader (lease no longer kept alive) is replaced within 5 s', async () => {
+    test('a dead leader (lease no longer kept alive) is replaced within 5 s', async (t) => {
       const key = `/contiv.io/leader-${name}-death`;
       const sa = await storeFor();
       const a = await elect(sa, { id: 'a', address: '10.0.0.1:9999', ttlSec: TTL, key });
@@ -71,6 +72,7 @@ function electionSuite(name: string, storeFor: Stores): void {
       // The leader dies: nothing revokes its lease or deletes its key.
       await a.close();
       const ms = await waitFor('b to take over', () => b.isLeader, 5000);
+      t.diagnostic(`${name}: dead leader → new leader in ${ms} ms (TTL ${TTL} s)`);
       assert.ok(ms >= 500, `took over after ${ms} ms: too early for a lease expiry`);
       assert.deepEqual(await b.leader(), { id: 'b', address: '10.0.0.2:9999' });
       assert.equal(seen.at(-1), '10.0.0.2:9999');
@@ -118,7 +120,7 @@ if (process.argv[2] === CHILD_FLAG) {
         throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
       etcd = await startEtcd();
     });
-    test('a leader process killed with SIGKILL is replaced within 5 s', async () => {
+    test('a leader process killed with SIGKILL is replaced within 5 s', async (t) => {
       const key = '/contiv.io/leader-etcd-kill';
       const proc = spawn(process.execPath, [fileURLToPath(import.meta.url), CHILD_FLAG, etcd.endpoint, key], {
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -147,6 +149,7 @@ if (process.argv[2] === CHILD_FLAG) {
       proc.kill('SIGKILL');
       await exited;
       const ms = await waitFor('b to take over from the killed leader', () => b.isLeader, 5000);
+      t.diagnostic(`etcd: SIGKILLed leader → new leader in ${ms} ms (TTL ${TTL} s)`);
       assert.ok(ms < 5000);
       assert.deepEqual(await b.leader(), { id: 'b', address: '10.0.1.2:9999' });
     });
