@@ -409,3 +409,53 @@ export async function releaseId(store: Store, kind: IdKind, id: number, owner: s
   );
   return r.succeeded;
 }
+
+/** Sorted values as Contiv's inspect shows them: runs compressed, "1-5, 8". */
+export function formatRuns<T extends number | bigint>(values: readonly T[], show: (v: T) => string): string {
+  const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    // Consecutive when the next value is exactly one more (works for number and bigint alike).
+    while (j + 1 < sorted.length && String(sorted[j + 1]) === String(BigInt(sorted[j] as T) + 1n)) j++;
+    const a = sorted[i] as T;
+    const b = sorted[j] as T;
+    runs.push(i === j ? show(a) : `${show(a)}-${show(b)}`);
+    i = j + 1;
+  }
+  return runs.join(', ');
+}
+
+/** A network's (or group's) address usage for inspect: allocated and available addresses as runs. */
+export async function addressUsage(
+  store: Store,
+  space: AddressSpace,
+): Promise<{ allocatedCount: number; allocated: string; available: string }> {
+  const f = space.subnet.family;
+  const { first, last } = bounds(space);
+  const taken = [...(await takenAddresses(store, space))].filter((v) => v >= first && v <= last);
+  const takenSet = new Set(taken);
+  // Available runs are the gaps between allocated addresses (and the gateway), never enumerated one by one.
+  const blocked = [...takenSet];
+  if (
+    space.gateway !== undefined &&
+    space.gateway >= first &&
+    space.gateway <= last &&
+    !takenSet.has(space.gateway)
+  ) {
+    blocked.push(space.gateway);
+  }
+  blocked.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const gaps: string[] = [];
+  let from = first;
+  for (const b of [...blocked, last + 1n]) {
+    if (b > from)
+      gaps.push(b - 1n === from ? formatIP(f, from) : `${formatIP(f, from)}-${formatIP(f, b - 1n)}`);
+    from = b + 1n;
+  }
+  return {
+    allocatedCount: taken.length,
+    allocated: formatRuns(taken, (v) => formatIP(f, v)),
+    available: gaps.join(', '),
+  };
+}

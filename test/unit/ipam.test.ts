@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import {
   AllocationError,
   addressSpace,
+  addressUsage,
   allocAddress,
   allocId,
   allocNetworkTags,
@@ -17,6 +18,7 @@ import {
   EPG_ID_RANGE,
   firstFree,
   formatIPv6,
+  formatRuns,
   IpamError,
   listAddresses,
   listTags,
@@ -223,6 +225,11 @@ describe('ipam: addresses and subnets (pure)', () => {
   it('derives the MAC from the IPv4 address', () => {
     assert.equal(macFromIPv4('10.1.1.2'), '02:02:0a:01:01:02');
   });
+  it('formats runs of ids', () => {
+    assert.equal(formatRuns([8, 1, 2, 3, 5], String), '1-3, 5, 8');
+    assert.equal(formatRuns([], String), '');
+    assert.equal(formatRuns([10n, 11n], String), '10-11');
+  });
   it('orphans lists ids outside a range', () => {
     assert.deepEqual(
       orphans(
@@ -310,6 +317,24 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       assert.equal(await allocAddress(store, space, { owner: 'b' }), '2001:db8::3');
       assert.equal(await releaseAddress(store, 'default:v6', '2001:0db8::2'), true);
       assert.equal(await allocAddress(store, space, { owner: 'c' }), '2001:db8::2');
+      await store.close();
+    });
+    it('address usage for inspect: allocated and available runs, gateway excluded', async () => {
+      const store = await makeStore();
+      const space = addressSpace('default:u', '10.1.1.0/24', '10.1.1.1');
+      for (const o of ['a', 'b', 'c', 'd']) await allocAddress(store, space, { owner: o });
+      await releaseAddress(store, 'default:u', '10.1.1.3');
+      assert.deepEqual(await addressUsage(store, space), {
+        allocatedCount: 3,
+        allocated: '10.1.1.2, 10.1.1.4-10.1.1.5',
+        available: '10.1.1.3, 10.1.1.6-10.1.1.254',
+      });
+      const pooled = addressSpace('default:u', '10.1.1.0/24', '10.1.1.1', '10.1.1.4-10.1.1.8');
+      assert.deepEqual(await addressUsage(store, pooled), {
+        allocatedCount: 2,
+        allocated: '10.1.1.4-10.1.1.5',
+        available: '10.1.1.6-10.1.1.8',
+      });
       await store.close();
     });
     it('100 concurrent allocations get 100 distinct addresses', async () => {
