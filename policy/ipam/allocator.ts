@@ -4,7 +4,6 @@ import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
 import {
   type Family,
   formatIP,
-  freeCandidates,
   IpamError,
   parseIdRange,
   parseIP,
@@ -173,7 +172,20 @@ export async function allocAddress(
     }
     const text = formatIP(f, ip.value);
     const key = addrKey(space.network, text);
-    if (!(await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], opts.extras))) {
+    const guard: Compare[] = [];
+    if (!space.pool && f === 4) {
+      const pk = await store.get(poolsKey(space.network));
+      for (const [group, range] of Object.entries(readPools(pk))) {
+        const r = parsePool(range);
+        if (ip.value >= r.first && ip.value <= r.last) {
+          throw new AllocationError(
+            `network ${space.network}: address ${text} is reserved for group ${group}`,
+          );
+        }
+      }
+      guard.push({ key: poolsKey(space.network), target: 'mod', op: '==', value: pk?.modRevision ?? 0 });
+    }
+    if (!(await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], opts.extras))) {
       throw new AllocationError(
         `network ${space.network}: address ${text} is in use by ${ownerOf(await store.get(key)) ?? 'another endpoint'}`,
       );
@@ -183,16 +195,124 @@ export async function allocAddress(
   const exclude = space.gateway === undefined ? [] : [space.gateway];
   const { first, last } = bounds(space);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    // Network-wide (IPv4) allocations skip the groups' reserved pools, and only commit if the pool
+    // reservations they saw are still the current ones (a pool reserved meanwhile makes them retry).
+    const guard: Compare[] = [];
+    let skip: { first: bigint; last: bigint }[] = [];
+    if (!space.pool && f === 4) {
+      const pk = await store.get(poolsKey(space.network));
+      guard.push({ key: poolsKey(space.network), target: 'mod', op: '==', value: pk?.modRevision ?? 0 });
+      skip = Object.values(readPools(pk)).map((t) => parsePool(t));
+    }
     const taken = await takenAddresses(store, space);
-    const candidate = pick(freeCandidates(first, last, taken, exclude, attempt === 0 ? 1 : 8), attempt);
+    const candidate = pick(freeSkipping(first, last, taken, exclude, skip, attempt === 0 ? 1 : 8), attempt);
     if (candidate === undefined) {
       throw new AllocationError(`network ${space.network}: no free address left in ${describe(space)}`);
     }
     const text = formatIP(f, candidate);
     const key = addrKey(space.network, text);
-    if (await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], opts.extras)) return text;
+    if (await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], opts.extras)) return text;
   }
   throw new AllocationError(`network ${space.network}: address allocation kept conflicting; try again`);
+}
+
+/** Free values in [first, last] outside taken, exclude and the skipped ranges, up to n, in order. */
+function freeSkipping(
+  first: bigint,
+  last: bigint,
+  taken: ReadonlySet<bigint>,
+  exclude: readonly bigint[],
+  skip: readonly { first: bigint; last: bigint }[],
+  n: number,
+): bigint[] {
+  const out: bigint[] = [];
+  for (let v = first; v <= last && out.length < n; v++) {
+    const r = skip.find((x) => v >= x.first && v <= x.last);
+    if (r) {
+      v = r.last; // jump over the whole reserved range
+      continue;
+    }
+    if (!taken.has(v) && !exclude.includes(v)) out.push(v);
+  }
+  return out;
+}
+
+/** Where a network's group pools are recorded: {"<tenant:group>": "A-B", ...}, one key so it can be CASed. */
+export const poolsKey = (network: string) => `${IPAM_PREFIX}pools/${network}`;
+
+function readPools(kv: KV | undefined): Record<string, string> {
+  if (!kv) return {};
+  try {
+    const v = JSON.parse(kv.value) as unknown;
+    return typeof v === 'object' && v !== null ? (v as Record<string, string>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Reserves a group's ip-pool out of its network, as Contiv does: IPv4 only, inside the subnet, not
+ * overlapping another group's pool, no address in it already allocated. From then on the network's
+ * own (group-less) allocations skip it. Written first, then verified, so an allocation that raced
+ * the reservation is either seen here (and the reservation is undone) or retried by its allocator.
+ */
+export async function reservePool(store: Store, space: AddressSpace, group: string): Promise<void> {
+  const pool = space.pool;
+  if (!pool) throw new AllocationError(`group ${group}: no ip-pool to reserve`);
+  if (space.subnet.family !== 4) throw new AllocationError(`group ${group}: IPv6 ip-pools are not supported`);
+  const f = space.subnet.family;
+  const text = `${formatIP(f, pool.first)}-${formatIP(f, pool.last)}`;
+  const key = poolsKey(space.network);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const kv = await store.get(key);
+    const pools = readPools(kv);
+    for (const [other, range] of Object.entries(pools)) {
+      if (other === group) continue;
+      const r = parsePool(range);
+      if (r.first <= pool.last && pool.first <= r.last) {
+        throw new AllocationError(
+          `group ${group}: ip-pool ${text} overlaps the ip-pool ${range} of group ${other}`,
+        );
+      }
+    }
+    const next = JSON.stringify({ ...pools, [group]: text });
+    const r = await store.txn(
+      [{ key, target: 'mod', op: '==', value: kv?.modRevision ?? 0 }],
+      [{ type: 'put', key, value: next }],
+    );
+    if (!r.succeeded) continue;
+    const inside = [...(await takenAddresses(store, space))].filter((v) => v >= pool.first && v <= pool.last);
+    if (inside.length > 0) {
+      await releasePool(store, space.network, group);
+      const shown = inside
+        .sort((a, b) => (a < b ? -1 : 1))
+        .slice(0, 5)
+        .map((v) => formatIP(f, v));
+      throw new AllocationError(
+        `group ${group}: ip-pool ${text} holds allocated address(es) ${shown.join(', ')}`,
+      );
+    }
+    return;
+  }
+  throw new AllocationError(`group ${group}: ip-pool reservation kept conflicting; try again`);
+}
+
+/** Gives a deleted group's ip-pool back to its network. */
+export async function releasePool(store: Store, network: string, group: string): Promise<void> {
+  const key = poolsKey(network);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const kv = await store.get(key);
+    const pools = readPools(kv);
+    if (!(group in pools)) return;
+    delete pools[group];
+    const ops: TxnOp[] =
+      Object.keys(pools).length === 0
+        ? [{ type: 'delete', key }]
+        : [{ type: 'put', key, value: JSON.stringify(pools) }];
+    const r = await store.txn([{ key, target: 'mod', op: '==', value: kv?.modRevision ?? 0 }], ops);
+    if (r.succeeded) return;
+  }
+  throw new AllocationError(`group ${group}: ip-pool release kept conflicting; try again`);
 }
 
 /** Returns an address to the pool. With owner, only if that owner holds it. True when it was released. */

@@ -32,6 +32,8 @@ import {
   releaseAllAddresses,
   releaseId,
   releaseNetworkTags,
+  releasePool,
+  reservePool,
 } from '../../policy/ipam/index.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
@@ -335,6 +337,60 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
         allocated: '10.1.1.4-10.1.1.5',
         available: '10.1.1.6-10.1.1.8',
       });
+      await store.close();
+    });
+    it("a group's ip-pool is reserved out of its network, as in Contiv", async () => {
+      const store = await makeStore();
+      const net = addressSpace('default:p', '10.1.1.0/24', '10.1.1.1');
+      const web = addressSpace('default:p', '10.1.1.0/24', '10.1.1.1', '10.1.1.2-10.1.1.4');
+      await reservePool(store, web, 'default:web');
+      // The network's own allocations skip the pool; the group's come from it.
+      assert.equal(await allocAddress(store, net, { owner: 'n1' }), '10.1.1.5');
+      assert.equal(await allocAddress(store, web, { owner: 'w1' }), '10.1.1.2');
+      await assert.rejects(
+        allocAddress(store, net, { owner: 'n2', preferred: '10.1.1.3' }),
+        /address 10\.1\.1\.3 is reserved for group default:web/,
+      );
+      // Overlapping another pool, or holding an allocated address, is refused (and leaves nothing behind).
+      const db = addressSpace('default:p', '10.1.1.0/24', '10.1.1.1', '10.1.1.4-10.1.1.9');
+      await assert.rejects(
+        reservePool(store, db, 'default:db'),
+        /overlaps the ip-pool 10\.1\.1\.2-10\.1\.1\.4 of group default:web/,
+      );
+      const app = addressSpace('default:p', '10.1.1.0/24', '10.1.1.1', '10.1.1.5-10.1.1.9');
+      await assert.rejects(
+        reservePool(store, app, 'default:app'),
+        /holds allocated address\(es\) 10\.1\.1\.5/,
+      );
+      const v6 = addressSpace('default:p6', '2001:db8::/64', undefined, '2001:db8::10-2001:db8::20');
+      await assert.rejects(reservePool(store, v6, 'default:v6'), /IPv6 ip-pools are not supported/);
+      // Released, the range is the network's again.
+      await releasePool(store, 'default:p', 'default:web');
+      assert.equal(await allocAddress(store, net, { owner: 'n3' }), '10.1.1.3');
+      await reservePool(
+        store,
+        addressSpace('default:p', '10.1.1.0/24', '10.1.1.1', '10.1.1.6-10.1.1.9'),
+        'default:app',
+      );
+      assert.equal(await allocAddress(store, net, { owner: 'n4' }), '10.1.1.4');
+      assert.equal(await allocAddress(store, net, { owner: 'n5' }), '10.1.1.10');
+      await store.close();
+    });
+    it('network allocations racing a pool reservation never land inside the reserved pool', async () => {
+      const store = await makeStore();
+      const net = addressSpace('default:r', '10.2.2.0/24');
+      const grp = addressSpace('default:r', '10.2.2.0/24', undefined, '10.2.2.1-10.2.2.50');
+      const allocs = Array.from({ length: 30 }, (_, i) => allocAddress(store, net, { owner: `n${i}` }));
+      const reserved = reservePool(store, grp, 'default:g').then(
+        () => true,
+        () => false,
+      );
+      const got = await Promise.all(allocs);
+      const ok = await reserved;
+      const inPool = got.filter((ip) => Number(ip.split('.')[3]) <= 50);
+      // Either the reservation won and no network address sits in the pool, or it was refused.
+      if (ok) assert.deepEqual(inPool, []);
+      else assert.ok(inPool.length > 0);
       await store.close();
     });
     it('100 concurrent allocations get 100 distinct addresses', async () => {
