@@ -1,6 +1,9 @@
 // Owns netctl's HTTP conversation with netmaster: URLs, JSON bodies, timeouts, and turning failures into ApiError.
 // It must never print, exit, or know what a command means: callers decide what an error is worth.
 
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
@@ -86,41 +89,77 @@ export class NetmasterClient {
   }
 
   private async request(method: string, path: string, body?: JsonObject): Promise<Json> {
-    let res: Response;
+    let res: { status: number; statusText: string; text: string };
     try {
-      res = await fetch(this.base + path, {
-        method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
+      res = await send(new URL(this.base + path), method, body, this.timeoutMs);
     } catch (err) {
       throw new ApiError(method, path, 0, describeNetworkError(err, this.base, this.timeoutMs));
     }
-    const text = await res.text();
-    if (!res.ok) throw new ApiError(method, path, res.status, errorText(text, res.statusText));
-    if (text.trim() === '') return null;
+    const ok = res.status >= 200 && res.status < 300;
+    if (!ok) throw new ApiError(method, path, res.status, errorText(res.text, res.statusText));
+    if (res.text.trim() === '') return null;
     try {
-      return JSON.parse(text) as Json;
+      return JSON.parse(res.text) as Json;
     } catch {
       throw new ApiError(
         method,
         path,
         res.status,
-        `netmaster sent a body that is not JSON: ${text.slice(0, 80)}`,
+        `netmaster sent a body that is not JSON: ${res.text.slice(0, 80)}`,
       );
     }
   }
+}
+
+class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+}
+
+/**
+ * One HTTP exchange with node:http. Not fetch: loading fetch's implementation costs a CLI run
+ * about a quarter of a second, more than the request itself.
+ */
+function send(
+  url: URL,
+  method: string,
+  body: JsonObject | undefined,
+  timeoutMs: number,
+): Promise<{ status: number; statusText: string; text: string }> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return Promise.reject(new Error(`unsupported scheme ${url.protocol} (use http:// or https://)`));
+  }
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (payload !== undefined) {
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(Buffer.byteLength(payload));
+  }
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          statusText: res.statusMessage ?? '',
+          text: Buffer.concat(chunks).toString('utf8'),
+        }),
+      );
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new TimeoutError(`no answer within ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
 }
 
 function describeNetworkError(err: unknown, base: string, timeoutMs: number): string {
   if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) {
     return `netmaster at ${base} did not answer within ${timeoutMs} ms`;
   }
-  // undici hides the useful part (ECONNREFUSED, ENOTFOUND) in `cause`.
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : '';
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
   const msg = err instanceof Error ? err.message : String(err);
-  return `cannot reach netmaster at ${base}: ${cause || msg}`;
+  return `cannot reach netmaster at ${base}: ${code && !msg.includes(code) ? `${code} ${msg}` : msg}`;
 }
 
 /**
