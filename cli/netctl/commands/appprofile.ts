@@ -5,13 +5,12 @@ import { str } from '../args.js';
 import { type JsonObject, objKey } from '../client.js';
 import { tabwrite } from '../table.js';
 import {
-  asList,
   type Command,
   type Ctx,
   listFlags,
+  listForTenant,
   printJson,
   printList,
-  requireTenant,
   s,
   strList,
   tenantFlag,
@@ -88,12 +87,7 @@ export const appProfileCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant');
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/appProfiles/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'appProfiles');
       printList(
         ctx,
         rows,

@@ -5,11 +5,10 @@ import { bool, list, str } from '../args.js';
 import { objKey } from '../client.js';
 import { tabwrite } from '../table.js';
 import {
-  asList,
   type Command,
   listFlags,
+  listForTenant,
   printList,
-  requireTenant,
   s,
   strList,
   tenantFlag,
@@ -75,12 +74,7 @@ export const extContractsCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant');
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/extContractsGroups/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'extContractsGroups');
       printList(
         ctx,
         rows,

@@ -5,13 +5,12 @@ import { list, str } from '../args.js';
 import { objKey, omitEmpty } from '../client.js';
 import { tabwrite } from '../table.js';
 import {
-  asList,
   type Command,
+  inspectCommand,
   isIPv4,
   listFlags,
-  printJson,
+  listForTenant,
   printList,
-  requireTenant,
   s,
   strList,
   tenantFlag,
@@ -66,19 +65,13 @@ export const groupCommands: Command[] = [
       ctx.io.out(`Creating EndpointGroup ${tenant}:${group}\n`);
     },
   },
-  {
+  inspectCommand({
     object: ['group'],
-    verb: ['inspect'],
+    plural: 'endpointGroups',
     usage: 'Inspect a EndpointGroup',
     argsUsage: 'GROUP',
-    nargs: [1, 1],
     nargsMessage: 'EndpointGroup name required',
-    flags: [tenantFlag],
-    async run(ctx) {
-      const key = objKey(str(ctx.args, 'tenant'), ctx.args.positionals[0]!);
-      printJson(ctx.io, await ctx.client.get(`/api/v1/inspect/endpointGroups/${key}/`));
-    },
-  },
+  }),
   {
     object: ['group'],
     verb: ['rm', 'delete'],
@@ -101,12 +94,7 @@ export const groupCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant');
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/endpointGroups/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'endpointGroups');
       printList(
         ctx,
         rows,

@@ -5,13 +5,12 @@ import { int, str } from '../args.js';
 import { objKey, omitEmpty } from '../client.js';
 import { tabwrite } from '../table.js';
 import {
-  asList,
   type Command,
+  inspectCommand,
   listFlags,
+  listForTenant,
   n,
-  printJson,
   printList,
-  requireTenant,
   s,
   tenantFlag,
   ValidationError,
@@ -82,19 +81,13 @@ export const netprofileCommands: Command[] = [
       );
     },
   },
-  {
+  inspectCommand({
     object: NP,
-    verb: ['inspect'],
+    plural: 'netprofiles',
     usage: 'inspect network profile',
     argsUsage: 'NETPROFILE',
-    nargs: [1, 1],
     nargsMessage: 'Net profile name required',
-    flags: [tenantFlag],
-    async run(ctx) {
-      const key = objKey(str(ctx.args, 'tenant'), ctx.args.positionals[0]!);
-      printJson(ctx.io, await ctx.client.get(`/api/v1/inspect/netprofiles/${key}/`));
-    },
-  },
+  }),
   {
     object: NP,
     verb: ['ls', 'list'],
@@ -104,12 +97,7 @@ export const netprofileCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant');
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/netprofiles/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'netprofiles');
       printList(
         ctx,
         rows,

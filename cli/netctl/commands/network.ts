@@ -5,17 +5,16 @@ import { int, str } from '../args.js';
 import { objKey, omitEmpty } from '../client.js';
 import { tabwrite } from '../table.js';
 import {
-  asList,
   type Command,
+  inspectCommand,
   isCidr4,
   isIP,
   isIPv4,
   isIPv6,
   listFlags,
+  listForTenant,
   n,
-  printJson,
   printList,
-  requireTenant,
   s,
   tenantFlag,
   ValidationError,
@@ -114,19 +113,13 @@ export const networkCommands: Command[] = [
       await ctx.client.delete(`/api/v1/networks/${objKey(tenant, network)}/`);
     },
   },
-  {
+  inspectCommand({
     object: NET,
-    verb: ['inspect'],
+    plural: 'networks',
     usage: 'Inspect a Network',
     argsUsage: 'NETWORK',
-    nargs: [1, 1],
     nargsMessage: 'Network name required',
-    flags: [tenantFlag],
-    async run(ctx) {
-      const key = objKey(str(ctx.args, 'tenant'), ctx.args.positionals[0]!);
-      printJson(ctx.io, await ctx.client.get(`/api/v1/inspect/networks/${key}/`));
-    },
-  },
+  }),
   {
     object: NET,
     verb: ['ls', 'list'],
@@ -136,12 +129,7 @@ export const networkCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant');
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/networks/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'networks');
       printList(
         ctx,
         rows,

@@ -7,10 +7,12 @@ import { tabwrite } from '../table.js';
 import {
   asList,
   type Command,
+  inspectCommand,
   isCidr4,
   isIPv4,
   jsonFlag,
   listFlags,
+  listForTenant,
   n,
   printJson,
   printList,
@@ -62,19 +64,13 @@ export const policyCommands: Command[] = [
       await ctx.client.delete(`/api/v1/policys/${objKey(tenant, policy)}/`);
     },
   },
-  {
+  inspectCommand({
     object: P,
-    verb: ['inspect'],
+    plural: 'policys',
     usage: 'Inspect a policy',
     argsUsage: 'POLICY',
-    nargs: [1, 1],
     nargsMessage: 'Policy name required',
-    flags: [tenantFlag],
-    async run(ctx) {
-      const key = objKey(str(ctx.args, 'tenant'), ctx.args.positionals[0]!);
-      printJson(ctx.io, await ctx.client.get(`/api/v1/inspect/policys/${key}/`));
-    },
-  },
+  }),
   {
     object: P,
     verb: ['ls', 'list'],
@@ -84,12 +80,7 @@ export const policyCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant');
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/policys/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'policys');
       printList(
         ctx,
         rows,

@@ -5,13 +5,12 @@ import { list, str } from '../args.js';
 import { objKey, omitEmpty } from '../client.js';
 import { tabwrite } from '../table.js';
 import {
-  asList,
   type Command,
+  inspectCommand,
   isIPv4,
   listFlags,
-  printJson,
+  listForTenant,
   printList,
-  requireTenant,
   s,
   strList,
   tenantFlag,
@@ -75,19 +74,13 @@ export const serviceCommands: Command[] = [
       await ctx.client.delete(`/api/v1/serviceLBs/${objKey(tenant, name)}/`);
     },
   },
-  {
+  inspectCommand({
     object: SVC,
-    verb: ['inspect'],
+    plural: 'serviceLBs',
     usage: 'Inspect a service',
     argsUsage: 'SERVICENAME',
-    nargs: [1, 1],
     nargsMessage: 'Service group name required',
-    flags: [tenantFlag],
-    async run(ctx) {
-      const key = objKey(str(ctx.args, 'tenant'), ctx.args.positionals[0]!);
-      printJson(ctx.io, await ctx.client.get(`/api/v1/inspect/serviceLBs/${key}/`));
-    },
-  },
+  }),
   {
     object: SVC,
     verb: ['ls', 'list'],
@@ -97,12 +90,7 @@ export const serviceCommands: Command[] = [
     nargsMessage: 'More arguments than required',
     flags: listFlags,
     async run(ctx) {
-      const tenant = str(ctx.args, 'tenant') || 'default';
-      const all = ctx.args.values.get('all') === true;
-      if (!all) await requireTenant(ctx, tenant);
-      const rows = asList(await ctx.client.get('/api/v1/serviceLBs/')).filter(
-        (r) => all || s(r, 'tenantName') === tenant,
-      );
+      const rows = await listForTenant(ctx, 'serviceLBs', str(ctx.args, 'tenant') || 'default');
       printList(
         ctx,
         rows,

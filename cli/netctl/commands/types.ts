@@ -1,8 +1,8 @@
 // Owns the shape every netctl command shares: its definition, the context it runs in, and the shared helpers.
 // It must never hold command-specific logic or call process.exit: main.ts alone maps errors to exit codes.
 
-import type { FlagSpec, ParsedArgs } from '../args.js';
-import type { Json, JsonObject, NetmasterClient } from '../client.js';
+import { type FlagSpec, type ParsedArgs, str } from '../args.js';
+import { type Json, type JsonObject, type NetmasterClient, objKey } from '../client.js';
 
 export interface Output {
   out(text: string): void;
@@ -84,6 +84,39 @@ export function strList(o: JsonObject, k: string): string[] {
 /** The list commands' tenant check: Contiv looked the tenant up first so a typo says "not found", not "". */
 export async function requireTenant(ctx: Ctx, tenant: string): Promise<void> {
   await ctx.client.get(`/api/v1/tenants/${encodeURIComponent(tenant)}/`);
+}
+
+/** The objects of one REST plural that belong to the -t tenant, or every one with -a. */
+export async function listForTenant(
+  ctx: Ctx,
+  plural: string,
+  tenant = str(ctx.args, 'tenant'),
+): Promise<JsonObject[]> {
+  const all = ctx.args.values.get('all') === true;
+  if (!all) await requireTenant(ctx, tenant);
+  return asList(await ctx.client.get(`/api/v1/${plural}/`)).filter(
+    (r) => all || s(r, 'tenantName') === tenant,
+  );
+}
+
+/** `<object> inspect NAME`: the inspect view of a tenant's object, as JSON. */
+export function inspectCommand(spec: {
+  object: readonly string[];
+  plural: string;
+  usage: string;
+  argsUsage: string;
+  nargsMessage: string;
+}): Command {
+  return {
+    ...spec,
+    verb: ['inspect'],
+    nargs: [1, 1],
+    flags: [tenantFlag],
+    async run(ctx) {
+      const key = objKey(str(ctx.args, 'tenant'), ctx.args.positionals[0]!);
+      printJson(ctx.io, await ctx.client.get(`/api/v1/inspect/${spec.plural}/${key}/`));
+    },
+  };
 }
 
 /** Filtered list in one of netctl's three shapes: JSON, names only, or a table. */
