@@ -1,0 +1,413 @@
+// Owns netmaster's REST API: Contiv's /api/v1 config and inspect paths, /version, /info, and the openapi document.
+// It must never write an object without checking, in the same store transaction, what the object depends on.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { LoggerOptions } from 'pino';
+import {
+  AllocationError,
+  addressSpace,
+  addressUsage,
+  allocNetworkTags,
+  CallerConflictError,
+  checkRangeChange,
+  IpamError,
+  type NetworkTags,
+  releaseAllAddresses,
+  releaseNetworkTags,
+  releasePool,
+  reservePool,
+  tagPrefix,
+} from '../../policy/ipam/index.js';
+import {
+  checkDelete,
+  checkGlobalUpdate,
+  checkParents,
+  checkSiblings,
+  checkUpdate,
+  keyOf,
+  ModelError,
+  OBJECT_TYPES,
+  type ObjType,
+  ownedBy,
+  type PlainObject,
+  parents,
+  parseKey,
+  SCHEMA,
+  typeOfPlural,
+  validate,
+} from '../../policy/model/index.js';
+import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
+
+export const CONFIG_PREFIX = '/contiv.io/config/';
+export const VERSION = '0.1.0';
+
+export const configKey = (t: ObjType, key: string) => `${CONFIG_PREFIX}${t}/${key}`;
+
+export interface ServerOptions {
+  store: Store;
+  /** pino options, or false (the default) for no request log. */
+  logger?: LoggerOptions | boolean;
+}
+
+/** A refused request with its HTTP status; the message goes back as {"Err": ...}. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const absent = (key: string): Compare => ({ key, target: 'create', op: '==', value: 0 });
+const unchanged = (kv: KV): Compare => ({ key: kv.key, target: 'mod', op: '==', value: kv.modRevision });
+
+function parseObj(kv: KV | undefined): PlainObject | undefined {
+  if (!kv) return undefined;
+  try {
+    return JSON.parse(kv.value) as PlainObject;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What clients see: the stored config plus Contiv's "key" field. */
+const shown = (t: ObjType, o: PlainObject): PlainObject => ({ key: keyOf(t, o), ...o });
+
+export function buildServer(opts: ServerOptions): FastifyInstance {
+  const { store } = opts;
+  // 1 MiB is fastify's default too; said here because the API promises it (413 above it).
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  }) as unknown as FastifyInstance;
+
+  // Writes are serialised in this process: checkDelete's "nobody uses it" and a concurrent child create
+  // would otherwise both pass. Across processes, leader election leaves one writer.
+  let chain: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
+  const getObj = async (t: ObjType, key: string) => parseObj(await store.get(configKey(t, key)));
+  const listObjs = async (t: ObjType): Promise<PlainObject[]> =>
+    (await store.list(`${CONFIG_PREFIX}${t}/`))
+      .map(parseObj)
+      .filter((o): o is PlainObject => o !== undefined);
+  /** A network's tags, read from the allocation keys it owns (the allocator's record is the only one). */
+  const getTags = async (key: string): Promise<NetworkTags | undefined> => {
+    let tags: NetworkTags | undefined;
+    let localVlan: number | undefined;
+    for (const kind of ['vlan', 'vxlan'] as const) {
+      for (const kv of await store.list(tagPrefix(kind))) {
+        const v = parseObj(kv);
+        if (!v || v.owner !== key) continue;
+        const id = Number(kv.key.slice(tagPrefix(kind).length));
+        if (v.use === 'pktTag') tags = { encap: kind, pktTag: id };
+        else if (v.use === 'localVlan') localVlan = id;
+      }
+    }
+    if (tags && localVlan !== undefined) tags.localVlan = localVlan;
+    return tags;
+  };
+
+  async function globalRanges(): Promise<{ vlans?: string; vxlans?: string }> {
+    const g = (await getObj('global', 'global')) ?? {};
+    return {
+      ...(typeof g.vlans === 'string' ? { vlans: g.vlans } : {}),
+      ...(typeof g.vxlans === 'string' ? { vxlans: g.vxlans } : {}),
+    };
+  }
+
+  /** Compares that the object's parents are as checked (present, unmodified) when the write lands. */
+  async function parentCompares(t: ObjType, obj: PlainObject): Promise<Compare[]> {
+    const out: Compare[] = [];
+    for (const r of parents(t, obj)) {
+      const kv = await store.get(configKey(r.objType, r.key));
+      if (kv) out.push(unchanged(kv));
+    }
+    return out;
+  }
+
+  function objectFromRequest(t: ObjType, key: string, body: unknown): PlainObject {
+    const keyFields = parseKey(t, key);
+    if (!keyFields) {
+      throw new HttpError(400, `${t} ${key}: the key must be ${SCHEMA.get(t)?.key.join(':')}`);
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new HttpError(400, `${t} ${key}: the request body must be a JSON object`);
+    }
+    const raw = { ...(body as PlainObject) };
+    for (const [f, v] of Object.entries(keyFields)) {
+      if (raw[f] === undefined || raw[f] === '') raw[f] = v;
+      else if (String(raw[f]) !== v) {
+        throw new HttpError(400, `${t} ${key}: ${f} ${JSON.stringify(raw[f])} does not match the URL key`);
+      }
+    }
+    return validate(t, raw);
+  }
+
+  async function create(t: ObjType, key: string, obj: PlainObject): Promise<void> {
+    await checkParents(t, obj, getObj);
+    await checkSiblings(t, obj, listObjs);
+    const compares = [absent(configKey(t, key)), ...(await parentCompares(t, obj))];
+    const put: TxnOp = { type: 'put', key: configKey(t, key), value: JSON.stringify(obj) };
+    if (t === 'network') {
+      const encap = obj.encap === 'vlan' ? 'vlan' : 'vxlan';
+      const pktTag = typeof obj.pktTag === 'number' ? obj.pktTag : undefined;
+      // The tag keys (owner = this network) go in the same transaction as the object: they are also the
+      // record inspect reads back, so there is no second write that a crash could separate from them.
+      await allocNetworkTags(
+        store,
+        { network: key, encap, ...(pktTag !== undefined ? { pktTag } : {}) },
+        await globalRanges(),
+        { compares, ops: [put] },
+      );
+      return;
+    }
+    let reserved = false;
+    if (t === 'endpointGroup' && typeof obj.ipPool === 'string' && obj.ipPool !== '') {
+      const netKey = `${obj.tenantName}:${obj.networkName}`;
+      const net = await getObj('network', netKey);
+      if (!net) throw new HttpError(400, `${t} ${key}: network ${netKey} does not exist`);
+      const space = addressSpace(netKey, String(net.subnet), String(net.gateway ?? ''), obj.ipPool);
+      await reservePool(store, space, key);
+      reserved = true;
+    }
+    const r = await store.txn(compares, [put]);
+    if (!r.succeeded) {
+      if (reserved) await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
+      throw new HttpError(409, `${t} ${key}: it, or something it depends on, changed meanwhile; try again`);
+    }
+  }
+
+  async function update(t: ObjType, key: string, before: KV, obj: PlainObject): Promise<void> {
+    const old = parseObj(before) ?? {};
+    checkUpdate(t, old, obj);
+    await checkParents(t, obj, getObj);
+    const compares = [unchanged(before), ...(await parentCompares(t, obj))];
+    if (t === 'global') {
+      const nets = await listObjs('network');
+      checkGlobalUpdate(old, obj, {
+        vlans: nets.filter((n) => n.encap === 'vlan').length,
+        vxlans: nets.filter((n) => n.encap !== 'vlan').length,
+        bgps: (await listObjs('Bgp')).length,
+      });
+      if (old.vlans !== obj.vlans) await checkRangeChange(store, 'vlan', String(obj.vlans));
+      if (old.vxlans !== obj.vxlans) await checkRangeChange(store, 'vxlan', String(obj.vxlans));
+    }
+    const r = await store.txn(compares, [
+      { type: 'put', key: configKey(t, key), value: JSON.stringify(obj) },
+    ]);
+    if (!r.succeeded) throw new HttpError(409, `${t} ${key}: changed meanwhile; try again`);
+  }
+
+  async function remove(t: ObjType, key: string): Promise<void> {
+    const kv = await store.get(configKey(t, key));
+    const obj = parseObj(kv);
+    if (!kv || !obj) throw new HttpError(404, `${t} ${key} not found`);
+    try {
+      await checkDelete(t, key, listObjs);
+    } catch (e) {
+      if (e instanceof ModelError) throw new HttpError(409, e.message);
+      throw e;
+    }
+    const ops: TxnOp[] = [{ type: 'delete', key: configKey(t, key) }];
+    for (const o of await ownedBy(t, key, listObjs))
+      ops.push({ type: 'delete', key: configKey(o.objType, o.key) });
+    const tags = t === 'network' ? await getTags(key) : undefined;
+    const r = await store.txn([unchanged(kv)], ops);
+    if (!r.succeeded) throw new HttpError(409, `${t} ${key}: changed meanwhile; try again`);
+    // Allocations go back after the object is gone: a crash in between leaks ids, never hands out one in use.
+    if (t === 'network') {
+      if (tags) await releaseNetworkTags(store, key, tags);
+      await releaseAllAddresses(store, key);
+    }
+    if (t === 'endpointGroup' && obj.ipPool)
+      await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
+  }
+
+  async function oper(t: ObjType, key: string, obj: PlainObject): Promise<PlainObject> {
+    if (t === 'network') {
+      const tags = await getTags(key);
+      const out: PlainObject = { numEndpoints: 0, endpoints: [] };
+      if (tags) {
+        // Contiv shows the local VLAN as pktTag and the VNI as extPktTag for VXLAN networks.
+        out.pktTag = tags.localVlan ?? tags.pktTag;
+        out.extPktTag = tags.pktTag;
+      }
+      try {
+        const u = await addressUsage(
+          store,
+          addressSpace(key, String(obj.subnet), typeof obj.gateway === 'string' ? obj.gateway : undefined),
+        );
+        out.allocatedAddressesCount = u.allocatedCount;
+        out.allocatedIPAddresses = u.allocated;
+        out.availableIPAddresses = u.available;
+      } catch {
+        // An unparsable stored subnet leaves the address fields out rather than failing inspect.
+      }
+      return out;
+    }
+    if (t === 'endpointGroup') {
+      const tags = await getTags(`${obj.tenantName}:${obj.networkName}`);
+      return { numEndpoints: 0, endpoints: [], ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag } : {}) };
+    }
+    return {};
+  }
+
+  async function ensureDefaults(): Promise<void> {
+    for (const [t, key, o] of [
+      ['global', 'global', { name: 'global' }],
+      ['tenant', 'default', { tenantName: 'default' }],
+    ] as const) {
+      const obj = validate(t, o);
+      // Create-if-absent in one txn: two netmasters starting together write it once.
+      await store.txn(
+        [absent(configKey(t, key))],
+        [{ type: 'put', key: configKey(t, key), value: JSON.stringify(obj) }],
+      );
+    }
+  }
+  app.addHook('onReady', ensureDefaults);
+
+  const fail = (reply: FastifyReply, status: number, msg: string) => reply.code(status).send({ Err: msg });
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof HttpError) return fail(reply, err.status, err.message);
+    if (err instanceof ModelError) {
+      return fail(reply, 400, err.message);
+    }
+    if (err instanceof AllocationError || err instanceof IpamError) return fail(reply, 409, err.message);
+    if (err instanceof CallerConflictError) return fail(reply, 409, err.message);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fail(reply, 413, 'request body larger than 1 MiB');
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return fail(reply, err.statusCode, err.message);
+    }
+    reply.log.error({ err }, 'request failed');
+    return fail(reply, 500, err.message);
+  });
+  app.setNotFoundHandler((req, reply) => fail(reply, 404, `${req.method} ${req.url}: no such path`));
+
+  const typeOr404 = (plural: string): ObjType => {
+    const t = typeOfPlural(plural);
+    if (!t) throw new HttpError(404, `no object type "${plural}"`);
+    return t;
+  };
+
+  app.get('/version', async () => ({ Version: VERSION, GitCommit: 'unknown', BuildTime: 'unknown' }));
+  app.get('/info', async () => ({ Version: VERSION, ClusterMode: 'docker', NetworkMode: 'contiv-ts' }));
+  app.get('/api/v1/openapi.json', async () => openapi());
+
+  app.get<{ Params: { id: string } }>('/api/v1/inspect/endpoints/:id/', async (req) => {
+    throw new HttpError(404, `endpoint ${req.params.id} not found`);
+  });
+  app.get<{ Params: { plural: string; key: string } }>('/api/v1/inspect/:plural/:key/', async (req) => {
+    const t = typeOr404(req.params.plural);
+    const obj = await getObj(t, req.params.key);
+    if (!obj) throw new HttpError(404, `${t} ${req.params.key} not found`);
+    return { Config: shown(t, obj), Oper: await oper(t, req.params.key, obj) };
+  });
+  app.get<{ Params: { plural: string } }>('/api/v1/:plural/', async (req) => {
+    const t = typeOr404(req.params.plural);
+    return (await listObjs(t)).map((o) => shown(t, o));
+  });
+  app.get<{ Params: { plural: string; key: string } }>('/api/v1/:plural/:key/', async (req) => {
+    const t = typeOr404(req.params.plural);
+    const obj = await getObj(t, req.params.key);
+    if (!obj) throw new HttpError(404, `${t} ${req.params.key} not found`);
+    return shown(t, obj);
+  });
+  const write = async (plural: string, key: string, body: unknown) => {
+    const t = typeOr404(plural);
+    const obj = objectFromRequest(t, key, body);
+    return serial(async () => {
+      // Contiv's POST and PUT both create or update: netctl's "global set" POSTs over the existing object.
+      const before = await store.get(configKey(t, key));
+      if (before) await update(t, key, before, obj);
+      else await create(t, key, obj);
+      return shown(t, obj);
+    });
+  };
+  app.post<{ Params: { plural: string; key: string } }>('/api/v1/:plural/:key/', (req) =>
+    write(req.params.plural, req.params.key, req.body),
+  );
+  app.put<{ Params: { plural: string; key: string } }>('/api/v1/:plural/:key/', (req) =>
+    write(req.params.plural, req.params.key, req.body),
+  );
+  app.delete<{ Params: { plural: string; key: string } }>('/api/v1/:plural/:key/', async (req) => {
+    const t = typeOr404(req.params.plural);
+    await serial(() => remove(t, req.params.key));
+    return {};
+  });
+  return app;
+}
+
+type JsonSchema = Record<string, unknown>;
+
+/** An OpenAPI 3 document with one schema per object type, from the model's field metadata. */
+export function openapi(): JsonSchema {
+  const schemas: Record<string, JsonSchema> = {};
+  const paths: Record<string, JsonSchema> = {};
+  for (const t of OBJECT_TYPES) {
+    const spec = SCHEMA.get(t);
+    if (!spec) continue;
+    const properties: Record<string, JsonSchema> = { key: { type: 'string', readOnly: true } };
+    for (const f of spec.fields.values()) {
+      const p: JsonSchema = {
+        type:
+          f.type === 'int'
+            ? 'integer'
+            : f.type === 'float'
+              ? 'number'
+              : f.type === 'bool'
+                ? 'boolean'
+                : f.type,
+      };
+      if (f.type === 'array') p.items = { type: 'string' };
+      if (f.formatText !== undefined) p.pattern = f.formatText;
+      if (f.length !== undefined) p.maxLength = f.length;
+      if (f.min !== undefined) p.minimum = f.min;
+      if (f.max !== undefined) p.maximum = f.max;
+      if (f.default !== undefined) p.default = f.default;
+      properties[f.name] = p;
+    }
+    schemas[t] = { type: 'object', required: [...spec.key], properties };
+    const ref = { $ref: `#/components/schemas/${t}` };
+    const body = { content: { 'application/json': { schema: ref } } };
+    const ok = { description: 'the object', ...body };
+    paths[`/api/v1/${spec.plural}/`] = {
+      get: {
+        responses: {
+          '200': {
+            description: 'all objects',
+            content: { 'application/json': { schema: { type: 'array', items: ref } } },
+          },
+        },
+      },
+    };
+    paths[`/api/v1/${spec.plural}/{key}/`] = {
+      parameters: [
+        {
+          name: 'key',
+          in: 'path',
+          required: true,
+          schema: { type: 'string' },
+          description: spec.key.join(':'),
+        },
+      ],
+      get: { responses: { '200': ok } },
+      post: { requestBody: body, responses: { '200': ok } },
+      put: { requestBody: body, responses: { '200': ok } },
+      delete: { responses: { '200': { description: 'deleted' } } },
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info: { title: 'contiv-ts netmaster', version: VERSION },
+    paths,
+    components: { schemas },
+  };
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+// Owns netmaster's process edge: flags and CONTIV_* env, opening the store, serving REST, clean shutdown.
+// It must never fall back from a configured etcd to the embedded store, nor leave the store open on exit.
+import pino from 'pino';
+import { buildServer } from '../api/rest/server.js';
+import { openStore } from '../state/index.js';
+
+export interface NetmasterConfig {
+  host: string;
+  port: number;
+  etcdEndpoints: string[];
+  dataDir: string;
+}
+
+const USAGE = `Usage: netmaster [flags]
+  --listen-url ADDR        where to serve REST (default ":9999") [$CONTIV_NETMASTER_LISTEN_URL]
+  --etcd, --cluster-store  etcd endpoints, comma separated; none: embedded store [$CONTIV_NETMASTER_ETCD_ENDPOINTS]
+  --data-dir DIR           embedded store directory (default /var/lib/contiv-ts)
+`;
+
+/** ":9999", "host:9999" or "http://host:9999" → host and port (Contiv's listen-url forms). */
+export function parseListenUrl(url: string): { host: string; port: number } {
+  const bare = url.replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  const i = bare.lastIndexOf(':');
+  const host = i <= 0 ? '0.0.0.0' : bare.slice(0, i).replace(/^\[|\]$/g, '');
+  const port = Number(i < 0 ? bare : bare.slice(i + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --listen-url "${url}"`);
+  return { host, port };
+}
+
+// Contiv's cluster-store is "etcd://host:2379"; etcd3 wants "http://host:2379".
+const endpoints = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim().replace(/^etcd:\/\//, 'http://'))
+    .filter(Boolean);
+
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConfig {
+  let listen = env.CONTIV_NETMASTER_LISTEN_URL || ':9999';
+  let etcd = env.CONTIV_NETMASTER_ETCD_ENDPOINTS || '';
+  let dataDir = '/var/lib/contiv-ts';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const eq = a.indexOf('=');
+    const name = (eq >= 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
+    const value = () => {
+      if (eq >= 0) return a.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`flag ${a} needs a value`);
+      return v;
+    };
+    if (name === 'listen-url') listen = value();
+    else if (name === 'etcd' || name === 'cluster-store') etcd = value();
+    else if (name === 'data-dir') dataDir = value();
+    else if (name === 'help' || name === 'h') {
+      process.stdout.write(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown flag ${a}`);
+  }
+  return { ...parseListenUrl(listen), etcdEndpoints: endpoints(etcd), dataDir };
+}
+
+async function main(): Promise<void> {
+  let cfg: NetmasterConfig;
+  try {
+    cfg = parseArgs(process.argv.slice(2), process.env);
+  } catch (e) {
+    process.stderr.write(`Error: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const log = pino({ name: 'netmaster' });
+  const store = await openStore(
+    cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
+  );
+  const app = buildServer({ store, logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' } });
+  let closing = false;
+  const shutdown = async (sig: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ sig }, 'shutting down');
+    try {
+      await app.close();
+    } finally {
+      await store.close();
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen({ host: cfg.host, port: cfg.port });
+  const addr = app.server.address();
+  log.info(
+    {
+      listen: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : addr,
+      etcd: cfg.etcdEndpoints,
+      dataDir: cfg.etcdEndpoints.length ? undefined : cfg.dataDir,
+    },
+    'netmaster listening',
+  );
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`netmaster: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,141 @@
+// Proves the compiled netctl against the compiled netmaster, both real processes: the developers' guide session.
+// It must never listen beyond 127.0.0.1, and it kills its netmaster and removes its data dir whatever happens.
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
+const NETCTL = fileURLToPath(new URL('../../cli/netctl/main.js', import.meta.url));
+
+let proc: ChildProcess | undefined;
+let dir = '';
+let url = '';
+
+/** Starts netmaster on port 0 and learns its port from the "listening" log line. */
+function startNetmaster(dataDir: string): Promise<{ p: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [NETMASTER, '--listen-url', '127.0.0.1:0', '--data-dir', dataDir], {
+      env: { PATH: process.env.PATH },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`netmaster did not start: ${out}${err}`)), 15_000);
+    p.stderr?.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    p.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ p, url: `http://127.0.0.1:${m[1]}` });
+      }
+    });
+    p.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`netmaster exited ${code}: ${err}`));
+    });
+  });
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+function netctl(...args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [NETCTL, '--netmaster', url, ...args],
+      { env: { PATH: process.env.PATH }, timeout: 20_000 },
+      (e, stdout, stderr) =>
+        resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, stdout, stderr }),
+    );
+  });
+}
+async function ok(...args: string[]): Promise<string> {
+  const r = await netctl(...args);
+  assert.equal(r.code, 0, `netctl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'netctl-netmaster-'));
+  const s = await startNetmaster(dir);
+  proc = s.p;
+  url = s.url;
+});
+
+after(async () => {
+  if (proc && proc.exitCode === null) {
+    const exited = new Promise((r) => proc?.once('exit', r));
+    proc.kill('SIGTERM');
+    await exited;
+  }
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('netctl against netmaster: the developers guide', () => {
+  it('creates a network, a policy with rules and a group, and lists them', async () => {
+    await ok('net', 'create', 'contiv-net', '--subnet=20.1.1.0/24', '--gateway=20.1.1.254', '--pkt-tag=1001');
+    await ok('policy', 'create', 'prod_web');
+    await ok('policy', 'rule-add', 'prod_web', '1', '-direction=in', '-protocol=tcp', '-action=deny');
+    await ok(
+      'policy',
+      'rule-add',
+      'prod_web',
+      '2',
+      '-direction=in',
+      '-protocol=tcp',
+      '-port=80',
+      '-action=allow',
+      '-priority=10',
+    );
+    await ok('group', 'create', 'contiv-net', 'web', '-policy=prod_web');
+
+    const nets = (await ok('net', 'ls')).split('\n');
+    assert.match(nets[0] ?? '', /^Tenant\s+Network\s+Nw Type\s+Encap type\s+Packet tag\s+Subnet\s+Gateway/);
+    assert.match(
+      nets[2] ?? '',
+      /^default\s+contiv-net\s+data\s+vxlan\s+1001\s+20\.1\.1\.0\/24\s+20\.1\.1\.254/,
+    );
+
+    const groups = (await ok('group', 'ls')).split('\n');
+    assert.match(groups[2] ?? '', /^default\s+web\s+contiv-net\s+.*prod_web/);
+
+    const rules = await ok('policy', 'rule-ls', 'prod_web');
+    assert.match(rules, /Incoming Rules:/);
+    assert.match(rules, /\n2\s+10\s.*tcp\s+80\s+allow/);
+    assert.match(rules, /\n1\s+1\s.*tcp\s+0\s+deny/);
+
+    const inspect = JSON.parse(await ok('net', 'inspect', 'contiv-net')) as {
+      Config: { networkName: string; pktTag: number };
+      Oper: { extPktTag: number; availableIPAddresses: string };
+    };
+    assert.equal(inspect.Config.networkName, 'contiv-net');
+    assert.equal(inspect.Oper.extPktTag, 1001);
+    assert.equal(inspect.Oper.availableIPAddresses, '20.1.1.1-20.1.1.253');
+  });
+
+  it('refuses deleting what is in use, then deletes in order', async () => {
+    const net = await netctl('net', 'rm', 'contiv-net');
+    assert.equal(net.code, 1);
+    assert.match(net.stderr, /in use by endpointGroup default:web/);
+    const pol = await netctl('policy', 'rm', 'prod_web');
+    assert.equal(pol.code, 1);
+    assert.match(pol.stderr, /in use by endpointGroup default:web/);
+
+    await ok('group', 'rm', 'web');
+    await ok('policy', 'rule-rm', 'prod_web', '1');
+    await ok('policy', 'rm', 'prod_web');
+    await ok('net', 'rm', 'contiv-net');
+    assert.equal((await ok('net', 'ls')).split('\n').filter(Boolean).length, 2);
+    assert.equal((await ok('policy', 'ls')).split('\n').filter(Boolean).length, 2);
+  });
+});
