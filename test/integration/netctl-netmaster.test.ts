@@ -74,9 +74,10 @@ before(async () => {
 
 after(async () => {
   if (proc && proc.exitCode === null) {
-    const exited = new Promise((r) => proc?.once('exit', r));
+    const exited = new Promise<number | null>((r) => proc?.once('exit', (code) => r(code)));
     proc.kill('SIGTERM');
-    await exited;
+    // SIGTERM is a clean shutdown: the server and the store close, and the exit code is 0.
+    assert.equal(await exited, 0);
   }
   await rm(dir, { recursive: true, force: true });
 });

@@ -255,6 +255,66 @@ describe('netmaster REST', () => {
     assert.deepEqual(await x.store.list('/contiv.io/ipam/vxlan/'), []);
   });
 
+  it('reserves a group ip-pool, refuses an overlapping one, and gives it back on delete', async () => {
+    const n = await call(x.app, 'POST', path('network', 'default:pooled'), {
+      subnet: '60.1.1.0/24',
+      encap: 'vlan',
+    });
+    assert.equal(n.status, 200, JSON.stringify(n.body));
+    const g = { networkName: 'pooled', ipPool: '60.1.1.10-60.1.1.20' };
+    assert.equal((await call(x.app, 'POST', path('endpointGroup', 'default:g1'), g)).status, 200);
+    const clash = await call(x.app, 'POST', path('endpointGroup', 'default:g2'), {
+      ...g,
+      ipPool: '60.1.1.15-60.1.1.30',
+    });
+    assert.equal(clash.status, 409);
+    assert.match(clash.body.Err ?? '', /overlaps/);
+    assert.equal((await call(x.app, 'GET', path('endpointGroup', 'default:g2'))).status, 404);
+    const outside = await call(x.app, 'POST', path('endpointGroup', 'default:g3'), {
+      ...g,
+      ipPool: '61.1.1.1-61.1.1.5',
+    });
+    assert.equal(outside.status, 400);
+    assert.match(outside.body.Err ?? '', /ipPool/);
+    assert.equal((await call(x.app, 'DELETE', path('endpointGroup', 'default:g1'))).status, 200);
+    assert.equal(
+      (
+        await call(x.app, 'POST', path('endpointGroup', 'default:g2'), {
+          ...g,
+          ipPool: '60.1.1.15-60.1.1.30',
+        })
+      ).status,
+      200,
+    );
+    assert.equal((await call(x.app, 'DELETE', path('endpointGroup', 'default:g2'))).status, 200);
+    assert.equal((await call(x.app, 'DELETE', path('network', 'default:pooled'))).status, 200);
+    assert.deepEqual(await x.store.list('/contiv.io/ipam/'), []);
+  });
+
+  it('refuses global changes that networks or allocations forbid', async () => {
+    const g = (await call(x.app, 'GET', '/api/v1/globals/global/')).body;
+    const n = await call(x.app, 'POST', path('network', 'default:v'), {
+      subnet: '70.1.1.0/24',
+      encap: 'vlan',
+      pktTag: 300,
+    });
+    assert.equal(n.status, 200, JSON.stringify(n.body));
+    const fwd = await call(x.app, 'POST', '/api/v1/globals/global/', {
+      ...g,
+      fwdMode: g.fwdMode === 'bridge' ? 'routing' : 'bridge',
+    });
+    assert.equal(fwd.status, 400);
+    assert.match(fwd.body.Err ?? '', /fwdMode/);
+    const range = await call(x.app, 'POST', '/api/v1/globals/global/', { ...g, vlans: '1-100' });
+    assert.equal(range.status, 409);
+    assert.match(range.body.Err ?? '', /orphan/);
+    assert.equal(
+      (await call(x.app, 'POST', '/api/v1/globals/global/', { ...g, vlans: '1-1000' })).status,
+      200,
+    );
+    assert.equal((await call(x.app, 'DELETE', path('network', 'default:v'))).status, 200);
+  });
+
   it('serves /version, /info and an openapi document with one schema per object type', async () => {
     assert.equal((await call(x.app, 'GET', '/version')).body.Version, '0.1.0');
     assert.equal((await call(x.app, 'GET', '/info')).status, 200);
