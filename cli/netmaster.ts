@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Owns netmaster's process edge: flags and CONTIV_* env, opening the store, serving REST, clean shutdown.
 // It must never fall back from a configured etcd to the embedded store, nor leave the store open on exit.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { buildServer } from '../api/rest/server.js';
 import { openStore } from '../state/index.js';
@@ -35,7 +37,8 @@ const endpoints = (v: string) =>
     .map((s) => s.trim().replace(/^etcd:\/\//, 'http://'))
     .filter(Boolean);
 
-export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConfig {
+/** The configuration from flags over env over defaults, or 'help'. Throws on an unknown or bad flag. */
+export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConfig | 'help' {
   let listen = env.CONTIV_NETMASTER_LISTEN_URL || ':9999';
   let etcd = env.CONTIV_NETMASTER_ETCD_ENDPOINTS || '';
   let dataDir = '/var/lib/contiv-ts';
@@ -52,22 +55,25 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConf
     if (name === 'listen-url') listen = value();
     else if (name === 'etcd' || name === 'cluster-store') etcd = value();
     else if (name === 'data-dir') dataDir = value();
-    else if (name === 'help' || name === 'h') {
-      process.stdout.write(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown flag ${a}`);
+    else if (name === 'help' || name === 'h') return 'help';
+    else throw new Error(`unknown flag ${a}`);
   }
   return { ...parseListenUrl(listen), etcdEndpoints: endpoints(etcd), dataDir };
 }
 
 async function main(): Promise<void> {
-  let cfg: NetmasterConfig;
+  let parsed: NetmasterConfig | 'help';
   try {
-    cfg = parseArgs(process.argv.slice(2), process.env);
+    parsed = parseArgs(process.argv.slice(2), process.env);
   } catch (e) {
     process.stderr.write(`Error: ${(e as Error).message}\n\n${USAGE}`);
     process.exit(2);
   }
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const cfg = parsed;
   const log = pino({ name: 'netmaster' });
   const store = await openStore(
     cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
@@ -99,7 +105,20 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`netmaster: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+// Run only as the program (also through an npm bin symlink), so tests can import the flag parsing.
+function isMain(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`netmaster: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

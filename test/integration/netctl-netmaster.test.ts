@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from '../../cli/netmaster.js';
 
 const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
 const NETCTL = fileURLToPath(new URL('../../cli/netctl/main.js', import.meta.url));
@@ -138,5 +139,40 @@ describe('netctl against netmaster: the developers guide', () => {
     await ok('net', 'rm', 'contiv-net');
     assert.equal((await ok('net', 'ls')).split('\n').filter(Boolean).length, 2);
     assert.equal((await ok('policy', 'ls')).split('\n').filter(Boolean).length, 2);
+  });
+});
+
+describe('netmaster flags', () => {
+  it('reads --listen-url, --etcd/--cluster-store and --data-dir over the CONTIV_* env and the defaults', () => {
+    assert.deepEqual(parseArgs([], {}), {
+      host: '0.0.0.0',
+      port: 9999,
+      etcdEndpoints: [],
+      dataDir: '/var/lib/contiv-ts',
+    });
+    assert.deepEqual(
+      parseArgs([], {
+        CONTIV_NETMASTER_LISTEN_URL: '10.0.0.1:9998',
+        CONTIV_NETMASTER_ETCD_ENDPOINTS: 'http://a:2379,http://b:2379',
+      }),
+      {
+        host: '10.0.0.1',
+        port: 9998,
+        etcdEndpoints: ['http://a:2379', 'http://b:2379'],
+        dataDir: '/var/lib/contiv-ts',
+      },
+    );
+    assert.deepEqual(
+      parseArgs(
+        ['--listen-url=http://127.0.0.1:1234', '--cluster-store', 'etcd://e:2379', '--data-dir', '/d'],
+        {
+          CONTIV_NETMASTER_LISTEN_URL: ':1',
+        },
+      ),
+      { host: '127.0.0.1', port: 1234, etcdEndpoints: ['http://e:2379'], dataDir: '/d' },
+    );
+    assert.equal(parseArgs(['--help'], {}), 'help');
+    assert.throws(() => parseArgs(['--bogus'], {}), /unknown flag --bogus/);
+    assert.throws(() => parseArgs(['--listen-url', ':99999'], {}), /bad --listen-url/);
   });
 });
