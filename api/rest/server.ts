@@ -157,13 +157,15 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (t === 'network') {
       const encap = obj.encap === 'vlan' ? 'vlan' : 'vxlan';
       const pktTag = typeof obj.pktTag === 'number' ? obj.pktTag : undefined;
+      const globalKv = await store.get(configKey('global', 'global'));
       // The tag keys (owner = this network) go in the same transaction as the object: they are also the
       // record inspect reads back, so there is no second write that a crash could separate from them.
       await allocNetworkTags(
         store,
         { network: key, encap, ...(pktTag !== undefined ? { pktTag } : {}) },
         await globalRanges(),
-        { compares, ops: [put] },
+        // The ranges the tag was checked against must still be the global's when the network lands.
+        { compares: [...compares, ...(globalKv ? [unchanged(globalKv)] : [])], ops: [put] },
       );
       return;
     }
