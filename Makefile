@@ -1,5 +1,5 @@
 # Two entry points on a fresh machine: `make demo` (the main job) and `make test` (everything CI runs).
-.PHONY: deps build lint test unit integration bench demo clean
+.PHONY: deps build lint test unit integration bench demo install clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -28,6 +28,17 @@ bench: build
 
 demo: build
 	bash scripts/demo.sh
+
+# Puts the commands on the PATH as small wrappers around this checkout's build.
+PREFIX ?= /usr/local
+COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js
+install: build
+	mkdir -p $(PREFIX)/bin
+	@for c in $(COMMANDS); do \
+	  name=$${c%%:*}; main=$(CURDIR)/dist/$${c#*:}; \
+	  printf '#!/bin/sh\nexec node %s "$$@"\n' "$$main" > $(PREFIX)/bin/$$name; \
+	  chmod 755 $(PREFIX)/bin/$$name; echo "installed $(PREFIX)/bin/$$name"; \
+	done
 
 clean:
 	rm -rf dist
