@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from '../../cli/netmaster.js';
+import { runCleanups } from '../harness/cleanup.js';
+import { startEtcd } from '../harness/etcd.js';
 
 const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
 const NETCTL = fileURLToPath(new URL('../../cli/netctl/main.js', import.meta.url));
@@ -17,12 +19,16 @@ let dir = '';
 let url = '';
 
 /** Starts netmaster on port 0 and learns its port from the "listening" log line. */
-function startNetmaster(dataDir: string): Promise<{ p: ChildProcess; url: string }> {
+function startNetmaster(dataDir: string, extra: string[]): Promise<{ p: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [NETMASTER, '--listen-url', '127.0.0.1:0', '--data-dir', dataDir], {
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const p = spawn(
+      process.execPath,
+      [NETMASTER, '--listen-url', '127.0.0.1:0', '--data-dir', dataDir, ...extra],
+      {
+        env: { PATH: process.env.PATH },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     const timer = setTimeout(() => reject(new Error(`netmaster did not start: ${out}${err}`)), 15_000);
@@ -66,81 +72,98 @@ async function ok(...args: string[]): Promise<string> {
   return r.stdout;
 }
 
-before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'netctl-netmaster-'));
-  const s = await startNetmaster(dir);
-  proc = s.p;
-  url = s.url;
-});
+/** The guide's session against a netmaster on a store: the embedded one, or a private etcd. */
+function guideSession(storeName: string, storeArgs: () => Promise<string[]>): void {
+  describe(`netctl against netmaster (${storeName} store): the developers guide`, () => {
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'netctl-netmaster-'));
+      const s = await startNetmaster(dir, await storeArgs());
+      proc = s.p;
+      url = s.url;
+    });
 
-after(async () => {
-  if (proc && proc.exitCode === null) {
-    const exited = new Promise<number | null>((r) => proc?.once('exit', (code) => r(code)));
-    proc.kill('SIGTERM');
-    // SIGTERM is a clean shutdown: the server and the store close, and the exit code is 0.
-    assert.equal(await exited, 0);
-  }
-  await rm(dir, { recursive: true, force: true });
-});
+    after(async () => {
+      if (proc && proc.exitCode === null) {
+        const exited = new Promise<number | null>((r) => proc?.once('exit', (code) => r(code)));
+        proc.kill('SIGTERM');
+        // SIGTERM is a clean shutdown: the server and the store close, and the exit code is 0.
+        assert.equal(await exited, 0);
+      }
+      await rm(dir, { recursive: true, force: true });
+    });
 
-describe('netctl against netmaster: the developers guide', () => {
-  it('creates a network, a policy with rules and a group, and lists them', async () => {
-    await ok('net', 'create', 'contiv-net', '--subnet=20.1.1.0/24', '--gateway=20.1.1.254', '--pkt-tag=1001');
-    await ok('policy', 'create', 'prod_web');
-    await ok('policy', 'rule-add', 'prod_web', '1', '-direction=in', '-protocol=tcp', '-action=deny');
-    await ok(
-      'policy',
-      'rule-add',
-      'prod_web',
-      '2',
-      '-direction=in',
-      '-protocol=tcp',
-      '-port=80',
-      '-action=allow',
-      '-priority=10',
-    );
-    await ok('group', 'create', 'contiv-net', 'web', '-policy=prod_web');
+    it('creates a network, a policy with rules and a group, and lists them', async () => {
+      await ok(
+        'net',
+        'create',
+        'contiv-net',
+        '--subnet=20.1.1.0/24',
+        '--gateway=20.1.1.254',
+        '--pkt-tag=1001',
+      );
+      await ok('policy', 'create', 'prod_web');
+      await ok('policy', 'rule-add', 'prod_web', '1', '-direction=in', '-protocol=tcp', '-action=deny');
+      await ok(
+        'policy',
+        'rule-add',
+        'prod_web',
+        '2',
+        '-direction=in',
+        '-protocol=tcp',
+        '-port=80',
+        '-action=allow',
+        '-priority=10',
+      );
+      await ok('group', 'create', 'contiv-net', 'web', '-policy=prod_web');
 
-    const nets = (await ok('net', 'ls')).split('\n');
-    assert.match(nets[0] ?? '', /^Tenant\s+Network\s+Nw Type\s+Encap type\s+Packet tag\s+Subnet\s+Gateway/);
-    assert.match(
-      nets[2] ?? '',
-      /^default\s+contiv-net\s+data\s+vxlan\s+1001\s+20\.1\.1\.0\/24\s+20\.1\.1\.254/,
-    );
+      const nets = (await ok('net', 'ls')).split('\n');
+      assert.match(nets[0] ?? '', /^Tenant\s+Network\s+Nw Type\s+Encap type\s+Packet tag\s+Subnet\s+Gateway/);
+      assert.match(
+        nets[2] ?? '',
+        /^default\s+contiv-net\s+data\s+vxlan\s+1001\s+20\.1\.1\.0\/24\s+20\.1\.1\.254/,
+      );
 
-    const groups = (await ok('group', 'ls')).split('\n');
-    assert.match(groups[2] ?? '', /^default\s+web\s+contiv-net\s+.*prod_web/);
+      const groups = (await ok('group', 'ls')).split('\n');
+      assert.match(groups[2] ?? '', /^default\s+web\s+contiv-net\s+.*prod_web/);
 
-    const rules = await ok('policy', 'rule-ls', 'prod_web');
-    assert.match(rules, /Incoming Rules:/);
-    assert.match(rules, /\n2\s+10\s.*tcp\s+80\s+allow/);
-    assert.match(rules, /\n1\s+1\s.*tcp\s+0\s+deny/);
+      const rules = await ok('policy', 'rule-ls', 'prod_web');
+      assert.match(rules, /Incoming Rules:/);
+      assert.match(rules, /\n2\s+10\s.*tcp\s+80\s+allow/);
+      assert.match(rules, /\n1\s+1\s.*tcp\s+0\s+deny/);
 
-    const inspect = JSON.parse(await ok('net', 'inspect', 'contiv-net')) as {
-      Config: { networkName: string; pktTag: number };
-      Oper: { extPktTag: number; availableIPAddresses: string };
-    };
-    assert.equal(inspect.Config.networkName, 'contiv-net');
-    assert.equal(inspect.Oper.extPktTag, 1001);
-    assert.equal(inspect.Oper.availableIPAddresses, '20.1.1.1-20.1.1.253');
+      const inspect = JSON.parse(await ok('net', 'inspect', 'contiv-net')) as {
+        Config: { networkName: string; pktTag: number };
+        Oper: { extPktTag: number; availableIPAddresses: string };
+      };
+      assert.equal(inspect.Config.networkName, 'contiv-net');
+      assert.equal(inspect.Oper.extPktTag, 1001);
+      assert.equal(inspect.Oper.availableIPAddresses, '20.1.1.1-20.1.1.253');
+    });
+
+    it('refuses deleting what is in use, then deletes in order', async () => {
+      const net = await netctl('net', 'rm', 'contiv-net');
+      assert.equal(net.code, 1);
+      assert.match(net.stderr, /in use by endpointGroup default:web/);
+      const pol = await netctl('policy', 'rm', 'prod_web');
+      assert.equal(pol.code, 1);
+      assert.match(pol.stderr, /in use by endpointGroup default:web/);
+
+      await ok('group', 'rm', 'web');
+      await ok('policy', 'rule-rm', 'prod_web', '1');
+      await ok('policy', 'rm', 'prod_web');
+      await ok('net', 'rm', 'contiv-net');
+      assert.equal((await ok('net', 'ls')).split('\n').filter(Boolean).length, 2);
+      assert.equal((await ok('policy', 'ls')).split('\n').filter(Boolean).length, 2);
+    });
   });
+}
 
-  it('refuses deleting what is in use, then deletes in order', async () => {
-    const net = await netctl('net', 'rm', 'contiv-net');
-    assert.equal(net.code, 1);
-    assert.match(net.stderr, /in use by endpointGroup default:web/);
-    const pol = await netctl('policy', 'rm', 'prod_web');
-    assert.equal(pol.code, 1);
-    assert.match(pol.stderr, /in use by endpointGroup default:web/);
-
-    await ok('group', 'rm', 'web');
-    await ok('policy', 'rule-rm', 'prod_web', '1');
-    await ok('policy', 'rm', 'prod_web');
-    await ok('net', 'rm', 'contiv-net');
-    assert.equal((await ok('net', 'ls')).split('\n').filter(Boolean).length, 2);
-    assert.equal((await ok('policy', 'ls')).split('\n').filter(Boolean).length, 2);
-  });
+guideSession('embedded', async () => []);
+guideSession('etcd', async () => {
+  const etcd = await startEtcd();
+  return ['--etcd', etcd.endpoint];
 });
+after(runCleanups);
 
 describe('netmaster flags', () => {
   it('reads --listen-url, --etcd/--cluster-store and --data-dir over the CONTIV_* env and the defaults', () => {
