@@ -29,6 +29,7 @@ const BENCHMARKS: Readonly<Record<string, Loader>> = {
   'openflow-install': async () => (await import('./openflow-install.js')).benchmark,
   'openflow-reconcile': async () => (await import('./openflow-reconcile.js')).benchmark,
   'ovsdb-ports': async () => (await import('./ovsdb-ports.js')).benchmark,
+  'rest-create': async () => (await import('./rest-create.js')).benchmark,
 };
 
 function usage(): string {

@@ -1,0 +1,182 @@
+// Owns the REST create benchmark: 10k endpoint groups through a listening netmaster (embedded and etcd
+// stores), against a fixed target and raw etcd3 puts. It never listens beyond 127.0.0.1 nor leaves dirs or servers.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Etcd3 } from 'etcd3';
+import { buildServer, configKey } from '../api/rest/server.js';
+import { EmbeddedStore, EtcdStore, type Store } from '../state/index.js';
+import { onCleanup } from '../test/harness/cleanup.js';
+import { startEtcd } from '../test/harness/etcd.js';
+import { tempDirPrefix } from '../test/harness/names.js';
+import { log, timed } from './openflow-install.js';
+import type { Benchmark, BenchResult } from './run.js';
+
+const GROUPS = 10_000;
+const CLIENTS = 16;
+const TARGET = 5000;
+const NETWORK = {
+  tenantName: 'default',
+  networkName: 'bench-net',
+  subnet: '20.1.0.0/16',
+  gateway: '20.1.255.254',
+  pktTag: 1001,
+};
+
+const groupBody = (i: number) => ({
+  tenantName: 'default',
+  groupName: `g${i}`,
+  networkName: NETWORK.networkName,
+});
+
+interface Client {
+  agent: Agent;
+  port: number;
+}
+
+function call(
+  c: Client,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; text: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: c.port,
+        method,
+        path,
+        agent: c.agent,
+        headers:
+          payload === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (d: Buffer) => chunks.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Runs work(i) for i in [0, n) on `workers` concurrent lanes, each taking the next index. */
+async function lanes(
+  n: number,
+  workers: number,
+  work: (i: number, lane: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: workers }, async (_, lane) => {
+      for (let i = next++; i < n; i = next++) await work(i, lane);
+    }),
+  );
+}
+
+/** Creates the network (untimed), then GROUPS groups over CLIENTS keep-alive agents; checks the count. */
+async function createThroughRest(store: Store, label: string): Promise<number> {
+  const app = buildServer({ store });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const port = (app.server.address() as AddressInfo).port;
+  const clients: Client[] = Array.from({ length: CLIENTS }, () => ({
+    agent: new Agent({ keepAlive: true, maxSockets: 1 }),
+    port,
+  }));
+  try {
+    const net = await call(clients[0]!, 'POST', `/api/v1/networks/default:${NETWORK.networkName}/`, NETWORK);
+    if (net.status !== 200) throw new Error(`${label}: network create: ${net.status} ${net.text}`);
+    const secs = await timed(() =>
+      lanes(GROUPS, CLIENTS, async (i, lane) => {
+        const r = await call(clients[lane]!, 'POST', `/api/v1/endpointGroups/default:g${i}/`, groupBody(i));
+        if (r.status !== 200) throw new Error(`${label}: group g${i}: ${r.status} ${r.text}`);
+      }),
+    );
+    const list = await call(clients[0]!, 'GET', '/api/v1/endpointGroups/');
+    if (list.status !== 200) throw new Error(`${label}: list: ${list.status} ${list.text}`);
+    const n = (JSON.parse(list.text) as unknown[]).length;
+    if (n !== GROUPS) throw new Error(`${label}: ${n} endpoint groups listed, ${GROUPS} expected`);
+    const rate = GROUPS / secs;
+    log(`${label}: ${GROUPS} groups in ${secs.toFixed(3)} s = ${rate.toFixed(0)} creates/s (${n} listed)`);
+    return rate;
+  } finally {
+    for (const c of clients) c.agent.destroy();
+    await app.close();
+  }
+}
+
+async function embeddedBench(): Promise<BenchResult> {
+  const dir = await mkdtemp(tempDirPrefix('rest-create'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }), { label: `rm ${dir}` });
+  const store = await EmbeddedStore.open(dir);
+  let rate: number;
+  try {
+    rate = await createThroughRest(store, 'embedded');
+  } finally {
+    await store.close();
+  }
+  return {
+    name: 'rest-create/embedded',
+    value: rate,
+    unit: 'creates/s',
+    peer: 'target',
+    peerValue: TARGET,
+    ratio: rate / TARGET,
+  };
+}
+
+async function etcdBench(): Promise<BenchResult> {
+  const etcd = await startEtcd();
+  try {
+    const store = await EtcdStore.connect([etcd.endpoint]);
+    let ours: number;
+    try {
+      ours = await createThroughRest(store, 'etcd');
+    } finally {
+      await store.close();
+    }
+    // Peer: the same JSON bodies under the same kind of keys (another tenant's, so ours stay countable).
+    const client = new Etcd3({ hosts: `http://${etcd.endpoint}` });
+    let peer: number;
+    try {
+      const secs = await timed(() =>
+        lanes(GROUPS, CLIENTS, async (i) => {
+          const body = { ...groupBody(i), tenantName: 'peer' };
+          await client.put(configKey('endpointGroup', `peer:g${i}`)).value(JSON.stringify(body));
+        }),
+      );
+      const n = await client.getAll().prefix(configKey('endpointGroup', 'peer:')).count();
+      if (n !== GROUPS) throw new Error(`etcd3 peer: ${n} keys, ${GROUPS} expected`);
+      peer = GROUPS / secs;
+      log(`etcd3 puts: ${GROUPS} in ${secs.toFixed(3)} s = ${peer.toFixed(0)} puts/s`);
+    } finally {
+      client.close();
+    }
+    return {
+      name: 'rest-create/etcd',
+      value: ours,
+      unit: 'creates/s',
+      peer: 'etcd3 put',
+      peerValue: peer,
+      ratio: ours / peer,
+    };
+  } finally {
+    await etcd.stop();
+  }
+}
+
+export const benchmark: Benchmark = {
+  describe: `${GROUPS} endpoint-group creates over REST, ${CLIENTS} keep-alive clients; embedded ≥ ${TARGET}/s, etcd ≥ 0.5× raw etcd3 puts`,
+  async run() {
+    const embedded = await embeddedBench();
+    const etcd = await etcdBench();
+    return [embedded, etcd];
+  },
+};
