@@ -158,7 +158,80 @@ function guideSession(storeName: string, storeArgs: () => Promise<string[]>): vo
   });
 }
 
+/** Columns of a table line, whitespace folded: transcripts and our tab-aligned output compare equal. */
+const cols = (line: string) => line.trim().split(/\s+/).join(' ');
+
+/** The commands of the seed transcripts (shared/seeds), with the outputs they show. */
+function seedSession(storeName: string, storeArgs: () => Promise<string[]>): void {
+  describe(`netctl against netmaster (${storeName} store): the seed transcripts`, () => {
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'netctl-seeds-'));
+      const s = await startNetmaster(dir, await storeArgs());
+      proc = s.p;
+      url = s.url;
+    });
+    after(async () => {
+      if (proc && proc.exitCode === null) {
+        const exited = new Promise<number | null>((r) => proc?.once('exit', (code) => r(code)));
+        proc.kill('SIGTERM');
+        assert.equal(await exited, 0);
+      }
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('global, tenants, networks in two tenants, a vlan network, groups with policies and tags', async () => {
+      await ok('global', 'set', '--fwd-mode', 'routing');
+      assert.match(await ok('global', 'info'), /^Forward mode: routing$/m);
+      await ok('global', 'set', '--fwd-mode', 'bridge');
+
+      assert.equal(await ok('tenant', 'create', 'blue'), 'Creating tenant: blue\n');
+      const tenants = (await ok('tenant', 'ls')).split('\n').filter(Boolean).map(cols);
+      assert.deepEqual(tenants.slice(0, 2), ['Name', '------']);
+      assert.deepEqual(tenants.slice(2).sort(), ['blue', 'default']);
+
+      assert.equal(
+        await ok('net', 'create', '--subnet=10.1.2.0/24', 'contiv-net'),
+        'Creating network default:contiv-net\n',
+      );
+      assert.equal(
+        await ok('net', 'create', '-p', '112', '-e', 'vlan', '-s', '10.1.3.0/24', 'contiv-vlan'),
+        'Creating network default:contiv-vlan\n',
+      );
+      const nets = (await ok('net', 'ls')).split('\n').filter(Boolean).map(cols);
+      assert.equal(
+        nets[0],
+        'Tenant Network Nw Type Encap type Packet tag Subnet Gateway IPv6Subnet IPv6Gateway Cfgd Tag',
+      );
+      assert.deepEqual(nets.slice(2).sort(), [
+        'default contiv-net data vxlan 0 10.1.2.0/24',
+        'default contiv-vlan data vlan 112 10.1.3.0/24',
+      ]);
+
+      assert.equal(
+        await ok('net', 'create', '-t', 'blue', '--subnet=10.1.2.0/24', 'contiv-net'),
+        'Creating network blue:contiv-net\n',
+      );
+      const blue = (await ok('net', 'ls', '-t', 'blue')).split('\n').filter(Boolean).map(cols);
+      assert.deepEqual(blue.slice(2), ['blue contiv-net data vxlan 0 10.1.2.0/24']);
+
+      await ok('network', 'create', 'contiv-net-1', '-s', '200.1.1.1/24', '-g', '200.1.1.200');
+      await ok('policy', 'create', 'p1');
+      await ok('group', 'create', '-p', 'p1', '-tag', 'policylabel', 'contiv-net-1', 'group1');
+      const groups = (await ok('group', 'ls')).split('\n').filter(Boolean).map(cols);
+      assert.ok(
+        groups.some((g) => /^default group1 contiv-net-1 .*policylabel.*p1/.test(g)),
+        `group ls: ${groups.join(' | ')}`,
+      );
+
+      const version = await ok('version');
+      assert.match(version, /Client Version:/);
+      assert.match(version, /Server Version:/);
+    });
+  });
+}
+
 guideSession('embedded', async () => []);
+seedSession('embedded', async () => []);
 guideSession('etcd', async () => {
   const etcd = await startEtcd();
   return ['--etcd', etcd.endpoint];
