@@ -2,10 +2,13 @@
 // Owns netmaster's process edge: flags and CONTIV_* env, opening the store, serving REST, clean shutdown.
 // It must never fall back from a configured etcd to the embedded store, nor leave the store open on exit.
 import { realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
+import type { Leadership } from '../api/rest/forward.js';
 import { buildServer } from '../api/rest/server.js';
 import { openStore } from '../state/index.js';
+import { type Election, elect } from '../state/leader.js';
 
 export interface NetmasterConfig {
   host: string;
@@ -61,6 +64,9 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConf
   return { ...parseListenUrl(listen), etcdEndpoints: endpoints(etcd), dataDir };
 }
 
+/** A dead leader's lease runs out within this: a follower takes over in well under 5 s. */
+const LEADER_TTL_SEC = 2;
+
 async function main(): Promise<void> {
   let parsed: NetmasterConfig | 'help';
   try {
@@ -78,13 +84,29 @@ async function main(): Promise<void> {
   const store = await openStore(
     cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
   );
-  const app = buildServer({ store, logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' } });
+  // Several netmasters share an etcd: one leads (and writes), the others forward writes to it.
+  let election: Election | undefined;
+  const leadership: Leadership | undefined =
+    cfg.etcdEndpoints.length > 0
+      ? {
+          get isLeader() {
+            return election?.isLeader ?? false;
+          },
+          leader: async () => election?.leader(),
+        }
+      : undefined;
+  const app = buildServer({
+    store,
+    leadership,
+    logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
+  });
   let closing = false;
   const shutdown = async (sig: string) => {
     if (closing) return;
     closing = true;
     log.info({ sig }, 'shutting down');
     try {
+      await election?.resign();
       await app.close();
     } finally {
       await store.close();
@@ -95,6 +117,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   await app.listen({ host: cfg.host, port: cfg.port });
   const addr = app.server.address();
+  if (leadership && typeof addr === 'object' && addr) {
+    const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
+    const address = `http://${host}:${addr.port}`;
+    election = await elect(store, { id: `${hostname()}:${process.pid}`, address, ttlSec: LEADER_TTL_SEC });
+    election.on('elected', () => log.info({ address }, 'leading'));
+    election.on('deposed', () => log.warn({ address }, 'no longer leading'));
+  }
   log.info(
     {
       listen: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : addr,

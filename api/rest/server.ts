@@ -36,6 +36,7 @@ import {
   validate,
 } from '../../policy/model/index.js';
 import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
+import { forward, type Leadership } from './forward.js';
 
 export const CONFIG_PREFIX = '/contiv.io/config/';
 export const VERSION = '0.1.0';
@@ -44,6 +45,11 @@ export const configKey = (t: ObjType, key: string) => `${CONFIG_PREFIX}${t}/${ke
 
 export interface ServerOptions {
   store: Store;
+  /**
+   * With several netmasters on one store: only the leader writes; a follower forwards writes to
+   * it. Without it (one netmaster), this one writes.
+   */
+  leadership?: Leadership;
   /** pino options, or false (the default) for no request log. */
   logger?: LoggerOptions | boolean;
 }
@@ -293,6 +299,24 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => fail(reply, 404, `${req.method} ${req.url}: no such path`));
 
+  const leadership = opts.leadership;
+  if (leadership) {
+    app.addHook('preHandler', async (req, reply) => {
+      if (req.method === 'GET' || req.method === 'HEAD' || leadership.isLeader) return;
+      // A forwarded request that reaches a non-leader (leadership moved meanwhile) is not sent on again.
+      if (req.headers['x-contiv-forwarded']) return fail(reply, 503, 'leadership is changing; retry');
+      const leader = await leadership.leader();
+      if (!leader) return fail(reply, 503, 'no netmaster leads yet; retry');
+      const res = await forward(leader.address, req.method, req.url, req.body).catch((err: Error) => {
+        throw new HttpError(
+          502,
+          `forwarding to the leader ${leader.id} at ${leader.address}: ${err.message}`,
+        );
+      });
+      return reply.code(res.status).header('content-type', res.contentType).send(res.body);
+    });
+  }
+
   const typeOr404 = (plural: string): ObjType => {
     const t = typeOfPlural(plural);
     if (!t) throw new HttpError(404, `no object type "${plural}"`);
@@ -300,7 +324,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   };
 
   app.get('/version', async () => ({ Version: VERSION, GitCommit: 'unknown', BuildTime: 'unknown' }));
-  app.get('/info', async () => ({ Version: VERSION, ClusterMode: 'docker', NetworkMode: 'contiv-ts' }));
+  app.get('/info', async () => ({
+    Version: VERSION,
+    ClusterMode: 'docker',
+    NetworkMode: 'contiv-ts',
+    IsLeader: leadership ? leadership.isLeader : true,
+    Leader: leadership ? ((await leadership.leader())?.address ?? '') : '',
+  }));
   app.get('/api/v1/openapi.json', async () => openapi());
 
   app.get<{ Params: { id: string } }>('/api/v1/inspect/endpoints/:id/', async (req) => {
