@@ -88,14 +88,28 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
 
-  // Writes are serialised in this process: checkDelete's "nobody uses it" and a concurrent child create
-  // would otherwise both pass. Across processes, leader election leaves one writer.
-  let chain: Promise<unknown> = Promise.resolve();
-  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
+  // Writes whose checks a concurrent write could invalidate without touching a key they compare
+  // (checkDelete's "nobody uses it" vs a child create; checkSiblings' subnet overlap; global range
+  // changes) run alone. The others run together: each is one transaction whose compares (its own
+  // key absent or unchanged, its parents unchanged) reject a conflicting write. Concurrent writes
+  // let the store share one fsync among them. Across processes, leader election leaves one writer.
+  let exclusiveTail: Promise<unknown> = Promise.resolve();
+  const running = new Set<Promise<unknown>>();
+  const shared = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = exclusiveTail.then(fn);
+    const tracked = run.catch(() => undefined);
+    running.add(tracked);
+    void tracked.then(() => running.delete(tracked));
     return run;
   };
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const before = [...running];
+    const run = exclusiveTail.then(() => Promise.all(before)).then(fn);
+    exclusiveTail = run.catch(() => undefined);
+    return run;
+  };
+  /** Types whose create or update must not overlap other writes (see above). */
+  const aloneOnWrite = new Set<ObjType>(['network', 'global']);
 
   const getObj = async (t: ObjType, key: string) => parseObj(await store.get(configKey(t, key)));
   const listObjs = async (t: ObjType): Promise<PlainObject[]> =>
@@ -355,7 +369,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const write = async (plural: string, key: string, body: unknown) => {
     const t = typeOr404(plural);
     const obj = objectFromRequest(t, key, body);
-    return serial(async () => {
+    return (aloneOnWrite.has(t) ? exclusive : shared)(async () => {
       // Contiv's POST and PUT both create or update: netctl's "global set" POSTs over the existing object.
       const before = await store.get(configKey(t, key));
       if (before) await update(t, key, before, obj);
@@ -371,7 +385,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   );
   app.delete<{ Params: { plural: string; key: string } }>('/api/v1/:plural/:key/', async (req) => {
     const t = typeOr404(req.params.plural);
-    await serial(() => remove(t, req.params.key));
+    await exclusive(() => remove(t, req.params.key));
     return {};
   });
   return app;

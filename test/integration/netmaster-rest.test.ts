@@ -327,6 +327,51 @@ describe('netmaster REST', () => {
   });
 });
 
+describe('netmaster REST: concurrent writes', () => {
+  it('creates run together, yet a group never outlives its network', async () => {
+    const x = await fresh();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const net = {
+          ...EXAMPLES.network,
+          networkName: `n${round}`,
+          pktTag: 2000 + round,
+          subnet: `20.${round}.0.0/24`,
+        };
+        delete (net as PlainObject).gateway;
+        assert.equal((await call(x.app, 'POST', `/api/v1/networks/default:n${round}/`, net)).status, 200);
+        // 40 group creates and a delete of their network, all at once.
+        // Half the creates start before the delete, half after it.
+        const group = (i: number) =>
+          call(x.app, 'POST', `/api/v1/endpointGroups/default:g${round}x${i}/`, {
+            tenantName: 'default',
+            groupName: `g${round}x${i}`,
+            networkName: `n${round}`,
+          });
+        const early = Array.from({ length: 20 }, (_, i) => group(i));
+        const del = call(x.app, 'DELETE', `/api/v1/networks/default:n${round}/`);
+        const late = Array.from({ length: 20 }, (_, i) => group(20 + i));
+        const results = await Promise.all([...early, del, ...late]);
+        for (const r of results) assert.ok([200, 400, 404, 409].includes(r.status), JSON.stringify(r));
+        // The invariant: every group that exists has its network.
+        const all = (await call(x.app, 'GET', '/api/v1/endpointGroups/')).body as unknown as PlainObject[];
+        const nets = new Set(
+          ((await call(x.app, 'GET', '/api/v1/networks/')).body as unknown as PlainObject[]).map(
+            (n) => n.networkName,
+          ),
+        );
+        for (const g of all)
+          assert.ok(
+            nets.has(g.networkName),
+            `group ${String(g.groupName)} outlived network ${String(g.networkName)}`,
+          );
+      }
+    } finally {
+      await close(x);
+    }
+  });
+});
+
 describe('netmaster REST: persistence and a real listen', () => {
   it('keeps objects and allocations across a restart over the same data dir', async () => {
     const a = await fresh();
