@@ -1,7 +1,7 @@
 // Proves the compiled netctl against the compiled netmaster, both real processes: the developers' guide session.
 // It must never listen beyond 127.0.0.1, and it kills its netmaster and removes its data dir whatever happens.
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,45 +10,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from '../../cli/netmaster.js';
 import { runCleanups } from '../harness/cleanup.js';
 import { startEtcd } from '../harness/etcd.js';
+import { startNetmaster } from '../harness/netmaster.js';
 
-const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
 const NETCTL = fileURLToPath(new URL('../../cli/netctl/main.js', import.meta.url));
 
 let proc: ChildProcess | undefined;
 let dir = '';
 let url = '';
-
-/** Starts netmaster on port 0 and learns its port from the "listening" log line. */
-function startNetmaster(dataDir: string, extra: string[]): Promise<{ p: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(
-      process.execPath,
-      [NETMASTER, '--listen-url', '127.0.0.1:0', '--data-dir', dataDir, ...extra],
-      {
-        env: { PATH: process.env.PATH },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`netmaster did not start: ${out}${err}`)), 15_000);
-    p.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ p, url: `http://127.0.0.1:${m[1]}` });
-      }
-    });
-    p.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`netmaster exited ${code}: ${err}`));
-    });
-  });
-}
 
 interface Run {
   code: number;
@@ -77,7 +45,7 @@ function guideSession(storeName: string, storeArgs: () => Promise<string[]>): vo
   describe(`netctl against netmaster (${storeName} store): the developers guide`, () => {
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'netctl-netmaster-'));
-      const s = await startNetmaster(dir, await storeArgs());
+      const s = await startNetmaster(['--data-dir', dir, ...(await storeArgs())]);
       proc = s.p;
       url = s.url;
     });
@@ -166,7 +134,7 @@ function seedSession(storeName: string, storeArgs: () => Promise<string[]>): voi
   describe(`netctl against netmaster (${storeName} store): the seed transcripts`, () => {
     before(async () => {
       dir = await mkdtemp(join(tmpdir(), 'netctl-seeds-'));
-      const s = await startNetmaster(dir, await storeArgs());
+      const s = await startNetmaster(['--data-dir', dir, ...(await storeArgs())]);
       proc = s.p;
       url = s.url;
     });

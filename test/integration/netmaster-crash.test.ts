@@ -2,15 +2,14 @@
 // every write it acknowledged is there after a restart, and the store opens cleanly each time.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { startNetmaster } from '../harness/netmaster.js';
 import { prng } from '../harness/prng.js';
 
-const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
 let dir = '';
 let current: ChildProcess | undefined;
 
@@ -19,32 +18,10 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-function start(dataDir: string): Promise<{ p: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [NETMASTER, '--listen-url', '127.0.0.1:0', '--data-dir', dataDir], {
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    current = p;
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`netmaster did not start: ${out}${err}`)), 15_000);
-    p.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    p.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ p, url: `http://127.0.0.1:${m[1]}` });
-      }
-    });
-    p.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`netmaster exited ${code ?? signal}: ${err}`));
-    });
-  });
+async function start(dataDir: string): Promise<{ p: ChildProcess; url: string }> {
+  const n = await startNetmaster(['--data-dir', dataDir]);
+  current = n.p;
+  return n;
 }
 
 test('every acknowledged write survives kill -9 of netmaster', async () => {

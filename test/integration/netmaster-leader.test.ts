@@ -2,13 +2,12 @@
 // and when the leader is killed the other takes over within 5 s and accepts writes itself.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { runCleanups } from '../harness/cleanup.js';
 import { startEtcd } from '../harness/etcd.js';
+import { startNetmaster } from '../harness/netmaster.js';
 
-const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
 const procs: ChildProcess[] = [];
 
 after(async () => {
@@ -16,24 +15,10 @@ after(async () => {
   await runCleanups();
 });
 
-function start(etcd: string): Promise<{ p: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [NETMASTER, '--listen-url', '127.0.0.1:0', '--etcd', etcd], {
-      env: { PATH: process.env.PATH },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    procs.push(p);
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`netmaster did not start: ${out}`)), 15_000);
-    p.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({ p, url: `http://127.0.0.1:${m[1]}` });
-      }
-    });
-  });
+async function start(etcd: string): Promise<{ p: ChildProcess; url: string }> {
+  const n = await startNetmaster(['--etcd', etcd]);
+  procs.push(n.p);
+  return n;
 }
 
 interface Info {
