@@ -141,11 +141,31 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     };
   }
 
-  /** Compares that the object's parents are as checked (present, unmodified) when the write lands. */
-  async function parentCompares(t: ObjType, obj: PlainObject): Promise<Compare[]> {
+  /** A lookup for the integrity checks that remembers what it read, so the write can compare on it. */
+  function recordingLookup() {
+    const read = new Map<string, KV | undefined>();
+    const lookup = async (t: ObjType, key: string) => {
+      const k = configKey(t, key);
+      const kv = read.has(k) ? read.get(k) : await store.get(k);
+      read.set(k, kv);
+      return parseObj(kv);
+    };
+    return { read, lookup };
+  }
+
+  /**
+   * Compares that the object's parents are as the checks saw them (present, unmodified) when the
+   * write lands; parents the checks did not read are read now.
+   */
+  async function parentCompares(
+    t: ObjType,
+    obj: PlainObject,
+    read: Map<string, KV | undefined>,
+  ): Promise<Compare[]> {
     const out: Compare[] = [];
     for (const r of parents(t, obj)) {
-      const kv = await store.get(configKey(r.objType, r.key));
+      const k = configKey(r.objType, r.key);
+      const kv = read.has(k) ? read.get(k) : await store.get(k);
       if (kv) out.push(unchanged(kv));
     }
     return out;
@@ -170,9 +190,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }
 
   async function create(t: ObjType, key: string, obj: PlainObject): Promise<void> {
-    await checkParents(t, obj, getObj);
+    const { read, lookup } = recordingLookup();
+    await checkParents(t, obj, lookup);
     await checkSiblings(t, obj, listObjs);
-    const compares = [absent(configKey(t, key)), ...(await parentCompares(t, obj))];
+    const compares = [absent(configKey(t, key)), ...(await parentCompares(t, obj, read))];
     const put: TxnOp = { type: 'put', key: configKey(t, key), value: JSON.stringify(obj) };
     if (t === 'network') {
       const encap = obj.encap === 'vlan' ? 'vlan' : 'vxlan';
@@ -208,8 +229,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   async function update(t: ObjType, key: string, before: KV, obj: PlainObject): Promise<void> {
     const old = parseObj(before) ?? {};
     checkUpdate(t, old, obj);
-    await checkParents(t, obj, getObj);
-    const compares = [unchanged(before), ...(await parentCompares(t, obj))];
+    const { read, lookup } = recordingLookup();
+    await checkParents(t, obj, lookup);
+    const compares = [unchanged(before), ...(await parentCompares(t, obj, read))];
     if (t === 'global') {
       const nets = await listObjs('network');
       checkGlobalUpdate(old, obj, {
