@@ -4,3 +4,4 @@ export * from './generated.js';
 export * from './integrity.js';
 export * from './schema.js';
 export * from './validate.js';
+export * from './endpoint.js';

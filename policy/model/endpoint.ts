@@ -1,0 +1,50 @@
+// Owns the operational records netplugin writes and everyone else reads: endpoints (one per
+// container interface) and hosts (one per netplugin). They are state, not intent: REST never
+// creates them, netplugin does, and the compiler, DNS and inspect views read them.
+
+/** `/contiv.io/oper/endpoints/<endpointID>` → EndpointRecord (JSON). */
+export const ENDPOINT_PREFIX = '/contiv.io/oper/endpoints/';
+/** `/contiv.io/oper/hosts/<name>` → HostRecord (JSON), held under the netplugin's lease. */
+export const HOST_PREFIX = '/contiv.io/oper/hosts/';
+
+export const endpointKey = (id: string) => `${ENDPOINT_PREFIX}${id}`;
+export const hostKey = (name: string) => `${HOST_PREFIX}${name}`;
+
+/** Endpoint ids are Docker endpoint ids, or `<containerID>-<ifname>` for CNI: safe in a key. */
+export const ENDPOINT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Field names follow contivmodel's endpoint operProperties where one exists. */
+export interface EndpointRecord {
+  endpointID: string;
+  tenant: string;
+  /** Network name within the tenant. */
+  network: string;
+  /** Endpoint group name within the tenant, '' when the endpoint is in the network only. */
+  endpointGroup: string;
+  /** The group's id (ipam `epg`), 0 when none: the number the datapath marks the group with. */
+  endpointGroupId: number;
+  ipAddress: string;
+  /** '' when the network has no IPv6 subnet. */
+  ipv6Address: string;
+  macAddress: string;
+  /** Host name of the netplugin that owns the endpoint. */
+  homingHost: string;
+  /** OVS port (interface) name on that host. */
+  intfName: string;
+  containerID: string;
+  containerName: string;
+  labels: Record<string, string>;
+}
+
+export interface HostRecord {
+  name: string;
+  /** Address other hosts' VXLAN tunnels reach this host at. */
+  vtepIP: string;
+  /** Address netmaster and peers reach the netplugin at. */
+  controlIP: string;
+  /** VLAN uplink interface names. */
+  uplinks: string[];
+}
+
+/** `tenant:network` (or `tenant:group`): the model's key form, also used by ipam owners. */
+export const scopedKey = (tenant: string, name: string) => `${tenant}:${name}`;
