@@ -21,6 +21,9 @@ export const enum Feature {
   Policy = 7,
   Dns = 8,
   ServiceLb = 9,
+  NetProfile = 10,
+  Output = 11,
+  HostAccess = 12,
 }
 
 export function makeCookie(feature: number, objectId: number): bigint {

@@ -1,0 +1,121 @@
+// Owns compiling intent into a switch's desired state: the whole of it (`compile`, pure) and
+// incrementally (`Compilation`: a change recomputes only the owners the features say it touches,
+// and returns what to add and remove). It never talks to a switch.
+
+import { flowKey } from '../../controller/flowtable/flow-index.js';
+import type { Flow, Group, Meter } from '../../controller/flowtable/manager.js';
+import type { Change, OwnedState, PipelineFeature } from '../../datapath/pipeline/feature.js';
+import { IntentIndex } from './index-intent.js';
+import type { HostFacts, Intent } from './intent.js';
+
+export interface CompiledState {
+  flows: Flow[];
+  groups: Group[];
+  meters: Meter[];
+}
+
+/** What one change does to the desired state. `addFlows` holds new and changed flows. */
+export interface Delta {
+  addFlows: Flow[];
+  removeFlows: Flow[];
+  putGroups: Group[];
+  removeGroups: number[];
+  putMeters: Meter[];
+  removeMeters: number[];
+  /** Owners recomputed (how much work the change cost). */
+  owners: number;
+}
+
+const NOTHING: OwnedState = { flows: [] };
+
+/** The full desired state for one host. Pure. */
+export function compile(
+  intent: Intent,
+  host: HostFacts,
+  features: readonly PipelineFeature[],
+): CompiledState {
+  return new Compilation(intent, host, features).state();
+}
+
+export class Compilation {
+  readonly ix: IntentIndex;
+  /** Per feature: owner → its state. */
+  private readonly owned: Map<string, OwnedState>[];
+
+  constructor(
+    intent: Intent,
+    host: HostFacts,
+    private readonly features: readonly PipelineFeature[],
+  ) {
+    this.ix = new IntentIndex(intent, host);
+    this.owned = features.map((f) => {
+      const m = new Map<string, OwnedState>();
+      for (const owner of f.owners(this.ix)) {
+        const s = f.build(this.ix, owner);
+        if (!isEmpty(s)) m.set(owner, s);
+      }
+      return m;
+    });
+  }
+
+  /** The whole desired state as it stands. */
+  state(): CompiledState {
+    const out: CompiledState = { flows: [], groups: [], meters: [] };
+    for (const m of this.owned) {
+      for (const s of m.values()) {
+        for (const f of s.flows) out.flows.push(f);
+        if (s.groups) for (const g of s.groups) out.groups.push(g);
+        if (s.meters) for (const x of s.meters) out.meters.push(x);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Apply one change: `mutate` updates the index (e.g. `ix => ix.putEndpoint(e)`) and returns the
+   * previous value, which features use to find owners the old value touched.
+   */
+  change(change: Change, mutate: (ix: IntentIndex) => unknown): Delta {
+    const before = mutate(this.ix);
+    const delta: Delta = {
+      addFlows: [],
+      removeFlows: [],
+      putGroups: [],
+      removeGroups: [],
+      putMeters: [],
+      removeMeters: [],
+      owners: 0,
+    };
+    this.features.forEach((f, i) => {
+      const m = this.owned[i] as Map<string, OwnedState>;
+      for (const owner of new Set(f.affected(this.ix, change, before))) {
+        delta.owners++;
+        const old = m.get(owner) ?? NOTHING;
+        const next = f.build(this.ix, owner);
+        if (isEmpty(next)) m.delete(owner);
+        else m.set(owner, next);
+        diffInto(old, next, delta);
+      }
+    });
+    return delta;
+  }
+}
+
+function isEmpty(s: OwnedState): boolean {
+  return s.flows.length === 0 && !s.groups?.length && !s.meters?.length;
+}
+
+function diffInto(old: OwnedState, next: OwnedState, delta: Delta): void {
+  if (old.flows.length > 0 || next.flows.length > 0) {
+    const nextKeys = new Set(next.flows.map(flowKey));
+    for (const f of old.flows) if (!nextKeys.has(flowKey(f))) delta.removeFlows.push(f);
+    // Unchanged flows are re-sent to the manager, which finds them equal and sends nothing.
+    for (const f of next.flows) delta.addFlows.push(f);
+  }
+  const nextGroups = new Set((next.groups ?? []).map((g) => g.groupId));
+  for (const g of old.groups ?? []) if (!nextGroups.has(g.groupId)) delta.removeGroups.push(g.groupId);
+  for (const g of next.groups ?? []) delta.putGroups.push(g);
+  const nextMeters = new Set((next.meters ?? []).map((m) => m.meterId));
+  for (const m of old.meters ?? []) if (!nextMeters.has(m.meterId)) delta.removeMeters.push(m.meterId);
+  for (const m of next.meters ?? []) delta.putMeters.push(m);
+}
