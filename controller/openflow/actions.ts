@@ -62,6 +62,8 @@ export type Action =
   | SetFieldAction
   // Nicira extensions
   | { type: 'resubmit'; port?: number; table?: number }
+  /** Output to the port number held in a field range (`output:NXM_NX_REG1[]`); maxLen default 0xffff. */
+  | { type: 'outputReg'; src: FieldRange; maxLen?: number }
   | { type: 'regLoad'; dst: FieldRange; value: bigint }
   | { type: 'regMove'; src: FieldRange; dst: FieldRange }
   | { type: 'conjunction'; id: number; clause: number; nClauses: number }
@@ -102,6 +104,7 @@ const enum NXAST {
   REG_LOAD = 7,
   NOTE = 8,
   RESUBMIT_TABLE = 14,
+  OUTPUT_REG = 15,
   CONTROLLER = 20,
   CONJUNCTION = 34,
   CT = 35,
@@ -341,6 +344,16 @@ function encodeAction(w: Writer, a: Action): void {
       w.setU16(start + 2, 24);
       return;
     }
+    case 'outputReg': {
+      const src = rangeHeader(a.src, 'outputReg.src');
+      const start = nxHeader(w, NXAST.OUTPUT_REG);
+      w.u16((a.src.ofs << 6) | (a.src.nBits - 1))
+        .u32(src)
+        .u16(a.maxLen ?? 0xffff)
+        .zeros(6);
+      w.setU16(start + 2, 24);
+      return;
+    }
     case 'regMove': {
       const src = rangeHeader(a.src, 'regMove.src');
       const dst = rangeHeader(a.dst, 'regMove.dst');
@@ -549,6 +562,7 @@ const NX_NAMES: Readonly<Record<number, string>> = {
   [NXAST.REG_LOAD]: 'NXAST_REG_LOAD',
   [NXAST.NOTE]: 'NXAST_NOTE',
   [NXAST.RESUBMIT_TABLE]: 'NXAST_RESUBMIT_TABLE',
+  [NXAST.OUTPUT_REG]: 'NXAST_OUTPUT_REG',
   [NXAST.CONTROLLER]: 'NXAST_CONTROLLER',
   [NXAST.CONJUNCTION]: 'NXAST_CONJUNCTION',
   [NXAST.CT]: 'NXAST_CT',
@@ -669,6 +683,19 @@ function decodeNx(a: Reader, subtype: number, name: string, len: number): Action
       const ofsNbits = a.u16('reg_load.ofs_nbits');
       const dst = decodeRange(a.u32('reg_load.dst'), ofsNbits >>> 6, (ofsNbits & 0x3f) + 1, 'reg_load.dst');
       return { type: 'regLoad', dst, value: a.u64('reg_load.value') };
+    }
+    case NXAST.OUTPUT_REG: {
+      expectLen(name, len, 24);
+      const ofsNbits = a.u16('output_reg.ofs_nbits');
+      const src = decodeRange(
+        a.u32('output_reg.src'),
+        ofsNbits >>> 6,
+        (ofsNbits & 0x3f) + 1,
+        'output_reg.src',
+      );
+      const maxLen = a.u16('output_reg.max_len');
+      expectZeros(a, 'output_reg.zero');
+      return maxLen === 0xffff ? { type: 'outputReg', src } : { type: 'outputReg', src, maxLen };
     }
     case NXAST.REG_MOVE: {
       const nBits = a.u16('reg_move.n_bits');

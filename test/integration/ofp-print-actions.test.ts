@@ -81,6 +81,13 @@ const CASES: Case[] = [
   apply('', {}, [{ type: 'resubmit', table: 5 }], 'resubmit(,5)'),
   apply('', {}, [{ type: 'resubmit', port: 3 }], 'resubmit:3'),
   apply('', {}, [{ type: 'resubmit', port: LOCAL, table: 0 }], 'resubmit(LOCAL,0)'),
+  apply('', {}, [{ type: 'outputReg', src: { field: 'reg1', ofs: 0, nBits: 32 } }], 'output:NXM_NX_REG1[]'),
+  apply(
+    '',
+    {},
+    [{ type: 'outputReg', src: { field: 'reg6', ofs: 16, nBits: 16 } }],
+    'output:NXM_NX_REG6[16..31]',
+  ),
   apply(
     '',
     {},

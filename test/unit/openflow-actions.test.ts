@@ -68,6 +68,11 @@ const ACTIONS: Array<[string, Action]> = [
   ['resubmit table', { type: 'resubmit', table: 5 }],
   ['resubmit port', { type: 'resubmit', port: 3 }],
   ['resubmit port and table', { type: 'resubmit', port: LOCAL, table: 0 }],
+  ['output_reg', { type: 'outputReg', src: { field: 'reg1', ofs: 0, nBits: 32 } }],
+  [
+    'output_reg subfield max_len',
+    { type: 'outputReg', src: { field: 'reg6', ofs: 16, nBits: 16 }, maxLen: 128 },
+  ],
   ['reg_load', { type: 'regLoad', dst: { field: 'reg0', ofs: 0, nBits: 16 }, value: 0xabcdn }],
   [
     'reg_load metadata 64 bits',
