@@ -61,6 +61,18 @@ export class IntentIndex {
     for (const h of intent.hosts) this.hosts.set(h.name, h);
   }
 
+  putTenant(t: TenantIntent): TenantIntent | undefined {
+    const old = this.tenants.get(t.name);
+    this.tenants.set(t.name, t);
+    return old;
+  }
+
+  deleteTenant(name: string): TenantIntent | undefined {
+    const old = this.tenants.get(name);
+    this.tenants.delete(name);
+    return old;
+  }
+
   putNetwork(n: NetworkIntent): NetworkIntent | undefined {
     const key = tkey(n.tenant, n.name);
     const old = this.networks.get(key);
