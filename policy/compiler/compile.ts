@@ -72,6 +72,46 @@ export class Compilation {
   }
 
   /**
+   * Several changes as one delta (one bundle): for a flow, group or meter touched by more than one
+   * of them, the last word wins.
+   */
+  changeAll(changes: readonly { change: Change; mutate: (ix: IntentIndex) => unknown }[]): Delta {
+    const flows = new Map<string, { flow: Flow; keep: boolean }>();
+    const groups = new Map<number, Group | undefined>();
+    const meters = new Map<number, Meter | undefined>();
+    let owners = 0;
+    for (const c of changes) {
+      const d = this.change(c.change, c.mutate);
+      owners += d.owners;
+      for (const f of d.removeFlows) flows.set(flowKey(f), { flow: f, keep: false });
+      for (const f of d.addFlows) flows.set(flowKey(f), { flow: f, keep: true });
+      for (const id of d.removeGroups) groups.set(id, undefined);
+      for (const g of d.putGroups) groups.set(g.groupId, g);
+      for (const id of d.removeMeters) meters.set(id, undefined);
+      for (const m of d.putMeters) meters.set(m.meterId, m);
+    }
+    const out: Delta = {
+      addFlows: [],
+      removeFlows: [],
+      putGroups: [],
+      removeGroups: [],
+      putMeters: [],
+      removeMeters: [],
+      owners,
+    };
+    for (const { flow, keep } of flows.values()) (keep ? out.addFlows : out.removeFlows).push(flow);
+    for (const [id, g] of groups) {
+      if (g) out.putGroups.push(g);
+      else out.removeGroups.push(id);
+    }
+    for (const [id, m] of meters) {
+      if (m) out.putMeters.push(m);
+      else out.removeMeters.push(id);
+    }
+    return out;
+  }
+
+  /**
    * Apply one change: `mutate` updates the index (e.g. `ix => ix.putEndpoint(e)`) and returns the
    * previous value, which features use to find owners the old value touched.
    */
