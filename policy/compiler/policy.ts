@@ -1,0 +1,543 @@
+// Owns the policy tables (conntrack, egressPolicy, ingressPolicy, commit): Contiv's rules compiled
+// into conjunctive flows, decided once per new connection and committed to conntrack.
+//
+// Semantics (decisions in docs/architecture.md):
+// - A group's rules are the union of its policies' rules. Per direction, the matching rule of the
+//   highest priority decides; at equal priority deny wins; no matching rule (or no policy) allows.
+// - "out" rules run on the source's host (FLAG.fromLocal, REG.srcGroup), "in" rules on the
+//   destination's host (FLAG.toLocal, REG.dstGroup). Peer groups match the other group register,
+//   peer networks and addresses the packet's addresses (a network is its subnet).
+// - A port needs tcp or udp; a port without a protocol means both; other protocols ignore it.
+//
+// Flow scheme: a rule's own match is split into "match flows" (one per protocol × address prefix).
+// Each distinct (direction, priority slot, match flow) is one conjunction: clause 2 is that match
+// flow, clause 1 is one flow per group and slot carrying a conjunction action for every match flow
+// of the group's rules at that slot. A rule costs its match flows + conj_id flows, shared with every
+// identical rule; a group costs one flow per slot. A rule with no match of its own is one flow per
+// group. The OVS priority encodes the slot, so every flow at one priority has the same verdict.
+
+import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import type { Flow } from '../../controller/flowtable/manager.js';
+import type { Action, FieldRange, Instruction } from '../../controller/openflow/actions.js';
+import { ctState, type Match } from '../../controller/openflow/match.js';
+import type { Change, OwnedState, PipelineFeature } from '../../datapath/pipeline/feature.js';
+import { fnv1a32 } from '../../datapath/pipeline/hash.js';
+import { FLAG, flagsSet, REG, table } from '../../datapath/pipeline/tables.js';
+import { type IntentIndex, tkey } from './index-intent.js';
+import type { Direction, PolicyIntent, RuleIntent } from './intent.js';
+import { formatQuad, intersectPrefixes, maskOf, type Prefix, parseAddressSpec } from './ip-range.js';
+
+export const PROTO_ICMP = 1;
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+const ETH_IP = 0x0800;
+
+/** OVS priorities. Rule flows sit in [RULE_BASE, RULE_BASE + 4 × 202). */
+export const PRIO = {
+  conntrack: 100,
+  commit: 100,
+  invalid: 65000,
+  established: 64000,
+  ruleBase: 1000,
+} as const;
+
+/** Slot of a rule: higher priority first, deny before allow at equal priority. */
+export function slotOf(priority: number, action: 'allow' | 'deny'): number {
+  return priority * 2 + (action === 'deny' ? 1 : 0);
+}
+
+/** Conjunction flows (clauses and conj_id) of a slot; a group's direct flows sit one above. */
+export function conjPriority(slot: number): number {
+  return PRIO.ruleBase + slot * 2;
+}
+
+export function directPriority(slot: number): number {
+  return PRIO.ruleBase + slot * 2 + 1;
+}
+
+/** One match flow of a rule: what a packet must carry besides its group. -1 / undefined: any. */
+export interface MatchFlow {
+  proto: number;
+  port: number;
+  peerGroup: number;
+  src: Prefix | undefined;
+  dst: Prefix | undefined;
+}
+
+interface CompiledRule {
+  dir: Direction;
+  slot: number;
+  deny: boolean;
+  /** Owner keys (`m:`) of the rule's match flows; empty when the rule matches nothing. */
+  flows: string[];
+  /** The rule matches every packet of its direction: one direct flow per group. */
+  all: boolean;
+}
+
+type CompiledPolicy = CompiledRule[];
+
+const G = 'g:';
+const M = 'm:';
+const STATIC = 'static';
+
+function prefixKey(p: Prefix | undefined): string {
+  return p ? `${p.addr}/${p.len}` : '';
+}
+
+function parsePrefixKey(s: string): Prefix | undefined {
+  if (s === '') return undefined;
+  const [a, l] = s.split('/');
+  return { addr: Number(a), len: Number(l) };
+}
+
+/** `m:<dir>:<slot>:<proto>:<port>:<peerGroup>:<src>:<dst>`: a match flow names itself. */
+function matchOwner(dir: Direction, slot: number, f: MatchFlow): string {
+  return `${M}${dir}:${slot}:${f.proto}:${f.port}:${f.peerGroup}:${prefixKey(f.src)}:${prefixKey(f.dst)}`;
+}
+
+function parseMatchOwner(owner: string): { dir: Direction; slot: number; f: MatchFlow } {
+  const [dir, slot, proto, port, peer, src, dst] = owner.slice(M.length).split(':');
+  return {
+    dir: dir as Direction,
+    slot: Number(slot),
+    f: {
+      proto: Number(proto),
+      port: Number(port),
+      peerGroup: Number(peer),
+      src: parsePrefixKey(src ?? ''),
+      dst: parsePrefixKey(dst ?? ''),
+    },
+  };
+}
+
+function regValue(r: FieldRange, v: number): { value: number; mask: number } {
+  const mask = ((2 ** r.nBits - 1) * 2 ** r.ofs) >>> 0;
+  return { value: (v * 2 ** r.ofs) >>> 0, mask };
+}
+
+function setRegMatch(m: Match, r: FieldRange, v: number): void {
+  (m as Record<string, unknown>)[r.field] = regValue(r, v);
+}
+
+function ipMatch(p: Prefix): string | { value: string; mask: string } {
+  return p.len === 32 ? formatQuad(p.addr) : { value: formatQuad(p.addr), mask: formatQuad(maskOf(p.len)) };
+}
+
+export function matchOfFlow(dir: Direction, f: MatchFlow): Match {
+  const m: Match = { ethType: ETH_IP };
+  if (f.proto !== 0) m.ipProto = f.proto;
+  if (f.port !== 0 && f.proto === PROTO_TCP) m.tcpDst = f.port;
+  if (f.port !== 0 && f.proto === PROTO_UDP) m.udpDst = f.port;
+  if (f.peerGroup >= 0) setRegMatch(m, dir === 'in' ? REG.srcGroup : REG.dstGroup, f.peerGroup);
+  if (f.src && f.src.len > 0) m.ipv4Src = ipMatch(f.src);
+  if (f.dst && f.dst.len > 0) m.ipv4Dst = ipMatch(f.dst);
+  return m;
+}
+
+/** The group clause: a packet from (out) or to (in) a local member of the group. */
+function groupMatch(dir: Direction, groupId: number): Match {
+  const m: Match = {};
+  if (dir === 'in') {
+    m.reg0 = flagsSet(FLAG.toLocal);
+    setRegMatch(m, REG.dstGroup, groupId);
+  } else {
+    m.reg0 = flagsSet(FLAG.fromLocal);
+    setRegMatch(m, REG.srcGroup, groupId);
+  }
+  return m;
+}
+
+function tableOf(dir: Direction): number {
+  return table(dir === 'in' ? 'ingressPolicy' : 'egressPolicy');
+}
+
+function verdict(dir: Direction, deny: boolean): Instruction[] {
+  if (deny) return [];
+  return [{ type: 'gotoTable', tableId: table(dir === 'in' ? 'commit' : 'ingressPolicy') }];
+}
+
+function cookieOf(owner: string): bigint {
+  return makeCookie(Feature.Policy, fnv1a32(owner));
+}
+
+/** What one side of a rule asks of the peer: a group id, address prefixes, or nothing. */
+interface Peer {
+  group: number;
+  prefixes: Prefix[] | undefined;
+}
+
+const ANY: Prefix = { addr: 0, len: 0 };
+
+/**
+ * A rule's match flows, or undefined when it can match nothing (an unknown peer group or network,
+ * addresses that do not overlap). Ports without tcp/udp are ignored; a port alone means tcp and udp.
+ */
+export function ruleMatchFlows(ix: IntentIndex, tenant: string, r: RuleIntent): MatchFlow[] | undefined {
+  const peerGroupName = r.direction === 'in' ? r.fromGroup : r.toGroup;
+  const peerNet = r.direction === 'in' ? r.fromNetwork : r.toNetwork;
+  const peerIp = r.direction === 'in' ? r.fromIp : r.toIp;
+  // Contiv lets an "in" rule name toIp (a member of the policy's own group); an "out" rule's fromIp
+  // is refused by the model and ignored here.
+  const ownIp = r.direction === 'in' ? r.toIp : '';
+  const peer: Peer = { group: -1, prefixes: undefined };
+  if (peerGroupName) {
+    const g = ix.groups.get(tkey(tenant, peerGroupName));
+    if (!g) return undefined;
+    peer.group = g.id;
+  }
+  if (peerNet) {
+    const n = ix.networks.get(tkey(tenant, peerNet));
+    const p = n && parseAddressSpec(n.subnet);
+    if (!p) return undefined;
+    peer.prefixes = p;
+  }
+  if (peerIp) {
+    const p = parseAddressSpec(peerIp);
+    if (!p) return undefined;
+    peer.prefixes = peer.prefixes ? intersectPrefixes(peer.prefixes, p) : p;
+    if (peer.prefixes.length === 0) return undefined;
+  }
+  let own: Prefix[] | undefined;
+  if (ownIp) {
+    own = parseAddressSpec(ownIp);
+    if (!own) return undefined;
+  }
+  let protos = [r.protocol];
+  if (r.port !== 0 && r.protocol === 0) protos = [PROTO_TCP, PROTO_UDP];
+  const out: MatchFlow[] = [];
+  for (const proto of protos) {
+    const port = proto === PROTO_TCP || proto === PROTO_UDP ? r.port : 0;
+    for (const pp of peer.prefixes ?? [ANY]) {
+      for (const op of own ?? [ANY]) {
+        const peerP = pp.len > 0 ? pp : undefined;
+        const ownP = op.len > 0 ? op : undefined;
+        out.push({
+          proto,
+          port,
+          peerGroup: peer.group,
+          src: r.direction === 'in' ? peerP : ownP,
+          dst: r.direction === 'in' ? ownP : peerP,
+        });
+      }
+    }
+  }
+  return out;
+}
+
+function isAll(f: MatchFlow): boolean {
+  return f.proto === 0 && f.port === 0 && f.peerGroup < 0 && !f.src && !f.dst;
+}
+
+function compileRule(ix: IntentIndex, tenant: string, r: RuleIntent): CompiledRule {
+  const slot = slotOf(r.priority, r.action);
+  const base = { dir: r.direction, slot, deny: r.action === 'deny' };
+  const flows = ruleMatchFlows(ix, tenant, r);
+  if (!flows) return { ...base, flows: [], all: false };
+  if (flows.some(isAll)) return { ...base, flows: [], all: true };
+  return { ...base, flows: [...new Set(flows.map((f) => matchOwner(r.direction, slot, f)))], all: false };
+}
+
+/** Conj ids are unique per (table, priority) = per (direction, slot). */
+function conjDomain(owner: string): string {
+  const i = owner.indexOf(':', owner.indexOf(':', M.length) + 1);
+  return owner.slice(M.length, i);
+}
+
+const RANK_BITS = 4;
+
+/**
+ * The feature's view derived from the index: compiled policies, which match flows exist and who
+ * contributes them, which policies name a group or network as peer, and conj id allocation. Kept
+ * up to date by affected(), which sees every change.
+ */
+class PolicyState {
+  readonly compiled = new Map<string, CompiledPolicy>();
+  /** m-owner → policy key → number of that policy's rules contributing it. */
+  readonly contributors = new Map<string, Map<string, number>>();
+  readonly peerGroupRefs = new Map<string, Set<string>>();
+  readonly peerNetRefs = new Map<string, Set<string>>();
+  /** `<domain>:<hash>` → the m-owners sharing that hash, sorted: their rank breaks the tie. */
+  private readonly buckets = new Map<string, string[]>();
+
+  constructor(ix: IntentIndex) {
+    for (const key of [...ix.policies.keys()].sort()) this.recompile(ix, key, new Set());
+  }
+
+  /** Recompiles one policy, adding to `touched` every m-owner whose existence or conj id changed. */
+  recompile(ix: IntentIndex, key: string, touched: Set<string>): boolean {
+    const old = this.compiled.get(key);
+    const p = ix.policies.get(key);
+    const next = p ? p.rules.map((r) => compileRule(ix, p.tenant, r)) : undefined;
+    if (old && next && JSON.stringify(old) === JSON.stringify(next)) {
+      this.indexRefs(key, p);
+      return false;
+    }
+    // Net change per match flow, so that the rules that stayed touch nothing.
+    const delta = new Map<string, number>();
+    for (const r of old ?? []) for (const m of r.flows) delta.set(m, (delta.get(m) ?? 0) - 1);
+    for (const r of next ?? []) for (const m of r.flows) delta.set(m, (delta.get(m) ?? 0) + 1);
+    for (const [m, d] of delta) if (d !== 0) this.contribute(m, key, d, touched);
+    if (next) this.compiled.set(key, next);
+    else this.compiled.delete(key);
+    this.indexRefs(key, p);
+    return true;
+  }
+
+  private indexRefs(key: string, p: PolicyIntent | undefined): void {
+    for (const [map, pick] of [
+      [this.peerGroupRefs, (r: RuleIntent) => (r.direction === 'in' ? r.fromGroup : r.toGroup)],
+      [this.peerNetRefs, (r: RuleIntent) => (r.direction === 'in' ? r.fromNetwork : r.toNetwork)],
+    ] as const) {
+      for (const [k, s] of map) {
+        if (s.delete(key) && s.size === 0) map.delete(k);
+      }
+      if (!p) continue;
+      for (const r of p.rules) {
+        const name = pick(r);
+        if (!name) continue;
+        const k = tkey(p.tenant, name);
+        const s = map.get(k);
+        if (s) s.add(key);
+        else map.set(k, new Set([key]));
+      }
+    }
+  }
+
+  private contribute(m: string, policy: string, delta: number, touched: Set<string>): void {
+    let c = this.contributors.get(m);
+    const existed = c !== undefined;
+    if (!c) {
+      c = new Map();
+      this.contributors.set(m, c);
+    }
+    const n = (c.get(policy) ?? 0) + delta;
+    if (n > 0) c.set(policy, n);
+    else c.delete(policy);
+    if (c.size === 0) this.contributors.delete(m);
+    const exists = c.size > 0;
+    if (existed === exists) return;
+    touched.add(m);
+    // Existence changed: the hash bucket's ranks may shift for its other members.
+    const b = `${conjDomain(m)}:${fnv1a32(m) >>> RANK_BITS}`;
+    const list = this.buckets.get(b) ?? [];
+    if (exists) {
+      list.push(m);
+      list.sort();
+    } else {
+      list.splice(list.indexOf(m), 1);
+    }
+    if (list.length === 0) this.buckets.delete(b);
+    else this.buckets.set(b, list);
+    for (const other of list) touched.add(other);
+  }
+
+  /** Conj id of an existing m-owner: its hash with the low bits replaced by its rank in the bucket. */
+  conjId(m: string): number {
+    const h = fnv1a32(m) >>> RANK_BITS;
+    const list = this.buckets.get(`${conjDomain(m)}:${h}`);
+    const rank = list ? list.indexOf(m) : -1;
+    if (rank < 0) throw new Error(`policy: no conjunction for ${m}`);
+    if (rank >= 2 ** RANK_BITS - 1) throw new Error(`policy: too many conj id collisions at ${m}`);
+    return ((h << RANK_BITS) | (rank + 1)) >>> 0;
+  }
+}
+
+const states = new WeakMap<IntentIndex, PolicyState>();
+
+function stateOf(ix: IntentIndex): PolicyState {
+  let s = states.get(ix);
+  if (!s) {
+    s = new PolicyState(ix);
+    states.set(ix, s);
+  }
+  return s;
+}
+
+function buildStatic(): OwnedState {
+  const cookie = cookieOf(STATIC);
+  const zone = REG.vrf;
+  const qos: Instruction = { type: 'gotoTable', tableId: table('qos') };
+  const trk = 0x20;
+  return {
+    flows: [
+      {
+        tableId: table('conntrack'),
+        priority: PRIO.conntrack,
+        match: { ethType: ETH_IP },
+        instructions: [
+          { type: 'applyActions', actions: [{ type: 'ct', zone, table: table('egressPolicy') }] },
+        ],
+        cookie,
+      },
+      {
+        tableId: table('egressPolicy'),
+        priority: PRIO.invalid,
+        match: { ethType: ETH_IP, ctState: ctState('+trk+inv') },
+        instructions: [],
+        cookie,
+      },
+      {
+        tableId: table('egressPolicy'),
+        priority: PRIO.established,
+        match: { ethType: ETH_IP, ctState: ctState('-new+est+trk') },
+        instructions: [qos],
+        cookie,
+      },
+      {
+        tableId: table('egressPolicy'),
+        priority: PRIO.established,
+        match: { ethType: ETH_IP, ctState: ctState('-new+rel+trk') },
+        instructions: [qos],
+        cookie,
+      },
+      {
+        tableId: table('commit'),
+        priority: PRIO.commit,
+        match: { ethType: ETH_IP, ctState: { value: trk, mask: trk } },
+        instructions: [{ type: 'applyActions', actions: [{ type: 'ct', commit: true, zone }] }, qos],
+        cookie,
+      },
+    ],
+  };
+}
+
+function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState {
+  const g = ix.groups.get(owner.slice(G.length));
+  if (!g || g.policies.length === 0) return { flows: [] };
+  const cookie = cookieOf(owner);
+  // (dir, slot) → conj ids; (dir, slot) → deny for direct flows.
+  const conj = new Map<string, Set<number>>();
+  const direct = new Map<string, boolean>();
+  for (const name of new Set(g.policies)) {
+    const compiled = st.compiled.get(tkey(g.tenant, name));
+    if (!compiled) continue;
+    for (const r of compiled) {
+      const k = `${r.dir}:${r.slot}`;
+      if (r.all) direct.set(k, r.deny);
+      for (const m of r.flows) {
+        let s = conj.get(k);
+        if (!s) {
+          s = new Set();
+          conj.set(k, s);
+        }
+        s.add(st.conjId(m));
+      }
+    }
+  }
+  const flows: Flow[] = [];
+  for (const [k, deny] of [...direct].sort()) {
+    const [dir, slot] = k.split(':') as [Direction, string];
+    flows.push({
+      tableId: tableOf(dir),
+      priority: directPriority(Number(slot)),
+      match: groupMatch(dir, g.id),
+      instructions: verdict(dir, deny),
+      cookie,
+    });
+  }
+  for (const [k, ids] of [...conj].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    const [dir, slot] = k.split(':') as [Direction, string];
+    const actions: Action[] = [...ids]
+      .sort((a, b) => a - b)
+      .map((id) => ({ type: 'conjunction', id, clause: 1, nClauses: 2 }));
+    flows.push({
+      tableId: tableOf(dir),
+      priority: conjPriority(Number(slot)),
+      match: groupMatch(dir, g.id),
+      instructions: [{ type: 'applyActions', actions }],
+      cookie,
+    });
+  }
+  return { flows };
+}
+
+function buildMatch(st: PolicyState, owner: string): OwnedState {
+  if (!st.contributors.has(owner)) return { flows: [] };
+  const { dir, slot, f } = parseMatchOwner(owner);
+  const id = st.conjId(owner);
+  const cookie = cookieOf(owner);
+  const tableId = tableOf(dir);
+  const priority = conjPriority(slot);
+  return {
+    flows: [
+      {
+        tableId,
+        priority,
+        match: matchOfFlow(dir, f),
+        instructions: [
+          { type: 'applyActions', actions: [{ type: 'conjunction', id, clause: 2, nClauses: 2 }] },
+        ],
+        cookie,
+      },
+      {
+        tableId,
+        priority,
+        match: { conjId: id },
+        instructions: verdict(dir, slot % 2 === 1),
+        cookie,
+      },
+    ],
+  };
+}
+
+/** Recompiles policies, collecting the owners whose flows that may change. */
+function recompileInto(ix: IntentIndex, st: PolicyState, policies: Iterable<string>, out: Set<string>): void {
+  for (const key of policies) {
+    const touched = new Set<string>();
+    if (!st.recompile(ix, key, touched)) continue;
+    for (const g of ix.groupsWithPolicy(key)) out.add(G + g);
+    for (const m of touched) {
+      out.add(m);
+      // A shifted conj id also changes the clause flows of the groups carrying it.
+      for (const p of st.contributors.get(m)?.keys() ?? []) {
+        for (const g of ix.groupsWithPolicy(p)) out.add(G + g);
+      }
+    }
+  }
+}
+
+export const policyFeature: PipelineFeature = {
+  name: 'policy',
+  feature: Feature.Policy,
+
+  *owners(ix) {
+    const st = stateOf(ix);
+    yield STATIC;
+    for (const [key, g] of ix.groups) if (g.policies.length > 0) yield G + key;
+    yield* st.contributors.keys();
+  },
+
+  build(ix, owner): OwnedState {
+    if (owner === STATIC) return buildStatic();
+    const st = stateOf(ix);
+    if (owner.startsWith(G)) return buildGroup(ix, st, owner);
+    if (owner.startsWith(M)) return buildMatch(st, owner);
+    return { flows: [] };
+  },
+
+  affected(ix, change: Change, before: unknown): Iterable<string> {
+    const st = stateOf(ix);
+    const out = new Set<string>();
+    switch (change.kind) {
+      case 'policy':
+        recompileInto(ix, st, [change.key], out);
+        break;
+      case 'group': {
+        out.add(G + change.key);
+        const old = before as { id?: number } | undefined;
+        const now = ix.groups.get(change.key);
+        // A peer group's id is in its referrers' match flows.
+        if (old?.id !== now?.id) recompileInto(ix, st, [...(st.peerGroupRefs.get(change.key) ?? [])], out);
+        break;
+      }
+      case 'network':
+        recompileInto(ix, st, [...(st.peerNetRefs.get(change.key) ?? [])], out);
+        break;
+      default:
+        // Endpoints, hosts, tenants, netprofiles and the global modes do not shape policy flows:
+        // membership is in the registers the forwarding features load.
+        break;
+    }
+    return out;
+  },
+};
