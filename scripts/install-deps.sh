@@ -10,6 +10,8 @@ command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgrep >/dev/null || need+=(procps)
+command -v dockerd >/dev/null || need+=(docker.io)
+dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: it is the image rootfs
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
