@@ -19,11 +19,12 @@ import {
  *   /contiv.io/ipam/vlan/<id>                     {"owner": "<tenant:network>", "use": "pktTag"|"localVlan"}
  *   /contiv.io/ipam/vxlan/<id>                    {"owner": "<tenant:network>", "use": "pktTag"}
  *   /contiv.io/ipam/epg/<id>                      {"owner": "<tenant:group>"}
+ *   /contiv.io/ipam/tenant/<id>                   {"owner": "<tenant>"}
  */
 export const IPAM_PREFIX = '/contiv.io/ipam/';
 export type TagKind = 'vlan' | 'vxlan';
 /** Id spaces: network tags, and endpoint-group ids (the number the policy compiler marks a group's traffic with). */
-export type IdKind = TagKind | 'epg';
+export type IdKind = TagKind | 'epg' | 'tenant';
 
 export const addrPrefix = (network: string) => `${IPAM_PREFIX}addr/${network}/`;
 export const addrKey = (network: string, ip: string) => `${addrPrefix(network)}${ip}`;
@@ -38,6 +39,9 @@ export const VXLAN_LIMITS = { lo: 1, hi: 16777215 } as const;
 
 /** Endpoint-group ids fit the 16 bits the datapath carries them in; 0 means "no group". */
 export const EPG_ID_RANGE = { lo: 1, hi: 65535 } as const;
+
+/** Tenant ids are the datapath's VRF and conntrack zone: 16 bits, 0 unused. */
+export const TENANT_ID_RANGE = { lo: 1, hi: 65535 } as const;
 
 /** Conflicts are expected under contention; past this many, something else is wrong. */
 const MAX_ATTEMPTS = 1000;
