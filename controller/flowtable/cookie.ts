@@ -24,6 +24,8 @@ export const enum Feature {
   NetProfile = 10,
   Output = 11,
   HostAccess = 12,
+  /** The pipeline's own flows: every table's miss flow (datapath/pipeline/base.ts). */
+  Pipeline = 13,
 }
 
 export function makeCookie(feature: number, objectId: number): bigint {

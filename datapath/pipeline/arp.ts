@@ -1,0 +1,107 @@
+// Owns table arp. Bridge mode with arp-mode proxy: an ARP request from a local endpoint for any
+// known endpoint of its network (on any host) is answered by the datapath with that endpoint's
+// MAC, so the request never reaches the peer. Routing mode: every ARP request from a local
+// endpoint is answered with the router MAC (the gateway and every other address: all traffic is
+// routed by IP). Anything else (flood mode, misses, requests from other hosts) goes on to
+// forwarding, which floods within the network.
+//
+// The gateway in bridge mode is outside the datapath (a router on the VLAN): its ARP floods.
+
+import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import type { Flow } from '../../controller/flowtable/manager.js';
+import type { Action } from '../../controller/openflow/actions.js';
+import type { Match, MatchField } from '../../controller/openflow/match.js';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import { EP, endpointContext, forwardingAffected, forwardingOwners, NET, networkContext } from './context.js';
+import type { OwnedState, PipelineFeature } from './feature.js';
+import { fnv1a32 } from './hash.js';
+import {
+  ARP_REPLY,
+  ARP_REQUEST,
+  ETH_ARP,
+  instructions,
+  matchFlags,
+  matchReg,
+  OFPP_IN_PORT,
+  ROUTER_MAC,
+} from './regs.js';
+import { FLAG, REG, table } from './tables.js';
+
+const PRIO_ENDPOINT = 100;
+const PRIO_ROUTER = 50;
+
+function requestFromLocal(network: number): Match {
+  return matchFlags(matchReg({ ethType: ETH_ARP, arpOp: ARP_REQUEST }, REG.network, network), FLAG.fromLocal);
+}
+
+/**
+ * Turns the request into the reply in place and sends it back out of the port it came in on.
+ * `ip` undefined: the requested address answers itself (swapped through reg1, which carries
+ * nothing yet at this stage: dstLookup loads it later).
+ */
+function reply(mac: string, ip: string | undefined): Action[] {
+  const move = (src: MatchField, dst: MatchField, nBits: number): Action => ({
+    type: 'regMove',
+    src: { field: src, ofs: 0, nBits },
+    dst: { field: dst, ofs: 0, nBits },
+  });
+  const ips: Action[] =
+    ip === undefined
+      ? [move('arpTpa', 'reg1', 32), move('arpSpa', 'arpTpa', 32), move('reg1', 'arpSpa', 32)]
+      : [move('arpSpa', 'arpTpa', 32), { type: 'setField', field: 'arpSpa', value: ip }];
+  return [
+    move('ethSrc', 'ethDst', 48),
+    { type: 'setField', field: 'ethSrc', value: mac },
+    { type: 'setField', field: 'arpOp', value: ARP_REPLY },
+    move('arpSha', 'arpTha', 48),
+    { type: 'setField', field: 'arpSha', value: mac },
+    ...ips,
+    { type: 'output', port: OFPP_IN_PORT },
+  ];
+}
+
+function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
+  if (ix.global.fwdMode !== 'bridge' || ix.global.arpMode !== 'proxy') return [];
+  const c = endpointContext(ix, id);
+  if (!c) return [];
+  return [
+    {
+      tableId: table('arp'),
+      priority: PRIO_ENDPOINT,
+      match: { ...requestFromLocal(c.net.id), arpTpa: c.e.ip },
+      instructions: instructions(reply(c.e.mac, c.e.ip)),
+      cookie,
+    },
+  ];
+}
+
+function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
+  if (ix.global.fwdMode !== 'routing') return [];
+  const c = networkContext(ix, key);
+  if (!c) return [];
+  return [
+    {
+      tableId: table('arp'),
+      priority: PRIO_ROUTER,
+      match: requestFromLocal(c.net.id),
+      instructions: instructions(reply(ROUTER_MAC, undefined)),
+      cookie,
+    },
+  ];
+}
+
+export const arpFeature: PipelineFeature = {
+  name: 'arp',
+  feature: Feature.Arp,
+
+  owners: (ix) => forwardingOwners(ix),
+
+  build(ix, owner): OwnedState {
+    const cookie = makeCookie(Feature.Arp, fnv1a32(owner));
+    if (owner.startsWith(EP)) return { flows: endpointFlows(ix, owner.slice(EP.length), cookie) };
+    if (owner.startsWith(NET)) return { flows: networkFlows(ix, owner.slice(NET.length), cookie) };
+    return { flows: [] };
+  },
+
+  affected: (ix, change, before) => forwardingAffected(ix, change, before),
+};

@@ -1,0 +1,74 @@
+// Owns table dstLookup in fwd-mode bridge: a known destination MAC in the packet's network gives
+// the output port (local port, tunnel to the endpoint's host, or the uplink), the destination
+// group and how to output; broadcast and unknown destinations flood within the network.
+
+import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import type { Flow } from '../../controller/flowtable/manager.js';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import {
+  EP,
+  endpointContext,
+  forwardingAffected,
+  forwardingOwners,
+  NET,
+  networkContext,
+  pathTo,
+} from './context.js';
+import type { OwnedState, PipelineFeature } from './feature.js';
+import { fnv1a32 } from './hash.js';
+import { gotoNext, instructions, load, matchReg, setFlags } from './regs.js';
+import { FLAG, REG, table } from './tables.js';
+
+const PRIO_KNOWN = 100;
+const PRIO_FLOOD = 10;
+
+function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
+  const c = endpointContext(ix, id);
+  const path = c && pathTo(ix, c.e, c.net);
+  if (!c || !path) return [];
+  const actions = [load(REG.outPort, path.port), load(REG.dstNetwork, c.net.id)];
+  if (c.group !== 0) actions.push(load(REG.dstGroup, c.group));
+  return [
+    {
+      tableId: table('dstLookup'),
+      priority: PRIO_KNOWN,
+      match: matchReg({ ethDst: c.e.mac }, REG.network, c.net.id),
+      instructions: instructions([...actions, ...setFlags(path.flag)], gotoNext('dstLookup')),
+      cookie,
+    },
+  ];
+}
+
+function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
+  const c = networkContext(ix, key);
+  if (!c) return [];
+  return [
+    {
+      tableId: table('dstLookup'),
+      priority: PRIO_FLOOD,
+      match: matchReg({}, REG.network, c.net.id),
+      instructions: instructions(
+        [load(REG.dstNetwork, c.net.id), ...setFlags(FLAG.flood)],
+        gotoNext('dstLookup'),
+      ),
+      cookie,
+    },
+  ];
+}
+
+export const bridgeFeature: PipelineFeature = {
+  name: 'bridge',
+  feature: Feature.L2Forwarding,
+
+  owners: (ix) => forwardingOwners(ix),
+
+  build(ix, owner): OwnedState {
+    if (ix.global.fwdMode !== 'bridge') return { flows: [] };
+    const cookie = makeCookie(Feature.L2Forwarding, fnv1a32(owner));
+    if (owner.startsWith(EP)) return { flows: endpointFlows(ix, owner.slice(EP.length), cookie) };
+    if (owner.startsWith(NET)) return { flows: networkFlows(ix, owner.slice(NET.length), cookie) };
+    return { flows: [] };
+  },
+
+  affected: (ix, change, before) => forwardingAffected(ix, change, before),
+};

@@ -1,0 +1,124 @@
+// Owns tables classify and srcGroup: where a packet came from. A local endpoint's port admits
+// only the endpoint's own MAC + IP (IP) or MAC + sender MAC + sender IP (ARP) and loads its
+// network, VRF and group; anything else from that port is dropped (spoof guard). A tunnel port
+// admits the VNIs of VXLAN networks, the uplink the tags of VLAN networks (popped). Packets
+// from other hosts get their source group from their source address (the sender's spoof guard
+// vouches for it).
+
+import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import type { Flow } from '../../controller/flowtable/manager.js';
+import type { Action } from '../../controller/openflow/actions.js';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import {
+  type EndpointContext,
+  EP,
+  endpointContext,
+  forwardingAffected,
+  forwardingOwners,
+  NET,
+  type NetworkContext,
+  networkContext,
+} from './context.js';
+import type { OwnedState, PipelineFeature } from './feature.js';
+import { fnv1a32 } from './hash.js';
+import { ETH_ARP, ETH_IP, gotoNext, instructions, load, matchReg, note, setFlags } from './regs.js';
+import { FLAG, REG, table } from './tables.js';
+
+const PRIO_ADMIT = 200;
+const PRIO_GUARD = 100;
+const PRIO_SRC_GROUP = 100;
+
+function ids(c: NetworkContext, group: number, from: number): Action[] {
+  const out = [load(REG.network, c.net.id), load(REG.vrf, c.vrf)];
+  if (group !== 0) out.push(load(REG.srcGroup, group));
+  return [...out, ...setFlags(from)];
+}
+
+function endpointFlows(ix: IntentIndex, c: EndpointContext, cookie: bigint): Flow[] {
+  const { e } = c;
+  const port = ix.localPort(e);
+  if (port === undefined) {
+    if (ix.isLocal(e) || c.group === 0) return [];
+    // A remote endpoint: its group, by its address.
+    return [
+      {
+        tableId: table('srcGroup'),
+        priority: PRIO_SRC_GROUP,
+        match: matchReg({ ethType: ETH_IP, ipv4Src: e.ip }, REG.network, c.net.id),
+        instructions: instructions([load(REG.srcGroup, c.group)], gotoNext('srcGroup')),
+        cookie,
+      },
+    ];
+  }
+  const admit = instructions(ids(c, c.group, FLAG.fromLocal), gotoNext('classify'));
+  return [
+    {
+      tableId: table('classify'),
+      priority: PRIO_ADMIT,
+      match: { inPort: port, ethSrc: e.mac, ethType: ETH_IP, ipv4Src: e.ip },
+      instructions: admit,
+      cookie,
+    },
+    {
+      tableId: table('classify'),
+      priority: PRIO_ADMIT,
+      match: { inPort: port, ethSrc: e.mac, ethType: ETH_ARP, arpSpa: e.ip, arpSha: e.mac },
+      instructions: admit,
+      cookie,
+    },
+    {
+      tableId: table('classify'),
+      priority: PRIO_GUARD,
+      match: { inPort: port },
+      instructions: instructions([note('spoof guard')]),
+      cookie,
+    },
+  ];
+}
+
+function networkFlows(ix: IntentIndex, c: NetworkContext, cookie: bigint): Flow[] {
+  const flows: Flow[] = [];
+  if (c.net.encap === 'vxlan') {
+    const admit = instructions(ids(c, 0, FLAG.fromTunnel), gotoNext('classify'));
+    for (const port of new Set(ix.host.tunnelPorts.values())) {
+      flows.push({
+        tableId: table('classify'),
+        priority: PRIO_ADMIT,
+        match: { inPort: port, tunnelId: BigInt(c.net.pktTag) },
+        instructions: admit,
+        cookie,
+      });
+    }
+  } else if (ix.host.uplinkPort !== undefined) {
+    flows.push({
+      tableId: table('classify'),
+      priority: PRIO_ADMIT,
+      match: { inPort: ix.host.uplinkPort, vlanVid: 0x1000 | c.net.pktTag },
+      instructions: instructions([{ type: 'popVlan' }, ...ids(c, 0, FLAG.fromUplink)], gotoNext('classify')),
+      cookie,
+    });
+  }
+  return flows;
+}
+
+export const classifierFeature: PipelineFeature = {
+  name: 'classifier',
+  feature: Feature.Classifier,
+
+  owners: (ix) => forwardingOwners(ix),
+
+  build(ix, owner): OwnedState {
+    const cookie = makeCookie(Feature.Classifier, fnv1a32(owner));
+    if (owner.startsWith(EP)) {
+      const c = endpointContext(ix, owner.slice(EP.length));
+      return { flows: c ? endpointFlows(ix, c, cookie) : [] };
+    }
+    if (owner.startsWith(NET)) {
+      const c = networkContext(ix, owner.slice(NET.length));
+      return { flows: c ? networkFlows(ix, c, cookie) : [] };
+    }
+    return { flows: [] };
+  },
+
+  affected: (ix, change, before) => forwardingAffected(ix, change, before),
+};

@@ -1,0 +1,90 @@
+// Owns the small vocabulary features write flows with: matching and loading the named register
+// ranges of tables.ts, flag bits, goto by table name, notes. No flow decisions live here.
+
+import type { Action, FieldRange, Instruction } from '../../controller/openflow/actions.js';
+import type { Match } from '../../controller/openflow/match.js';
+import { nextTable, type TableName, table } from './tables.js';
+
+type RegField = 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7';
+
+function regField(r: FieldRange): RegField {
+  if (!/^reg[0-7]$/.test(r.field)) throw new Error(`pipeline: ${r.field} is not a register`);
+  return r.field as RegField;
+}
+
+function rangeMask(r: FieldRange): number {
+  return (r.nBits === 32 ? 0xffffffff : ((1 << r.nBits) - 1) << r.ofs) >>> 0;
+}
+
+/**
+ * Adds "range == value" to a match, merging with other ranges of the same register (reg6 holds
+ * both network and dstNetwork). Returns the match for chaining.
+ */
+export function matchReg(m: Match, r: FieldRange, value: number): Match {
+  const field = regField(r);
+  const mask = rangeMask(r);
+  const v = ((value << r.ofs) >>> 0) & mask;
+  if (v >>> r.ofs !== value) throw new Error(`pipeline: ${value} does not fit ${field}[${r.ofs}+${r.nBits}]`);
+  const prev = m[field];
+  const prevValue = prev === undefined ? 0 : typeof prev === 'number' ? prev : prev.value;
+  const prevMask = prev === undefined ? 0 : typeof prev === 'number' ? 0xffffffff : prev.mask;
+  const allMask = (prevMask | mask) >>> 0;
+  const allValue = ((prevValue & ~mask) | v) >>> 0;
+  m[field] = allMask === 0xffffffff ? allValue : { value: allValue, mask: allMask };
+  return m;
+}
+
+/** Adds "these flag bits of REG.flags are all set" (and, with `clear`, "these are all clear"). */
+export function matchFlags(m: Match, set: number, clear = 0): Match {
+  const prev = m.reg0;
+  if (prev !== undefined) throw new Error('pipeline: flags matched twice');
+  const mask = (set | clear) >>> 0;
+  m.reg0 = mask === 0xffffffff ? set >>> 0 : { value: set >>> 0, mask };
+  return m;
+}
+
+export function load(r: FieldRange, value: number): Action {
+  return { type: 'regLoad', dst: r, value: BigInt(value) };
+}
+
+/** Loads of single flag bits (one action per bit: bits of other meanings stay as they are). */
+export function setFlags(bits: number): Action[] {
+  const out: Action[] = [];
+  for (let i = 0; i < 32; i++) {
+    if ((bits >>> i) & 1) out.push({ type: 'regLoad', dst: { field: 'reg0', ofs: i, nBits: 1 }, value: 1n });
+  }
+  return out;
+}
+
+export function gotoTable(name: TableName): Instruction {
+  return { type: 'gotoTable', tableId: table(name) };
+}
+
+export function gotoNext(name: TableName): Instruction {
+  return { type: 'gotoTable', tableId: nextTable(name) };
+}
+
+/** A note shown in dump-flows (as hex bytes); used sparingly, where a flow's purpose is not obvious. */
+export function note(text: string): Action {
+  return { type: 'note', data: Buffer.from(text, 'ascii') };
+}
+
+/** Apply these actions, then go on (when `then` is given). No actions and no `then`: drop. */
+export function instructions(actions: Action[], then?: Instruction): Instruction[] {
+  const out: Instruction[] = [];
+  if (actions.length > 0) out.push({ type: 'applyActions', actions });
+  if (then) out.push(then);
+  return out;
+}
+
+export const ETH_IP = 0x0800;
+export const ETH_ARP = 0x0806;
+export const ARP_REQUEST = 1;
+export const ARP_REPLY = 2;
+export const OFPP_IN_PORT = 0xfffffff8;
+export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
+/**
+ * The MAC the datapath answers with as a router (routing mode: the gateway and every routed
+ * destination). Contiv's netplugin used the same fixed address for its gateway.
+ */
+export const ROUTER_MAC = '00:00:11:11:11:11';

@@ -1,0 +1,114 @@
+// Owns table dstLookup in fwd-mode routing. Local endpoints reach everything through the router
+// MAC (arp.ts answers every ARP with it), so a packet to the router MAC is routed by its VRF and
+// destination IP: MACs rewritten (router → endpoint), TTL decremented, output as in bridge mode
+// but in the destination's network (its VNI or VLAN tag). A packet another host already routed
+// arrives with the endpoint's MAC and is delivered without routing again. Destinations the VRF
+// does not know leave through the uplink in the source network's VLAN (the outside router is
+// there) when the host has one and the network is a VLAN network; otherwise they are dropped.
+//
+// The gateway address itself is only an ARP answer: nothing in the datapath answers IP sent to it.
+
+import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import type { Flow } from '../../controller/flowtable/manager.js';
+import type { Action } from '../../controller/openflow/actions.js';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import {
+  EP,
+  endpointContext,
+  forwardingAffected,
+  forwardingOwners,
+  NET,
+  networkContext,
+  pathTo,
+} from './context.js';
+import type { OwnedState, PipelineFeature } from './feature.js';
+import { fnv1a32 } from './hash.js';
+import {
+  ETH_IP,
+  gotoNext,
+  instructions,
+  load,
+  matchFlags,
+  matchReg,
+  note,
+  ROUTER_MAC,
+  setFlags,
+} from './regs.js';
+import { FLAG, REG, table } from './tables.js';
+
+const PRIO_ROUTE = 100;
+const PRIO_DELIVER = 90;
+const PRIO_UNKNOWN = 10;
+
+function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
+  const c = endpointContext(ix, id);
+  const path = c && pathTo(ix, c.e, c.net);
+  if (!c || !path) return [];
+  const out: Action[] = [load(REG.outPort, path.port), load(REG.dstNetwork, c.net.id)];
+  if (c.group !== 0) out.push(load(REG.dstGroup, c.group));
+  out.push(...setFlags(path.flag));
+  const flows: Flow[] = [
+    {
+      tableId: table('dstLookup'),
+      priority: PRIO_ROUTE,
+      match: matchReg({ ethDst: ROUTER_MAC, ethType: ETH_IP, ipv4Dst: c.e.ip }, REG.vrf, c.vrf),
+      instructions: instructions(
+        [
+          { type: 'setField', field: 'ethSrc', value: ROUTER_MAC },
+          { type: 'setField', field: 'ethDst', value: c.e.mac },
+          { type: 'decTtl' },
+          ...out,
+        ],
+        gotoNext('dstLookup'),
+      ),
+      cookie,
+    },
+  ];
+  if (path.flag === FLAG.toLocal) {
+    flows.push({
+      tableId: table('dstLookup'),
+      priority: PRIO_DELIVER,
+      // Routed by the sending host: from a tunnel or the uplink only.
+      match: matchFlags(matchReg({ ethDst: c.e.mac, ethType: ETH_IP }, REG.vrf, c.vrf), 0, FLAG.fromLocal),
+      instructions: instructions(out, gotoNext('dstLookup')),
+      cookie,
+    });
+  }
+  return flows;
+}
+
+function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
+  const c = networkContext(ix, key);
+  if (!c) return [];
+  const uplink = c.net.encap === 'vlan' ? ix.host.uplinkPort : undefined;
+  const actions: Action[] =
+    uplink === undefined
+      ? [note('no route')]
+      : [load(REG.outPort, uplink), load(REG.dstNetwork, c.net.id), ...setFlags(FLAG.toUplink)];
+  return [
+    {
+      tableId: table('dstLookup'),
+      priority: PRIO_UNKNOWN,
+      match: matchFlags(matchReg({ ethType: ETH_IP }, REG.network, c.net.id), FLAG.fromLocal),
+      instructions: instructions(actions, uplink === undefined ? undefined : gotoNext('dstLookup')),
+      cookie,
+    },
+  ];
+}
+
+export const routingFeature: PipelineFeature = {
+  name: 'routing',
+  feature: Feature.L3Forwarding,
+
+  owners: (ix) => forwardingOwners(ix),
+
+  build(ix, owner): OwnedState {
+    if (ix.global.fwdMode !== 'routing') return { flows: [] };
+    const cookie = makeCookie(Feature.L3Forwarding, fnv1a32(owner));
+    if (owner.startsWith(EP)) return { flows: endpointFlows(ix, owner.slice(EP.length), cookie) };
+    if (owner.startsWith(NET)) return { flows: networkFlows(ix, owner.slice(NET.length), cookie) };
+    return { flows: [] };
+  },
+
+  affected: (ix, change, before) => forwardingAffected(ix, change, before),
+};

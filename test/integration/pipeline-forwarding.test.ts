@@ -1,0 +1,227 @@
+// The forwarding features of the pipeline with real packets: containers (netns) on a private OVS
+// whose flows and groups come from compile() through our controller (FlowTableManager over the
+// bridge's management socket). Bridge mode on one host: reach within a network, none across
+// networks, spoofed MAC/IP dropped, ARP answered by the datapath (proxy) or flooded (flood).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { FlowTableManager } from '../../controller/flowtable/manager.js';
+import type { SwitchConnection } from '../../controller/switch/connection.js';
+import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
+import { Compilation } from '../../policy/compiler/compile.js';
+import type { EndpointIntent, HostFacts, Intent } from '../../policy/compiler/intent.js';
+import { startCapture } from '../harness/capture.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { addContainer, type Container } from '../harness/netns.js';
+import { type OvsInstance, startOvs } from '../harness/ovs.js';
+import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+
+const missing = missingFor(...LAB_COMMANDS, 'tcpdump');
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+/** Contiv's MAC rule: 02:02 + the IPv4 bytes. */
+function macOf(ip: string): string {
+  return `02:02:${ip
+    .split('.')
+    .map((b) => Number(b).toString(16).padStart(2, '0'))
+    .join(':')}`;
+}
+
+function endpoint(id: string, network: string, ip: string, host: string, group = ''): EndpointIntent {
+  return { id, tenant: 't1', network, group, ip, mac: macOf(ip), host };
+}
+
+/** One tenant, two networks (10.1.1.0/24 and 10.1.2.0/24), groups g1 (n1) and g2 (n2). */
+function baseIntent(endpoints: EndpointIntent[], encap: 'vxlan' | 'vlan' = 'vxlan'): Intent {
+  return {
+    global: { fwdMode: 'bridge', arpMode: 'proxy', pvtSubnet: '172.19.0.0/16' },
+    tenants: [{ name: 't1', id: 7 }],
+    networks: [
+      {
+        tenant: 't1',
+        name: 'n1',
+        id: 11,
+        encap,
+        pktTag: encap === 'vxlan' ? 5011 : 111,
+        subnet: '10.1.1.0/24',
+        gateway: '10.1.1.254',
+      },
+      {
+        tenant: 't1',
+        name: 'n2',
+        id: 12,
+        encap,
+        pktTag: encap === 'vxlan' ? 5012 : 112,
+        subnet: '10.1.2.0/24',
+        gateway: '10.1.2.254',
+      },
+    ],
+    groups: [
+      { tenant: 't1', name: 'g1', network: 'n1', id: 21, policies: [], netProfile: '' },
+      { tenant: 't1', name: 'g2', network: 'n2', id: 22, policies: [], netProfile: '' },
+    ],
+    policies: [],
+    netProfiles: [],
+    endpoints,
+    hosts: [],
+  };
+}
+
+/** Counts of packets of the flows whose dump line matches `re`. */
+async function packets(ovs: OvsInstance, br: string, re: RegExp): Promise<number> {
+  const out = await ovs.ofctl('dump-flows', ovs.mgmt(br));
+  let n = 0;
+  for (const line of out.split('\n')) {
+    if (re.test(line)) n += Number(/n_packets=(\d+)/.exec(line)?.[1] ?? 0);
+  }
+  return n;
+}
+
+/** Whether the count grows past `from` within 3 s (the userspace datapath reports flow stats late). */
+async function grows(ovs: OvsInstance, br: string, re: RegExp, from: number): Promise<boolean> {
+  const deadline = Date.now() + 3000;
+  while (Date.now() < deadline) {
+    if ((await packets(ovs, br, re)) > from) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+describe('pipeline forwarding, one host, bridge mode', { skip }, () => {
+  let ovs: OvsInstance;
+  let br: string;
+  let conn: SwitchConnection;
+  const manager = new FlowTableManager();
+  let comp: Compilation;
+  let a1: Container;
+  let a2: Container;
+  let a3: Container;
+  let b1: Container;
+
+  before(async () => {
+    if (missing.length > 0)
+      throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
+    ovs = await startOvs();
+    br = await ovs.addBridge();
+    // /16 on every container: hosts of the other network are "on link", so nothing but our flows
+    // keeps n1 and n2 apart.
+    const mk = (name: string, ip: string, ofport: number) =>
+      addContainer(ovs, br, { name, ip: `${ip}/16`, mac: macOf(ip), ofport });
+    a1 = await mk('a1', '10.1.1.1', 1);
+    a2 = await mk('a2', '10.1.1.2', 2);
+    a3 = await mk('a3', '10.1.1.3', 3);
+    b1 = await mk('b1', '10.1.2.1', 4);
+    const eps = [
+      endpoint('a1', 'n1', a1.ip, 'h1', 'g1'),
+      endpoint('a2', 'n1', a2.ip, 'h1', 'g1'),
+      endpoint('a3', 'n1', a3.ip, 'h1'),
+      endpoint('b1', 'n2', b1.ip, 'h1', 'g2'),
+    ];
+    const facts: HostFacts = {
+      name: 'h1',
+      endpointPorts: new Map([
+        ['a1', a1.ofport],
+        ['a2', a2.ofport],
+        ['a3', a3.ofport],
+        ['b1', b1.ofport],
+      ]),
+      tunnelPorts: new Map(),
+    };
+    comp = new Compilation(baseIntent(eps), facts, forwardingFeatures);
+    conn = await connectSwitch(ovs.mgmt(br));
+    onCleanup(() => conn.close(), { label: 'switch connection' });
+    await manager.attach(conn);
+    await applyState(manager, comp.state());
+  });
+  after(runCleanups);
+
+  test('endpoints of one network ping and connect over TCP', async () => {
+    assert.ok(await a1.ping(a2.ip, { timeoutSec: 5 }), 'a1 → a2');
+    assert.ok(await a3.ping(a1.ip, { timeoutSec: 5 }), 'a3 → a1');
+    const l = await a2.tcpListen(8080);
+    assert.ok(await a1.tcpConnect(a2.ip, 8080, 3000), 'TCP a1 → a2:8080');
+    await l.stop();
+  });
+
+  test('networks are apart in bridge mode, even with the peer MAC known', async () => {
+    assert.equal(await a1.ping(b1.ip, { timeoutSec: 1 }), false, 'a1 → b1 (ARP unanswered)');
+    await a1.exec('ip', ['neigh', 'replace', b1.ip, 'lladdr', b1.mac, 'dev', 'eth0']);
+    await b1.exec('ip', ['neigh', 'replace', a1.ip, 'lladdr', a1.mac, 'dev', 'eth0']);
+    assert.equal(await a1.ping(b1.ip, { timeoutSec: 1 }), false, 'a1 → b1 with a static neighbour');
+    const l = await b1.tcpListen(8081);
+    assert.equal(await a1.tcpConnect(b1.ip, 8081, 1000), false, 'TCP a1 → b1');
+    await l.stop();
+  });
+
+  test('spoofed source IP or MAC is dropped at the port', async () => {
+    const guard = new RegExp(`table=0,.*priority=100,in_port=${a1.ofport} `);
+    const dropped = await packets(ovs, br, guard);
+    // Another address on a1, and a neighbour entry so a2 need not answer an ARP.
+    await a1.exec('ip', ['addr', 'add', '10.1.1.50/16', 'dev', 'eth0']);
+    try {
+      await a1.exec('ip', ['neigh', 'replace', a2.ip, 'lladdr', a2.mac, 'dev', 'eth0']);
+      assert.equal(
+        await a1.exec('ping', ['-c1', '-W1', '-I', '10.1.1.50', a2.ip]).then(
+          () => true,
+          () => false,
+        ),
+        false,
+      );
+    } finally {
+      await a1.exec('ip', ['addr', 'del', '10.1.1.50/16', 'dev', 'eth0']);
+      await a1.exec('ip', ['neigh', 'del', a2.ip, 'dev', 'eth0']);
+    }
+    assert.ok(await grows(ovs, br, guard, dropped), 'the spoof guard counted the spoofed packet');
+
+    await a1.exec('ip', ['link', 'set', 'eth0', 'address', '02:02:0a:01:01:63']);
+    try {
+      assert.equal(await a1.ping(a2.ip, { timeoutSec: 1 }), false, 'a1 with a foreign MAC');
+    } finally {
+      await a1.exec('ip', ['link', 'set', 'eth0', 'address', a1.mac]);
+    }
+    assert.ok(await a1.ping(a2.ip, { timeoutSec: 5 }), 'a1 → a2 with its own MAC again');
+  });
+
+  test('proxy ARP: the datapath answers, the peer never sees the request', async () => {
+    await a1.exec('ip', ['neigh', 'flush', 'dev', 'eth0']);
+    await a2.exec('ip', ['neigh', 'flush', 'dev', 'eth0']);
+    const proxy = new RegExp(`table=20,.*arp_tpa=${a2.ip.replaceAll('.', '\\.')}[, ]`);
+    const answered = await packets(ovs, br, proxy);
+    const cap = await startCapture(a2.name, 'eth0', ['arp']);
+    assert.ok(await a1.ping(a2.ip, { timeoutSec: 5 }), 'a1 → a2');
+    const lines = await cap.stop();
+    assert.ok(await grows(ovs, br, proxy, answered), 'the proxy flow for a2 answered');
+    assert.equal(lines.filter((l) => l.includes(`tell ${a1.ip}`)).length, 0, lines.join('\n'));
+    const neigh = await a1.exec('ip', ['neigh', 'show', a2.ip]);
+    assert.match(neigh, new RegExp(a2.mac), 'a1 learnt a2 MAC from the datapath');
+  });
+
+  test('flood mode: ARP requests reach the peers, which answer', async () => {
+    const delta = comp.change({ kind: 'global' }, (ix) => {
+      const old = ix.global;
+      ix.global = { ...old, arpMode: 'flood' };
+      return old;
+    });
+    await applyDelta(manager, delta);
+    try {
+      await a1.exec('ip', ['neigh', 'flush', 'dev', 'eth0']);
+      const cap2 = await startCapture(a2.name, 'eth0', ['arp']);
+      const cap3 = await startCapture(a3.name, 'eth0', ['arp']);
+      const capB = await startCapture(b1.name, 'eth0', ['arp']);
+      assert.ok(await a1.ping(a2.ip, { timeoutSec: 5 }), 'a1 → a2 with flooded ARP');
+      const [l2, l3, lb] = await Promise.all([cap2.stop(), cap3.stop(), capB.stop()]);
+
+      const req = (l: string) => l.includes(`who-has ${a2.ip} tell ${a1.ip}`);
+      assert.ok(l2.some(req), `a2 saw the request:\n${l2.join('\n')}`);
+      assert.ok(l3.some(req), `a3 (same network) saw the flood:\n${l3.join('\n')}`);
+      assert.ok(!lb.some(req), `b1 (other network) saw no flood:\n${lb.join('\n')}`);
+    } finally {
+      const back = comp.change({ kind: 'global' }, (ix) => {
+        const old = ix.global;
+        ix.global = { ...old, arpMode: 'proxy' };
+        return old;
+      });
+      await applyDelta(manager, back);
+    }
+  });
+});
