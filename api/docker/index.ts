@@ -1,0 +1,76 @@
+// Owns putting the Docker driver together for netplugin: the NetworkDriver and IpamDriver answering
+// on one plugin socket, with the engine as the memory of networks created before a restart.
+
+import type { Logger } from 'pino';
+import type { DockerEngine } from './engine.js';
+import { IpamDriver } from './ipam-driver.js';
+import { type Links, NetworkDriver } from './network-driver.js';
+import { type PluginServer, startPluginServer } from './plugin-server.js';
+import type { HostAttach, NetmasterClient } from './ports.js';
+import type { TargetResolver } from './target.js';
+
+export type { DockerNetwork, NetworkSpec } from './engine.js';
+export { DEFAULT_DOCKER_SOCKET, DockerEngine, DockerEngineError, MANAGED_LABEL } from './engine.js';
+export { IpamDriver } from './ipam-driver.js';
+export type { Links } from './network-driver.js';
+export { hostIfName, NetworkDriver, peerIfName, VXLAN_MTU } from './network-driver.js';
+export type { PluginServer } from './plugin-server.js';
+export { DEFAULT_PLUGIN_DIR, DEFAULT_PLUGIN_NAME, startPluginServer } from './plugin-server.js';
+export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient } from './ports.js';
+export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
+export type { ContivTarget, Selector, TargetResolver } from './target.js';
+export { dockerNetworkName, StoreTargetResolver } from './target.js';
+
+export interface DockerPluginOptions {
+  /** Default "netplugin". */
+  name?: string;
+  /** Default /run/docker/plugins. */
+  dir?: string;
+  targets: TargetResolver;
+  netmaster: NetmasterClient;
+  host: HostAttach;
+  hostName: string;
+  scope?: 'local' | 'global';
+  /** Reads back networks created before this process started. */
+  engine?: DockerEngine;
+  links?: Links;
+  log?: Logger;
+}
+
+export interface DockerPlugin extends PluginServer {
+  readonly network: NetworkDriver;
+  readonly ipam: IpamDriver;
+}
+
+export async function startDockerPlugin(opts: DockerPluginOptions): Promise<DockerPlugin> {
+  const name = opts.name ?? 'netplugin';
+  const engine = opts.engine;
+  const network = new NetworkDriver({
+    targets: opts.targets,
+    netmaster: opts.netmaster,
+    host: opts.host,
+    hostName: opts.hostName,
+    pluginName: name,
+    ...(opts.scope ? { scope: opts.scope } : {}),
+    ...(opts.links ? { links: opts.links } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(engine
+      ? { networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined }
+      : {}),
+  });
+  const ipam = new IpamDriver({ targets: opts.targets, netmaster: opts.netmaster, pluginName: name });
+  const server = await startPluginServer({
+    name,
+    ...(opts.dir ? { dir: opts.dir } : {}),
+    implements: ['NetworkDriver', 'IpamDriver'],
+    handlers: { ...network.handlers(), ...ipam.handlers() },
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  return {
+    name: server.name,
+    socketPath: server.socketPath,
+    close: () => server.close(),
+    network,
+    ipam,
+  };
+}

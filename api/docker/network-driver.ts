@@ -1,0 +1,253 @@
+// Owns Docker's NetworkDriver calls: which Contiv object a Docker network is, the endpoint record at
+// netmaster, and the container's veth plugged into this host's bridge. Every step that fails undoes
+// what the call made before it: a failed Join leaves no veth and no port, a failed CreateEndpoint no
+// record (Docker then releases the address through the IPAM driver).
+
+import { isIPv4 } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  configureInterface,
+  createVethPair,
+  deleteLink,
+  type InterfaceSpec,
+  macFromIpv4,
+  setTxOffload,
+} from '../../datapath/host/index.js';
+import { parseSubnet } from '../../policy/ipam/addr.js';
+import type { HostAttach, NetmasterClient } from './ports.js';
+import {
+  type CreateEndpointRequest,
+  type CreateEndpointResponse,
+  type CreateNetworkRequest,
+  type EndpointOperInfoResponse,
+  type EndpointRequest,
+  GENERIC_OPTIONS,
+  type Handler,
+  type JoinRequest,
+  type JoinResponse,
+  type NetworkIdRequest,
+  PluginError,
+} from './protocol.js';
+import { type ContivTarget, describeSelector, OPT_TAG, selectorFrom, type TargetResolver } from './target.js';
+
+/** VXLAN adds 50 bytes to a 1500-byte underlay frame. */
+export const VXLAN_MTU = 1450;
+
+/** The link operations Join and Leave use; tests may count or fail them. */
+export interface Links {
+  createVethPair(hostName: string, peerName: string): Promise<void>;
+  deleteLink(name: string): Promise<void>;
+  configureInterface(spec: InterfaceSpec): Promise<void>;
+  setTxOffload(name: string, on: boolean): Promise<void>;
+}
+
+export const hostLinks: Links = {
+  createVethPair: (a, b) => createVethPair(a, b),
+  deleteLink: (n) => deleteLink(n),
+  configureInterface,
+  setTxOffload: (n, on) => setTxOffload(n, on),
+};
+
+/** Host end of an endpoint's veth: "vp" + the endpoint id's first 11 characters (fits IFNAMSIZ). */
+export const hostIfName = (endpointID: string) => `vp${endpointID.slice(0, 11)}`;
+/** The container end until Docker moves it and names it eth<N>. */
+export const peerIfName = (endpointID: string) => `vc${endpointID.slice(0, 11)}`;
+
+export interface NetworkDriverOptions {
+  targets: TargetResolver;
+  netmaster: NetmasterClient;
+  host: HostAttach;
+  /** This host's name, as its HostRecord and endpoint records say. */
+  hostName: string;
+  pluginName: string;
+  /** 'local' without swarm (Docker refuses global-scope networks outside a swarm manager). */
+  scope?: 'local' | 'global';
+  links?: Links;
+  /**
+   * The generic options of a Docker network this process has not seen created (a netplugin restart):
+   * Docker does not repeat CreateNetwork, so they are read back from the engine.
+   */
+  networkOptions?: (networkID: string) => Promise<Record<string, unknown> | undefined>;
+  log?: Logger;
+}
+
+interface EndpointState {
+  networkID: string;
+  ip: string;
+  mac: string;
+}
+
+function obj<T>(body: unknown, call: string): T {
+  if (typeof body !== 'object' || body === null) throw new PluginError(`${call}: expected a JSON object`);
+  return body as T;
+}
+
+function genericOptions(opts: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const g = opts?.[GENERIC_OPTIONS];
+  return typeof g === 'object' && g !== null ? (g as Record<string, unknown>) : undefined;
+}
+
+export class NetworkDriver {
+  private readonly networks = new Map<string, ContivTarget>();
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly links: Links;
+
+  constructor(private readonly opts: NetworkDriverOptions) {
+    this.links = opts.links ?? hostLinks;
+  }
+
+  handlers(): Record<string, Handler> {
+    const ok = () => ({});
+    return {
+      '/NetworkDriver.GetCapabilities': () => ({
+        Scope: this.opts.scope ?? 'local',
+        ConnectivityScope: 'global',
+      }),
+      '/NetworkDriver.CreateNetwork': (b) => this.createNetwork(obj(b, 'CreateNetwork')),
+      '/NetworkDriver.DeleteNetwork': (b) => {
+        this.networks.delete(obj<NetworkIdRequest>(b, 'DeleteNetwork').NetworkID);
+        return {};
+      },
+      '/NetworkDriver.CreateEndpoint': (b) => this.createEndpoint(obj(b, 'CreateEndpoint')),
+      '/NetworkDriver.DeleteEndpoint': (b) => this.deleteEndpoint(obj(b, 'DeleteEndpoint')),
+      '/NetworkDriver.EndpointOperInfo': (b) => this.endpointOperInfo(obj(b, 'EndpointOperInfo')),
+      '/NetworkDriver.Join': (b) => this.join(obj(b, 'Join')),
+      '/NetworkDriver.Leave': (b) => this.leave(obj(b, 'Leave')),
+      // Swarm's manager-side calls and external connectivity: nothing for this driver to do.
+      '/NetworkDriver.AllocateNetwork': () => ({ Options: {} }),
+      '/NetworkDriver.FreeNetwork': ok,
+      '/NetworkDriver.ProgramExternalConnectivity': ok,
+      '/NetworkDriver.RevokeExternalConnectivity': ok,
+      '/NetworkDriver.DiscoverNew': ok,
+      '/NetworkDriver.DiscoverDelete': ok,
+    };
+  }
+
+  async createNetwork(req: CreateNetworkRequest): Promise<Record<string, never>> {
+    const sel = selectorFrom(genericOptions(req.Options));
+    if (!sel)
+      throw new PluginError(
+        `a ${this.opts.pluginName} network must name its Contiv group: -o ${OPT_TAG}=T --ipam-opt ${OPT_TAG}=T ` +
+          '(netmaster creates the networks of its groups itself: use those names)',
+      );
+    const t = await this.opts.targets.resolve(sel);
+    // Docker's pool is the Contiv subnet only when our IPAM driver gave it.
+    const pool = req.IPv4Data?.[0]?.Pool;
+    if (!pool || cidrOf(pool) !== cidrOf(t.subnet))
+      throw new PluginError(
+        `Contiv ${describeSelector(sel)} needs --ipam-driver ${this.opts.pluginName} with the same options ` +
+          `(Docker's pool is ${pool ?? 'none'}, the Contiv subnet ${t.subnet})`,
+      );
+    this.networks.set(req.NetworkID, t);
+    this.opts.log?.info({ networkID: req.NetworkID, ...t }, 'docker network mapped');
+    return {};
+  }
+
+  private async network(networkID: string): Promise<ContivTarget> {
+    const known = this.networks.get(networkID);
+    if (known) return known;
+    const sel = selectorFrom(await this.opts.networkOptions?.(networkID));
+    if (!sel)
+      throw new PluginError(`Docker network ${networkID} is not a known ${this.opts.pluginName} network`);
+    const t = await this.opts.targets.resolve(sel);
+    this.networks.set(networkID, t);
+    return t;
+  }
+
+  async createEndpoint(req: CreateEndpointRequest): Promise<CreateEndpointResponse> {
+    const t = await this.network(req.NetworkID);
+    const ip = (req.Interface?.Address ?? '').split('/')[0] ?? '';
+    if (!isIPv4(ip))
+      throw new PluginError(
+        `endpoint ${req.EndpointID}: Docker gave no IPv4 address; use --ipam-driver ${this.opts.pluginName}`,
+      );
+    const asked = req.Interface?.MacAddress?.toLowerCase();
+    if (asked && asked !== macFromIpv4(ip))
+      throw new PluginError(
+        `Contiv endpoints have MAC ${macFromIpv4(ip)} (02:02 + the IPv4 address), not ${asked}`,
+      );
+    const rec = await this.opts.netmaster.createEndpoint({
+      endpointID: req.EndpointID,
+      tenant: t.tenant,
+      network: t.network,
+      group: t.group,
+      ipAddress: ip,
+      host: this.opts.hostName,
+    });
+    const mac = (rec.macAddress || macFromIpv4(ip)).toLowerCase();
+    this.endpoints.set(req.EndpointID, { networkID: req.NetworkID, ip, mac });
+    // Docker refuses an answer that sets what it set itself.
+    return asked ? {} : { Interface: { MacAddress: mac } };
+  }
+
+  async deleteEndpoint(req: EndpointRequest): Promise<Record<string, never>> {
+    await this.opts.netmaster.deleteEndpoint(req.EndpointID);
+    this.endpoints.delete(req.EndpointID);
+    return {};
+  }
+
+  endpointOperInfo(req: EndpointRequest): EndpointOperInfoResponse {
+    const ep = this.endpoints.get(req.EndpointID);
+    return {
+      Value: ep ? { ipAddress: ep.ip, macAddress: ep.mac, hostInterface: hostIfName(req.EndpointID) } : {},
+    };
+  }
+
+  async join(req: JoinRequest): Promise<JoinResponse> {
+    const t = await this.network(req.NetworkID);
+    const ep = this.endpoints.get(req.EndpointID);
+    const hostIf = hostIfName(req.EndpointID);
+    const peer = peerIfName(req.EndpointID);
+    const mtu = t.encap === 'vxlan' ? VXLAN_MTU : undefined;
+    const links = this.links;
+    // A veth left by a Join that died half-way (or a crashed netplugin) is made again from scratch.
+    await links.deleteLink(hostIf);
+    await links.createVethPair(hostIf, peer);
+    let attached = false;
+    try {
+      await links.configureInterface({
+        ifName: peer,
+        ...(ep ? { mac: ep.mac } : {}),
+        ...(mtu !== undefined ? { mtu } : {}),
+      });
+      await links.configureInterface({ ifName: hostIf, ...(mtu !== undefined ? { mtu } : {}), up: true });
+      // The userspace datapath never completes partial checksums: TCP fails with offload on.
+      await links.setTxOffload(peer, false);
+      await links.setTxOffload(hostIf, false);
+      attached = true;
+      await this.opts.host.attachEndpoint(req.EndpointID, hostIf);
+    } catch (err) {
+      const undo: unknown[] = [];
+      if (attached) await this.opts.host.detachEndpoint(req.EndpointID, hostIf).catch((e) => undo.push(e));
+      await links.deleteLink(hostIf).catch((e) => undo.push(e));
+      const msg = err instanceof Error ? err.message : String(err);
+      if (undo.length > 0)
+        throw new Error(
+          `join ${req.EndpointID}: ${msg}; undoing also failed: ${undo.map(String).join('; ')}`,
+        );
+      throw new Error(`join ${req.EndpointID}: ${msg}`, { cause: err });
+    }
+    return {
+      InterfaceName: { SrcName: peer, DstPrefix: 'eth' },
+      ...(t.gateway ? { Gateway: t.gateway } : {}),
+      // Docker would otherwise add its own docker_gwbridge network for a container without a gateway.
+      DisableGatewayService: true,
+    };
+  }
+
+  async leave(req: EndpointRequest): Promise<Record<string, never>> {
+    const hostIf = hostIfName(req.EndpointID);
+    await this.opts.host.detachEndpoint(req.EndpointID, hostIf);
+    // Deleting the host end removes the container end too, wherever Docker has moved it.
+    await this.links.deleteLink(hostIf);
+    return {};
+  }
+}
+
+function cidrOf(text: string): string | undefined {
+  try {
+    return parseSubnet(text).cidr;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,47 @@
+// Owns the two interfaces the Docker drivers depend on instead of concrete classes: netmaster (the
+// addresses and endpoint records, which it alone allocates) and this host's datapath (plugging an
+// interface into the bridge). Unit tests give fakes; netplugin gives the REST client and HostAgent.
+
+import type { EndpointRecord } from '../../policy/model/endpoint.js';
+
+export interface AddressRequest {
+  tenant: string;
+  network: string;
+  /** '' for the network itself; a group with an ip-pool allocates from that pool. */
+  group: string;
+  /** A specific address (bare, no prefix length), e.g. `docker run --ip`; absent for the first free one. */
+  preferred?: string;
+}
+
+export interface EndpointRequest {
+  endpointID: string;
+  tenant: string;
+  network: string;
+  group: string;
+  /** The address Docker's IPAM call already obtained for this endpoint (bare). */
+  ipAddress: string;
+  host: string;
+  containerID?: string;
+  containerName?: string;
+  labels?: Record<string, string>;
+}
+
+/** netmaster's side of an endpoint's life. Errors thrown carry netmaster's message for the user. */
+export interface NetmasterClient {
+  /** Allocates an address and resolves with it (bare). */
+  allocAddress(req: AddressRequest): Promise<string>;
+  /** Returns an address; releasing one that is free is not an error. */
+  releaseAddress(req: { tenant: string; network: string; address: string }): Promise<void>;
+  /** Writes the endpoint record for an address allocated by allocAddress; resolves with the record. */
+  createEndpoint(req: EndpointRequest): Promise<EndpointRecord>;
+  /** Removes the record; idempotent. */
+  deleteEndpoint(endpointID: string): Promise<void>;
+}
+
+/** This host's datapath: HostAgent has these two methods. */
+export interface HostAttach {
+  /** Plugs the host end of an endpoint's veth into the bridge; resolves with its OpenFlow port. */
+  attachEndpoint(endpointId: string, hostIfName: string): Promise<number>;
+  /** Unplugs it; idempotent. */
+  detachEndpoint(endpointId: string, hostIfName: string): Promise<void>;
+}

@@ -1,0 +1,197 @@
+// Owns a private Docker engine for one test process (the lab recipe: vfs storage, no iptables, no
+// bridge, own data-root, exec-root, socket and pidfile in a temp dir), the `bbox` image made from
+// busybox-static, the docker CLI aimed at it, and unique legacy-plugin names whose socket/spec files
+// in the shared /run/docker/plugins are removed afterwards. It never touches a system dockerd.
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { onCleanup } from './cleanup.js';
+import { ownerOfName, tempDirPrefix, uniqueName } from './names.js';
+import { isAlive, readPidFile, stopPids, stopPidsSync } from './procs.js';
+import { run, trySync } from './run.js';
+import { sweepStale } from './sweep.js';
+
+export const PLUGIN_DIR = '/run/docker/plugins';
+export const IMAGE = 'bbox';
+/** Debian's CLI matches its dockerd (20.10); another one earlier on the PATH may not. */
+const DOCKER_CLI = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
+const BUSYBOX = '/bin/busybox';
+const APPLETS = [
+  'sh',
+  'ping',
+  'ip',
+  'nslookup',
+  'nc',
+  'wget',
+  'true',
+  'cat',
+  'sleep',
+  'ifconfig',
+  'hostname',
+];
+const START_TIMEOUT_MS = 30_000;
+
+export const DOCKER_COMMANDS = ['dockerd', 'containerd', 'runc', 'tar'] as const;
+
+export interface DockerDaemon {
+  readonly dir: string;
+  /** Path of the engine's API socket. */
+  readonly socket: string;
+  /** The docker CLI against this engine; resolves with stdout. */
+  docker(args: readonly string[], opts?: { timeoutMs?: number }): Promise<string>;
+  /** Imports the busybox image as `bbox:latest` (once). */
+  image(): Promise<string>;
+  /** Stops dockerd (and its containerd), unmounts what it left, removes the dir. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** A plugin name unique to this run; its socket and spec in /run/docker/plugins go at cleanup. */
+export function uniquePluginName(): string {
+  const name = uniqueName('dp');
+  const files = [join(PLUGIN_DIR, `${name}.sock`), join(PLUGIN_DIR, `${name}.spec`)];
+  const removeSync = () => {
+    for (const f of files) rmSync(f, { force: true });
+  };
+  onCleanup(
+    async () => {
+      for (const f of files) await unlink(f).catch(() => undefined);
+    },
+    { label: `plugin files ${name}`, sync: removeSync },
+  );
+  return name;
+}
+
+/** Plugin files of dead harness runs: Docker would keep trying to reach them. */
+function sweepStalePluginFiles(): void {
+  let names: string[];
+  try {
+    names = readdirSync(PLUGIN_DIR);
+  } catch {
+    return;
+  }
+  for (const f of names) {
+    const owner = ownerOfName(f.replace(/\.(sock|spec|json)$/, ''));
+    if (owner !== undefined && !isAlive(owner)) rmSync(join(PLUGIN_DIR, f), { force: true });
+  }
+}
+
+/** Mount points under dir, deepest first (dockerd bind-mounts its data-root and netns files). */
+function mountsUnder(dir: string): string[] {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m === dir || m.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+  } catch {
+    return [];
+  }
+}
+
+class Dockerd implements DockerDaemon {
+  readonly socket: string;
+  private readonly env: Record<string, string>;
+  private imported: Promise<string> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(readonly dir: string) {
+    this.socket = join(dir, 'docker.sock');
+    this.env = { DOCKER_HOST: `unix://${this.socket}`, DOCKER_CONFIG: join(dir, 'cli') };
+  }
+
+  async start(): Promise<void> {
+    const args = [
+      '--storage-driver=vfs',
+      '--iptables=false',
+      '--ip-masq=false',
+      '--bridge=none',
+      '--shutdown-timeout=2',
+      `--data-root=${join(this.dir, 'root')}`,
+      `--exec-root=${join(this.dir, 'exec')}`,
+      `-H`,
+      `unix://${this.socket}`,
+      `--pidfile=${join(this.dir, 'docker.pid')}`,
+    ];
+    // setsid + nohup through sh: dockerd must outlive nothing, but must not hold our stdio open.
+    await run('sh', ['-c', `setsid dockerd "$@" >"${join(this.dir, 'dockerd.log')}" 2>&1 &`, 'sh', ...args]);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (;;) {
+      if (existsSync(this.socket)) {
+        try {
+          await this.docker(['version', '--format', '{{.Server.Version}}'], { timeoutMs: 5000 });
+          return;
+        } catch {
+          // not ready yet
+        }
+      }
+      if (Date.now() > deadline) {
+        const log = await run('tail', ['-n', '20', join(this.dir, 'dockerd.log')]).catch(() => '');
+        throw new Error(`dockerd did not start in ${START_TIMEOUT_MS} ms:\n${log}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  docker(args: readonly string[], opts: { timeoutMs?: number } = {}): Promise<string> {
+    return run(DOCKER_CLI, args, { env: this.env, timeoutMs: opts.timeoutMs ?? 60_000 });
+  }
+
+  image(): Promise<string> {
+    this.imported ??= (async () => {
+      const rootfs = join(this.dir, 'rootfs');
+      await mkdir(join(rootfs, 'bin'), { recursive: true });
+      await mkdir(join(rootfs, 'etc'), { recursive: true });
+      await copyFile(BUSYBOX, join(rootfs, 'bin', 'busybox'));
+      for (const a of APPLETS) symlinkSync('busybox', join(rootfs, 'bin', a));
+      await writeFile(join(rootfs, 'etc', 'passwd'), 'root:x:0:0:root:/:/bin/sh\n');
+      const tar = join(this.dir, 'bbox.tar');
+      await run('tar', ['-C', rootfs, '-cf', tar, '.']);
+      await this.docker(['import', tar, `${IMAGE}:latest`]);
+      return `${IMAGE}:latest`;
+    })();
+    return this.imported;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const pid = readPidFile(join(this.dir, 'docker.pid'));
+      const containerd = readPidFile(join(this.dir, 'exec', 'containerd', 'containerd.pid'));
+      if (pid !== undefined) await stopPids([pid], 10_000);
+      if (containerd !== undefined) await stopPids([containerd]);
+      for (const m of mountsUnder(this.dir)) await run('umount', ['-l', m]).catch(() => undefined);
+      await rm(this.dir, { recursive: true, force: true });
+    })();
+    return this.stopping;
+  }
+
+  stopSync(): void {
+    const pids = [join(this.dir, 'docker.pid'), join(this.dir, 'exec', 'containerd', 'containerd.pid')]
+      .map(readPidFile)
+      .filter((p): p is number => p !== undefined);
+    stopPidsSync(pids);
+    for (const m of mountsUnder(this.dir)) trySync('umount', ['-l', m]);
+    trySync('rm', ['-rf', this.dir]);
+  }
+}
+
+let swept = false;
+
+/** Starts a private dockerd; stopped by runCleanups() (or on exit) unless stopped before. */
+export async function startDockerd(): Promise<DockerDaemon> {
+  if (!swept) {
+    swept = true;
+    sweepStale();
+    sweepStalePluginFiles();
+  }
+  const dir = await mkdtemp(tempDirPrefix('dkr'));
+  const d = new Dockerd(dir);
+  onCleanup(() => d.stop(), { label: `dockerd ${dir}`, sync: () => d.stopSync() });
+  try {
+    await d.start();
+  } catch (err) {
+    await d.stop().catch(() => undefined);
+    throw err;
+  }
+  return d;
+}
