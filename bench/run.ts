@@ -29,6 +29,9 @@ const BENCHMARKS: Readonly<Record<string, Loader>> = {
   'openflow-install': async () => (await import('./openflow-install.js')).benchmark,
   'openflow-reconcile': async () => (await import('./openflow-reconcile.js')).benchmark,
   'ovsdb-ports': async () => (await import('./ovsdb-ports.js')).benchmark,
+  'policy-compile': async () => (await import('./policy.js')).compileBenchmark,
+  'policy-incremental': async () => (await import('./policy.js')).incrementalBenchmark,
+  'policy-install': async () => (await import('./policy.js')).installBenchmark,
   'rest-create': async () => (await import('./rest-create.js')).benchmark,
 };
 

@@ -245,6 +245,29 @@ function conjDomain(owner: string): string {
 
 const RANK_BITS = 4;
 
+function multiAdd(m: Map<string, Set<string>>, k: string, v: string): void {
+  const s = m.get(k);
+  if (s) s.add(v);
+  else m.set(k, new Set([v]));
+}
+
+function multiDelete(m: Map<string, Set<string>>, k: string, v: string): void {
+  const s = m.get(k);
+  if (s?.delete(v) && s.size === 0) m.delete(k);
+}
+
+function sameCompiled(a: CompiledPolicy, b: CompiledPolicy): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.dir !== y.dir || x.slot !== y.slot || x.all !== y.all || x.flows.length !== y.flows.length)
+      return false;
+    for (let j = 0; j < x.flows.length; j++) if (x.flows[j] !== y.flows[j]) return false;
+  }
+  return true;
+}
+
 /**
  * The feature's view derived from the index: compiled policies, which match flows exist and who
  * contributes them, which policies name a group or network as peer, and conj id allocation. Kept
@@ -256,6 +279,8 @@ class PolicyState {
   readonly contributors = new Map<string, Map<string, number>>();
   readonly peerGroupRefs = new Map<string, Set<string>>();
   readonly peerNetRefs = new Map<string, Set<string>>();
+  private readonly refsOf = new Map<string, { groups: string[]; nets: string[] }>();
+  private readonly conjIds = new Map<string, number>();
   /** `<domain>:<hash>` → the m-owners sharing that hash, sorted: their rank breaks the tie. */
   private readonly buckets = new Map<string, string[]>();
 
@@ -268,7 +293,7 @@ class PolicyState {
     const old = this.compiled.get(key);
     const p = ix.policies.get(key);
     const next = p ? p.rules.map((r) => compileRule(ix, p.tenant, r)) : undefined;
-    if (old && next && JSON.stringify(old) === JSON.stringify(next)) {
+    if (old && next && sameCompiled(old, next)) {
       this.indexRefs(key, p);
       return false;
     }
@@ -284,23 +309,24 @@ class PolicyState {
   }
 
   private indexRefs(key: string, p: PolicyIntent | undefined): void {
-    for (const [map, pick] of [
-      [this.peerGroupRefs, (r: RuleIntent) => (r.direction === 'in' ? r.fromGroup : r.toGroup)],
-      [this.peerNetRefs, (r: RuleIntent) => (r.direction === 'in' ? r.fromNetwork : r.toNetwork)],
-    ] as const) {
-      for (const [k, s] of map) {
-        if (s.delete(key) && s.size === 0) map.delete(k);
-      }
-      if (!p) continue;
-      for (const r of p.rules) {
-        const name = pick(r);
-        if (!name) continue;
-        const k = tkey(p.tenant, name);
-        const s = map.get(k);
-        if (s) s.add(key);
-        else map.set(k, new Set([key]));
-      }
+    // Each policy remembers what it named, so re-indexing costs its own rules, not every policy's.
+    const before = this.refsOf.get(key);
+    for (const k of before?.groups ?? []) multiDelete(this.peerGroupRefs, k, key);
+    for (const k of before?.nets ?? []) multiDelete(this.peerNetRefs, k, key);
+    if (!p) {
+      this.refsOf.delete(key);
+      return;
     }
+    const refs = { groups: [] as string[], nets: [] as string[] };
+    for (const r of p.rules) {
+      const g = r.direction === 'in' ? r.fromGroup : r.toGroup;
+      const n = r.direction === 'in' ? r.fromNetwork : r.toNetwork;
+      if (g) refs.groups.push(tkey(p.tenant, g));
+      if (n) refs.nets.push(tkey(p.tenant, n));
+    }
+    for (const k of refs.groups) multiAdd(this.peerGroupRefs, k, key);
+    for (const k of refs.nets) multiAdd(this.peerNetRefs, k, key);
+    this.refsOf.set(key, refs);
   }
 
   private contribute(m: string, policy: string, delta: number, touched: Set<string>): void {
@@ -317,6 +343,7 @@ class PolicyState {
     const exists = c.size > 0;
     if (existed === exists) return;
     touched.add(m);
+    this.conjIds.delete(m);
     // Existence changed: the hash bucket's ranks may shift for its other members.
     const b = `${conjDomain(m)}:${fnv1a32(m) >>> RANK_BITS}`;
     const list = this.buckets.get(b) ?? [];
@@ -328,17 +355,24 @@ class PolicyState {
     }
     if (list.length === 0) this.buckets.delete(b);
     else this.buckets.set(b, list);
-    for (const other of list) touched.add(other);
+    for (const other of list) {
+      touched.add(other);
+      this.conjIds.delete(other);
+    }
   }
 
   /** Conj id of an existing m-owner: its hash with the low bits replaced by its rank in the bucket. */
   conjId(m: string): number {
+    const cached = this.conjIds.get(m);
+    if (cached !== undefined) return cached;
     const h = fnv1a32(m) >>> RANK_BITS;
     const list = this.buckets.get(`${conjDomain(m)}:${h}`);
     const rank = list ? list.indexOf(m) : -1;
     if (rank < 0) throw new Error(`policy: no conjunction for ${m}`);
     if (rank >= 2 ** RANK_BITS - 1) throw new Error(`policy: too many conj id collisions at ${m}`);
-    return ((h << RANK_BITS) | (rank + 1)) >>> 0;
+    const id = ((h << RANK_BITS) | (rank + 1)) >>> 0;
+    this.conjIds.set(m, id);
+    return id;
   }
 }
 
