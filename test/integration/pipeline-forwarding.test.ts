@@ -7,11 +7,16 @@ import { after, before, describe, test } from 'node:test';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { OvsdbClient } from '../../datapath/ovsdb/client.js';
+import type { Change } from '../../datapath/pipeline/feature.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
+import { VSwitch } from '../../datapath/vswitch.js';
 import { Compilation } from '../../policy/compiler/compile.js';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, HostFacts, Intent } from '../../policy/compiler/intent.js';
 import { startCapture } from '../harness/capture.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { type Host, startHosts } from '../harness/hosts.js';
 import { addContainer, type Container } from '../harness/netns.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
@@ -225,3 +230,165 @@ describe('pipeline forwarding, one host, bridge mode', { skip }, () => {
     }
   });
 });
+
+/** One host of a two-host lab: its OVS, our manager on its bridge, its compilation. */
+interface LabHost {
+  host: Host;
+  manager: FlowTableManager;
+  comp: Compilation;
+}
+
+const TUNNEL_PORT = 100;
+const UPLINK_PORT = 200;
+
+/**
+ * Two hosts, containers a1 (n1) and c1 (n2) on h1, b1 (n1) and c2 (n2) on h2, every one with a
+ * /24 and its network's gateway as default route; flows compiled per host and installed.
+ */
+async function twoHosts(encap: 'vxlan' | 'vlan') {
+  const hosts = await startHosts(2);
+  const [h1, h2] = hosts as [Host, Host];
+  for (const [h, peer] of [
+    [h1, h2],
+    [h2, h1],
+  ] as const) {
+    const client = await OvsdbClient.connect(`unix:${h.ovs.dbSock}`);
+    try {
+      const vs = new VSwitch(client, { name: 'brint', datapathType: 'netdev', owner: 'netplugin' });
+      await vs.ensureBridge();
+      if (encap === 'vxlan') {
+        await h.vtep();
+        const port = await vs.addPort({
+          name: `vx-${peer.name}`,
+          kind: 'vxlan',
+          remoteIp: peer.underlayIp,
+          key: 'flow',
+          ofportRequest: TUNNEL_PORT,
+        });
+        assert.equal(port, TUNNEL_PORT);
+      } else {
+        // The underlay veth itself is the uplink: its frames carry the networks' tags.
+        const port = await vs.addPort({ name: h.underlayIf, kind: 'system', ofportRequest: UPLINK_PORT });
+        assert.equal(port, UPLINK_PORT);
+      }
+    } finally {
+      await client.close();
+    }
+  }
+  const mk = (h: Host, name: string, ip: string, gateway: string, ofport: number) =>
+    h.addContainer({ name, ip: `${ip}/24`, gateway, bridge: 'brint', ofport, mtu: 1450, mac: macOf(ip) });
+  const a1 = await mk(h1, 'a1', '10.1.1.1', '10.1.1.254', 1);
+  const c1 = await mk(h1, 'c1', '10.1.2.1', '10.1.2.254', 2);
+  const b1 = await mk(h2, 'b1', '10.1.1.2', '10.1.1.254', 1);
+  const c2 = await mk(h2, 'c2', '10.1.2.2', '10.1.2.254', 2);
+  const eps = [
+    endpoint('a1', 'n1', a1.ip, h1.name, 'g1'),
+    endpoint('c1', 'n2', c1.ip, h1.name, 'g2'),
+    endpoint('b1', 'n1', b1.ip, h2.name, 'g1'),
+    endpoint('c2', 'n2', c2.ip, h2.name, 'g2'),
+  ];
+  const lab: LabHost[] = [];
+  for (const [h, peer, local] of [
+    [h1, h2, { a1, c1 }],
+    [h2, h1, { b1, c2 }],
+  ] as const) {
+    const facts: HostFacts = {
+      name: h.name,
+      endpointPorts: new Map(Object.entries(local).map(([id, c]) => [id, c.ofport])),
+      tunnelPorts: encap === 'vxlan' ? new Map([[peer.name, TUNNEL_PORT]]) : new Map(),
+      ...(encap === 'vlan' ? { uplinkPort: UPLINK_PORT } : {}),
+    };
+    const comp = new Compilation(baseIntent(eps, encap), facts, forwardingFeatures);
+    const conn = await connectSwitch(h.ovs.mgmt('brint'));
+    onCleanup(() => conn.close(), { label: `switch connection ${h.name}` });
+    const manager = new FlowTableManager();
+    await manager.attach(conn);
+    await applyState(manager, comp.state());
+    lab.push({ host: h, manager, comp });
+  }
+  const containers = { a1, c1, b1, c2 };
+  /** The same change on every host, each host's delta applied to its switch. */
+  const change = async (c: Change, mutate: (ix: IntentIndex) => unknown) => {
+    for (const l of lab) await applyDelta(l.manager, l.comp.change(c, mutate));
+  };
+  const flushNeighbours = () =>
+    Promise.all(Object.values(containers).map((c) => c.exec('ip', ['neigh', 'flush', 'all'])));
+  return { hosts: [h1, h2] as const, lab, containers, change, flushNeighbours };
+}
+
+/** The TTL of the echo reply from ip, undefined when none came. */
+async function replyTtl(c: Container, ip: string): Promise<number | undefined> {
+  const out = await c.exec('ping', ['-n', '-c1', '-W2', ip]).catch(() => '');
+  const ttl = /ttl=(\d+)/.exec(out)?.[1];
+  return ttl === undefined ? undefined : Number(ttl);
+}
+
+for (const encap of ['vxlan', 'vlan'] as const) {
+  describe(`pipeline forwarding, two hosts, ${encap}`, { skip }, () => {
+    let lab: Awaited<ReturnType<typeof twoHosts>>;
+
+    before(async () => {
+      if (missing.length > 0)
+        throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
+      lab = await twoHosts(encap);
+    });
+    after(runCleanups);
+
+    test('bridge mode: one network reaches across hosts, the other network does not', async () => {
+      const { a1, b1, c1, c2 } = lab.containers;
+      const [h1] = lab.hosts;
+      const wire = await startCapture(
+        h1.netns,
+        h1.underlayIf,
+        encap === 'vxlan' ? ['udp', 'port', '4789'] : ['vlan'],
+      );
+      assert.ok(await a1.ping(b1.ip, { timeoutSec: 10 }), 'a1 → b1 (n1, across hosts)');
+      assert.ok(await c2.ping(c1.ip, { timeoutSec: 10 }), 'c2 → c1 (n2, across hosts)');
+      const l = await b1.tcpListen(8080);
+      assert.ok(await a1.tcpConnect(b1.ip, 8080, 5000), 'TCP a1 → b1:8080');
+      await l.stop();
+      assert.equal(await a1.ping(c2.ip, { timeoutSec: 1 }), false, 'a1 → c2 (another network)');
+      const lines = await wire.stop();
+      if (encap === 'vxlan') {
+        assert.ok(
+          lines.some((x) => /vni 5011/.test(x)),
+          `n1 crossed with VNI 5011:\n${lines.join('\n')}`,
+        );
+        assert.ok(
+          lines.some((x) => /vni 5012/.test(x)),
+          'n2 crossed with VNI 5012',
+        );
+      } else {
+        assert.ok(
+          lines.some((x) => /vlan 111,/.test(x)),
+          `n1 crossed tagged 111:\n${lines.join('\n')}`,
+        );
+        assert.ok(
+          lines.some((x) => /vlan 112,/.test(x)),
+          'n2 crossed tagged 112',
+        );
+      }
+    });
+
+    test('routing mode: subnets of the tenant reach each other through the gateway, TTL decremented', async () => {
+      const { a1, b1, c1, c2 } = lab.containers;
+      await lab.change({ kind: 'global' }, (ix) => {
+        const old = ix.global;
+        ix.global = { ...old, fwdMode: 'routing' };
+        return old;
+      });
+      await lab.flushNeighbours();
+      assert.ok(await a1.ping(c2.ip, { timeoutSec: 10 }), 'a1 → c2 (n1 → n2, across hosts)');
+      // Linux answers with TTL 64: the reply's TTL shows the one routing hop on its way back.
+      assert.equal(await replyTtl(a1, c2.ip), 63, 'a1 → c2: the reply was routed once');
+      assert.equal(await replyTtl(c2, a1.ip), 63, 'c2 → a1: the reply was routed once');
+      assert.ok(await a1.ping(c1.ip, { timeoutSec: 5 }), 'a1 → c1 (n1 → n2, same host)');
+      assert.ok(await b1.ping(a1.ip, { timeoutSec: 5 }), 'b1 → a1 (n1, across hosts, routed)');
+      const l = await c2.tcpListen(8443);
+      assert.ok(await a1.tcpConnect(c2.ip, 8443, 5000), 'TCP a1 → c2:8443');
+      await l.stop();
+      const neigh = await a1.exec('ip', ['neigh', 'show', '10.1.1.254']);
+      assert.match(neigh, /00:00:11:11:11:11/, 'the gateway answers with the router MAC');
+    });
+  });
+}
