@@ -4,6 +4,7 @@
 
 import { encodeEntry, type Flow, flowKey } from '../controller/flowtable/flow-index.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
+import { forwardingFeatures } from '../datapath/pipeline/index.js';
 import { Compilation, type Delta } from '../policy/compiler/compile.js';
 import { tkey } from '../policy/compiler/index-intent.js';
 import type {
@@ -38,7 +39,10 @@ const ROUNDS = 3;
 
 /** Which features a "full compile" runs: policy plus whatever forwarding features exist. */
 export async function allFeatures(): Promise<{ features: PipelineFeature[]; which: string }> {
-  return { features: [policyFeature], which: 'policy only (forwarding features not committed yet)' };
+  return {
+    features: [...forwardingFeatures, policyFeature],
+    which: `${[...forwardingFeatures, policyFeature].map((f) => f.name).join(', ')}`,
+  };
 }
 
 function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): RuleIntent {

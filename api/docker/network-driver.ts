@@ -202,9 +202,9 @@ export class NetworkDriver {
     const links = this.links;
     // A veth left by a Join that died half-way (or a crashed netplugin) is made again from scratch.
     await links.deleteLink(hostIf);
-    await links.createVethPair(hostIf, peer);
     let attached = false;
     try {
+      await links.createVethPair(hostIf, peer);
       await links.configureInterface({
         ifName: peer,
         ...(ep ? { mac: ep.mac } : {}),

@@ -1,0 +1,356 @@
+// The Docker drivers' logic without Docker: names, selectors and pool ids, the IPAM answers, and the
+// NetworkDriver's undo on every failing step of Join, with fake netmaster, intent, links and datapath.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { IpamDriver } from '../../api/docker/ipam-driver.js';
+import { hostIfName, type Links, NetworkDriver, peerIfName } from '../../api/docker/network-driver.js';
+import type { HostAttach } from '../../api/docker/ports.js';
+import { GENERIC_OPTIONS, PluginError } from '../../api/docker/protocol.js';
+import {
+  dockerNetworkName,
+  parsePoolId,
+  poolIdOf,
+  StoreTargetResolver,
+  selectorFrom,
+} from '../../api/docker/target.js';
+import { EmbeddedStore } from '../../state/embedded.js';
+import { FakeNetmaster, FakeTargets } from '../harness/docker-fakes.js';
+
+describe('names, selectors, pool ids', () => {
+  test('Docker names of Contiv objects: NET, GROUP.NET, /TENANT outside default', () => {
+    assert.equal(dockerNetworkName('default', 'contiv-net'), 'contiv-net');
+    assert.equal(dockerNetworkName('default', 'contiv-net', 'web'), 'web.contiv-net');
+    assert.equal(dockerNetworkName('blue', 'contiv-net'), 'contiv-net/blue');
+    assert.equal(dockerNetworkName('blue', 'contiv-net', 'db'), 'db.contiv-net/blue');
+  });
+
+  test('options select a Contiv object or a tag; contradictions are refused', () => {
+    assert.equal(selectorFrom(undefined), undefined);
+    assert.equal(selectorFrom({ foo: 'bar' }), undefined);
+    assert.deepEqual(selectorFrom({ network: 'n' }), { tenant: 'default', network: 'n', group: '' });
+    assert.deepEqual(selectorFrom({ tenant: 'blue', network: 'n', group: 'g' }), {
+      tenant: 'blue',
+      network: 'n',
+      group: 'g',
+    });
+    assert.deepEqual(selectorFrom({ 'contiv-tag': 'T' }), { tag: 'T' });
+    assert.throws(() => selectorFrom({ 'contiv-tag': 'T', network: 'n' }), PluginError);
+    assert.throws(() => selectorFrom({ group: 'g' }), /needs network/);
+  });
+
+  test('pool ids carry the target and come back from anything the driver gave out', () => {
+    const t = { tenant: 'blue', network: 'net/with:odd', group: '' };
+    assert.deepEqual(parsePoolId(poolIdOf(t)), t);
+    assert.throws(() => parsePoolId('10.0.0.0/24'), /not one this IPAM driver gave out/);
+  });
+
+  test('the store resolver finds networks, groups and tags as netmaster wrote them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'docker-unit-'));
+    const store = await EmbeddedStore.open(dir);
+    try {
+      const put = (k: string, v: object) => store.put(`/contiv.io/config/${k}`, JSON.stringify(v));
+      await put('network/default:contiv-net', {
+        tenantName: 'default',
+        networkName: 'contiv-net',
+        subnet: '10.1.1.0/24',
+        gateway: '10.1.1.254',
+        encap: 'vxlan',
+      });
+      await put('network/default:vl', {
+        tenantName: 'default',
+        networkName: 'vl',
+        subnet: '10.2.0.0/16',
+        encap: 'vlan',
+        cfgdTag: 'nettag',
+      });
+      await put('endpointGroup/default:web', {
+        tenantName: 'default',
+        groupName: 'web',
+        networkName: 'contiv-net',
+        ipPool: '10.1.1.10-10.1.1.20',
+        cfgdTag: 'webtag',
+      });
+      const r = new StoreTargetResolver(store);
+      assert.deepEqual(await r.resolve({ tag: 'webtag' }), {
+        tenant: 'default',
+        network: 'contiv-net',
+        group: 'web',
+        subnet: '10.1.1.0/24',
+        gateway: '10.1.1.254',
+        ipPool: '10.1.1.10-10.1.1.20',
+        encap: 'vxlan',
+      });
+      const vl = await r.resolve({ tag: 'nettag' });
+      assert.equal(vl.network, 'vl');
+      assert.equal(vl.encap, 'vlan');
+      assert.equal(vl.group, '');
+      await assert.rejects(r.resolve({ tag: 'none' }), /no Contiv group or network has contiv-tag "none"/);
+      await assert.rejects(
+        r.resolve({ tenant: 'default', network: 'vl', group: 'web' }),
+        /belongs to network contiv-net/,
+      );
+      await assert.rejects(
+        r.resolve({ tenant: 'blue', network: 'contiv-net', group: '' }),
+        /no such network/,
+      );
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function setup() {
+  const targets = new FakeTargets();
+  targets.add({ network: 'n', subnet: '10.1.1.0/24', gateway: '10.1.1.254' });
+  targets.add({ network: 'nogw', subnet: '10.2.0.0/24' });
+  targets.add({ network: 'ranged', subnet: '10.3.0.10-10.3.0.20/24', gateway: '10.3.0.1', encap: 'vlan' });
+  const netmaster = new FakeNetmaster(targets);
+  return { targets, netmaster, ipam: new IpamDriver({ targets, netmaster, pluginName: 'np' }) };
+}
+
+describe('IpamDriver', () => {
+  test('RequestPool: the Contiv subnet under a pool id naming the target; clear refusals', async () => {
+    const { ipam } = setup();
+    const p = await ipam.requestPool({ AddressSpace: 'contiv-local', Options: { network: 'ranged' } });
+    assert.equal(p.Pool, '10.3.0.0/24');
+    assert.deepEqual(parsePoolId(p.PoolID), { tenant: 'default', network: 'ranged', group: '' });
+    await assert.rejects(ipam.requestPool({ AddressSpace: 'x', Options: {} }), /--ipam-opt contiv-tag=T/);
+    await assert.rejects(
+      ipam.requestPool({ AddressSpace: 'x', V6: true, Options: { network: 'n' } }),
+      /IPv6/,
+    );
+    await assert.rejects(
+      ipam.requestPool({ AddressSpace: 'x', Pool: '10.9.0.0/24', Options: { network: 'n' } }),
+      /has subnet 10\.1\.1\.0\/24, not 10\.9\.0\.0\/24/,
+    );
+    await assert.rejects(
+      ipam.requestPool({ AddressSpace: 'x', SubPool: '10.1.1.0/28', Options: { network: 'n' } }),
+      /ip-pool/,
+    );
+  });
+
+  test('RequestAddress: the configured gateway, containers from netmaster, with prefix length', async () => {
+    const { ipam, netmaster } = setup();
+    const PoolID = poolIdOf({ tenant: 'default', network: 'n', group: '' });
+    const gw = { RequestAddressType: 'com.docker.network.gateway' };
+    assert.equal((await ipam.requestAddress({ PoolID, Options: gw })).Address, '10.1.1.254/24');
+    await assert.rejects(ipam.requestAddress({ PoolID, Address: '10.1.1.1', Options: gw }), /drop --gateway/);
+    assert.equal((await ipam.requestAddress({ PoolID, Address: '' })).Address, '10.1.1.1/24');
+    assert.equal((await ipam.requestAddress({ PoolID, Address: '10.1.1.7' })).Address, '10.1.1.7/24');
+    await assert.rejects(ipam.requestAddress({ PoolID, Address: 'x' }), /not an IP address/);
+    await ipam.releaseAddress({ PoolID, Address: '10.1.1.254' }); // the gateway: nothing to release
+    await ipam.releaseAddress({ PoolID, Address: '10.1.1.1' });
+    await ipam.releaseAddress({ PoolID, Address: '10.1.1.7' });
+    assert.deepEqual(netmaster.allocated(), []);
+  });
+
+  test('a network without a gateway lends Docker an allocated address, returned with the network', async () => {
+    const { ipam, netmaster } = setup();
+    const PoolID = poolIdOf({ tenant: 'default', network: 'nogw', group: '' });
+    const gw = await ipam.requestAddress({
+      PoolID,
+      Options: { RequestAddressType: 'com.docker.network.gateway' },
+    });
+    assert.equal(gw.Address, '10.2.0.1/24');
+    assert.equal((await ipam.requestAddress({ PoolID })).Address, '10.2.0.2/24');
+    assert.deepEqual(netmaster.allocated(), ['default:nogw/10.2.0.1', 'default:nogw/10.2.0.2']);
+    await ipam.releaseAddress({ PoolID, Address: '10.2.0.1' });
+    await ipam.releaseAddress({ PoolID, Address: '10.2.0.2' });
+    assert.deepEqual(netmaster.allocated(), []);
+  });
+
+  test('releasing into a Contiv network that is gone is not an error', async () => {
+    const { ipam } = setup();
+    assert.deepEqual(
+      await ipam.releaseAddress({
+        PoolID: poolIdOf({ tenant: 't', network: 'gone', group: '' }),
+        Address: '1.2.3.4',
+      }),
+      {},
+    );
+  });
+});
+
+/** Links and datapath that record what was done and fail where told. */
+function fakeHost(failAt?: string) {
+  const log: string[] = [];
+  const existing = new Set<string>();
+  const step = (name: string) => {
+    log.push(name);
+    if (failAt && name.startsWith(failAt)) throw new Error(`${name} failed (test)`);
+  };
+  const links: Links = {
+    async createVethPair(a, b) {
+      step(`veth ${a} ${b}`);
+      existing.add(a);
+    },
+    async deleteLink(n) {
+      log.push(`del ${n}`);
+      existing.delete(n);
+    },
+    async configureInterface(spec) {
+      step(`conf ${spec.ifName}${spec.mac ? ` mac=${spec.mac}` : ''}${spec.mtu ? ` mtu=${spec.mtu}` : ''}`);
+    },
+    async setTxOffload(n) {
+      step(`txoff ${n}`);
+    },
+  };
+  const attached = new Set<string>();
+  const host: HostAttach = {
+    async attachEndpoint(id, ifName) {
+      step(`attach ${ifName}`);
+      attached.add(id);
+      return 5;
+    },
+    async detachEndpoint(id, ifName) {
+      log.push(`detach ${ifName}`);
+      attached.delete(id);
+    },
+  };
+  return { log, existing, attached, links, host };
+}
+
+async function driverWith(failAt?: string) {
+  const { targets, netmaster } = setup();
+  const h = fakeHost(failAt);
+  const driver = new NetworkDriver({
+    targets,
+    netmaster,
+    host: h.host,
+    hostName: 'h1',
+    pluginName: 'np',
+    links: h.links,
+    networkOptions: async (id) => (id === 'restarted' ? { network: 'n' } : undefined),
+  });
+  await driver.createNetwork({
+    NetworkID: 'N1',
+    Options: { [GENERIC_OPTIONS]: { network: 'n' } },
+    IPv4Data: [{ Pool: '10.1.1.0/24' }],
+  });
+  return { driver, netmaster, ...h };
+}
+
+const EP = '0123456789abcdef0123';
+
+describe('NetworkDriver', () => {
+  test('CreateNetwork refuses a network without Contiv options or with another IPAM driver', async () => {
+    const { driver } = await driverWith();
+    await assert.rejects(driver.createNetwork({ NetworkID: 'x', Options: {} }), /-o contiv-tag=T/);
+    await assert.rejects(
+      driver.createNetwork({
+        NetworkID: 'x',
+        Options: { [GENERIC_OPTIONS]: { network: 'n' } },
+        IPv4Data: [{ Pool: '172.18.0.0/16' }],
+      }),
+      /needs --ipam-driver np/,
+    );
+  });
+
+  test('CreateEndpoint writes the record and answers the MAC only when Docker set none', async () => {
+    const { driver, netmaster } = await driverWith();
+    await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: '10.1.1.5' });
+    const r = await driver.createEndpoint({
+      NetworkID: 'N1',
+      EndpointID: EP,
+      Interface: { Address: '10.1.1.5/24' },
+    });
+    assert.deepEqual(r, { Interface: { MacAddress: '02:02:0a:01:01:05' } });
+    assert.equal(netmaster.endpoints.get(EP)?.homingHost, 'h1');
+    await assert.rejects(
+      driver.createEndpoint({
+        NetworkID: 'N1',
+        EndpointID: 'e2',
+        Interface: { Address: '10.1.1.6/24', MacAddress: '02:42:ac:11:00:02' },
+      }),
+      /have MAC 02:02:0a:01:01:06/,
+    );
+    await assert.rejects(driver.createEndpoint({ NetworkID: 'N1', EndpointID: 'e3' }), /no IPv4 address/);
+    await assert.rejects(
+      driver.createEndpoint({
+        NetworkID: 'unknown',
+        EndpointID: 'e4',
+        Interface: { Address: '10.1.1.6/24' },
+      }),
+      /not a known np network/,
+    );
+    await driver.deleteEndpoint({ NetworkID: 'N1', EndpointID: EP });
+    await driver.deleteEndpoint({ NetworkID: 'N1', EndpointID: EP }); // idempotent
+    assert.equal(netmaster.endpoints.size, 0);
+  });
+
+  test('a network created before a restart is read back from the engine', async () => {
+    const { driver, netmaster } = await driverWith();
+    await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: '10.1.1.9' });
+    await driver.createEndpoint({
+      NetworkID: 'restarted',
+      EndpointID: EP,
+      Interface: { Address: '10.1.1.9/24' },
+    });
+    assert.equal(netmaster.endpoints.get(EP)?.network, 'n');
+  });
+
+  test('Join: veth, MAC and MTU on the container end, offload off, attach; answer SrcName and gateway', async () => {
+    const { driver, netmaster, log, attached } = await driverWith();
+    await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: '10.1.1.5' });
+    await driver.createEndpoint({ NetworkID: 'N1', EndpointID: EP, Interface: { Address: '10.1.1.5/24' } });
+    const j = await driver.join({ NetworkID: 'N1', EndpointID: EP, SandboxKey: '/var/run/docker/netns/x' });
+    const h = hostIfName(EP);
+    const p = peerIfName(EP);
+    assert.equal(h, 'vp0123456789a');
+    assert.deepEqual(j, {
+      InterfaceName: { SrcName: p, DstPrefix: 'eth' },
+      Gateway: '10.1.1.254',
+      DisableGatewayService: true,
+    });
+    assert.deepEqual(log, [
+      `del ${h}`,
+      `veth ${h} ${p}`,
+      `conf ${p} mac=02:02:0a:01:01:05 mtu=1450`,
+      `conf ${h} mtu=1450`,
+      `txoff ${p}`,
+      `txoff ${h}`,
+      `attach ${h}`,
+    ]);
+    assert.ok(attached.has(EP));
+    log.length = 0;
+    await driver.leave({ NetworkID: 'N1', EndpointID: EP });
+    assert.deepEqual(log, [`detach ${h}`, `del ${h}`]);
+  });
+
+  for (const failAt of ['veth', 'conf', 'txoff', 'attach']) {
+    test(`a Join failing at "${failAt}" leaves no veth and nothing attached`, async () => {
+      const { driver, existing, attached } = await driverWith(failAt);
+      await assert.rejects(
+        driver.join({ NetworkID: 'N1', EndpointID: EP, SandboxKey: 'k' }),
+        new RegExp(`join ${EP}: ${failAt}.* failed \\(test\\)`),
+      );
+      assert.deepEqual([...existing], []);
+      assert.deepEqual([...attached], []);
+    });
+  }
+
+  test('the calls Docker may make without anything to do answer empty objects', async () => {
+    const { driver } = await driverWith();
+    const h = driver.handlers();
+    assert.deepEqual(await h['/NetworkDriver.GetCapabilities']!({}), {
+      Scope: 'local',
+      ConnectivityScope: 'global',
+    });
+    for (const c of [
+      'FreeNetwork',
+      'ProgramExternalConnectivity',
+      'RevokeExternalConnectivity',
+      'DiscoverNew',
+      'DiscoverDelete',
+    ])
+      assert.deepEqual(await h[`/NetworkDriver.${c}`]!({}), {}, c);
+    assert.deepEqual(await h['/NetworkDriver.AllocateNetwork']!({}), { Options: {} });
+    assert.deepEqual(await h['/NetworkDriver.EndpointOperInfo']!({ NetworkID: 'N1', EndpointID: 'none' }), {
+      Value: {},
+    });
+  });
+});
