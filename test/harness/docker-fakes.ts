@@ -28,12 +28,6 @@ export class FakeTargets implements TargetResolver {
     if (!found) throw new PluginError(`no Contiv target for ${JSON.stringify(sel)}`);
     return found;
   }
-
-  find(network: string, tenant = 'default'): ContivTarget {
-    const t = this.targets.find((x) => x.network === network && x.tenant === tenant);
-    if (!t) throw new Error(`no target ${tenant}/${network}`);
-    return t;
-  }
 }
 
 /** netmaster's allocator and endpoint records, in memory; `down` makes every call fail as a dead one would. */
@@ -44,7 +38,7 @@ export class FakeNetmaster implements NetmasterClient {
   readonly calls: string[] = [];
   down = false;
 
-  constructor(private readonly targets: FakeTargets) {}
+  constructor(private readonly targets: TargetResolver) {}
 
   private check(call: string): void {
     this.calls.push(call);
@@ -68,13 +62,10 @@ export class FakeNetmaster implements NetmasterClient {
 
   async allocAddress(req: AddressRequest): Promise<string> {
     this.check('allocAddress');
-    const t = this.targets.find(req.network, req.tenant);
-    const group = this.targets.targets.find(
-      (x) => x.tenant === req.tenant && x.network === req.network && x.group === req.group,
-    );
+    const t = await this.targets.resolve({ tenant: req.tenant, network: req.network, group: req.group });
     const s = parseSubnet(t.subnet);
     let { first, last } = s;
-    if (group?.ipPool) ({ first, last } = parsePool(group.ipPool, s));
+    if (t.ipPool) ({ first, last } = parsePool(t.ipPool, s));
     const taken = this.taken(req.tenant, req.network);
     if (req.preferred) {
       if (taken.has(req.preferred) || req.preferred === t.gateway)

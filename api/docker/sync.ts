@@ -1,0 +1,203 @@
+// Owns keeping a Docker engine's networks equal to the Contiv networks and groups in the store:
+// `contiv-net`, `web.contiv-net`, `contiv-net/blue`, created with our driver and IPAM driver, the
+// subnet and gateway, options naming the Contiv object, and a label saying they are ours. It never
+// removes a Docker network without that label, and one with containers attached is retried later.
+//
+// Each store change (and a periodic pass, which also repairs a restarted dockerd or a broken watch)
+// runs one full comparison: the whole desired list against the engine's list. Cheap at the sizes
+// Docker networks come in, and nothing is lost between passes.
+
+import type { Logger } from 'pino';
+import { parseSubnet } from '../../policy/ipam/addr.js';
+import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
+import type { Store, Watcher } from '../../state/store.js';
+import { type DockerEngine, type DockerNetwork, MANAGED_LABEL, type NetworkSpec } from './engine.js';
+import { dockerNetworkName, OPT_GROUP, OPT_NETWORK, OPT_TENANT } from './target.js';
+
+const CONFIG_PREFIX = '/contiv.io/config/';
+const NETWORKS = `${CONFIG_PREFIX}network/`;
+const GROUPS = `${CONFIG_PREFIX}endpointGroup/`;
+
+export interface DockerSyncOptions {
+  store: Store;
+  engine: DockerEngine;
+  /** Driver and IPAM driver name of the networks. */
+  pluginName: string;
+  /** Label value marking our networks (several netmasters on one engine would differ); default "contiv". */
+  owner?: string;
+  /** Full pass at least this often (ms); default 30 s. */
+  resyncMs?: number;
+  /** Batch store events arriving within this many ms into one pass; default 50. */
+  settleMs?: number;
+  log?: Logger;
+}
+
+export interface SyncResult {
+  created: string[];
+  removed: string[];
+  /** Names that could not be changed this pass (e.g. containers still attached), with the reason. */
+  failed: { name: string; error: string }[];
+}
+
+function parse<T>(value: string): T | undefined {
+  try {
+    return JSON.parse(value) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Docker networks the store's intent asks for, by name. */
+export function desiredNetworks(
+  networks: readonly NetworkConfig[],
+  groups: readonly EndpointGroupConfig[],
+  pluginName: string,
+  owner: string,
+): Map<string, NetworkSpec> {
+  const out = new Map<string, NetworkSpec>();
+  const byKey = new Map<string, NetworkConfig>();
+  const spec = (n: NetworkConfig, group?: string): NetworkSpec => {
+    const opts: Record<string, string> = { [OPT_TENANT]: n.tenantName, [OPT_NETWORK]: n.networkName };
+    if (group) opts[OPT_GROUP] = group;
+    return {
+      name: dockerNetworkName(n.tenantName, n.networkName, group),
+      driver: pluginName,
+      ipamDriver: pluginName,
+      subnet: parseSubnet(n.subnet ?? '').cidr,
+      ...(n.gateway ? { gateway: n.gateway } : {}),
+      options: opts,
+      ipamOptions: { ...opts },
+      labels: { [MANAGED_LABEL]: owner },
+      attachable: true,
+    };
+  };
+  for (const n of networks) {
+    // Docker's IPAM config needs an IPv4 subnet; a network without one has no Docker network.
+    if (!n.subnet) continue;
+    byKey.set(`${n.tenantName}:${n.networkName}`, n);
+    out.set(dockerNetworkName(n.tenantName, n.networkName), spec(n));
+  }
+  for (const g of groups) {
+    const n = byKey.get(`${g.tenantName}:${g.networkName ?? ''}`);
+    if (!n) continue;
+    const s = spec(n, g.groupName);
+    out.set(s.name, s);
+  }
+  return out;
+}
+
+/** Does the engine's network say what the spec says? */
+function sameAs(d: DockerNetwork, s: NetworkSpec): boolean {
+  const cfg = d.IPAM.Config?.[0];
+  const eq = (a: Record<string, string> | null, b: Record<string, string>) =>
+    JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b).sort());
+  return (
+    d.Driver === s.driver &&
+    d.IPAM.Driver === s.ipamDriver &&
+    cfg?.Subnet === s.subnet &&
+    (cfg?.Gateway ?? '') === (s.gateway ?? '') &&
+    eq(d.Options, s.options) &&
+    eq(d.IPAM.Options, s.ipamOptions)
+  );
+}
+
+export class DockerNetworkSync {
+  private readonly watchers: Watcher[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private interval: NodeJS.Timeout | undefined;
+  private running: Promise<SyncResult> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly owner: string;
+
+  constructor(private readonly opts: DockerSyncOptions) {
+    this.owner = opts.owner ?? 'contiv';
+  }
+
+  /** Watches the store and runs a first pass; resolves when that pass is done. */
+  async start(): Promise<SyncResult> {
+    const rev = await this.opts.store.revision();
+    for (const prefix of [NETWORKS, GROUPS])
+      this.watchers.push(
+        await this.opts.store.watch(prefix, () => this.schedule(), { fromRevision: rev + 1 }),
+      );
+    this.interval = setInterval(() => this.schedule(), this.opts.resyncMs ?? 30_000);
+    this.interval.unref();
+    return this.sync();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    clearInterval(this.interval);
+    for (const w of this.watchers.splice(0)) await w.close();
+    await this.running?.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.sync().catch((err: Error) =>
+        this.opts.log?.warn({ err: err.message }, 'docker network sync failed'),
+      );
+    }, this.opts.settleMs ?? 50);
+  }
+
+  /** One full pass; passes never overlap (a request during one runs another after it). */
+  sync(): Promise<SyncResult> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.pass().finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        this.schedule();
+      }
+    });
+    return this.running;
+  }
+
+  private async pass(): Promise<SyncResult> {
+    const { store, engine, pluginName, log } = this.opts;
+    const networks = (await store.list(NETWORKS)).flatMap((kv) => parse<NetworkConfig>(kv.value) ?? []);
+    const groups = (await store.list(GROUPS)).flatMap((kv) => parse<EndpointGroupConfig>(kv.value) ?? []);
+    const desired = desiredNetworks(networks, groups, pluginName, this.owner);
+    const present = await engine.listNetworks({ label: [`${MANAGED_LABEL}=${this.owner}`] });
+    const result: SyncResult = { created: [], removed: [], failed: [] };
+    const attempt = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        result.failed.push({ name, error });
+        log?.warn({ network: name, err: error }, 'docker network not synced; retried on the next pass');
+      }
+    };
+    const keep = new Set<string>();
+    for (const d of present) {
+      const want = desired.get(d.Name);
+      if (want && sameAs(d, want)) {
+        keep.add(d.Name);
+        continue;
+      }
+      // Removed by id: names may hold a "/" (contiv-net/blue), which a URL path cannot carry safely.
+      await attempt(d.Name, async () => {
+        await engine.removeNetwork(d.Id);
+        result.removed.push(d.Name);
+      });
+    }
+    for (const [name, spec] of desired) {
+      if (keep.has(name)) continue;
+      await attempt(name, async () => {
+        await engine.createNetwork(spec);
+        result.created.push(name);
+      });
+    }
+    if (result.created.length || result.removed.length)
+      log?.info({ created: result.created, removed: result.removed }, 'docker networks synced');
+    return result;
+  }
+}
