@@ -12,12 +12,15 @@ import type { TargetResolver } from './target.js';
 export type { DockerNetwork, NetworkSpec } from './engine.js';
 export { DEFAULT_DOCKER_SOCKET, DockerEngine, DockerEngineError, MANAGED_LABEL } from './engine.js';
 export { IpamDriver } from './ipam-driver.js';
+export { NetmasterCallError, RestNetmasterClient } from './netmaster-client.js';
 export type { Links } from './network-driver.js';
 export { hostIfName, NetworkDriver, peerIfName, VXLAN_MTU } from './network-driver.js';
 export type { PluginServer } from './plugin-server.js';
 export { DEFAULT_PLUGIN_DIR, DEFAULT_PLUGIN_NAME, startPluginServer } from './plugin-server.js';
 export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient } from './ports.js';
 export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
+export type { DockerSyncOptions, SyncResult } from './sync.js';
+export { DockerNetworkSync, desiredNetworks } from './sync.js';
 export type { ContivTarget, Selector, TargetResolver } from './target.js';
 export { dockerNetworkName, StoreTargetResolver } from './target.js';
 

@@ -42,6 +42,8 @@ export interface DockerDaemon {
   docker(args: readonly string[], opts?: { timeoutMs?: number }): Promise<string>;
   /** Imports the busybox image as `bbox:latest` (once). */
   image(): Promise<string>;
+  /** Stops dockerd gracefully (as a host shutdown does) and starts it again on the same dirs. */
+  restart(): Promise<void>;
   /** Stops dockerd (and its containerd), unmounts what it left, removes the dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -100,6 +102,12 @@ class Dockerd implements DockerDaemon {
     this.env = { DOCKER_HOST: `unix://${this.socket}`, DOCKER_CONFIG: join(dir, 'cli') };
   }
 
+  async restart(): Promise<void> {
+    const pid = readPidFile(join(this.dir, 'docker.pid'));
+    if (pid !== undefined) await stopPids([pid], 20_000);
+    await this.start();
+  }
+
   async start(): Promise<void> {
     const args = [
       '--storage-driver=vfs',
@@ -113,8 +121,8 @@ class Dockerd implements DockerDaemon {
       `unix://${this.socket}`,
       `--pidfile=${join(this.dir, 'docker.pid')}`,
     ];
-    // setsid + nohup through sh: dockerd must outlive nothing, but must not hold our stdio open.
-    await run('sh', ['-c', `setsid dockerd "$@" >"${join(this.dir, 'dockerd.log')}" 2>&1 &`, 'sh', ...args]);
+    // In a session of its own, through sh: it must not hold the test's stdio nor get its signals.
+    await run('sh', ['-c', `setsid dockerd "$@" >>"${join(this.dir, 'dockerd.log')}" 2>&1 &`, 'sh', ...args]);
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (existsSync(this.socket)) {

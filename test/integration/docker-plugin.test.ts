@@ -5,7 +5,7 @@
 // checked after every run is that nothing is left: addresses, endpoint records, veths, OVS ports.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js';
+import { DockerEngine, type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js';
 import type { HostAttach } from '../../api/docker/ports.js';
 import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { VSwitch } from '../../datapath/vswitch.js';
@@ -297,6 +297,61 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
     } finally {
       failAttach = false;
     }
+    await assertClean();
+  });
+
+  test('netplugin restarted under a running container: new runs work, docker rm still cleans up', async () => {
+    const c1 = `${P}-r1`;
+    await dockerd.docker(['run', '-d', '--name', c1, '--net', 'contiv-net', 'bbox', 'sleep', '60']);
+    try {
+      await plugin.close();
+      // A fresh driver knows no network: it reads them back from the engine.
+      plugin = await startDockerPlugin({
+        name: P,
+        targets,
+        netmaster,
+        host,
+        hostName: 'h1',
+        engine: new DockerEngine(dockerd.socket),
+      });
+      const out = await dockerd.docker([
+        'run',
+        '--rm',
+        '--net',
+        'contiv-net',
+        'bbox',
+        'ip',
+        'addr',
+        'show',
+        'eth0',
+      ]);
+      assert.match(out, /inet 10\.36\.28\.2\/24/);
+      assert.deepEqual(netmaster.allocated(), ['default:contiv-net/10.36.28.1']);
+    } finally {
+      await dockerd.docker(['rm', '-f', c1]);
+    }
+    await assertClean();
+  });
+
+  test('dockerd restarted: the containers it stopped gave everything back, new runs work', async () => {
+    const c1 = `${P}-d1`;
+    await dockerd.docker(['run', '-d', '--name', c1, '--net', 'contiv-net', 'bbox', 'sleep', '60']);
+    assert.equal(netmaster.endpoints.size, 1);
+    await dockerd.restart();
+    await dockerd.docker(['rm', '-f', c1]);
+    await assertClean();
+    const out = await dockerd.docker([
+      'run',
+      '--rm',
+      '--net',
+      'contiv-net',
+      'bbox',
+      'ip',
+      'addr',
+      'show',
+      'eth0',
+    ]);
+    assert.match(out, /inet 10\.36\.28\.1\/24/);
     await assertClean();
   });
 
