@@ -20,7 +20,17 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, w
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { Compare, KV, Lease, Store, TxnOp, TxnResult, WatchEvent, Watcher } from './store.js';
+import type {
+  Compare,
+  KV,
+  Lease,
+  Store,
+  TxnOp,
+  TxnResult,
+  WatchEvent,
+  Watcher,
+  WatchOptions,
+} from './store.js';
 
 export interface EmbeddedOptions {
   /** Log size after which a snapshot replaces it (bytes). */
@@ -92,6 +102,7 @@ interface LeaseState {
 interface WatchState {
   prefix: string;
   fn: (e: WatchEvent) => void;
+  onError: ((err: Error) => void) | undefined;
   closed: boolean;
   /** Events below this revision are not this watcher's (they were before it started). */
   from: number;
@@ -380,14 +391,16 @@ export class EmbeddedStore implements Store {
 
   // ---- watches
 
-  async watch(
-    prefix: string,
-    onEvent: (e: WatchEvent) => void,
-    opts: { fromRevision?: number } = {},
-  ): Promise<Watcher> {
+  async watch(prefix: string, onEvent: (e: WatchEvent) => void, opts: WatchOptions = {}): Promise<Watcher> {
     this.check();
     const from = opts.fromRevision;
-    const w: WatchState = { prefix, fn: onEvent, closed: false, from: from ?? this.rev + 1 };
+    const w: WatchState = {
+      prefix,
+      fn: onEvent,
+      onError: opts.onError,
+      closed: false,
+      from: from ?? this.rev + 1,
+    };
     let replay: WatchEvent[] = [];
     if (from !== undefined && from <= this.rev) {
       if (from <= this.compactedThrough) throw new CompactedError(from, this.compactedThrough + 1);
@@ -432,7 +445,7 @@ export class EmbeddedStore implements Store {
     this.closed = true;
     clearInterval(this.leaseTimer);
     for (const l of this.leases.values()) l.handle?.stopKeepAlive(); // closed like a dead holder
-    this.watchers.clear();
+    this.endWatches(new Error(`store ${this.dir} closed`));
     try {
       await this.flushing;
       if (this.pending.length > 0) await this.flush();
@@ -622,6 +635,7 @@ export class EmbeddedStore implements Store {
       // Memory is now ahead of the disk: refuse everything until the store is reopened.
       this.failed ??= err instanceof Error ? err : new Error(String(err));
       for (const w of waiters) w.reject(this.failed);
+      this.endWatches(this.failed);
       return;
     }
     this.remember(events);
@@ -634,6 +648,7 @@ export class EmbeddedStore implements Store {
       } catch (err) {
         this.failed ??= err instanceof Error ? err : new Error(String(err));
         for (const w of waiters) w.reject(this.failed);
+        this.endWatches(this.failed);
         return;
       }
     }
@@ -645,6 +660,21 @@ export class EmbeddedStore implements Store {
     this.check();
     this.wantSnapshot = true;
     await this.durable();
+  }
+
+  /** Ends every watch (the store closed or failed): each owner hears it once through onError. */
+  private endWatches(err: Error): void {
+    const ws = [...this.watchers];
+    this.watchers.clear();
+    for (const w of ws) {
+      if (w.closed) continue;
+      w.closed = true;
+      try {
+        w.onError?.(err);
+      } catch {
+        // an owner's bug must not break the store
+      }
+    }
   }
 
   private deliver(w: WatchState, e: WatchEvent): void {

@@ -8,7 +8,17 @@ import {
   type IRequestOp,
 } from 'etcd3';
 import { CompactedError } from './embedded.js';
-import type { Compare, KV, Lease, Store, TxnOp, TxnResult, WatchEvent, Watcher } from './store.js';
+import type {
+  Compare,
+  KV,
+  Lease,
+  Store,
+  TxnOp,
+  TxnResult,
+  WatchEvent,
+  Watcher,
+  WatchOptions,
+} from './store.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -169,11 +179,7 @@ export class EtcdStore implements Store {
     return { succeeded: res.succeeded, revision: Number(res.header.revision), reads };
   }
 
-  async watch(
-    prefix: string,
-    onEvent: (e: WatchEvent) => void,
-    opts: { fromRevision?: number } = {},
-  ): Promise<Watcher> {
+  async watch(prefix: string, onEvent: (e: WatchEvent) => void, opts: WatchOptions = {}): Promise<Watcher> {
     let builder = this.client.watch().prefix(prefix).withPreviousKV();
     if (opts.fromRevision !== undefined) {
       // etcd accepts a watch from a compacted revision and cancels it a moment later; a read at that
@@ -188,13 +194,26 @@ export class EtcdStore implements Store {
     }
     const w = await builder.create();
     this.watchers.add(w);
-    // etcd3 reconnects and resumes a watch by itself; 'error' means etcd cancelled it (e.g. its start
-    // revision was compacted). An unhandled 'error' would crash the process, so it is kept and the
-    // watch counts as ended.
-    w.on('error', (err) => {
+    let ended = false;
+    // etcd3 would resume a watch after a broken stream by itself, but silently, and forever while etcd
+    // is away. Here the watch ends instead and its owner hears it ('disconnected': the stream broke;
+    // 'error': etcd cancelled it, e.g. its start revision was compacted); the owner re-watches from its
+    // last revision + 1 and misses nothing. An unhandled 'error' would crash the process.
+    const end = (err: Error) => {
+      if (ended) return;
+      ended = true;
       this.watchErrors.push(err);
       this.watchers.delete(w);
-    });
+      w.removeAllListeners('data');
+      void w.cancel().catch(() => {});
+      try {
+        opts.onError?.(err);
+      } catch {
+        // an owner's bug must not break the client
+      }
+    };
+    w.on('error', (err) => end(err));
+    w.on('disconnected', (err) => end(new Error(`etcd watch on ${prefix} lost its stream: ${err.message}`)));
     // 'data' carries a whole response's events in revision order (per-event emitters would too, but
     // this keeps deletes and puts of one txn together).
     w.on('data', (res) => {
@@ -216,6 +235,7 @@ export class EtcdStore implements Store {
     });
     return {
       close: async () => {
+        ended = true;
         this.watchers.delete(w);
         await w.cancel();
       },

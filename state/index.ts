@@ -4,6 +4,8 @@ import { EmbeddedStore } from './embedded.js';
 import { EtcdStore } from './etcd.js';
 import type { Store } from './store.js';
 
+export type { CachedKV, CacheOptions } from './cache.js';
+export { PrefixCache } from './cache.js';
 export { CompactedError, EmbeddedStore, StoreLockedError } from './embedded.js';
 export { EtcdStore } from './etcd.js';
 export type { Election, ElectOptions, LeaderInfo } from './leader.js';

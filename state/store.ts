@@ -45,6 +45,12 @@ export interface WatchEvent {
   revision: number;
 }
 
+export interface WatchOptions {
+  fromRevision?: number;
+  /** Called once if the watch ends by itself (not by close()); no event follows it. */
+  onError?: (err: Error) => void;
+}
+
 export interface Watcher {
   close(): Promise<void>;
 }
@@ -71,8 +77,10 @@ export interface Store {
   /**
    * Events for keys under prefix, in revision order. With fromRevision, starts there (events
    * already past are replayed), so a watcher that reconnects with lastSeen + 1 misses nothing.
+   * A watch that ends without close() (etcd cancelled it, the connection to etcd broke, the store
+   * closed) calls onError once and delivers nothing more: its owner re-watches from lastSeen + 1.
    */
-  watch(prefix: string, onEvent: (e: WatchEvent) => void, opts?: { fromRevision?: number }): Promise<Watcher>;
+  watch(prefix: string, onEvent: (e: WatchEvent) => void, opts?: WatchOptions): Promise<Watcher>;
   /** A lease kept alive by the store client until revoked or lost. */
   grantLease(ttlSec: number): Promise<Lease>;
   /** The current store revision. */

@@ -9,12 +9,15 @@ import {
   allocNetworkTags,
   CallerConflictError,
   checkRangeChange,
+  EPG_ID_RANGE,
   IpamError,
   type NetworkTags,
   releaseAllAddresses,
+  releaseId,
   releaseNetworkTags,
   releasePool,
   reservePool,
+  tagKey,
   tagPrefix,
 } from '../../policy/ipam/index.js';
 import {
@@ -35,8 +38,12 @@ import {
   typeOfPlural,
   validate,
 } from '../../policy/model/index.js';
+import { type CachedKV, PrefixCache } from '../../state/cache.js';
+import { EtcdStore } from '../../state/etcd.js';
 import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
+import { type BatcherOptions, type BatchOutcome, TxnBatcher } from './batch.js';
 import { forward, type Leadership } from './forward.js';
+import { backfillTenantIds, createWithTenantId, releaseTenantId } from './tenant-ids.js';
 
 export const CONFIG_PREFIX = '/contiv.io/config/';
 export const VERSION = '0.1.0';
@@ -50,6 +57,8 @@ export interface ServerOptions {
    * it. Without it (one netmaster), this one writes.
    */
   leadership?: Leadership;
+  /** Group commit of concurrent writes (default: on for etcd, one transaction in flight; off otherwise). */
+  batch?: BatcherOptions;
   /** pino options, or false (the default) for no request log. */
   logger?: LoggerOptions | boolean;
 }
@@ -73,6 +82,76 @@ function parseObj(kv: KV | undefined): PlainObject | undefined {
     return JSON.parse(kv.value) as PlainObject;
   } catch {
     return undefined;
+  }
+}
+
+function parseCached(kv: { value: string } | undefined): PlainObject | undefined {
+  if (!kv) return undefined;
+  try {
+    return JSON.parse(kv.value) as PlainObject;
+  } catch {
+    return undefined;
+  }
+}
+
+function ownerOfValue(value: string): string | undefined {
+  try {
+    const o = (JSON.parse(value) as { owner?: unknown }).owner;
+    return typeof o === 'string' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Conflicts past this many attempts are answered 409 (each attempt re-reads what changed). */
+const MAX_WRITE_ATTEMPTS = 8;
+
+/**
+ * The keys one write attempt read, each with the revision it saw (0: absent), so the write can
+ * require exactly those (compares) and, when they no longer hold, read them back in the same
+ * round trip (failureReads) for the next attempt.
+ */
+class ReadSet {
+  private readonly seen = new Map<string, { value: string; modRevision: number } | undefined>();
+  usedCache = false;
+  /** After a failed transaction: the keys as the store had them then. */
+  readonly fresh = new Map<string, KV | undefined>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly cache: PrefixCache | undefined,
+    private readonly known: Map<string, KV | undefined> | undefined,
+  ) {}
+
+  async get(key: string): Promise<{ value: string; modRevision: number } | undefined> {
+    if (this.seen.has(key)) return this.seen.get(key);
+    let v: { value: string; modRevision: number } | undefined;
+    if (this.known?.has(key)) v = this.known.get(key);
+    else if (this.cache) {
+      v = this.cache.get(key) as CachedKV | undefined;
+      this.usedCache = true;
+    } else v = await this.store.get(key);
+    this.seen.set(key, v);
+    return v;
+  }
+
+  compares(): Compare[] {
+    return [...this.seen].map(([key, v]) =>
+      v ? { key, target: 'mod', op: '==', value: v.modRevision } : absent(key),
+    );
+  }
+
+  keys(): string[] {
+    return [...this.seen.keys()];
+  }
+
+  learn(reads: (KV | undefined)[], revision: number): void {
+    const keys = [...this.seen.keys()];
+    keys.forEach((key, i) => {
+      const kv = reads[i];
+      this.fresh.set(key, kv);
+      this.cache?.note(key, kv, revision);
+    });
   }
 }
 
@@ -111,6 +190,45 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   /** Types whose create or update must not overlap other writes (see above). */
   const aloneOnWrite = new Set<ObjType>(['network', 'global']);
 
+  // Concurrent writes on disjoint keys share one store transaction (see batch.ts).
+  // On etcd one transaction at a time, carrying what queued meanwhile, measured best (rest-create:
+  // 1 in flight 1,270/s, 2: 1,068/s, 4: 830/s); the embedded store already shares one fsync among
+  // concurrent transactions, so there each write goes alone and at once.
+  const batcher = new TxnBatcher(
+    store,
+    opts.batch ??
+      (store instanceof EtcdStore ? { maxInFlight: 1 } : { maxInFlight: Number.POSITIVE_INFINITY }),
+  );
+  // The watch-fed copy of config objects and group ids that writes read first (see writeObj).
+  let cache: PrefixCache | undefined;
+  /** Group ids below this are known taken (a cursor, so a create does not scan every id). */
+  let epgHint: number = EPG_ID_RANGE.lo;
+  /** Ids handed to transactions still in flight. */
+  const epgPending = new Set<number>();
+  /** group key → id, a hint kept from the copy's changes (always checked against the id's key). */
+  const epgOwners = new Map<string, number>();
+  const epgPrefix = tagPrefix('epg');
+  app.addHook('onReady', async () => {
+    cache = await PrefixCache.open(store, [CONFIG_PREFIX, epgPrefix], {
+      onError: (err) => app.log.warn({ err }, 'store watch broke; writes read the store until it is rebuilt'),
+    });
+    cache.onChange((e) => {
+      if (!e.key.startsWith(epgPrefix)) return;
+      const id = Number(e.key.slice(epgPrefix.length));
+      if (e.type === 'put') {
+        const owner = e.value ? ownerOfValue(e.value) : undefined;
+        if (owner) epgOwners.set(owner, id);
+      } else if (id < epgHint) epgHint = id;
+    });
+    for (const kv of cache.under(epgPrefix)) {
+      const owner = ownerOfValue(kv.value);
+      if (owner) epgOwners.set(owner, Number(kv.key.slice(epgPrefix.length)));
+    }
+  });
+  app.addHook('onClose', async () => {
+    await cache?.close();
+  });
+
   const getObj = async (t: ObjType, key: string) => parseObj(await store.get(configKey(t, key)));
   const listObjs = async (t: ObjType): Promise<PlainObject[]> =>
     (await store.list(`${CONFIG_PREFIX}${t}/`))
@@ -141,36 +259,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     };
   }
 
-  /** A lookup for the integrity checks that remembers what it read, so the write can compare on it. */
-  function recordingLookup() {
-    const read = new Map<string, KV | undefined>();
-    const lookup = async (t: ObjType, key: string) => {
-      const k = configKey(t, key);
-      const kv = read.has(k) ? read.get(k) : await store.get(k);
-      read.set(k, kv);
-      return parseObj(kv);
-    };
-    return { read, lookup };
-  }
-
-  /**
-   * Compares that the object's parents are as the checks saw them (present, unmodified) when the
-   * write lands; parents the checks did not read are read now.
-   */
-  async function parentCompares(
-    t: ObjType,
-    obj: PlainObject,
-    read: Map<string, KV | undefined>,
-  ): Promise<Compare[]> {
-    const out: Compare[] = [];
-    for (const r of parents(t, obj)) {
-      const k = configKey(r.objType, r.key);
-      const kv = read.has(k) ? read.get(k) : await store.get(k);
-      if (kv) out.push(unchanged(kv));
-    }
-    return out;
-  }
-
   function objectFromRequest(t: ObjType, key: string, body: unknown): PlainObject {
     const keyFields = parseKey(t, key);
     if (!keyFields) {
@@ -189,50 +277,73 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return validate(t, raw);
   }
 
-  async function create(t: ObjType, key: string, obj: PlainObject): Promise<void> {
-    const { read, lookup } = recordingLookup();
-    await checkParents(t, obj, lookup);
-    await checkSiblings(t, obj, listObjs);
-    const compares = [absent(configKey(t, key)), ...(await parentCompares(t, obj, read))];
-    const put: TxnOp = { type: 'put', key: configKey(t, key), value: JSON.stringify(obj) };
-    if (t === 'network') {
-      const encap = obj.encap === 'vlan' ? 'vlan' : 'vxlan';
-      const pktTag = typeof obj.pktTag === 'number' ? obj.pktTag : undefined;
-      const globalKv = await store.get(configKey('global', 'global'));
-      // The tag keys (owner = this network) go in the same transaction as the object: they are also the
-      // record inspect reads back, so there is no second write that a crash could separate from them.
-      await allocNetworkTags(
-        store,
-        { network: key, encap, ...(pktTag !== undefined ? { pktTag } : {}) },
-        await globalRanges(),
-        // The ranges the tag was checked against must still be the global's when the network lands.
-        { compares: [...compares, ...(globalKv ? [unchanged(globalKv)] : [])], ops: [put] },
-      );
-      return;
+  /**
+   * Creates or updates (Contiv's POST and PUT both do either) in one transaction guarded by compares
+   * on every key its checks read. The first attempt reads the watch-fed copy (no store round trip);
+   * a stale copy makes the compares fail, and the failure branch returns the keys fresh for the next
+   * attempt. A check that fails on the copy is redone on the store before it is reported.
+   */
+  async function writeObj(t: ObjType, key: string, obj: PlainObject): Promise<void> {
+    let fresh: Map<string, KV | undefined> | undefined;
+    let useCache = cache?.ready === true && !aloneOnWrite.has(t);
+    for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      const rs = new ReadSet(store, useCache ? cache : undefined, fresh);
+      let outcome: 'done' | 'conflict';
+      try {
+        outcome = await writeAttempt(t, key, obj, rs);
+      } catch (e) {
+        // A refusal seen through the copy may be the copy's lag (a parent created a moment ago).
+        if (rs.usedCache && (e instanceof ModelError || e instanceof HttpError)) {
+          useCache = false;
+          fresh = undefined;
+          continue;
+        }
+        throw e;
+      }
+      if (outcome === 'done') return;
+      useCache = false;
+      fresh = rs.fresh;
     }
-    let reserved = false;
-    if (t === 'endpointGroup' && typeof obj.ipPool === 'string' && obj.ipPool !== '') {
-      const netKey = `${obj.tenantName}:${obj.networkName}`;
-      const net = await getObj('network', netKey);
-      if (!net) throw new HttpError(400, `${t} ${key}: network ${netKey} does not exist`);
-      const space = addressSpace(netKey, String(net.subnet), String(net.gateway ?? ''), obj.ipPool);
-      await reservePool(store, space, key);
-      reserved = true;
-    }
-    const r = await store.txn(compares, [put]);
-    if (!r.succeeded) {
-      if (reserved) await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
-      throw new HttpError(409, `${t} ${key}: it, or something it depends on, changed meanwhile; try again`);
-    }
+    throw new HttpError(409, `${t} ${key}: it, or something it depends on, kept changing; try again`);
   }
 
-  async function update(t: ObjType, key: string, before: KV, obj: PlainObject): Promise<void> {
-    const old = parseObj(before) ?? {};
-    checkUpdate(t, old, obj);
-    const { read, lookup } = recordingLookup();
+  async function writeAttempt(
+    t: ObjType,
+    key: string,
+    obj: PlainObject,
+    rs: ReadSet,
+  ): Promise<'done' | 'conflict'> {
+    const selfKey = configKey(t, key);
+    const before = await rs.get(selfKey);
+    const old = before ? (parseCached(before) ?? {}) : undefined;
+    if (old) checkUpdate(t, old, obj);
+    const lookup = async (pt: ObjType, pk: string) => parseCached(await rs.get(configKey(pt, pk)));
     await checkParents(t, obj, lookup);
-    const compares = [unchanged(before), ...(await parentCompares(t, obj, read))];
-    if (t === 'global') {
+    // Every parent is compared on, also those the checks had no reason to read.
+    for (const r of parents(t, obj)) await rs.get(configKey(r.objType, r.key));
+    const put: TxnOp = { type: 'put', key: selfKey, value: JSON.stringify(obj) };
+    if (!old && t === 'network') {
+      await checkSiblings(t, obj, listObjs);
+      const encap = obj.encap === 'vlan' ? 'vlan' : 'vxlan';
+      const pktTag = typeof obj.pktTag === 'number' ? obj.pktTag : undefined;
+      await rs.get(configKey('global', 'global'));
+      // The tag keys (owner = this network) go in the same transaction as the object: they are also the
+      // record inspect reads back, so there is no second write that a crash could separate from them.
+      // The ranges the tag was checked against must still be the global's when the network lands.
+      try {
+        await allocNetworkTags(
+          store,
+          { network: key, encap, ...(pktTag !== undefined ? { pktTag } : {}) },
+          await globalRanges(),
+          { compares: rs.compares(), ops: [put] },
+        );
+      } catch (e) {
+        if (e instanceof CallerConflictError) return 'conflict';
+        throw e;
+      }
+      return 'done';
+    }
+    if (old && t === 'global') {
       const nets = await listObjs('network');
       checkGlobalUpdate(old, obj, {
         vlans: nets.filter((n) => n.encap === 'vlan').length,
@@ -242,10 +353,79 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (old.vlans !== obj.vlans) await checkRangeChange(store, 'vlan', String(obj.vlans));
       if (old.vxlans !== obj.vxlans) await checkRangeChange(store, 'vxlan', String(obj.vxlans));
     }
-    const r = await store.txn(compares, [
-      { type: 'put', key: configKey(t, key), value: JSON.stringify(obj) },
-    ]);
-    if (!r.succeeded) throw new HttpError(409, `${t} ${key}: changed meanwhile; try again`);
+    if (!old && t === 'tenant') {
+      // The tenant's id (its VRF and conntrack zone) is allocated with it.
+      return (await createWithTenantId(store, key, rs.compares(), [put])) ? 'done' : 'conflict';
+    }
+    const ops: TxnOp[] = [put];
+    let epgId: number | undefined;
+    if (!old && t === 'endpointGroup') {
+      // The group's id (what the datapath marks its traffic with) is allocated with it.
+      epgId = await pickEpgId(rs);
+      ops.push({ type: 'put', key: tagKey('epg', epgId), value: JSON.stringify({ owner: key }) });
+    }
+    let reserved = false;
+    if (!old && t === 'endpointGroup' && typeof obj.ipPool === 'string' && obj.ipPool !== '') {
+      const netKey = `${obj.tenantName}:${obj.networkName}`;
+      const net = await lookup('network', netKey);
+      if (!net) throw new HttpError(400, `${t} ${key}: network ${netKey} does not exist`);
+      const space = addressSpace(netKey, String(net.subnet), String(net.gateway ?? ''), obj.ipPool);
+      await reservePool(store, space, key);
+      reserved = true;
+    }
+    if (epgId !== undefined) epgPending.add(epgId);
+    let r: BatchOutcome;
+    try {
+      r = await batcher.submit({ compares: rs.compares(), ops, readBack: rs.keys() });
+    } finally {
+      if (epgId !== undefined) epgPending.delete(epgId);
+    }
+    if (!r.succeeded) {
+      if (reserved) await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
+      rs.learn(r.reads, r.revision);
+      return 'conflict';
+    }
+    for (const op of ops) {
+      if (op.type === 'put') {
+        cache?.note(
+          op.key,
+          { key: op.key, value: op.value, modRevision: r.revision, createRevision: 0, version: 0 },
+          r.revision,
+        );
+      }
+    }
+    return 'done';
+  }
+
+  /**
+   * A free group id, found from a cursor over the copy of the epg keys (no list of all ids per
+   * create). The transaction still requires the id's key absent; an id taken meanwhile is a retry.
+   */
+  async function pickEpgId(rs: ReadSet): Promise<number> {
+    for (let id = epgHint; id <= EPG_ID_RANGE.hi; id++) {
+      const k = tagKey('epg', id);
+      if (epgPending.has(id) || cache?.get(k)) {
+        if (id === epgHint && !epgPending.has(id)) epgHint = id + 1;
+        continue;
+      }
+      if (await rs.get(k)) continue; // taken in the store (read fresh after a conflict)
+      return id;
+    }
+    throw new AllocationError(`no free endpoint group id left in ${EPG_ID_RANGE.lo}-${EPG_ID_RANGE.hi}`);
+  }
+
+  /** A group's id from the copy (owner index checked against the key), or from the store. */
+  async function epgIdOf(group: string): Promise<number | undefined> {
+    const hinted = epgOwners.get(group);
+    if (hinted !== undefined && cache?.ready) {
+      const kv = cache.get(tagKey('epg', hinted));
+      if (kv && ownerOfValue(kv.value) === group) return hinted;
+    }
+    const prefix = tagPrefix('epg');
+    for (const kv of await store.list(prefix)) {
+      if (ownerOfValue(kv.value) === group) return Number(kv.key.slice(prefix.length));
+    }
+    return undefined;
   }
 
   async function remove(t: ObjType, key: string): Promise<void> {
@@ -269,8 +449,15 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (tags) await releaseNetworkTags(store, key, tags);
       await releaseAllAddresses(store, key);
     }
-    if (t === 'endpointGroup' && obj.ipPool)
-      await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
+    if (t === 'tenant') await releaseTenantId(store, key);
+    if (t === 'endpointGroup') {
+      if (obj.ipPool) await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
+      const id = await epgIdOf(key);
+      if (id !== undefined && (await releaseId(store, 'epg', id, key))) {
+        epgOwners.delete(key);
+        if (id < epgHint) epgHint = id;
+      }
+    }
   }
 
   async function oper(t: ObjType, key: string, obj: PlainObject): Promise<PlainObject> {
@@ -309,11 +496,15 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     ] as const) {
       const obj = validate(t, o);
       // Create-if-absent in one txn: two netmasters starting together write it once.
-      await store.txn(
-        [absent(configKey(t, key))],
-        [{ type: 'put', key: configKey(t, key), value: JSON.stringify(obj) }],
-      );
+      const put: TxnOp = { type: 'put', key: configKey(t, key), value: JSON.stringify(obj) };
+      if (t === 'tenant') await createWithTenantId(store, key, [absent(configKey(t, key))], [put]);
+      else await store.txn([absent(configKey(t, key))], [put]);
     }
+    const tenants = await store.list(`${CONFIG_PREFIX}tenant/`);
+    await backfillTenantIds(
+      store,
+      tenants.map((kv) => kv.key.slice(`${CONFIG_PREFIX}tenant/`.length)),
+    );
   }
   app.addHook('onReady', ensureDefaults);
 
@@ -393,9 +584,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const obj = objectFromRequest(t, key, body);
     return (aloneOnWrite.has(t) ? exclusive : shared)(async () => {
       // Contiv's POST and PUT both create or update: netctl's "global set" POSTs over the existing object.
-      const before = await store.get(configKey(t, key));
-      if (before) await update(t, key, before, obj);
-      else await create(t, key, obj);
+      await writeObj(t, key, obj);
       return shown(t, obj);
     });
   };

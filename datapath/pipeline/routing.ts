@@ -6,7 +6,8 @@
 // does not know leave through the uplink in the source network's VLAN (the outside router is
 // there) when the host has one and the network is a VLAN network; otherwise they are dropped.
 //
-// The gateway address itself is only an ARP answer: nothing in the datapath answers IP sent to it.
+// The gateway address answers ARP (arp.ts) and ICMP echo (here, in the datapath); other IP sent
+// to it is dropped.
 
 import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
 import type { Flow } from '../../controller/flowtable/manager.js';
@@ -31,11 +32,13 @@ import {
   matchFlags,
   matchReg,
   note,
+  OFPP_IN_PORT,
   ROUTER_MAC,
   setFlags,
 } from './regs.js';
 import { FLAG, REG, table } from './tables.js';
 
+const PRIO_GATEWAY = 110;
 const PRIO_ROUTE = 100;
 const PRIO_DELIVER = 90;
 const PRIO_UNKNOWN = 10;
@@ -85,7 +88,47 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
     uplink === undefined
       ? [note('no route')]
       : [load(REG.outPort, uplink), load(REG.dstNetwork, c.net.id), ...setFlags(FLAG.toUplink)];
+  const flows: Flow[] = [];
+  if (c.net.gateway !== '') {
+    const move = (src: 'ethSrc' | 'ipv4Src', dst: 'ethDst' | 'ipv4Dst', nBits: number): Action => ({
+      type: 'regMove',
+      src: { field: src, ofs: 0, nBits },
+      dst: { field: dst, ofs: 0, nBits },
+    });
+    flows.push(
+      {
+        tableId: table('dstLookup'),
+        priority: PRIO_GATEWAY,
+        // Echo request to the gateway: turned into the reply in place (OVS fixes the checksums).
+        match: matchFlags(
+          matchReg(
+            { ethType: ETH_IP, ipProto: 1, icmpv4Type: 8, ipv4Dst: c.net.gateway },
+            REG.network,
+            c.net.id,
+          ),
+          FLAG.fromLocal,
+        ),
+        instructions: instructions([
+          move('ethSrc', 'ethDst', 48),
+          { type: 'setField', field: 'ethSrc', value: ROUTER_MAC },
+          move('ipv4Src', 'ipv4Dst', 32),
+          { type: 'setField', field: 'ipv4Src', value: c.net.gateway },
+          { type: 'setField', field: 'icmpv4Type', value: 0 },
+          { type: 'output', port: OFPP_IN_PORT },
+        ]),
+        cookie,
+      },
+      {
+        tableId: table('dstLookup'),
+        priority: PRIO_GATEWAY - 1,
+        match: matchReg({ ethType: ETH_IP, ipv4Dst: c.net.gateway }, REG.network, c.net.id),
+        instructions: instructions([note('gateway')]),
+        cookie,
+      },
+    );
+  }
   return [
+    ...flows,
     {
       tableId: table('dstLookup'),
       priority: PRIO_UNKNOWN,

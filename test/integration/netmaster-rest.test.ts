@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import type { BatcherOptions } from '../../api/rest/batch.js';
 import { buildServer } from '../../api/rest/server.js';
 import { OBJECT_TYPES, type ObjType, PLURALS, type PlainObject } from '../../policy/model/index.js';
 import { EmbeddedStore } from '../../state/index.js';
@@ -43,11 +44,13 @@ const CREATE_ORDER: ObjType[] = [
 ];
 
 const dirs: string[] = [];
-async function fresh(): Promise<{ app: FastifyInstance; store: EmbeddedStore; dir: string }> {
+async function fresh(
+  opts: { batch?: BatcherOptions } = {},
+): Promise<{ app: FastifyInstance; store: EmbeddedStore; dir: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'netmaster-rest-'));
   dirs.push(dir);
   const store = await EmbeddedStore.open(dir);
-  const app = buildServer({ store });
+  const app = buildServer({ store, ...opts });
   await app.ready();
   return { app, store, dir };
 }
@@ -233,7 +236,11 @@ describe('netmaster REST', () => {
     );
     assert.equal((await call(x.app, 'DELETE', path('endpointGroup', 'default:g2'))).status, 200);
     assert.equal((await call(x.app, 'DELETE', path('network', 'default:pooled'))).status, 200);
-    assert.deepEqual(await x.store.list('/contiv.io/ipam/'), []);
+    // Everything the network and its groups held went back (tenant ids stay with their tenants).
+    assert.deepEqual(
+      (await x.store.list('/contiv.io/ipam/')).filter((kv) => !kv.key.startsWith('/contiv.io/ipam/tenant/')),
+      [],
+    );
   });
 
   it('refuses global changes that networks or allocations forbid', async () => {
@@ -273,48 +280,57 @@ describe('netmaster REST', () => {
 });
 
 describe('netmaster REST: concurrent writes', () => {
-  it('creates run together, yet a group never outlives its network', async () => {
-    const x = await fresh();
-    try {
-      for (let round = 0; round < 5; round++) {
-        const net = {
-          ...EXAMPLES.network,
-          networkName: `n${round}`,
-          pktTag: 2000 + round,
-          subnet: `20.${round}.0.0/24`,
-        };
-        delete (net as PlainObject).gateway;
-        assert.equal((await call(x.app, 'POST', `/api/v1/networks/default:n${round}/`, net)).status, 200);
-        // 40 group creates and a delete of their network, all at once.
-        // Half the creates start before the delete, half after it.
-        const group = (i: number) =>
-          call(x.app, 'POST', `/api/v1/endpointGroups/default:g${round}x${i}/`, {
-            tenantName: 'default',
-            groupName: `g${round}x${i}`,
+  for (const [label, batch] of [
+    ['each write its own transaction', undefined],
+    ['writes batched into shared transactions', { maxInFlight: 1 }],
+  ] as const)
+    it(`creates run together, yet a group never outlives its network (${label})`, async () => {
+      const x = await fresh(batch ? { batch } : {});
+      try {
+        for (let round = 0; round < 5; round++) {
+          const net = {
+            ...EXAMPLES.network,
             networkName: `n${round}`,
-          });
-        const early = Array.from({ length: 20 }, (_, i) => group(i));
-        const del = call(x.app, 'DELETE', `/api/v1/networks/default:n${round}/`);
-        const late = Array.from({ length: 20 }, (_, i) => group(20 + i));
-        const results = await Promise.all([...early, del, ...late]);
-        for (const r of results) assert.ok([200, 400, 404, 409].includes(r.status), JSON.stringify(r));
-        // The invariant: every group that exists has its network.
-        const all = (await call(x.app, 'GET', '/api/v1/endpointGroups/')).body as unknown as PlainObject[];
-        const nets = new Set(
-          ((await call(x.app, 'GET', '/api/v1/networks/')).body as unknown as PlainObject[]).map(
-            (n) => n.networkName,
-          ),
-        );
-        for (const g of all)
-          assert.ok(
-            nets.has(g.networkName),
-            `group ${String(g.groupName)} outlived network ${String(g.networkName)}`,
+            pktTag: 2000 + round,
+            subnet: `20.${round}.0.0/24`,
+          };
+          delete (net as PlainObject).gateway;
+          assert.equal((await call(x.app, 'POST', `/api/v1/networks/default:n${round}/`, net)).status, 200);
+          // 40 group creates and a delete of their network, all at once.
+          // Half the creates start before the delete, half after it.
+          const group = (i: number) =>
+            call(x.app, 'POST', `/api/v1/endpointGroups/default:g${round}x${i}/`, {
+              tenantName: 'default',
+              groupName: `g${round}x${i}`,
+              networkName: `n${round}`,
+            });
+          const early = Array.from({ length: 20 }, (_, i) => group(i));
+          const del = call(x.app, 'DELETE', `/api/v1/networks/default:n${round}/`);
+          const late = Array.from({ length: 20 }, (_, i) => group(20 + i));
+          const results = await Promise.all([...early, del, ...late]);
+          for (const r of results) assert.ok([200, 400, 404, 409].includes(r.status), JSON.stringify(r));
+          // The invariant: every group that exists has its network.
+          const all = (await call(x.app, 'GET', '/api/v1/endpointGroups/')).body as unknown as PlainObject[];
+          const nets = new Set(
+            ((await call(x.app, 'GET', '/api/v1/networks/')).body as unknown as PlainObject[]).map(
+              (n) => n.networkName,
+            ),
           );
+          for (const g of all)
+            assert.ok(
+              nets.has(g.networkName),
+              `group ${String(g.groupName)} outlived network ${String(g.networkName)}`,
+            );
+          // Every group holds exactly one id and no two groups share one.
+          const ids = (await x.store.list('/contiv.io/ipam/epg/')).map(
+            (kv) => (JSON.parse(kv.value) as { owner: string }).owner,
+          );
+          assert.deepEqual([...ids].sort(), all.map((g) => `default:${String(g.groupName)}`).sort());
+        }
+      } finally {
+        await close(x);
       }
-    } finally {
-      await close(x);
-    }
-  });
+    });
 });
 
 describe('netmaster REST: persistence and a real listen', () => {

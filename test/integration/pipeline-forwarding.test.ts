@@ -387,6 +387,8 @@ for (const encap of ['vxlan', 'vlan'] as const) {
       const l = await c2.tcpListen(8443);
       assert.ok(await a1.tcpConnect(c2.ip, 8443, 5000), 'TCP a1 → c2:8443');
       await l.stop();
+      assert.ok(await a1.ping('10.1.1.254', { timeoutSec: 3 }), 'the gateway answers ping');
+      assert.ok(await c2.ping('10.1.2.254', { timeoutSec: 3 }), 'the gateway of n2 answers ping');
       const neigh = await a1.exec('ip', ['neigh', 'show', '10.1.1.254']);
       assert.match(neigh, /00:00:11:11:11:11/, 'the gateway answers with the router MAC');
     });
