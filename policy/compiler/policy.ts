@@ -70,11 +70,22 @@ interface CompiledRule {
   deny: boolean;
   /** Owner keys (`m:`) of the rule's match flows; empty when the rule matches nothing. */
   flows: string[];
+  /** The match flows themselves, same order (kept so nothing re-parses an owner key). */
+  defs: MatchFlow[];
   /** The rule matches every packet of its direction: one direct flow per group. */
   all: boolean;
 }
 
 type CompiledPolicy = CompiledRule[];
+
+/** An existing match flow: how many rules contribute it, and its conj id once allocated. */
+interface MatchEntry {
+  n: number;
+  dir: Direction;
+  slot: number;
+  f: MatchFlow;
+  conjId: number;
+}
 
 const G = 'g:';
 const M = 'm:';
@@ -84,30 +95,9 @@ function prefixKey(p: Prefix | undefined): string {
   return p ? `${p.addr}/${p.len}` : '';
 }
 
-function parsePrefixKey(s: string): Prefix | undefined {
-  if (s === '') return undefined;
-  const [a, l] = s.split('/');
-  return { addr: Number(a), len: Number(l) };
-}
-
 /** `m:<dir>:<slot>:<proto>:<port>:<peerGroup>:<src>:<dst>`: a match flow names itself. */
-function matchOwner(dir: Direction, slot: number, f: MatchFlow): string {
+export function matchOwner(dir: Direction, slot: number, f: MatchFlow): string {
   return `${M}${dir}:${slot}:${f.proto}:${f.port}:${f.peerGroup}:${prefixKey(f.src)}:${prefixKey(f.dst)}`;
-}
-
-function parseMatchOwner(owner: string): { dir: Direction; slot: number; f: MatchFlow } {
-  const [dir, slot, proto, port, peer, src, dst] = owner.slice(M.length).split(':');
-  return {
-    dir: dir as Direction,
-    slot: Number(slot),
-    f: {
-      proto: Number(proto),
-      port: Number(port),
-      peerGroup: Number(peer),
-      src: parsePrefixKey(src ?? ''),
-      dst: parsePrefixKey(dst ?? ''),
-    },
-  };
 }
 
 function regValue(r: FieldRange, v: number): { value: number; mask: number } {
@@ -230,17 +220,20 @@ function isAll(f: MatchFlow): boolean {
 
 function compileRule(ix: IntentIndex, tenant: string, r: RuleIntent): CompiledRule {
   const slot = slotOf(r.priority, r.action);
-  const base = { dir: r.direction, slot, deny: r.action === 'deny' };
+  const dir = r.direction;
+  const deny = r.action === 'deny';
   const flows = ruleMatchFlows(ix, tenant, r);
-  if (!flows) return { ...base, flows: [], all: false };
-  if (flows.some(isAll)) return { ...base, flows: [], all: true };
-  return { ...base, flows: [...new Set(flows.map((f) => matchOwner(r.direction, slot, f)))], all: false };
-}
-
-/** Conj ids are unique per (table, priority) = per (direction, slot). */
-function conjDomain(owner: string): string {
-  const i = owner.indexOf(':', owner.indexOf(':', M.length) + 1);
-  return owner.slice(M.length, i);
+  if (!flows) return { dir, slot, deny, flows: [], defs: [], all: false };
+  if (flows.some(isAll)) return { dir, slot, deny, flows: [], defs: [], all: true };
+  const keys: string[] = [];
+  const defs: MatchFlow[] = [];
+  for (const f of flows) {
+    const k = matchOwner(dir, slot, f);
+    if (keys.includes(k)) continue;
+    keys.push(k);
+    defs.push(f);
+  }
+  return { dir, slot, deny, flows: keys, defs, all: false };
 }
 
 const RANK_BITS = 4;
@@ -268,24 +261,30 @@ function sameCompiled(a: CompiledPolicy, b: CompiledPolicy): boolean {
   return true;
 }
 
+/** Conj ids are unique per (table, priority) = per (direction, slot); hash collisions share a bucket. */
+function bucketOf(e: MatchEntry, m: string): string {
+  return `${e.dir}:${e.slot}:${fnv1a32(m) >>> RANK_BITS}`;
+}
+
 /**
- * The feature's view derived from the index: compiled policies, which match flows exist and who
- * contributes them, which policies name a group or network as peer, and conj id allocation. Kept
- * up to date by affected(), which sees every change.
+ * The feature's view derived from the index: compiled policies, which match flows exist, which
+ * policies name a group or network as peer, and conj id allocation. Kept up to date by affected(),
+ * which sees every change.
  */
 class PolicyState {
   readonly compiled = new Map<string, CompiledPolicy>();
-  /** m-owner → policy key → number of that policy's rules contributing it. */
-  readonly contributors = new Map<string, Map<string, number>>();
+  readonly matches = new Map<string, MatchEntry>();
   readonly peerGroupRefs = new Map<string, Set<string>>();
   readonly peerNetRefs = new Map<string, Set<string>>();
   private readonly refsOf = new Map<string, { groups: string[]; nets: string[] }>();
-  private readonly conjIds = new Map<string, number>();
-  /** `<domain>:<hash>` → the m-owners sharing that hash, sorted: their rank breaks the tie. */
+  /** Match flows whose conj id changed because another one joined or left their bucket. */
+  readonly shifted = new Set<string>();
+  /** Bucket → the m-owners sharing that hash, sorted: their rank breaks the tie. */
   private readonly buckets = new Map<string, string[]>();
 
   constructor(ix: IntentIndex) {
     for (const key of [...ix.policies.keys()].sort()) this.recompile(ix, key, new Set());
+    this.shifted.clear();
   }
 
   /** Recompiles one policy, adding to `touched` every m-owner whose existence or conj id changed. */
@@ -297,11 +296,24 @@ class PolicyState {
       this.indexRefs(key, p);
       return false;
     }
-    // Net change per match flow, so that the rules that stayed touch nothing.
-    const delta = new Map<string, number>();
-    for (const r of old ?? []) for (const m of r.flows) delta.set(m, (delta.get(m) ?? 0) - 1);
-    for (const r of next ?? []) for (const m of r.flows) delta.set(m, (delta.get(m) ?? 0) + 1);
-    for (const [m, d] of delta) if (d !== 0) this.contribute(m, key, d, touched);
+    if (!old) {
+      // First compile of this policy (the whole constructor): nothing to net out.
+      for (const r of next ?? []) {
+        for (let i = 0; i < r.flows.length; i++) this.contribute(r.flows[i]!, r, i, 1, touched);
+      }
+    } else {
+      // Net change per match flow, so that the rules that stayed touch nothing.
+      const delta = new Map<string, { d: number; r: CompiledRule; i: number }>();
+      const add = (r: CompiledRule, sign: number) =>
+        r.flows.forEach((m, i) => {
+          const e = delta.get(m);
+          if (e) e.d += sign;
+          else delta.set(m, { d: sign, r, i });
+        });
+      for (const r of old) add(r, -1);
+      for (const r of next ?? []) add(r, 1);
+      for (const [m, { d, r, i }] of delta) if (d !== 0) this.contribute(m, r, i, d, touched);
+    }
     if (next) this.compiled.set(key, next);
     else this.compiled.delete(key);
     this.indexRefs(key, p);
@@ -329,51 +341,54 @@ class PolicyState {
     this.refsOf.set(key, refs);
   }
 
-  private contribute(m: string, policy: string, delta: number, touched: Set<string>): void {
-    let c = this.contributors.get(m);
-    const existed = c !== undefined;
-    if (!c) {
-      c = new Map();
-      this.contributors.set(m, c);
+  private contribute(m: string, r: CompiledRule, i: number, delta: number, touched: Set<string>): void {
+    let e = this.matches.get(m);
+    if (e) {
+      e.n += delta;
+      if (e.n > 0) return;
+      this.matches.delete(m);
+    } else {
+      e = { n: delta, dir: r.dir, slot: r.slot, f: r.defs[i]!, conjId: 0 };
+      this.matches.set(m, e);
     }
-    const n = (c.get(policy) ?? 0) + delta;
-    if (n > 0) c.set(policy, n);
-    else c.delete(policy);
-    if (c.size === 0) this.contributors.delete(m);
-    const exists = c.size > 0;
-    if (existed === exists) return;
-    touched.add(m);
-    this.conjIds.delete(m);
     // Existence changed: the hash bucket's ranks may shift for its other members.
-    const b = `${conjDomain(m)}:${fnv1a32(m) >>> RANK_BITS}`;
-    const list = this.buckets.get(b) ?? [];
-    if (exists) {
+    touched.add(m);
+    const b = bucketOf(e, m);
+    const list = this.buckets.get(b);
+    if (e.n > 0) {
+      if (!list) {
+        this.buckets.set(b, [m]);
+        e.conjId = conjIdOf(m, 0);
+        return;
+      }
       list.push(m);
       list.sort();
-    } else {
+    } else if (list) {
       list.splice(list.indexOf(m), 1);
+      if (list.length === 0) this.buckets.delete(b);
     }
-    if (list.length === 0) this.buckets.delete(b);
-    else this.buckets.set(b, list);
-    for (const other of list) {
+    for (const [rank, other] of (list ?? []).entries()) {
+      const oe = this.matches.get(other);
+      if (!oe) continue;
+      const id = conjIdOf(other, rank);
+      if (oe.conjId === id) continue;
+      oe.conjId = id;
       touched.add(other);
-      this.conjIds.delete(other);
+      if (other !== m) this.shifted.add(other);
     }
   }
 
-  /** Conj id of an existing m-owner: its hash with the low bits replaced by its rank in the bucket. */
   conjId(m: string): number {
-    const cached = this.conjIds.get(m);
-    if (cached !== undefined) return cached;
-    const h = fnv1a32(m) >>> RANK_BITS;
-    const list = this.buckets.get(`${conjDomain(m)}:${h}`);
-    const rank = list ? list.indexOf(m) : -1;
-    if (rank < 0) throw new Error(`policy: no conjunction for ${m}`);
-    if (rank >= 2 ** RANK_BITS - 1) throw new Error(`policy: too many conj id collisions at ${m}`);
-    const id = ((h << RANK_BITS) | (rank + 1)) >>> 0;
-    this.conjIds.set(m, id);
-    return id;
+    const e = this.matches.get(m);
+    if (!e) throw new Error(`policy: no conjunction for ${m}`);
+    return e.conjId;
   }
+}
+
+/** The owner's hash with the low bits replaced by its rank among the owners sharing the hash. */
+function conjIdOf(m: string, rank: number): number {
+  if (rank >= 2 ** RANK_BITS - 1) throw new Error(`policy: too many conj id collisions at ${m}`);
+  return (((fnv1a32(m) >>> RANK_BITS) << RANK_BITS) | (rank + 1)) >>> 0;
 }
 
 const states = new WeakMap<IntentIndex, PolicyState>();
@@ -439,44 +454,44 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
   const g = ix.groups.get(owner.slice(G.length));
   if (!g || g.policies.length === 0) return { flows: [] };
   const cookie = cookieOf(owner);
-  // (dir, slot) → conj ids; (dir, slot) → deny for direct flows.
-  const conj = new Map<string, Set<number>>();
-  const direct = new Map<string, boolean>();
-  for (const name of new Set(g.policies)) {
+  // (dir, slot) as one number: in slots above out slots.
+  const conj: [number, number][] = [];
+  const direct = new Map<number, boolean>();
+  const names = g.policies.length > 1 ? new Set(g.policies) : g.policies;
+  for (const name of names) {
     const compiled = st.compiled.get(tkey(g.tenant, name));
     if (!compiled) continue;
     for (const r of compiled) {
-      const k = `${r.dir}:${r.slot}`;
+      const k = (r.dir === 'in' ? 1000 : 0) + r.slot;
       if (r.all) direct.set(k, r.deny);
-      for (const m of r.flows) {
-        let s = conj.get(k);
-        if (!s) {
-          s = new Set();
-          conj.set(k, s);
-        }
-        s.add(st.conjId(m));
-      }
+      for (const m of r.flows) conj.push([k, st.conjId(m)]);
     }
   }
   const flows: Flow[] = [];
-  for (const [k, deny] of [...direct].sort()) {
-    const [dir, slot] = k.split(':') as [Direction, string];
+  const dirOf = (k: number): Direction => (k >= 1000 ? 'in' : 'out');
+  for (const [k, deny] of [...direct].sort((a, b) => a[0] - b[0])) {
+    const dir = dirOf(k);
     flows.push({
       tableId: tableOf(dir),
-      priority: directPriority(Number(slot)),
+      priority: directPriority(k % 1000),
       match: groupMatch(dir, g.id),
       instructions: verdict(dir, deny),
       cookie,
     });
   }
-  for (const [k, ids] of [...conj].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const [dir, slot] = k.split(':') as [Direction, string];
-    const actions: Action[] = [...ids]
-      .sort((a, b) => a - b)
-      .map((id) => ({ type: 'conjunction', id, clause: 1, nClauses: 2 }));
+  conj.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (let i = 0; i < conj.length; ) {
+    const k = conj[i]![0];
+    const actions: Action[] = [];
+    for (; i < conj.length && conj[i]![0] === k; i++) {
+      const id = conj[i]![1];
+      if (actions.length > 0 && (actions[actions.length - 1] as { id: number }).id === id) continue;
+      actions.push({ type: 'conjunction', id, clause: 1, nClauses: 2 });
+    }
+    const dir = dirOf(k);
     flows.push({
       tableId: tableOf(dir),
-      priority: conjPriority(Number(slot)),
+      priority: conjPriority(k % 1000),
       match: groupMatch(dir, g.id),
       instructions: [{ type: 'applyActions', actions }],
       cookie,
@@ -486,28 +501,27 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
 }
 
 function buildMatch(st: PolicyState, owner: string): OwnedState {
-  if (!st.contributors.has(owner)) return { flows: [] };
-  const { dir, slot, f } = parseMatchOwner(owner);
-  const id = st.conjId(owner);
+  const e = st.matches.get(owner);
+  if (!e) return { flows: [] };
   const cookie = cookieOf(owner);
-  const tableId = tableOf(dir);
-  const priority = conjPriority(slot);
+  const tableId = tableOf(e.dir);
+  const priority = conjPriority(e.slot);
   return {
     flows: [
       {
         tableId,
         priority,
-        match: matchOfFlow(dir, f),
+        match: matchOfFlow(e.dir, e.f),
         instructions: [
-          { type: 'applyActions', actions: [{ type: 'conjunction', id, clause: 2, nClauses: 2 }] },
+          { type: 'applyActions', actions: [{ type: 'conjunction', id: e.conjId, clause: 2, nClauses: 2 }] },
         ],
         cookie,
       },
       {
         tableId,
         priority,
-        match: { conjId: id },
-        instructions: verdict(dir, slot % 2 === 1),
+        match: { conjId: e.conjId },
+        instructions: verdict(e.dir, e.slot % 2 === 1),
         cookie,
       },
     ],
@@ -520,13 +534,15 @@ function recompileInto(ix: IntentIndex, st: PolicyState, policies: Iterable<stri
     const touched = new Set<string>();
     if (!st.recompile(ix, key, touched)) continue;
     for (const g of ix.groupsWithPolicy(key)) out.add(G + g);
-    for (const m of touched) {
-      out.add(m);
-      // A shifted conj id also changes the clause flows of the groups carrying it.
-      for (const p of st.contributors.get(m)?.keys() ?? []) {
+    for (const m of touched) out.add(m);
+    // A conj id shifted by a hash collision (rare) changes the clauses of every group carrying it.
+    for (const m of st.shifted) {
+      for (const [p, compiled] of st.compiled) {
+        if (!compiled.some((r) => r.flows.includes(m))) continue;
         for (const g of ix.groupsWithPolicy(p)) out.add(G + g);
       }
     }
+    st.shifted.clear();
   }
 }
 
@@ -538,7 +554,7 @@ export const policyFeature: PipelineFeature = {
     const st = stateOf(ix);
     yield STATIC;
     for (const [key, g] of ix.groups) if (g.policies.length > 0) yield G + key;
-    yield* st.contributors.keys();
+    yield* st.matches.keys();
   },
 
   build(ix, owner): OwnedState {

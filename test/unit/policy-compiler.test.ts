@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { encodeEntry, type Flow, flowKey } from '../../controller/flowtable/flow-index.js';
 import type { Action } from '../../controller/openflow/actions.js';
 import type { Change } from '../../datapath/pipeline/feature.js';
+import { fnv1a32 } from '../../datapath/pipeline/hash.js';
 import { FLAG, table } from '../../datapath/pipeline/tables.js';
 import { Compilation, compile } from '../../policy/compiler/compile.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
@@ -13,7 +14,14 @@ import {
   prefixText,
   rangeToPrefixes,
 } from '../../policy/compiler/ip-range.js';
-import { conjPriority, directPriority, PRIO, policyFeature, slotOf } from '../../policy/compiler/policy.js';
+import {
+  conjPriority,
+  directPriority,
+  matchOwner,
+  PRIO,
+  policyFeature,
+  slotOf,
+} from '../../policy/compiler/policy.js';
 import { addressIn, randomRule, randomWorld } from '../harness/policy-eval.js';
 import { prng } from '../harness/prng.js';
 
@@ -457,5 +465,40 @@ describe('policy compiler: incremental', () => {
       }),
     );
     assert.equal(e.owners, 0);
+  });
+});
+
+describe('policy compiler: conj id collisions', () => {
+  test('two match flows whose hashes collide get distinct ids, kept consistent incrementally', () => {
+    // Find two tcp ports whose match-flow owners share the hash bits of a conj id (slot 10/allow).
+    const slot = slotOf(10, 'allow');
+    const seen = new Map<number, number>();
+    let pair: [number, number] | undefined;
+    for (let port = 1; port < 65536 && !pair; port++) {
+      const key = matchOwner('in', slot, { proto: 6, port, peerGroup: -1, src: undefined, dst: undefined });
+      const h = fnv1a32(key) >>> 4;
+      const other = seen.get(h);
+      if (other !== undefined) pair = [other, port];
+      seen.set(h, port);
+    }
+    assert.ok(pair, 'some pair of ports collides');
+    const [p1, p2] = pair;
+    const intent = seed([rule({ protocol: 6, port: p2, priority: 10 })], ['web']);
+    intent.policies.push({ tenant: 't', name: 'q', rules: [] });
+    intent.groups[1]!.policies.push('q');
+    const c = new Compilation(intent, HOST, [policyFeature]);
+    const steps: [string, RuleIntent[]][] = [
+      ['q', [rule({ protocol: 6, port: p1, priority: 10 })]],
+      ['p', []],
+      ['p', [rule({ protocol: 6, port: p2, priority: 10 })]],
+      ['q', []],
+    ];
+    for (const [name, rules] of steps) {
+      c.change({ kind: 'policy', key: `t/${name}` }, (ix) => ix.putPolicy({ tenant: 't', name, rules }));
+      const flows = c.state().flows;
+      assert.deepEqual(canon(flows), canon(policyFlows(intentOf(c.ix))));
+      const ids = flows.filter((f) => f.match.conjId !== undefined).map((f) => f.match.conjId);
+      assert.equal(new Set(ids).size, ids.length);
+    }
   });
 });
