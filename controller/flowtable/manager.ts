@@ -188,6 +188,19 @@ export class FlowTableManager {
     replaceKeyed(this.desiredMeters, this.dirtyMeters, meters, (m) => m.meterId, meterSig, 'meter');
   }
 
+  /**
+   * Adds or replaces these groups and removes those ids, leaving the others: cost proportional to
+   * the change, not to all groups (an incremental compile's delta). All or nothing.
+   */
+  changeGroups(put: Iterable<Group>, remove: Iterable<number> = []): void {
+    changeKeyed(this.desiredGroups, this.dirtyGroups, put, remove, (g) => g.groupId, groupSig, 'group');
+  }
+
+  /** As changeGroups, for meters. */
+  changeMeters(put: Iterable<Meter>, remove: Iterable<number> = []): void {
+    changeKeyed(this.desiredMeters, this.dirtyMeters, put, remove, (m) => m.meterId, meterSig, 'meter');
+  }
+
   /** Pushes pending differences to the switch (a no-op when disconnected: attach() will). */
   apply(): Promise<ApplyStats> {
     return this.serial(() => this.push());
@@ -390,6 +403,34 @@ function replaceKeyed<T>(
   for (const k of desired.keys()) {
     if (!next.has(k)) {
       desired.delete(k);
+      dirty.add(k);
+    }
+  }
+}
+
+/** Puts some items and removes some ids, all or nothing: every put item is encoded first. */
+function changeKeyed<T>(
+  desired: Map<number, Keyed<T>>,
+  dirty: Set<number>,
+  put: Iterable<T>,
+  remove: Iterable<number>,
+  id: (t: T) => number,
+  sig: (t: T) => string,
+  what: string,
+): void {
+  const next = new Map<number, Keyed<T>>();
+  for (const item of put) {
+    const k = id(item);
+    if (next.has(k)) throw new Error(`${what} ${k} given twice`);
+    next.set(k, { item, sig: sig(item) });
+  }
+  for (const k of remove) {
+    if (next.has(k)) continue;
+    if (desired.delete(k)) dirty.add(k);
+  }
+  for (const [k, e] of next) {
+    if (desired.get(k)?.sig !== e.sig) {
+      desired.set(k, e);
       dirty.add(k);
     }
   }

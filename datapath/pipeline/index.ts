@@ -39,17 +39,7 @@ export function applyDelta(manager: FlowTableManager, delta: Delta): Promise<App
   // Removals first: a flow both removed (old owner state) and added (new) must end up present.
   manager.removeFlows(delta.removeFlows);
   manager.addFlows(delta.addFlows);
-  if (delta.putGroups.length > 0 || delta.removeGroups.length > 0) {
-    const groups = new Map(manager.groups().map((g) => [g.groupId, g]));
-    for (const id of delta.removeGroups) groups.delete(id);
-    for (const g of delta.putGroups) groups.set(g.groupId, g);
-    manager.setGroups(groups.values());
-  }
-  if (delta.putMeters.length > 0 || delta.removeMeters.length > 0) {
-    const meters = new Map(manager.meters().map((m) => [m.meterId, m]));
-    for (const id of delta.removeMeters) meters.delete(id);
-    for (const m of delta.putMeters) meters.set(m.meterId, m);
-    manager.setMeters(meters.values());
-  }
+  manager.changeGroups(delta.putGroups, delta.removeGroups);
+  manager.changeMeters(delta.putMeters, delta.removeMeters);
   return manager.apply();
 }

@@ -11,7 +11,8 @@ import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import type { Change } from '../../datapath/pipeline/feature.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { VSwitch } from '../../datapath/vswitch.js';
-import { Compilation } from '../../policy/compiler/compile.js';
+import { Compilation, compile } from '../../policy/compiler/compile.js';
+import { hostFactsChange } from '../../policy/compiler/diff.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, HostFacts, Intent } from '../../policy/compiler/intent.js';
 import { startCapture } from '../harness/capture.js';
@@ -69,6 +70,20 @@ function baseIntent(endpoints: EndpointIntent[], encap: 'vxlan' | 'vlan' = 'vxla
     netProfiles: [],
     endpoints,
     hosts: [],
+  };
+}
+
+/** The intent an index holds (to compile it from scratch). */
+function intentOf(ix: IntentIndex): Intent {
+  return {
+    global: ix.global,
+    tenants: [...ix.tenants.values()],
+    networks: [...ix.networks.values()],
+    groups: [...ix.groups.values()],
+    policies: [...ix.policies.values()],
+    netProfiles: [...ix.netProfiles.values()],
+    endpoints: [...ix.endpoints.values()],
+    hosts: [...ix.hosts.values()],
   };
 }
 
@@ -199,6 +214,57 @@ describe('pipeline forwarding, one host, bridge mode', { skip }, () => {
     assert.equal(lines.filter((l) => l.includes(`tell ${a1.ip}`)).length, 0, lines.join('\n'));
     const neigh = await a1.exec('ip', ['neigh', 'show', a2.ip]);
     assert.match(neigh, new RegExp(a2.mac), 'a1 learnt a2 MAC from the datapath');
+  });
+
+  test('an endpoint joins and leaves at runtime; the switch then holds exactly a full compile', async () => {
+    const d1 = await addContainer(ovs, br, {
+      name: 'd1',
+      ip: '10.1.1.9/16',
+      mac: macOf('10.1.1.9'),
+      ofport: 9,
+    });
+    const ep = endpoint('d1', 'n1', d1.ip, 'h1', 'g1');
+    const facts = (ports: ReadonlyMap<string, number>) =>
+      hostFactsChange({ ...comp.ix.host, endpointPorts: ports });
+    const withD1 = new Map(comp.ix.host.endpointPorts).set('d1', d1.ofport);
+    const steps = [
+      comp.change({ kind: 'endpoint', id: 'd1' }, (ix) => ix.putEndpoint(ep)),
+      (() => {
+        const f = facts(withD1);
+        return comp.change(f.change, f.mutate);
+      })(),
+    ];
+    for (const d of steps) await applyDelta(manager, d);
+    assert.ok(await d1.ping(a2.ip, { timeoutSec: 5 }), 'd1 → a2 once its flows are in');
+    assert.ok(await a1.ping(d1.ip, { timeoutSec: 5 }), 'a1 → d1');
+
+    await d1.destroy();
+    const without = new Map(withD1);
+    without.delete('d1');
+    const f = facts(without);
+    await applyDelta(
+      manager,
+      comp.change({ kind: 'endpoint', id: 'd1' }, (ix) => ix.deleteEndpoint('d1')),
+    );
+    await applyDelta(manager, comp.change(f.change, f.mutate));
+    const lines = await ovs.dumpFlows(br);
+    assert.equal(lines.filter((l) => l.includes('10.1.1.9')).length, 0, 'no flow names d1 any more');
+
+    // A second controller with the full compile as desired state finds nothing to change.
+    const full = compile(intentOf(comp.ix), comp.ix.host, forwardingFeatures);
+    const conn2 = await connectSwitch(ovs.mgmt(br));
+    try {
+      const fresh = new FlowTableManager();
+      fresh.setFlows(full.flows);
+      fresh.setGroups(full.groups);
+      const stats = await fresh.attach(conn2);
+      assert.deepEqual(
+        [stats.flowsAdded, stats.flowsModified, stats.flowsDeleted, stats.groupsChanged],
+        [0, 0, 0, 0],
+      );
+    } finally {
+      conn2.close();
+    }
   });
 
   test('flood mode: ARP requests reach the peers, which answer', async () => {

@@ -309,4 +309,37 @@ describe('FlowTableManager', () => {
     );
     assert.deepEqual(mgr.meters(), []);
   });
+
+  test('changeGroups puts and removes only the groups named, all or nothing', () => {
+    const mgr = new FlowTableManager();
+    const bucket = (port: number) => ({
+      weight: 0,
+      watchPort: OFPP.ANY,
+      watchGroup: OFPG_ANY,
+      actions: [{ type: 'output' as const, port }],
+    });
+    const g = (id: number, port: number) => ({
+      groupId: id,
+      groupType: GroupType.ALL,
+      buckets: [bucket(port)],
+    });
+    mgr.setGroups([g(1, 1), g(2, 2), g(3, 3)]);
+    mgr.changeGroups([g(2, 9), g(4, 4)], [3]);
+    assert.deepEqual(
+      mgr.groups().sort((a, b) => a.groupId - b.groupId),
+      [g(1, 1), g(2, 9), g(4, 4)],
+    );
+    // Removed and put in one change: the put wins (an owner moved it).
+    mgr.changeGroups([g(1, 5)], [1]);
+    assert.deepEqual(
+      mgr.groups().find((x) => x.groupId === 1),
+      g(1, 5),
+    );
+    const bad = {
+      ...g(5, 1),
+      buckets: [{ ...bucket(1), actions: [{ type: 'conjunction' as const, id: 1, clause: 0, nClauses: 2 }] }],
+    };
+    assert.throws(() => mgr.changeGroups([g(6, 6), bad], [4]), /clause/);
+    assert.equal(mgr.groups().length, 3, 'nothing changed');
+  });
 });
