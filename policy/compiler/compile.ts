@@ -27,6 +27,8 @@ export interface Delta {
 }
 
 const NOTHING: OwnedState = { flows: [] };
+/** The private constructor argument of Compilation.streamed. */
+const DEFER: unique symbol = Symbol('defer');
 
 /** The full desired state for one host. Pure. */
 export function compile(
@@ -46,16 +48,45 @@ export class Compilation {
     intent: Intent,
     host: HostFacts,
     private readonly features: readonly PipelineFeature[],
+    defer?: typeof DEFER,
   ) {
     this.ix = new IntentIndex(intent, host);
-    this.owned = features.map((f) => {
-      const m = new Map<string, OwnedState>();
+    this.owned = features.map(() => new Map<string, OwnedState>());
+    if (defer !== DEFER) for (const flows of this.fill()) void flows;
+  }
+
+  /**
+   * A compilation handed out while it is built: iterating `flows` builds owner after owner and
+   * yields each one's flows at once, so a first install can stream them to the switch while the
+   * rest compiles. It is complete (state(), change()) once `flows` has been iterated to the end.
+   * Groups and meters are not streamed: read them from state() afterwards.
+   */
+  static streamed(
+    intent: Intent,
+    host: HostFacts,
+    features: readonly PipelineFeature[],
+  ): { compilation: Compilation; flows: Iterable<Flow> } {
+    const compilation = new Compilation(intent, host, features, DEFER);
+    return {
+      compilation,
+      flows: (function* () {
+        for (const flows of compilation.fill()) yield* flows;
+      })(),
+    };
+  }
+
+  /** Builds every owner of every feature, yielding each owner's flows as it goes. */
+  private *fill(): Generator<Flow[]> {
+    for (let i = 0; i < this.features.length; i++) {
+      const f = this.features[i] as PipelineFeature;
+      const m = this.owned[i] as Map<string, OwnedState>;
       for (const owner of f.owners(this.ix)) {
         const s = f.build(this.ix, owner);
-        if (!isEmpty(s)) m.set(owner, s);
+        if (isEmpty(s)) continue;
+        m.set(owner, s);
+        yield s.flows;
       }
-      return m;
-    });
+    }
   }
 
   /** The whole desired state as it stands. */
