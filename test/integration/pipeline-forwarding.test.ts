@@ -436,6 +436,29 @@ for (const encap of ['vxlan', 'vlan'] as const) {
       }
     });
 
+    test('flood mode: ARP crosses to the other host (flood group) and is answered there', async () => {
+      const { a1, b1 } = lab.containers;
+      const setArp = (arpMode: 'proxy' | 'flood') =>
+        lab.change({ kind: 'global' }, (ix) => {
+          const old = ix.global;
+          ix.global = { ...old, arpMode };
+          return old;
+        });
+      await setArp('flood');
+      try {
+        await lab.flushNeighbours();
+        const cap = await startCapture(b1.name, 'eth0', ['arp']);
+        assert.ok(await a1.ping(b1.ip, { timeoutSec: 10 }), 'a1 → b1 with flooded ARP');
+        const lines = await cap.stop();
+        assert.ok(
+          lines.some((l) => l.includes(`who-has ${b1.ip} tell ${a1.ip}`)),
+          `b1 saw a1's request:\n${lines.join('\n')}`,
+        );
+      } finally {
+        await setArp('proxy');
+      }
+    });
+
     test('routing mode: subnets of the tenant reach each other through the gateway, TTL decremented', async () => {
       const { a1, b1, c1, c2 } = lab.containers;
       await lab.change({ kind: 'global' }, (ix) => {
