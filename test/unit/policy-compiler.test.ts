@@ -502,3 +502,15 @@ describe('policy compiler: conj id collisions', () => {
     }
   });
 });
+
+describe('Compilation.streamed', () => {
+  test('streams the same flows as a full compile and ends as a complete compilation', () => {
+    const { intent } = randomWorld(5, 6, 5, 8);
+    const { compilation, flows } = Compilation.streamed(structuredClone(intent), HOST, [policyFeature]);
+    const streamed = [...flows];
+    assert.deepEqual(canon(streamed), canon(policyFlows(intent)));
+    assert.deepEqual(canon(compilation.state().flows), canon(streamed));
+    const d = compilation.change({ kind: 'policy', key: 't1/p0' }, (ix) => ix.deletePolicy('t1/p0'));
+    assert.ok(d.owners > 0);
+  });
+});
