@@ -7,6 +7,7 @@ import { IpamDriver } from './ipam-driver.js';
 import { type Links, NetworkDriver } from './network-driver.js';
 import { type PluginServer, startPluginServer } from './plugin-server.js';
 import type { HostAttach, NetmasterClient } from './ports.js';
+import { reconcileEndpoints } from './reconcile.js';
 import type { TargetResolver } from './target.js';
 
 export type { DockerNetwork, NetworkSpec } from './engine.js';
@@ -19,6 +20,8 @@ export type { PluginServer } from './plugin-server.js';
 export { DEFAULT_PLUGIN_DIR, DEFAULT_PLUGIN_NAME, startPluginServer } from './plugin-server.js';
 export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient } from './ports.js';
 export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
+export type { ReconcileOptions, ReconcileResult } from './reconcile.js';
+export { dockerEndpointIds, reconcileEndpoints } from './reconcile.js';
 export type { DockerSyncOptions, SyncResult } from './sync.js';
 export { DockerNetworkSync, desiredNetworks } from './sync.js';
 export type { ContivTarget, Selector, TargetResolver } from './target.js';
@@ -62,6 +65,20 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       : {}),
   });
   const ipam = new IpamDriver({ targets: opts.targets, netmaster: opts.netmaster, pluginName: name });
+  const { netmaster } = opts;
+  if (engine && netmaster.listEndpoints) {
+    // Before the socket opens: Docker cannot be half-way through a call while this decides.
+    const r = await reconcileEndpoints({
+      engine,
+      netmaster,
+      host: opts.host,
+      hostName: opts.hostName,
+      pluginName: name,
+      ...(opts.links ? { links: opts.links } : {}),
+    });
+    if (r.removed.length > 0)
+      opts.log?.info({ removed: r.removed }, 'endpoints Docker no longer has removed');
+  }
   const server = await startPluginServer({
     name,
     ...(opts.dir ? { dir: opts.dir } : {}),

@@ -49,21 +49,29 @@ export class RestNetmasterClient implements NetmasterClient {
     await this.post('/plugin/deleteEndpoint', { endpointID });
   }
 
+  async listEndpoints(host: string): Promise<EndpointRecord[]> {
+    return (await this.call('GET', `/plugin/endpoints?host=${encodeURIComponent(host)}`)) as EndpointRecord[];
+  }
+
   close(): void {
     this.agent.destroy();
   }
 
   private post(path: string, body: unknown): Promise<unknown> {
-    const payload = JSON.stringify(body);
+    return this.call('POST', path, body);
+  }
+
+  private call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const payload = body === undefined ? '' : JSON.stringify(body);
     const url = new URL(path, this.baseUrl);
     return new Promise((resolve, reject) => {
       const req = request(
         url,
         {
-          method: 'POST',
+          method,
           agent: this.agent,
           headers: {
-            'content-type': 'application/json',
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
             'content-length': String(Buffer.byteLength(payload)),
             accept: 'application/json',
           },

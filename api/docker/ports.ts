@@ -36,6 +36,8 @@ export interface NetmasterClient {
   createEndpoint(req: EndpointRequest): Promise<EndpointRecord>;
   /** Removes the record; idempotent. */
   deleteEndpoint(endpointID: string): Promise<void>;
+  /** The records homed on a host (for reconciling at start); optional for clients that cannot list. */
+  listEndpoints?(host: string): Promise<EndpointRecord[]>;
 }
 
 /** This host's datapath: HostAgent has these two methods. */

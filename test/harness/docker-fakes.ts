@@ -113,8 +113,16 @@ export class FakeNetmaster implements NetmasterClient {
     return rec;
   }
 
+  async listEndpoints(host: string): Promise<EndpointRecord[]> {
+    this.check('listEndpoints');
+    return [...this.endpoints.values()].filter((e) => e.homingHost === host);
+  }
+
   async deleteEndpoint(endpointID: string): Promise<void> {
     this.check('deleteEndpoint');
+    const rec = this.endpoints.get(endpointID);
+    // As netmaster: the record's address goes with it.
+    if (rec) this.taken(rec.tenant, rec.network).delete(rec.ipAddress);
     this.endpoints.delete(endpointID);
   }
 }

@@ -333,6 +333,29 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
     await assertClean();
   });
 
+  test('a container removed while netmaster was down: the next netplugin start deletes its record', async () => {
+    const c1 = `${P}-s1`;
+    await dockerd.docker(['run', '-d', '--name', c1, '--net', 'contiv-net', 'bbox', 'sleep', '60']);
+    netmaster.down = true;
+    try {
+      await dockerd.docker(['rm', '-f', c1]);
+    } finally {
+      netmaster.down = false;
+    }
+    assert.equal(netmaster.endpoints.size, 1, 'Docker could not delete the record');
+    assert.deepEqual(await ourVeths(), [], 'Leave needs no netmaster');
+    await plugin.close();
+    plugin = await startDockerPlugin({
+      name: P,
+      targets,
+      netmaster,
+      host,
+      hostName: 'h1',
+      engine: new DockerEngine(dockerd.socket),
+    });
+    await assertClean();
+  });
+
   test('dockerd restarted: the containers it stopped gave everything back, new runs work', async () => {
     const c1 = `${P}-d1`;
     await dockerd.docker(['run', '-d', '--name', c1, '--net', 'contiv-net', 'bbox', 'sleep', '60']);
