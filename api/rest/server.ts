@@ -20,6 +20,7 @@ import {
   tagKey,
   tagPrefix,
 } from '../../policy/ipam/index.js';
+import type { EndpointRecord } from '../../policy/model/endpoint.js';
 import {
   checkDelete,
   checkGlobalUpdate,
@@ -42,6 +43,7 @@ import { type CachedKV, PrefixCache } from '../../state/cache.js';
 import { EtcdStore } from '../../state/etcd.js';
 import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
 import { type BatcherOptions, type BatchOutcome, TxnBatcher } from './batch.js';
+import { EndpointError, endpointOper, nameSome, readEndpoints, registerEndpointRoutes } from './endpoints.js';
 import { forward, type Leadership } from './forward.js';
 import { backfillTenantIds, createWithTenantId, releaseTenantId } from './tenant-ids.js';
 
@@ -432,6 +434,22 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const kv = await store.get(configKey(t, key));
     const obj = parseObj(kv);
     if (!kv || !obj) throw new HttpError(404, `${t} ${key} not found`);
+    if (t === 'network' || t === 'endpointGroup' || t === 'tenant') {
+      // Endpoints are created under the same lock-free discipline as config children: deletes run
+      // alone, so none can appear between this check and the delete below.
+      const users = (await readEndpoints(store)).endpoints
+        .filter((e) =>
+          t === 'tenant'
+            ? e.tenant === key
+            : t === 'network'
+              ? `${e.tenant}:${e.network}` === key
+              : e.endpointGroup !== '' && `${e.tenant}:${e.endpointGroup}` === key,
+        )
+        .map((e) => e.endpointID);
+      if (users.length > 0) {
+        throw new HttpError(409, `${t} ${key}: in use by ${users.length} endpoint(s): ${nameSome(users)}`);
+      }
+    }
     try {
       await checkDelete(t, key, listObjs);
     } catch (e) {
@@ -461,9 +479,45 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }
 
   async function oper(t: ObjType, key: string, obj: PlainObject): Promise<PlainObject> {
+    // Endpoint lists and counts, from the endpoint records netplugins made through /plugin.
+    const eps = async (pick: (e: EndpointRecord) => boolean) => {
+      const { endpoints, hosts } = await readEndpoints(store);
+      return endpoints.filter(pick).map((e) => endpointOper(e, hosts.get(e.homingHost)));
+    };
+    if (t === 'tenant') {
+      const mine = (o: PlainObject) => o.tenantName === key;
+      const endpoints = await eps((e) => e.tenant === key);
+      const count = async (ot: ObjType) => (await listObjs(ot)).filter(mine).length;
+      return {
+        totalNetworks: await count('network'),
+        totalEPGs: await count('endpointGroup'),
+        totalNetprofiles: await count('netprofile'),
+        totalAppProfiles: await count('appProfile'),
+        totalServicelbs: await count('serviceLB'),
+        totalPolicies: await count('policy'),
+        totalEndpoints: endpoints.length,
+        endpoints,
+      };
+    }
+    if (t === 'policy') {
+      // A policy's endpoints are the members of the groups it is attached to.
+      const groups = new Set(
+        (await listObjs('endpointGroup'))
+          .filter(
+            (g) =>
+              g.tenantName === obj.tenantName &&
+              Array.isArray(g.policies) &&
+              g.policies.includes(obj.policyName),
+          )
+          .map((g) => String(g.groupName)),
+      );
+      const endpoints = await eps((e) => e.tenant === obj.tenantName && groups.has(e.endpointGroup));
+      return { numEndpoints: endpoints.length, endpoints };
+    }
     if (t === 'network') {
       const tags = await getTags(key);
-      const out: PlainObject = { numEndpoints: 0, endpoints: [] };
+      const endpoints = await eps((e) => `${e.tenant}:${e.network}` === key);
+      const out: PlainObject = { numEndpoints: endpoints.length, endpoints };
       if (tags) {
         // Contiv shows the local VLAN as pktTag and the VNI as extPktTag for VXLAN networks.
         out.pktTag = tags.localVlan ?? tags.pktTag;
@@ -484,7 +538,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     }
     if (t === 'endpointGroup') {
       const tags = await getTags(`${obj.tenantName}:${obj.networkName}`);
-      return { numEndpoints: 0, endpoints: [], ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag } : {}) };
+      const endpoints = await eps((e) => e.tenant === obj.tenantName && e.endpointGroup === obj.groupName);
+      return {
+        numEndpoints: endpoints.length,
+        endpoints,
+        ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag } : {}),
+      };
     }
     return {};
   }
@@ -511,7 +570,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const fail = (reply: FastifyReply, status: number, msg: string) => reply.code(status).send({ Err: msg });
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (err instanceof HttpError) return fail(reply, err.status, err.message);
+    if (err instanceof HttpError || err instanceof EndpointError) return fail(reply, err.status, err.message);
     if (err instanceof ModelError) {
       return fail(reply, 400, err.message);
     }
@@ -560,8 +619,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }));
   app.get('/api/v1/openapi.json', async () => openapi());
 
-  app.get<{ Params: { id: string } }>('/api/v1/inspect/endpoints/:id/', async (req) => {
-    throw new HttpError(404, `endpoint ${req.params.id} not found`);
+  registerEndpointRoutes(app, {
+    store,
+    configKey: (t, key) => configKey(t, key),
+    shared,
+    epgIdOf,
   });
   app.get<{ Params: { plural: string; key: string } }>('/api/v1/inspect/:plural/:key/', async (req) => {
     const t = typeOr404(req.params.plural);

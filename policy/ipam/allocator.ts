@@ -162,8 +162,14 @@ async function takenAddresses(store: Store, space: AddressSpace): Promise<Set<bi
 export async function allocAddress(
   store: Store,
   space: AddressSpace,
-  opts: { owner: string; preferred?: string; extras?: TxnExtras },
+  opts: {
+    owner: string;
+    preferred?: string;
+    /** The caller's part of the transaction; a function gets the address being tried (e.g. for a record holding it). */
+    extras?: TxnExtras | ((ip: string) => TxnExtras);
+  },
 ): Promise<string> {
+  const extrasFor = (ip: string) => (typeof opts.extras === 'function' ? opts.extras(ip) : opts.extras);
   const value = JSON.stringify({ owner: opts.owner });
   const f: Family = space.subnet.family;
   if (opts.preferred) {
@@ -189,7 +195,7 @@ export async function allocAddress(
       }
       guard.push({ key: poolsKey(space.network), target: 'mod', op: '==', value: pk?.modRevision ?? 0 });
     }
-    if (!(await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], opts.extras))) {
+    if (!(await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], extrasFor(text)))) {
       throw new AllocationError(
         `network ${space.network}: address ${text} is in use by ${ownerOf(await store.get(key)) ?? 'another endpoint'}`,
       );
@@ -215,7 +221,8 @@ export async function allocAddress(
     }
     const text = formatIP(f, candidate);
     const key = addrKey(space.network, text);
-    if (await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], opts.extras)) return text;
+    if (await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], extrasFor(text)))
+      return text;
   }
   throw new AllocationError(`network ${space.network}: address allocation kept conflicting; try again`);
 }
