@@ -6,12 +6,13 @@
 import { isIPv4 } from 'node:net';
 import type { Logger } from 'pino';
 import {
-  configureInterface,
-  createVethPair,
   deleteLink,
-  type InterfaceSpec,
+  HostCommandError,
   macFromIpv4,
+  normalizeMac,
+  runHost,
   setTxOffload,
+  validateIfName,
 } from '../../datapath/host/index.js';
 import { parseSubnet } from '../../policy/ipam/addr.js';
 import type { HostAttach, NetmasterClient } from './ports.js';
@@ -33,18 +34,44 @@ import { type ContivTarget, describeSelector, OPT_TAG, selectorFrom, type Target
 /** VXLAN adds 50 bytes to a 1500-byte underlay frame. */
 export const VXLAN_MTU = 1450;
 
+export interface VethSpec {
+  hostName: string;
+  peerName: string;
+  /** The container end's MAC. */
+  peerMac?: string;
+  /** Both ends. */
+  mtu?: number;
+}
+
 /** The link operations Join and Leave use; tests may count or fail them. */
 export interface Links {
-  createVethPair(hostName: string, peerName: string): Promise<void>;
+  /** The pair in one step: MTU on both ends, the MAC on the peer, the host end up. */
+  createVeth(spec: VethSpec): Promise<void>;
   deleteLink(name: string): Promise<void>;
-  configureInterface(spec: InterfaceSpec): Promise<void>;
   setTxOffload(name: string, on: boolean): Promise<void>;
 }
 
+/** One `ip link add` for the whole pair: each process spawn costs milliseconds of every docker run. */
+async function createVeth(spec: VethSpec): Promise<void> {
+  validateIfName(spec.hostName, 'veth name');
+  validateIfName(spec.peerName, 'veth peer name');
+  const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
+  const mac = spec.peerMac === undefined ? [] : ['address', normalizeMac(spec.peerMac)];
+  const args = ['link', 'add', spec.hostName, ...mtu, 'up', 'type', 'veth', 'peer', 'name', spec.peerName];
+  args.push(...mac, ...mtu);
+  try {
+    await runHost(undefined, 'ip', args);
+  } catch (err) {
+    if (!(err instanceof HostCommandError && /File exists/.test(err.stderr))) throw err;
+    // Left by a Join that died half-way or a crashed netplugin: made again from scratch.
+    await deleteLink(spec.hostName);
+    await runHost(undefined, 'ip', args);
+  }
+}
+
 export const hostLinks: Links = {
-  createVethPair: (a, b) => createVethPair(a, b),
+  createVeth,
   deleteLink: (n) => deleteLink(n),
-  configureInterface,
   setTxOffload: (n, on) => setTxOffload(n, on),
 };
 
@@ -200,20 +227,16 @@ export class NetworkDriver {
     const peer = peerIfName(req.EndpointID);
     const mtu = t.encap === 'vxlan' ? VXLAN_MTU : undefined;
     const links = this.links;
-    // A veth left by a Join that died half-way (or a crashed netplugin) is made again from scratch.
-    await links.deleteLink(hostIf);
     let attached = false;
     try {
-      await links.createVethPair(hostIf, peer);
-      await links.configureInterface({
-        ifName: peer,
-        ...(ep ? { mac: ep.mac } : {}),
+      await links.createVeth({
+        hostName: hostIf,
+        peerName: peer,
+        ...(ep ? { peerMac: ep.mac } : {}),
         ...(mtu !== undefined ? { mtu } : {}),
       });
-      await links.configureInterface({ ifName: hostIf, ...(mtu !== undefined ? { mtu } : {}), up: true });
       // The userspace datapath never completes partial checksums: TCP fails with offload on.
-      await links.setTxOffload(peer, false);
-      await links.setTxOffload(hostIf, false);
+      await Promise.all([links.setTxOffload(peer, false), links.setTxOffload(hostIf, false)]);
       attached = true;
       await this.opts.host.attachEndpoint(req.EndpointID, hostIf);
     } catch (err) {

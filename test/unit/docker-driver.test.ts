@@ -184,16 +184,15 @@ function fakeHost(failAt?: string) {
     if (failAt && name.startsWith(failAt)) throw new Error(`${name} failed (test)`);
   };
   const links: Links = {
-    async createVethPair(a, b) {
-      step(`veth ${a} ${b}`);
-      existing.add(a);
+    async createVeth(v) {
+      step(
+        `veth ${v.hostName} ${v.peerName}${v.peerMac ? ` mac=${v.peerMac}` : ''}${v.mtu ? ` mtu=${v.mtu}` : ''}`,
+      );
+      existing.add(v.hostName);
     },
     async deleteLink(n) {
       log.push(`del ${n}`);
       existing.delete(n);
-    },
-    async configureInterface(spec) {
-      step(`conf ${spec.ifName}${spec.mac ? ` mac=${spec.mac}` : ''}${spec.mtu ? ` mtu=${spec.mtu}` : ''}`);
     },
     async setTxOffload(n) {
       step(`txoff ${n}`);
@@ -307,10 +306,7 @@ describe('NetworkDriver', () => {
       DisableGatewayService: true,
     });
     assert.deepEqual(log, [
-      `del ${h}`,
-      `veth ${h} ${p}`,
-      `conf ${p} mac=02:02:0a:01:01:05 mtu=1450`,
-      `conf ${h} mtu=1450`,
+      `veth ${h} ${p} mac=02:02:0a:01:01:05 mtu=1450`,
       `txoff ${p}`,
       `txoff ${h}`,
       `attach ${h}`,
@@ -321,7 +317,7 @@ describe('NetworkDriver', () => {
     assert.deepEqual(log, [`detach ${h}`, `del ${h}`]);
   });
 
-  for (const failAt of ['veth', 'conf', 'txoff', 'attach']) {
+  for (const failAt of ['veth', 'txoff', 'attach']) {
     test(`a Join failing at "${failAt}" leaves no veth and nothing attached`, async () => {
       const { driver, existing, attached } = await driverWith(failAt);
       await assert.rejects(
