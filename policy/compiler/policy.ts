@@ -24,7 +24,7 @@ import type { Change, OwnedState, PipelineFeature } from '../../datapath/pipelin
 import { fnv1a32 } from '../../datapath/pipeline/hash.js';
 import { FLAG, flagsSet, REG, table } from '../../datapath/pipeline/tables.js';
 import { type IntentIndex, tkey } from './index-intent.js';
-import type { Direction, PolicyIntent, RuleIntent } from './intent.js';
+import type { Direction, GroupIntent, PolicyIntent, RuleIntent } from './intent.js';
 import { formatQuad, intersectPrefixes, maskOf, type Prefix, parseAddressSpec } from './ip-range.js';
 
 export const PROTO_ICMP = 1;
@@ -78,13 +78,22 @@ interface CompiledRule {
 
 type CompiledPolicy = CompiledRule[];
 
-/** An existing match flow: how many rules contribute it, and its conj id once allocated. */
+/**
+ * An existing match flow: which policies' rules contribute it, its conj id, and how many groups
+ * carry it (0, 1 or "2 or more"): carried by one group it is a single direct flow (that group's
+ * id + the match), by more a conjunction.
+ */
 interface MatchEntry {
   n: number;
   dir: Direction;
   slot: number;
   f: MatchFlow;
   conjId: number;
+  /** Policy key → number of its rules contributing this match flow. */
+  policies: Map<string, number>;
+  holders: 0 | 1 | 2;
+  /** The group key when holders is 1. */
+  single: string;
 }
 
 const G = 'g:';
@@ -283,7 +292,8 @@ class PolicyState {
   private readonly buckets = new Map<string, string[]>();
 
   constructor(ix: IntentIndex) {
-    for (const key of [...ix.policies.keys()].sort()) this.recompile(ix, key, new Set());
+    const none = new Set<string>();
+    for (const key of [...ix.policies.keys()].sort()) this.recompile(ix, key, none);
     this.shifted.clear();
   }
 
@@ -296,28 +306,55 @@ class PolicyState {
       this.indexRefs(key, p);
       return false;
     }
-    if (!old) {
-      // First compile of this policy (the whole constructor): nothing to net out.
-      for (const r of next ?? []) {
-        for (let i = 0; i < r.flows.length; i++) this.contribute(r.flows[i]!, r, i, 1, touched);
+    // Net change per match flow, so that the rules that stayed touch nothing.
+    const delta = new Map<string, { d: number; r: CompiledRule; i: number }>();
+    const add = (r: CompiledRule, sign: number) => {
+      for (let i = 0; i < r.flows.length; i++) {
+        const m = r.flows[i]!;
+        const e = delta.get(m);
+        if (e) e.d += sign;
+        else delta.set(m, { d: sign, r, i });
       }
-    } else {
-      // Net change per match flow, so that the rules that stayed touch nothing.
-      const delta = new Map<string, { d: number; r: CompiledRule; i: number }>();
-      const add = (r: CompiledRule, sign: number) =>
-        r.flows.forEach((m, i) => {
-          const e = delta.get(m);
-          if (e) e.d += sign;
-          else delta.set(m, { d: sign, r, i });
-        });
-      for (const r of old) add(r, -1);
-      for (const r of next ?? []) add(r, 1);
-      for (const [m, { d, r, i }] of delta) if (d !== 0) this.contribute(m, r, i, d, touched);
+    };
+    for (const r of old ?? []) add(r, -1);
+    for (const r of next ?? []) add(r, 1);
+    for (const [m, { d, r, i }] of delta) {
+      if (d === 0) continue;
+      this.contribute(m, key, r, i, d, touched);
+      const e = this.matches.get(m);
+      if (e) this.refreshHolders(ix, m, e, touched);
     }
     if (next) this.compiled.set(key, next);
     else this.compiled.delete(key);
     this.indexRefs(key, p);
     return true;
+  }
+
+  /**
+   * Recounts the groups carrying a match flow. When that changes, its owner and the groups whose
+   * clause gains or loses it (the single holder before or after) go into `touched`.
+   */
+  refreshHolders(ix: IntentIndex, m: string, e: MatchEntry, touched: Set<string>): void {
+    let holders: 0 | 1 | 2 = 0;
+    let single = '';
+    outer: for (const p of e.policies.keys()) {
+      for (const g of ix.groupsWithPolicy(p)) {
+        if (holders === 0) {
+          holders = 1;
+          single = g;
+        } else if (g !== single) {
+          holders = 2;
+          break outer;
+        }
+      }
+    }
+    if (holders !== 1) single = '';
+    if (holders === e.holders && single === e.single) return;
+    touched.add(m);
+    if (e.single) touched.add(G + e.single);
+    if (single) touched.add(G + single);
+    e.holders = holders;
+    e.single = single;
   }
 
   private indexRefs(key: string, p: PolicyIntent | undefined): void {
@@ -341,14 +378,25 @@ class PolicyState {
     this.refsOf.set(key, refs);
   }
 
-  private contribute(m: string, r: CompiledRule, i: number, delta: number, touched: Set<string>): void {
+  private contribute(
+    m: string,
+    policy: string,
+    r: CompiledRule,
+    i: number,
+    delta: number,
+    touched: Set<string>,
+  ): void {
     let e = this.matches.get(m);
     if (e) {
+      const n = (e.policies.get(policy) ?? 0) + delta;
+      if (n > 0) e.policies.set(policy, n);
+      else e.policies.delete(policy);
       e.n += delta;
       if (e.n > 0) return;
       this.matches.delete(m);
     } else {
-      e = { n: delta, dir: r.dir, slot: r.slot, f: r.defs[i]!, conjId: 0 };
+      const policies = new Map([[policy, delta]]);
+      e = { n: delta, dir: r.dir, slot: r.slot, f: r.defs[i]!, conjId: 0, policies, holders: 0, single: '' };
       this.matches.set(m, e);
     }
     // Existence changed: the hash bucket's ranks may shift for its other members.
@@ -378,10 +426,25 @@ class PolicyState {
     }
   }
 
-  conjId(m: string): number {
-    const e = this.matches.get(m);
-    if (!e) throw new Error(`policy: no conjunction for ${m}`);
-    return e.conjId;
+  /** After a group's policy list or id changed: the match flows of its old and new policies. */
+  refreshPolicies(
+    ix: IntentIndex,
+    policies: Iterable<string>,
+    group: string,
+    idChanged: boolean,
+    out: Set<string>,
+  ) {
+    for (const p of policies) {
+      for (const r of this.compiled.get(p) ?? []) {
+        for (const m of r.flows) {
+          const e = this.matches.get(m);
+          if (!e) continue;
+          // A direct flow carries its group's id.
+          if (idChanged && e.single === group) out.add(m);
+          this.refreshHolders(ix, m, e, out);
+        }
+      }
+    }
   }
 }
 
@@ -464,7 +527,10 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
     for (const r of compiled) {
       const k = (r.dir === 'in' ? 1000 : 0) + r.slot;
       if (r.all) direct.set(k, r.deny);
-      for (const m of r.flows) conj.push([k, st.conjId(m)]);
+      for (const m of r.flows) {
+        const e = st.matches.get(m);
+        if (e && e.holders === 2) conj.push([k, e.conjId]);
+      }
     }
   }
   const flows: Flow[] = [];
@@ -500,11 +566,26 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
   return { flows };
 }
 
-function buildMatch(st: PolicyState, owner: string): OwnedState {
+function buildMatch(ix: IntentIndex, st: PolicyState, owner: string): OwnedState {
   const e = st.matches.get(owner);
-  if (!e) return { flows: [] };
+  if (!e || e.holders === 0) return { flows: [] };
   const cookie = cookieOf(owner);
   const tableId = tableOf(e.dir);
+  if (e.holders === 1) {
+    const g = ix.groups.get(e.single);
+    if (!g) return { flows: [] };
+    return {
+      flows: [
+        {
+          tableId,
+          priority: directPriority(e.slot),
+          match: { ...matchOfFlow(e.dir, e.f), ...groupMatch(e.dir, g.id) },
+          instructions: verdict(e.dir, e.slot % 2 === 1),
+          cookie,
+        },
+      ],
+    };
+  }
   const priority = conjPriority(e.slot);
   return {
     flows: [
@@ -561,7 +642,7 @@ export const policyFeature: PipelineFeature = {
     if (owner === STATIC) return buildStatic();
     const st = stateOf(ix);
     if (owner.startsWith(G)) return buildGroup(ix, st, owner);
-    if (owner.startsWith(M)) return buildMatch(st, owner);
+    if (owner.startsWith(M)) return buildMatch(ix, st, owner);
     return { flows: [] };
   },
 
@@ -574,10 +655,15 @@ export const policyFeature: PipelineFeature = {
         break;
       case 'group': {
         out.add(G + change.key);
-        const old = before as { id?: number } | undefined;
+        const old = before as GroupIntent | undefined;
         const now = ix.groups.get(change.key);
+        const idChanged = old?.id !== now?.id;
         // A peer group's id is in its referrers' match flows.
-        if (old?.id !== now?.id) recompileInto(ix, st, [...(st.peerGroupRefs.get(change.key) ?? [])], out);
+        if (idChanged) recompileInto(ix, st, [...(st.peerGroupRefs.get(change.key) ?? [])], out);
+        // Its policies' match flows may change hands between direct and conjunctive.
+        const policies = new Set<string>();
+        for (const g of [old, now]) for (const p of g?.policies ?? []) policies.add(tkey(g!.tenant, p));
+        st.refreshPolicies(ix, policies, change.key, idChanged, out);
         break;
       }
       case 'network':

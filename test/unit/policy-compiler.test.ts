@@ -45,8 +45,8 @@ function rule(over: Partial<RuleIntent>): RuleIntent {
   };
 }
 
-/** prod_web with the seed policy, and a db group that policies can name as a peer. */
-function seed(rules: RuleIntent[], groupsWithPolicy = ['web']): Intent {
+/** Policy p on web and app (so rules are conjunctions), and a db group policies can name as a peer. */
+function seed(rules: RuleIntent[], groupsWithPolicy = ['web', 'app']): Intent {
   return {
     global: { fwdMode: 'bridge', arpMode: 'proxy', pvtSubnet: '172.19.0.0/16' },
     tenants: [{ name: 't', id: 7 }],
@@ -180,7 +180,7 @@ describe('policy compiler: rule shapes', () => {
     }
     // Slot 1/deny: tcp, dropped.
     const p1 = flows.filter((f) => f.priority === conjPriority(slotOf(1, 'deny')));
-    assert.equal(p1.length, 3);
+    assert.equal(p1.length, 4, 'clause 2, conj_id, the clauses of web and app');
     assert.deepEqual(p1.find((f) => f.match.conjId !== undefined)!.instructions, []);
     assert.ok(conjPriority(slotOf(10, 'allow')) > conjPriority(slotOf(1, 'deny')));
   });
@@ -227,6 +227,19 @@ describe('policy compiler: rule shapes', () => {
     assert.ok(own.some((f) => f.match.ipv4Dst === '10.1.0.3' && f.match.reg4 !== undefined));
   });
 
+  test('a match flow carried by one group is one direct flow; by none, nothing', () => {
+    const one = ruleFlows(policyFlows(seed([rule({ protocol: 6, port: 80, priority: 10 })], ['web'])));
+    assert.equal(one.length, 1);
+    assert.deepEqual(one[0]!.match, {
+      ethType: 0x0800,
+      ipProto: 6,
+      tcpDst: 80,
+      reg0: { value: FLAG.toLocal, mask: FLAG.toLocal },
+      reg5: { value: 100, mask: 0xffff },
+    });
+    assert.equal(ruleFlows(policyFlows(seed([rule({ protocol: 6 })], []))).length, 0);
+  });
+
   test('rules that can match nothing cost nothing; a rule matching everything is one flow per group', () => {
     assert.equal(ruleFlows(policyFlows(seed([rule({ fromGroup: 'nosuch' })]))).length, 0);
     assert.equal(ruleFlows(policyFlows(seed([rule({ fromNetwork: 'nosuch' })]))).length, 0);
@@ -248,10 +261,17 @@ describe('policy compiler: rule shapes', () => {
     });
     intent.groups[0]!.policies.push('q');
     const flows = ruleFlows(policyFlows(intent));
-    // 2 match flows + 2 conj_id flows + web (2 ids), db (1), app (1).
-    assert.equal(flows.length, 7);
-    const web = flows.find((f) => JSON.stringify(f.match.reg5) === '{"value":100,"mask":65535}')!;
-    assert.equal(conjActions(web).length, 2);
+    // Port 80 (three groups): match flow + conj_id flow + the clauses of web, db, app; port 81
+    // (web alone, through q): one direct flow.
+    assert.equal(flows.length, 6);
+    const web = flows.find(
+      (f) => JSON.stringify(f.match.reg5) === '{"value":100,"mask":65535}' && !f.match.tcpDst,
+    )!;
+    assert.equal(conjActions(web).length, 1);
+    const direct = flows.find((f) => f.match.tcpDst === 81)!;
+    assert.equal(direct.priority, directPriority(slotOf(1, 'allow')));
+    assert.deepEqual(direct.match.reg5, { value: 100, mask: 0xffff });
+    assert.deepEqual(direct.instructions, [{ type: 'gotoTable', tableId: table('commit') }]);
     const keys = new Set(flows.map(flowKey));
     assert.equal(keys.size, flows.length);
   });
