@@ -98,6 +98,10 @@ async function main(): Promise<void> {
   const app = buildServer({
     store,
     leadership,
+    storeDescription:
+      cfg.etcdEndpoints.length > 0
+        ? cfg.etcdEndpoints.map((e) => (/^\w+:\/\//.test(e) ? e : `etcd://${e}`)).join(',')
+        : `embedded:${cfg.dataDir}`,
     logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
   });
   let closing = false;

@@ -59,6 +59,8 @@ export interface ServerOptions {
    * it. Without it (one netmaster), this one writes.
    */
   leadership?: Leadership;
+  /** How the store was opened, for /info ("etcd://h:2379,…" or "embedded:/var/lib/…"). */
+  storeDescription?: string;
   /** Group commit of concurrent writes (default: on for etcd, one transaction in flight; off otherwise). */
   batch?: BatcherOptions;
   /** pino options, or false (the default) for no request log. */
@@ -610,13 +612,25 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   };
 
   app.get('/version', async () => ({ Version: VERSION, GitCommit: 'unknown', BuildTime: 'unknown' }));
-  app.get('/info', async () => ({
-    Version: VERSION,
-    ClusterMode: 'docker',
-    NetworkMode: 'contiv-ts',
-    IsLeader: leadership ? leadership.isLeader : true,
-    Leader: leadership ? ((await leadership.leader())?.address ?? '') : '',
-  }));
+  app.get('/info', async () => {
+    const leader = leadership ? await leadership.leader() : undefined;
+    const isLeader = leadership ? leadership.isLeader : true;
+    const g = (await getObj('global', 'global')) ?? {};
+    return {
+      Version: VERSION,
+      ClusterMode: 'docker',
+      NetworkMode: 'contiv-ts',
+      FwdMode: g.fwdMode ?? '',
+      ArpMode: g.arpMode ?? '',
+      IsLeader: isLeader,
+      // This netmaster's part: the one that writes, one that forwards writes to it, or the only one.
+      Role: !leadership ? 'standalone' : isLeader ? 'leader' : 'follower',
+      Leader: leader?.address ?? '',
+      LeaderID: leader?.id ?? '',
+      StoreKind: store instanceof EtcdStore ? 'etcd' : 'embedded',
+      Store: opts.storeDescription ?? '',
+    };
+  });
   app.get('/api/v1/openapi.json', async () => openapi());
 
   registerEndpointRoutes(app, {

@@ -28,6 +28,10 @@ export class ApiError extends Error {
 export interface ClientOptions {
   /** Per-request limit; netctl is interactive, so a hung netmaster must not hang the shell. */
   readonly timeoutMs?: number;
+  /** Contiv's --insecure: accept any certificate from an https:// netmaster (or auth_proxy). */
+  readonly insecure?: boolean;
+  /** Contiv's auth_proxy token (from `netctl login`), sent as X-Auth-Token. */
+  readonly token?: string;
 }
 
 /**
@@ -60,8 +64,10 @@ export function errorText(body: string, statusText: string): string {
 export class NetmasterClient {
   private readonly base: string;
   private readonly timeoutMs: number;
+  private readonly opts: ClientOptions;
 
   constructor(baseUrl: string, opts: ClientOptions = {}) {
+    this.opts = opts;
     // Users type `--netmaster host:9999` as often as a URL; Contiv's docs use both.
     const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(baseUrl) ? baseUrl : `http://${baseUrl}`;
     this.base = withScheme.replace(/\/+$/, '');
@@ -91,7 +97,7 @@ export class NetmasterClient {
   private async request(method: string, path: string, body?: JsonObject): Promise<Json> {
     let res: { status: number; statusText: string; text: string };
     try {
-      res = await send(new URL(this.base + path), method, body, this.timeoutMs);
+      res = await send(new URL(this.base + path), method, body, this.timeoutMs, this.opts);
     } catch (err) {
       throw new ApiError(method, path, 0, describeNetworkError(err, this.base, this.timeoutMs));
     }
@@ -124,18 +130,24 @@ function send(
   method: string,
   body: JsonObject | undefined,
   timeoutMs: number,
+  opts: ClientOptions = {},
 ): Promise<{ status: number; statusText: string; text: string }> {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     return Promise.reject(new Error(`unsupported scheme ${url.protocol} (use http:// or https://)`));
   }
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { accept: 'application/json' };
+  if (opts.token) headers['x-auth-token'] = opts.token;
   if (payload !== undefined) {
     headers['content-type'] = 'application/json';
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method, headers }, (res) => {
+    const tls = url.protocol === 'https:';
+    const options = tls
+      ? { method, headers, rejectUnauthorized: opts.insecure !== true }
+      : { method, headers };
+    const req = (tls ? httpsRequest : httpRequest)(url, options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { type FlagSpec, formatFlags, parseArgs, str, UsageError } from './args.js';
 import { ApiError, NetmasterClient } from './client.js';
 import { commandsFor, findCommand, objectSummaries } from './commands/index.js';
+import { readToken } from './commands/login.js';
 import { type Command, type Output, tenantFlag, ValidationError } from './commands/types.js';
 
 export const DEFAULT_NETMASTER = 'http://localhost:9999';
@@ -27,8 +28,17 @@ function netmasterFlag(env: NodeJS.ProcessEnv): FlagSpec {
   };
 }
 
+function insecureFlag(env: NodeJS.ProcessEnv): FlagSpec {
+  return {
+    names: ['insecure'],
+    kind: 'bool',
+    usage: 'if true, strict certificate checking will be disabled [$INSECURE]',
+    default: env.INSECURE === 'true' || env.INSECURE === '1',
+  };
+}
+
 function globalFlags(env: NodeJS.ProcessEnv): FlagSpec[] {
-  return [netmasterFlag(env), tenantFlag, helpFlag];
+  return [netmasterFlag(env), insecureFlag(env), tenantFlag, helpFlag];
 }
 
 function topUsage(env: NodeJS.ProcessEnv): string {
@@ -57,7 +67,7 @@ function name(c: Command): string {
 }
 
 function commandUsage(c: Command, env: NodeJS.ProcessEnv): string {
-  const flags = [...c.flags, netmasterFlag(env)];
+  const flags = [...c.flags, netmasterFlag(env), insecureFlag(env)];
   return (
     `Usage: netctl ${name(c)}${flags.length ? ' [flags]' : ''}${c.argsUsage ? ` ${c.argsUsage}` : ''}\n\n` +
     `${c.usage}\n\nFlags:\n${formatFlags(flags)}\n`
@@ -113,7 +123,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       f === tenantFlag && gTenant !== undefined ? { ...f, default: gTenant } : f,
     );
     const gNetmaster = str(g, 'netmaster');
-    specs.push({ ...netmasterFlag(env), default: gNetmaster }, helpFlag);
+    specs.push(
+      { ...netmasterFlag(env), default: gNetmaster },
+      { ...insecureFlag(env), default: g.values.get('insecure') === true },
+      helpFlag,
+    );
     const args = parseArgs(rest.slice(verbless ? 1 : 2), specs, name(cmd));
     if (args.values.get('help') === true) {
       io.out(usageFor);
@@ -127,8 +141,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       );
     }
     const timeoutMs = Number(env.NETCTL_TIMEOUT_MS) > 0 ? Number(env.NETCTL_TIMEOUT_MS) : undefined;
-    const client = new NetmasterClient(str(args, 'netmaster'), { timeoutMs });
-    await cmd.run({ args, client, io, command: name(cmd) });
+    const token = readToken(env);
+    const client = new NetmasterClient(str(args, 'netmaster'), {
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      insecure: args.values.get('insecure') === true,
+      ...(token ? { token } : {}),
+    });
+    await cmd.run({ args, client, io, command: name(cmd), env });
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {

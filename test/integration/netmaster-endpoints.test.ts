@@ -215,6 +215,11 @@ describe('netmaster endpoints (real processes)', () => {
       const nm = await startNetmaster(['--data-dir', dir]);
       try {
         await scenario(nm.url);
+        const info = (await call(nm.url, 'GET', '/info')).body;
+        assert.deepEqual(
+          [info.Role, info.IsLeader, info.StoreKind, info.Store, info.FwdMode],
+          ['standalone', true, 'embedded', `embedded:${dir}`, 'bridge'],
+        );
       } finally {
         nm.p.kill('SIGTERM');
         await new Promise((r) => nm.p.once('exit', r));
@@ -235,6 +240,11 @@ describe('netmaster endpoints (real processes)', () => {
         await scenario(nm.url, async (name, value) => {
           await store.put(`/contiv.io/oper/hosts/${name}`, value);
         });
+        const info = (await call(nm.url, 'GET', '/info')).body;
+        assert.deepEqual(
+          [info.Role, info.Leader, info.StoreKind, info.Store],
+          ['leader', nm.url, 'etcd', `etcd://${etcd.endpoint}`],
+        );
       } finally {
         nm.p.kill('SIGTERM');
         await new Promise((r) => nm.p.once('exit', r));

@@ -8,6 +8,7 @@ import { endpointCommands } from './endpoint.js';
 import { extContractsCommands } from './extcontracts.js';
 import { globalCommands } from './global.js';
 import { groupCommands } from './group.js';
+import { loginCommands } from './login.js';
 import { netprofileCommands } from './netprofile.js';
 import { networkCommands } from './network.js';
 import { policyCommands } from './policy.js';
@@ -18,6 +19,7 @@ import { versionCommands } from './version.js';
 
 export const commands: readonly Command[] = [
   ...versionCommands,
+  ...loginCommands,
   ...groupCommands,
   ...endpointCommands,
   ...netprofileCommands,
@@ -35,6 +37,7 @@ export const commands: readonly Command[] = [
 /** One line per object for the top-level usage, in registry order. */
 export const objectSummaries: readonly (readonly [string, string])[] = [
   ['version', 'Version Information'],
+  ['login', "authenticate to Contiv (you must specify auth_proxy's HTTPS address in the --netmaster flag)"],
   ['group', 'Endpoint Group manipulation tools'],
   ['endpoint, ep', 'Endpoint Inspection'],
   ['netprofile', 'Network profile manipulation tools'],

@@ -14,6 +14,8 @@ export interface Ctx {
   readonly io: Output;
   /** The command's full name (`net create`) for messages. */
   readonly command: string;
+  /** The environment netctl runs in (HOME for login's config file); process.env when absent. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 export interface Command {
