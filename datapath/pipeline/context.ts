@@ -2,7 +2,7 @@
 // ids (network, VRF, group) and the way out of this host towards it. Pure lookups, no flows.
 
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
-import type { EndpointIntent, NetworkIntent } from '../../policy/compiler/intent.js';
+import type { EndpointIntent, HostFacts, NetworkIntent } from '../../policy/compiler/intent.js';
 import type { Change } from './feature.js';
 import { FLAG } from './tables.js';
 
@@ -67,6 +67,17 @@ export function networksOfTenant(ix: IntentIndex, tenant: string): string[] {
 export const EP = 'ep:';
 export const NET = 'net:';
 
+function samePorts(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+function* changedKeys(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): Iterable<string> {
+  for (const [k, v] of a) if (b.get(k) !== v) yield k;
+  for (const k of b.keys()) if (!a.has(k)) yield k;
+}
+
 /** Owners of a forwarding feature: one per endpoint, one per network, plus fixed ones. */
 export function* forwardingOwners(ix: IntentIndex, fixed: readonly string[] = []): Iterable<string> {
   yield* fixed;
@@ -87,9 +98,29 @@ export function* forwardingAffected(
 ): Iterable<string> {
   switch (change.kind) {
     case 'global':
-    case 'hostFacts':
       yield* forwardingOwners(ix, opts.fixed);
       return;
+    case 'hostFacts': {
+      const old = before as HostFacts | undefined;
+      const now = ix.host;
+      if (
+        !old ||
+        old.name !== now.name ||
+        old.uplinkPort !== now.uplinkPort ||
+        !samePorts(old.tunnelPorts, now.tunnelPorts)
+      ) {
+        yield* forwardingOwners(ix, opts.fixed);
+        return;
+      }
+      // Only endpoint ports came or went (the common case: a container plugged): those endpoints,
+      // and their networks when network state lists local ports.
+      for (const id of changedKeys(old.endpointPorts, now.endpointPorts)) {
+        yield EP + id;
+        const e = opts.networkHasEndpoints ? ix.endpoints.get(id) : undefined;
+        if (e) yield NET + tkey(e.tenant, e.network);
+      }
+      return;
+    }
     case 'tenant':
       for (const key of networksOfTenant(ix, change.name)) {
         yield NET + key;

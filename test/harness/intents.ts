@@ -167,6 +167,17 @@ export class RandomWorld {
     return facts;
   }
 
+  /** One local endpoint's port appears or goes (what the agent sees most): new facts, also kept. */
+  plugStep(): HostFacts {
+    const local = this.intent.endpoints.filter((e) => e.host === this.facts.name);
+    const e = pick(this.rand, local);
+    const endpointPorts = new Map(this.facts.endpointPorts);
+    if (e && endpointPorts.has(e.id)) endpointPorts.delete(e.id);
+    else if (e) endpointPorts.set(e.id, 1000 + this.id());
+    this.facts = { ...this.facts, endpointPorts };
+    return this.facts;
+  }
+
   /** One random change of the intent (the facts stay). Returns the new intent, also kept. */
   step(): Intent {
     for (;;) {
@@ -331,7 +342,7 @@ export class DeltaSwitch {
 export interface IncrementalCheckOptions {
   seeds?: number;
   steps?: number;
-  /** Share of steps that change host facts instead of the intent. */
+  /** Share of steps that change host facts instead of the intent (half of them one port). */
   factsShare?: number;
   world?: RandomWorldOptions;
   /** Called with every delta and the change that made it (e.g. to bound `owners`). */
@@ -347,7 +358,7 @@ export function checkIncremental(
   features: readonly PipelineFeature[],
   opts: IncrementalCheckOptions = {},
 ): void {
-  const { seeds = 20, steps = 40, factsShare = 0.15 } = opts;
+  const { seeds = 20, steps = 40, factsShare = 0.2 } = opts;
   for (let seed = 1; seed <= seeds; seed++) {
     const world = new RandomWorld(seed, opts.world);
     const comp = new Compilation(structuredClone(world.intent), world.facts, features);
@@ -355,9 +366,12 @@ export function checkIncremental(
     for (let n = 0; n < steps; n++) {
       const prev = world.intent;
       let changes: IntentChange[];
-      if (world.rand() < factsShare) {
+      const r = world.rand();
+      if (r < factsShare / 2) {
         world.facts = world.randomFacts();
         changes = [hostFactsChange(world.facts)];
+      } else if (r < factsShare) {
+        changes = [hostFactsChange(world.plugStep())];
       } else {
         changes = diffIntent(prev, world.step());
       }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { PIPELINE } from '../../datapath/pipeline/tables.js';
-import { compile } from '../../policy/compiler/compile.js';
+import { Compilation, compile } from '../../policy/compiler/compile.js';
+import { hostFactsChange } from '../../policy/compiler/diff.js';
 import { checkIncremental, RandomWorld, stateText } from '../harness/intents.js';
 
 describe('forwarding features', () => {
@@ -35,5 +36,20 @@ describe('forwarding features', () => {
         assert.ok(d.addFlows.length + d.removeFlows.length <= 20, 'flows changed by one endpoint');
       },
     });
+  });
+
+  test('a port plugged or unplugged touches O(1) owners; new tunnels touch everything', () => {
+    const w = new RandomWorld(11, { endpoints: 80, hosts: ['h1', 'h2'] });
+    w.facts = { name: 'h1', endpointPorts: w.facts.endpointPorts, tunnelPorts: new Map([['h2', 100]]) };
+    const comp = new Compilation(structuredClone(w.intent), w.facts, forwardingFeatures);
+    for (let i = 0; i < 20; i++) {
+      const d = comp.change({ kind: 'hostFacts' }, hostFactsChange(w.plugStep()).mutate);
+      // Per feature at most the endpoint's owner and its network's.
+      assert.ok(d.owners <= 2 * forwardingFeatures.length, `${d.owners} owners for one port`);
+    }
+    const tunnels = { ...w.facts, tunnelPorts: new Map([['h2', 101]]) };
+    const d = comp.change({ kind: 'hostFacts' }, hostFactsChange(tunnels).mutate);
+    assert.ok(d.owners >= w.intent.endpoints.length, 'a tunnel port renumbered: every owner');
+    assert.deepEqual(stateText(comp.state()), stateText(compile(w.intent, tunnels, forwardingFeatures)));
   });
 });
