@@ -6,7 +6,7 @@ import type { DockerEngine } from './engine.js';
 import { IpamDriver } from './ipam-driver.js';
 import { type Links, NetworkDriver } from './network-driver.js';
 import { type PluginServer, startPluginServer } from './plugin-server.js';
-import type { HostAttach, NetmasterClient } from './ports.js';
+import { FreedAddresses, type HostAttach, type NetmasterClient } from './ports.js';
 import { reconcileEndpoints } from './reconcile.js';
 import type { TargetResolver } from './target.js';
 
@@ -19,6 +19,7 @@ export { hostIfName, NetworkDriver, peerIfName, VXLAN_MTU } from './network-driv
 export type { PluginServer } from './plugin-server.js';
 export { DEFAULT_PLUGIN_DIR, DEFAULT_PLUGIN_NAME, startPluginServer } from './plugin-server.js';
 export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient } from './ports.js';
+export { FreedAddresses } from './ports.js';
 export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
 export type { ReconcileOptions, ReconcileResult } from './reconcile.js';
 export { dockerEndpointIds, reconcileEndpoints } from './reconcile.js';
@@ -51,7 +52,9 @@ export interface DockerPlugin extends PluginServer {
 export async function startDockerPlugin(opts: DockerPluginOptions): Promise<DockerPlugin> {
   const name = opts.name ?? 'netplugin';
   const engine = opts.engine;
+  const freed = new FreedAddresses();
   const network = new NetworkDriver({
+    freed,
     targets: opts.targets,
     netmaster: opts.netmaster,
     host: opts.host,
@@ -64,7 +67,7 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       ? { networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined }
       : {}),
   });
-  const ipam = new IpamDriver({ targets: opts.targets, netmaster: opts.netmaster, pluginName: name });
+  const ipam = new IpamDriver({ targets: opts.targets, netmaster: opts.netmaster, pluginName: name, freed });
   const { netmaster } = opts;
   if (engine && netmaster.listEndpoints) {
     // Before the socket opens: Docker cannot be half-way through a call while this decides.

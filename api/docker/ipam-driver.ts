@@ -3,7 +3,7 @@
 // between calls and a restarted netplugin answers Docker's later calls as before.
 
 import { parseIP, parseSubnet } from '../../policy/ipam/addr.js';
-import type { NetmasterClient } from './ports.js';
+import type { FreedAddresses, NetmasterClient } from './ports.js';
 import {
   GATEWAY_REQUEST,
   type Handler,
@@ -30,6 +30,8 @@ export interface IpamDriverOptions {
   netmaster: NetmasterClient;
   /** The plugin's name, for messages that tell the user what to type. */
   pluginName: string;
+  /** Addresses already returned with their endpoint: their ReleaseAddress is a no-op. */
+  freed?: FreedAddresses;
 }
 
 function obj<T>(body: unknown, call: string): T {
@@ -116,6 +118,7 @@ export class IpamDriver {
       throw err;
     }
     if (address === t.gateway) return {};
+    if (this.opts.freed?.take(t.tenant, t.network, address)) return {};
     await this.opts.netmaster.releaseAddress({ tenant: t.tenant, network: t.network, address });
     return {};
   }

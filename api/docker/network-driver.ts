@@ -15,7 +15,7 @@ import {
   validateIfName,
 } from '../../datapath/host/index.js';
 import { parseSubnet } from '../../policy/ipam/addr.js';
-import type { HostAttach, NetmasterClient } from './ports.js';
+import type { FreedAddresses, HostAttach, NetmasterClient } from './ports.js';
 import {
   type CreateEndpointRequest,
   type CreateEndpointResponse,
@@ -90,6 +90,8 @@ export interface NetworkDriverOptions {
   /** 'local' without swarm (Docker refuses global-scope networks outside a swarm manager). */
   scope?: 'local' | 'global';
   links?: Links;
+  /** Where addresses returned with their endpoint are noted for the IPAM driver. */
+  freed?: FreedAddresses;
   /**
    * The generic options of a Docker network this process has not seen created (a netplugin restart):
    * Docker does not repeat CreateNetwork, so they are read back from the engine.
@@ -100,6 +102,8 @@ export interface NetworkDriverOptions {
 
 interface EndpointState {
   networkID: string;
+  tenant: string;
+  network: string;
   ip: string;
   mac: string;
 }
@@ -202,13 +206,22 @@ export class NetworkDriver {
       host: this.opts.hostName,
     });
     const mac = (rec.macAddress || macFromIpv4(ip)).toLowerCase();
-    this.endpoints.set(req.EndpointID, { networkID: req.NetworkID, ip, mac });
+    this.endpoints.set(req.EndpointID, {
+      networkID: req.NetworkID,
+      tenant: t.tenant,
+      network: t.network,
+      ip,
+      mac,
+    });
     // Docker refuses an answer that sets what it set itself.
     return asked ? {} : { Interface: { MacAddress: mac } };
   }
 
   async deleteEndpoint(req: EndpointRequest): Promise<Record<string, never>> {
     await this.opts.netmaster.deleteEndpoint(req.EndpointID);
+    const ep = this.endpoints.get(req.EndpointID);
+    // netmaster returned the record's address with it (see FreedAddresses).
+    if (ep) this.opts.freed?.add(ep.tenant, ep.network, ep.ip);
     this.endpoints.delete(req.EndpointID);
     return {};
   }

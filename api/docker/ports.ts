@@ -47,3 +47,25 @@ export interface HostAttach {
   /** Unplugs it; idempotent. */
   detachEndpoint(endpointId: string, hostIfName: string): Promise<void>;
 }
+
+/**
+ * Addresses an endpoint's deletion already gave back to netmaster. Docker calls ReleaseAddress right
+ * after DeleteEndpoint; by then the address may be another container's fresh allocation, which that
+ * late release must not free. The NetworkDriver notes them, the IpamDriver consumes them.
+ */
+export class FreedAddresses {
+  private readonly keys = new Set<string>();
+
+  private static key(tenant: string, network: string, ip: string): string {
+    return `${tenant}:${network}/${ip}`;
+  }
+
+  add(tenant: string, network: string, ip: string): void {
+    this.keys.add(FreedAddresses.key(tenant, network, ip));
+  }
+
+  /** True (once) when the address was given back with its endpoint. */
+  take(tenant: string, network: string, ip: string): boolean {
+    return this.keys.delete(FreedAddresses.key(tenant, network, ip));
+  }
+}

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { IpamDriver } from '../../api/docker/ipam-driver.js';
 import { hostIfName, type Links, NetworkDriver, peerIfName } from '../../api/docker/network-driver.js';
-import type { HostAttach } from '../../api/docker/ports.js';
+import { FreedAddresses, type HostAttach } from '../../api/docker/ports.js';
 import { GENERIC_OPTIONS, PluginError } from '../../api/docker/protocol.js';
 import {
   dockerNetworkName,
@@ -216,7 +216,10 @@ function fakeHost(failAt?: string) {
 async function driverWith(failAt?: string) {
   const { targets, netmaster } = setup();
   const h = fakeHost(failAt);
+  const freed = new FreedAddresses();
+  const ipam = new IpamDriver({ targets, netmaster, pluginName: 'np', freed });
   const driver = new NetworkDriver({
+    freed,
     targets,
     netmaster,
     host: h.host,
@@ -230,7 +233,7 @@ async function driverWith(failAt?: string) {
     Options: { [GENERIC_OPTIONS]: { network: 'n' } },
     IPv4Data: [{ Pool: '10.1.1.0/24' }],
   });
-  return { driver, netmaster, ...h };
+  return { driver, ipam, netmaster, ...h };
 }
 
 const EP = '0123456789abcdef0123';
@@ -279,6 +282,23 @@ describe('NetworkDriver', () => {
     await driver.deleteEndpoint({ NetworkID: 'N1', EndpointID: EP });
     await driver.deleteEndpoint({ NetworkID: 'N1', EndpointID: EP }); // idempotent
     assert.equal(netmaster.endpoints.size, 0);
+  });
+
+  test("Docker's ReleaseAddress after DeleteEndpoint never frees the address's next holder", async () => {
+    const { driver, ipam, netmaster } = await driverWith();
+    const PoolID = poolIdOf({ tenant: 'default', network: 'n', group: '' });
+    assert.equal((await ipam.requestAddress({ PoolID })).Address, '10.1.1.1/24');
+    await driver.createEndpoint({ NetworkID: 'N1', EndpointID: EP, Interface: { Address: '10.1.1.1/24' } });
+    await driver.deleteEndpoint({ NetworkID: 'N1', EndpointID: EP }); // netmaster frees 10.1.1.1 here
+    assert.equal(
+      (await ipam.requestAddress({ PoolID })).Address,
+      '10.1.1.1/24',
+      'another container takes it',
+    );
+    await ipam.releaseAddress({ PoolID, Address: '10.1.1.1' }); // the first container's late release
+    assert.deepEqual(netmaster.allocated(), ['default:n/10.1.1.1']);
+    await ipam.releaseAddress({ PoolID, Address: '10.1.1.1' }); // the second one's own release
+    assert.deepEqual(netmaster.allocated(), []);
   });
 
   test('a network created before a restart is read back from the engine', async () => {
