@@ -478,6 +478,23 @@ for (const encap of ['vxlan', 'vlan'] as const) {
       await l.stop();
       assert.ok(await a1.ping('10.1.1.254', { timeoutSec: 3 }), 'the gateway answers ping');
       assert.ok(await c2.ping('10.1.2.254', { timeoutSec: 3 }), 'the gateway of n2 answers ping');
+      // A destination the tenant does not know: out of the uplink in a1's network's VLAN (the
+      // outside router is there), or nowhere with VXLAN.
+      const [h1] = lab.hosts;
+      const noRoute = /table=40,.*priority=10,.*reg6=0xb\/0xffff/;
+      const before = await packets(h1.ovs, 'brint', noRoute);
+      const wire = await startCapture(h1.netns, h1.underlayIf, ['icmp', 'or', '(vlan', 'and', 'icmp)']);
+      assert.equal(await a1.ping('192.0.2.1', { timeoutSec: 1 }), false, 'nobody answers 192.0.2.1');
+      const out = (await wire.stop()).filter((l) => l.includes('> 192.0.2.1'));
+      assert.ok(
+        await grows(h1.ovs, 'brint', noRoute, before),
+        "the network's unknown-destination flow took it",
+      );
+      if (encap === 'vlan')
+        assert.ok(
+          out.some((l) => /vlan 111,/.test(l)),
+          `left tagged 111:\n${out.join('\n')}`,
+        );
       const neigh = await a1.exec('ip', ['neigh', 'show', '10.1.1.254']);
       assert.match(neigh, /00:00:11:11:11:11/, 'the gateway answers with the router MAC');
     });
