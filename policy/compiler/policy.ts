@@ -137,10 +137,10 @@ export function matchOfFlow(dir: Direction, f: MatchFlow): Match {
 function groupMatch(dir: Direction, groupId: number): Match {
   const m: Match = {};
   if (dir === 'in') {
-    m.reg0 = flagsSet(FLAG.toLocal);
+    m.reg0 = TO_LOCAL;
     setRegMatch(m, REG.dstGroup, groupId);
   } else {
-    m.reg0 = flagsSet(FLAG.fromLocal);
+    m.reg0 = FROM_LOCAL;
     setRegMatch(m, REG.srcGroup, groupId);
   }
   return m;
@@ -150,9 +150,16 @@ function tableOf(dir: Direction): number {
   return table(dir === 'in' ? 'ingressPolicy' : 'egressPolicy');
 }
 
+// Verdicts and flag matches are shared by thousands of flows: one immutable object each (flows
+// are never mutated downstream; canonicalisation copies on write).
+const DROP: Instruction[] = [];
+const ALLOW_OUT: Instruction[] = [{ type: 'gotoTable', tableId: table('ingressPolicy') }];
+const ALLOW_IN: Instruction[] = [{ type: 'gotoTable', tableId: table('commit') }];
+const FROM_LOCAL = flagsSet(FLAG.fromLocal);
+const TO_LOCAL = flagsSet(FLAG.toLocal);
+
 function verdict(dir: Direction, deny: boolean): Instruction[] {
-  if (deny) return [];
-  return [{ type: 'gotoTable', tableId: table(dir === 'in' ? 'commit' : 'ingressPolicy') }];
+  return deny ? DROP : dir === 'in' ? ALLOW_IN : ALLOW_OUT;
 }
 
 function cookieOf(owner: string): bigint {
