@@ -37,7 +37,7 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     id: 0,
     name: 'classify',
     owner: Feature.Classifier,
-    matches: ['in_port', 'eth_src', 'ipv4_src', 'arp_spa', 'arp_sha', 'tun_id', 'vlan_vid'],
+    matches: ['in_port', 'eth_src', 'eth_type', 'ipv4_src', 'arp_spa', 'arp_sha', 'tun_id', 'vlan_vid'],
     miss: 'drop',
     purpose:
       'where the packet came from: a local endpoint (spoof guard on source MAC + IP; loads network, VRF, source group), a tunnel (VNI → network), the uplink (VLAN tag → network, tag popped), the host port',
@@ -46,7 +46,7 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     id: 10,
     name: 'srcGroup',
     owner: Feature.Classifier,
-    matches: ['reg6 (network)', 'ipv4_src'],
+    matches: ['reg6 (network)', 'eth_type=ip', 'ipv4_src'],
     miss: 'next',
     purpose: 'source group of packets from other hosts, by source address (the sending host guards it)',
   },
@@ -54,7 +54,7 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     id: 20,
     name: 'arp',
     owner: Feature.Arp,
-    matches: ['eth_type=arp', 'reg6 (network)', 'arp_op', 'arp_tpa'],
+    matches: ['eth_type=arp', 'reg0 (from local)', 'reg6 (network)', 'arp_op', 'arp_tpa'],
     miss: 'next',
     purpose:
       'proxy mode: answer for known endpoints and the gateway in the datapath; flood mode and misses: on to forwarding',
@@ -71,7 +71,16 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     id: 40,
     name: 'dstLookup',
     owner: Feature.L2Forwarding,
-    matches: ['reg6 (network)', 'eth_dst', 'reg7 (VRF)', 'ipv4_dst'],
+    matches: [
+      'reg6 (network)',
+      'eth_dst',
+      'reg7 (VRF)',
+      'eth_type=ip',
+      'ipv4_dst',
+      'reg0 (from local)',
+      'ip_proto=icmp (gateway echo)',
+      'icmp_type (gateway echo)',
+    ],
     miss: 'next',
     purpose:
       'bridge: destination MAC → output port (local, tunnel or uplink) and destination group; routing: destination IP → same, with MAC rewrite and TTL decrement; a miss floods (bridge) or goes to the uplink (routing)',
@@ -134,7 +143,7 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     id: 100,
     name: 'output',
     owner: Feature.Output,
-    matches: ['reg0 (output kind)', 'reg1 (output port)', 'reg6 (network)'],
+    matches: ['reg0 (output kind, origin)', 'reg6 (destination network, high half)'],
     miss: 'drop',
     purpose:
       "local port: output to reg1; tunnel: set the network's VNI; uplink: push the network's VLAN; flood per network",
