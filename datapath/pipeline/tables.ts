@@ -57,7 +57,7 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     matches: ['eth_type=arp', 'reg0 (from local)', 'reg6 (network)', 'arp_op', 'arp_tpa'],
     miss: 'next',
     purpose:
-      'proxy mode: answer for known endpoints and the gateway in the datapath; flood mode and misses: on to forwarding',
+      'bridge + proxy mode: requests for known endpoints answered in the datapath; routing: every request answered with the router MAC (gateway included); flood mode and misses: on to forwarding',
   },
   {
     id: 30,
