@@ -9,12 +9,13 @@
 //   peer networks and addresses the packet's addresses (a network is its subnet).
 // - A port needs tcp or udp; a port without a protocol means both; other protocols ignore it.
 //
-// Flow scheme: a rule's own match is split into "match flows" (one per protocol × address prefix).
-// Each distinct (direction, priority slot, match flow) is one conjunction: clause 2 is that match
-// flow, clause 1 is one flow per group and slot carrying a conjunction action for every match flow
-// of the group's rules at that slot. A rule costs its match flows + conj_id flows, shared with every
-// identical rule; a group costs one flow per slot. A rule with no match of its own is one flow per
-// group. The OVS priority encodes the slot, so every flow at one priority has the same verdict.
+// Flow scheme: a rule's own match is split into "match flows" (one per protocol × address prefix),
+// keyed by (direction, priority slot, match flow). One carried by a single group is one direct
+// flow (group + match). One carried by several groups is a conjunction: clause 2 is the match flow
+// (shared by every identical rule), clause 1 is one flow per group and slot with a conjunction
+// action for each of the group's match flows there, and a conj_id flow holds the verdict. A rule
+// with no match of its own is one flow per group. The OVS priority encodes the slot, so every flow
+// at one priority has the same verdict.
 
 import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
 import type { Flow } from '../../controller/flowtable/manager.js';
@@ -32,7 +33,7 @@ export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 const ETH_IP = 0x0800;
 
-/** OVS priorities. Rule flows sit in [RULE_BASE, RULE_BASE + 4 × 202). */
+/** OVS priorities. Rule flows sit in [ruleBase, ruleBase + 2 × 202). */
 export const PRIO = {
   conntrack: 100,
   commit: 100,
