@@ -2,9 +2,10 @@
 // on one plugin socket, with the engine as the memory of networks created before a restart.
 
 import type { Logger } from 'pino';
+import type { NetnsRef } from '../../datapath/host/index.js';
 import type { DockerEngine } from './engine.js';
 import { IpamDriver } from './ipam-driver.js';
-import { type Links, NetworkDriver } from './network-driver.js';
+import { type Links, linksIn, NetworkDriver } from './network-driver.js';
 import { type PluginServer, startPluginServer } from './plugin-server.js';
 import { FreedAddresses, type HostAttach, type NetmasterClient } from './ports.js';
 import { reconcileEndpoints } from './reconcile.js';
@@ -15,7 +16,7 @@ export { DEFAULT_DOCKER_SOCKET, DockerEngine, DockerEngineError, MANAGED_LABEL }
 export { IpamDriver } from './ipam-driver.js';
 export { NetmasterCallError, RestNetmasterClient } from './netmaster-client.js';
 export type { Links } from './network-driver.js';
-export { hostIfName, NetworkDriver, peerIfName, VXLAN_MTU } from './network-driver.js';
+export { hostIfName, hostLinks, linksIn, NetworkDriver, peerIfName, VXLAN_MTU } from './network-driver.js';
 export type { PluginServer } from './plugin-server.js';
 export { DEFAULT_PLUGIN_DIR, DEFAULT_PLUGIN_NAME, startPluginServer } from './plugin-server.js';
 export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient } from './ports.js';
@@ -40,6 +41,8 @@ export interface DockerPluginOptions {
   scope?: 'local' | 'global';
   /** Reads back networks created before this process started. */
   engine?: DockerEngine;
+  /** The namespace dockerd runs in (a simulated host); veths are made there. */
+  netns?: NetnsRef;
   links?: Links;
   log?: Logger;
 }
@@ -52,6 +55,7 @@ export interface DockerPlugin extends PluginServer {
 export async function startDockerPlugin(opts: DockerPluginOptions): Promise<DockerPlugin> {
   const name = opts.name ?? 'netplugin';
   const engine = opts.engine;
+  const links = opts.links ?? linksIn(opts.netns);
   const freed = new FreedAddresses();
   const network = new NetworkDriver({
     freed,
@@ -61,7 +65,7 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
     hostName: opts.hostName,
     pluginName: name,
     ...(opts.scope ? { scope: opts.scope } : {}),
-    ...(opts.links ? { links: opts.links } : {}),
+    links,
     ...(opts.log ? { log: opts.log } : {}),
     ...(engine
       ? { networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined }
@@ -77,7 +81,7 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       host: opts.host,
       hostName: opts.hostName,
       pluginName: name,
-      ...(opts.links ? { links: opts.links } : {}),
+      links,
     });
     if (r.removed.length > 0)
       opts.log?.info({ removed: r.removed }, 'endpoints Docker no longer has removed');

@@ -9,6 +9,7 @@ import {
   deleteLink,
   HostCommandError,
   macFromIpv4,
+  type NetnsRef,
   normalizeMac,
   runHost,
   setTxOffload,
@@ -52,7 +53,7 @@ export interface Links {
 }
 
 /** One `ip link add` for the whole pair: each process spawn costs milliseconds of every docker run. */
-async function createVeth(spec: VethSpec): Promise<void> {
+async function createVeth(spec: VethSpec, netns: NetnsRef | undefined): Promise<void> {
   validateIfName(spec.hostName, 'veth name');
   validateIfName(spec.peerName, 'veth peer name');
   const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
@@ -60,20 +61,25 @@ async function createVeth(spec: VethSpec): Promise<void> {
   const args = ['link', 'add', spec.hostName, ...mtu, 'up', 'type', 'veth', 'peer', 'name', spec.peerName];
   args.push(...mac, ...mtu);
   try {
-    await runHost(undefined, 'ip', args);
+    await runHost(netns, 'ip', args);
   } catch (err) {
     if (!(err instanceof HostCommandError && /File exists/.test(err.stderr))) throw err;
     // Left by a Join that died half-way or a crashed netplugin: made again from scratch.
-    await deleteLink(spec.hostName);
-    await runHost(undefined, 'ip', args);
+    await deleteLink(spec.hostName, netns);
+    await runHost(netns, 'ip', args);
   }
 }
 
-export const hostLinks: Links = {
-  createVeth,
-  deleteLink: (n) => deleteLink(n),
-  setTxOffload: (n, on) => setTxOffload(n, on),
-};
+/** Links in the namespace dockerd runs in (the current one when undefined). */
+export function linksIn(netns?: NetnsRef): Links {
+  return {
+    createVeth: (spec) => createVeth(spec, netns),
+    deleteLink: (n) => deleteLink(n, netns),
+    setTxOffload: (n, on) => setTxOffload(n, on, netns),
+  };
+}
+
+export const hostLinks: Links = linksIn(undefined);
 
 /** Host end of an endpoint's veth: "vp" + the endpoint id's first 11 characters (fits IFNAMSIZ). */
 export const hostIfName = (endpointID: string) => `vp${endpointID.slice(0, 11)}`;

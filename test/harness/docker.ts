@@ -34,10 +34,24 @@ const START_TIMEOUT_MS = 30_000;
 
 export const DOCKER_COMMANDS = ['dockerd', 'containerd', 'runc', 'tar'] as const;
 
+export interface StartDockerdOptions {
+  /**
+   * Run inside this network namespace as a host of its own (lab recipe "Two Docker hosts on one
+   * machine"): a private mount namespace with its own cgroup mounts and its own /run/docker,
+   * /run/containerd and /var/lib/docker, so plugins, containerd and fixed paths are not shared.
+   */
+  netns?: string;
+  /** Hostname inside that host (with netns only). */
+  hostname?: string;
+}
+
 export interface DockerDaemon {
   readonly dir: string;
   /** Path of the engine's API socket. */
   readonly socket: string;
+  /** Where this engine looks for legacy plugins (/run/docker/plugins, or the host's private one). */
+  readonly pluginDir: string;
+  readonly netns: string | undefined;
   /** The docker CLI against this engine; resolves with stdout. */
   docker(args: readonly string[], opts?: { timeoutMs?: number }): Promise<string>;
   /** Imports the busybox image as `bbox:latest` (once). */
@@ -91,14 +105,36 @@ function mountsUnder(dir: string): string[] {
   }
 }
 
+/** Run by sh inside `ip netns exec NS unshare -m -u`: the mounts exist only in that mount namespace. */
+const HOST_SCRIPT = `set -e
+D=$1; HOST=$2; shift 2
+mount -t tmpfs cgroup /sys/fs/cgroup
+for c in cpu cpuacct cpuset memory devices freezer blkio pids; do
+  mkdir -p /sys/fs/cgroup/$c; mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c
+done
+mkdir -p /sys/fs/cgroup/systemd; mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
+mkdir -p /sys/fs/cgroup/unified; mount -t cgroup2 none /sys/fs/cgroup/unified || true
+for d in run/docker run/containerd var/lib/docker; do
+  mkdir -p "$D/host/$d" "/$d"; mount --bind "$D/host/$d" "/$d"
+done
+hostname "$HOST"
+exec dockerd "$@"
+`;
+
 class Dockerd implements DockerDaemon {
   readonly socket: string;
+  readonly pluginDir: string;
   private readonly env: Record<string, string>;
   private imported: Promise<string> | undefined;
   private stopping: Promise<void> | undefined;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    readonly netns: string | undefined,
+    private readonly hostname: string,
+  ) {
     this.socket = join(dir, 'docker.sock');
+    this.pluginDir = netns === undefined ? PLUGIN_DIR : join(dir, 'host', 'run', 'docker', 'plugins');
     this.env = { DOCKER_HOST: `unix://${this.socket}`, DOCKER_CONFIG: join(dir, 'cli') };
   }
 
@@ -121,8 +157,29 @@ class Dockerd implements DockerDaemon {
       `unix://${this.socket}`,
       `--pidfile=${join(this.dir, 'docker.pid')}`,
     ];
+    const log = join(this.dir, 'dockerd.log');
     // In a session of its own, through sh: it must not hold the test's stdio nor get its signals.
-    await run('sh', ['-c', `setsid dockerd "$@" >>"${join(this.dir, 'dockerd.log')}" 2>&1 &`, 'sh', ...args]);
+    if (this.netns === undefined) {
+      await run('sh', ['-c', `setsid dockerd "$@" >>"${log}" 2>&1 &`, 'sh', ...args]);
+    } else {
+      const script = join(this.dir, 'host.sh');
+      await writeFile(script, HOST_SCRIPT);
+      await mkdir(this.pluginDir, { recursive: true });
+      const inner = [
+        'ip',
+        'netns',
+        'exec',
+        this.netns,
+        'unshare',
+        '-m',
+        '-u',
+        'sh',
+        script,
+        this.dir,
+        this.hostname,
+      ];
+      await run('sh', ['-c', `setsid "$@" >>"${log}" 2>&1 &`, 'sh', ...inner, ...args]);
+    }
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       if (existsSync(this.socket)) {
@@ -186,14 +243,14 @@ class Dockerd implements DockerDaemon {
 let swept = false;
 
 /** Starts a private dockerd; stopped by runCleanups() (or on exit) unless stopped before. */
-export async function startDockerd(): Promise<DockerDaemon> {
+export async function startDockerd(opts: StartDockerdOptions = {}): Promise<DockerDaemon> {
   if (!swept) {
     swept = true;
     sweepStale();
     sweepStalePluginFiles();
   }
   const dir = await mkdtemp(tempDirPrefix('dkr'));
-  const d = new Dockerd(dir);
+  const d = new Dockerd(dir, opts.netns, opts.hostname ?? opts.netns ?? 'docker');
   onCleanup(() => d.stop(), { label: `dockerd ${dir}`, sync: () => d.stopSync() });
   try {
     await d.start();
