@@ -84,10 +84,21 @@ export class TxnBatcher {
   }
 
   submit(item: BatchItem): Promise<BatchOutcome> {
+    if (this.maxInFlight === Number.POSITIVE_INFINITY) return this.alone(item);
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject, bystander: 0 });
       this.pump();
     });
+  }
+
+  /** Without a limit there is nothing to batch: the write goes straight to the store. */
+  private async alone(item: BatchItem): Promise<BatchOutcome> {
+    const r = await this.store.txn(
+      item.compares,
+      item.ops,
+      item.readBack.map((key) => ({ type: 'get', key })),
+    );
+    return { succeeded: r.succeeded, revision: r.revision, reads: r.succeeded ? [] : r.reads };
   }
 
   private pump(): void {
