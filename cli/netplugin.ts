@@ -1,0 +1,249 @@
+#!/usr/bin/env node
+// Owns netplugin's process edge: flags and CONTIV_NETPLUGIN_* env, opening the store and OVS,
+// starting the host agent, clean shutdown. The agent (datapath/agent) does the work.
+import { existsSync, realpathSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pino, { type Logger } from 'pino';
+import { HostAgent } from '../datapath/agent/agent.js';
+import { OvsdbClient } from '../datapath/ovsdb/client.js';
+import type { PipelineFeature } from '../datapath/pipeline/feature.js';
+import { VSwitch } from '../datapath/vswitch.js';
+import { openStore } from '../state/index.js';
+import type { Store } from '../state/store.js';
+import { type FlagSpec, list, parseFlags, usage } from './flags.js';
+
+const FLAGS = {
+  host: {
+    names: ['host'],
+    env: 'CONTIV_NETPLUGIN_HOST',
+    help: "host name to identify this host (default: the kernel's)",
+  },
+  vtepIp: {
+    names: ['vtep-ip'],
+    env: 'CONTIV_NETPLUGIN_VTEP_IP',
+    help: 'address for VXLAN tunnels (default: first non-loopback IPv4)',
+  },
+  controlIp: {
+    names: ['ctrl-ip', 'control-ip'],
+    env: 'CONTIV_NETPLUGIN_CONTROL_IP',
+    help: 'address for control traffic (default: the VTEP address)',
+  },
+  vlanUplinks: {
+    names: ['vlan-if', 'vlan-uplinks'],
+    env: 'CONTIV_NETPLUGIN_VLAN_UPLINKS',
+    help: 'VLAN uplink interfaces, comma separated',
+  },
+  etcd: {
+    names: ['etcd', 'etcd-endpoints', 'cluster-store'],
+    env: 'CONTIV_NETPLUGIN_ETCD_ENDPOINTS',
+    help: 'etcd endpoints, comma separated',
+  },
+  fwdMode: {
+    names: ['fwd-mode', 'forward-mode'],
+    env: 'CONTIV_NETPLUGIN_FORWARD_MODE',
+    help: 'bridge|routing: checked against the global setting',
+  },
+  netMode: {
+    names: ['netmode', 'net-mode'],
+    env: 'CONTIV_NETPLUGIN_NET_MODE',
+    help: 'vlan|vxlan: checked against the networks',
+  },
+  mode: {
+    names: ['plugin-mode', 'mode'],
+    env: 'CONTIV_NETPLUGIN_MODE',
+    default: 'docker',
+    help: 'docker|kubernetes|swarm-mode',
+  },
+  vxlanPort: {
+    names: ['vxlan-port'],
+    env: 'CONTIV_NETPLUGIN_VXLAN_PORT',
+    default: '4789',
+    help: 'VXLAN UDP port',
+  },
+  logLevel: {
+    names: ['log-level'],
+    env: 'CONTIV_NETPLUGIN_LOG_LEVEL',
+    default: 'INFO',
+    help: 'DEBUG|INFO|WARN|ERROR',
+  },
+  jsonLog: {
+    names: ['json-log'],
+    env: 'CONTIV_NETPLUGIN_USE_JSON_LOG',
+    boolean: true,
+    help: 'log JSON lines (default: text)',
+  },
+  bridge: { names: ['bridge'], default: 'contivbr', help: 'the OVS integration bridge' },
+  ovsRundir: {
+    names: ['ovs-rundir'],
+    env: 'OVS_RUNDIR',
+    default: '/var/run/openvswitch',
+    help: 'OVS run directory (db.sock, BRIDGE.mgmt)',
+  },
+  datapath: {
+    names: ['datapath'],
+    help: 'OVS datapath type: system (kernel module) or netdev (default: system when the module is loaded)',
+  },
+  dataDir: {
+    names: ['data-dir'],
+    default: '/var/lib/contiv-ts',
+    help: 'embedded store directory (all-in-one, no etcd)',
+  },
+} as const satisfies Record<string, FlagSpec>;
+
+export type NetpluginFlags = keyof typeof FLAGS;
+
+export interface NetpluginConfig {
+  host: string;
+  vtepIp: string;
+  controlIp: string;
+  vlanUplinks: string[];
+  etcdEndpoints: string[];
+  fwdMode: '' | 'bridge' | 'routing';
+  netMode: '' | 'vlan' | 'vxlan';
+  mode: 'docker' | 'kubernetes' | 'swarm-mode';
+  vxlanPort: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  jsonLog: boolean;
+  bridge: string;
+  ovsRundir: string;
+  /** dummy: the userspace datapath without kernel devices (tests). */
+  datapath: 'system' | 'netdev' | 'dummy';
+  dataDir: string;
+}
+
+function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v))
+    throw new Error(`--${flag}: "${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
+function defaultIp(): string {
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  }
+  return '127.0.0.1';
+}
+
+export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): NetpluginConfig | 'help' {
+  const f = parseFlags(argv, env, FLAGS);
+  if (f.help) return 'help';
+  const vxlanPort = Number(f.vxlanPort);
+  if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) {
+    throw new Error(`--vxlan-port: "${f.vxlanPort}" is not a UDP port`);
+  }
+  const ipv4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+  const vtepIp = f.vtepIp || defaultIp();
+  if (!ipv4.test(vtepIp)) throw new Error(`--vtep-ip: "${vtepIp}" is not an IPv4 address`);
+  const controlIp = f.controlIp || vtepIp;
+  if (!ipv4.test(controlIp)) throw new Error(`--ctrl-ip: "${controlIp}" is not an IPv4 address`);
+  return {
+    host: f.host || hostname(),
+    vtepIp,
+    controlIp,
+    vlanUplinks: list(f.vlanUplinks),
+    etcdEndpoints: list(f.etcd).map((s) => s.replace(/^etcd:\/\//, 'http://')),
+    fwdMode: oneOf('fwd-mode', f.fwdMode, ['', 'bridge', 'routing'] as const),
+    netMode: oneOf('netmode', f.netMode, ['', 'vlan', 'vxlan'] as const),
+    mode: oneOf('plugin-mode', f.mode, ['docker', 'kubernetes', 'swarm-mode'] as const),
+    vxlanPort,
+    logLevel: oneOf('log-level', f.logLevel.toLowerCase(), ['debug', 'info', 'warn', 'error'] as const),
+    jsonLog: f.jsonLog === 'true',
+    bridge: f.bridge,
+    ovsRundir: f.ovsRundir,
+    datapath: oneOf('datapath', f.datapath || (existsSync('/sys/module/openvswitch') ? 'system' : 'netdev'), [
+      'system',
+      'netdev',
+    ] as const),
+    dataDir: f.dataDir,
+  };
+}
+
+export interface RunningNetplugin {
+  agent: HostAgent;
+  stop(): Promise<void>;
+}
+
+/** Starts the host agent for cfg on store; the caller owns the store. */
+export async function startNetplugin(
+  cfg: NetpluginConfig,
+  store: Store,
+  features: readonly PipelineFeature[],
+  logger: Logger,
+): Promise<RunningNetplugin> {
+  const ovsdb = await OvsdbClient.connect(`unix:${join(cfg.ovsRundir, 'db.sock')}`);
+  try {
+    const vswitch = new VSwitch(ovsdb, { name: cfg.bridge, datapathType: cfg.datapath, owner: 'netplugin' });
+    const agent = new HostAgent({
+      store,
+      host: { name: cfg.host, vtepIP: cfg.vtepIp, controlIP: cfg.controlIp, uplinks: cfg.vlanUplinks },
+      vswitch,
+      switchTarget: `unix:${join(cfg.ovsRundir, `${cfg.bridge}.mgmt`)}`,
+      features,
+      logger,
+    });
+    await agent.start();
+    return {
+      agent,
+      async stop() {
+        await agent.stop();
+        ovsdb.close();
+      },
+    };
+  } catch (err) {
+    ovsdb.close();
+    throw err;
+  }
+}
+
+async function main(): Promise<void> {
+  let cfg: NetpluginConfig | 'help';
+  try {
+    cfg = parseNetpluginArgs(process.argv.slice(2), process.env);
+  } catch (e) {
+    process.stderr.write(`Error: ${(e as Error).message}\n\n${usage('Usage: netplugin [flags]', FLAGS)}`);
+    process.exit(2);
+  }
+  if (cfg === 'help') {
+    process.stdout.write(usage('Usage: netplugin [flags]', FLAGS));
+    return;
+  }
+  const logger = pino({ name: 'netplugin', level: cfg.logLevel });
+  const store = await openStore(
+    cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
+  );
+  const { allFeatures } = await import('../datapath/pipeline/all.js');
+  const running = await startNetplugin(cfg, store, allFeatures, logger);
+  let closing = false;
+  const shutdown = async (sig: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ sig }, 'shutting down');
+    try {
+      await running.stop();
+    } finally {
+      await store.close();
+    }
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+function isMain(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`netplugin: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}

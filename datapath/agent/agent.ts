@@ -1,0 +1,294 @@
+// Owns one host's datapath as netplugin runs it: registers the host in the store, follows the
+// intent there, keeps the bridge's tunnel and uplink ports, compiles the intent for this host and
+// keeps the switch's flows equal to it. Endpoints are plugged in and out through it.
+// It never decides flows itself (features do) nor allocates addresses (netmaster does).
+
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { type ApplyStats, FlowTableManager } from '../../controller/flowtable/manager.js';
+import { SwitchClient } from '../../controller/switch/endpoint.js';
+import { Compilation } from '../../policy/compiler/compile.js';
+import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
+import { INTENT_PREFIXES, intentFromStore } from '../../policy/compiler/from-store.js';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import type { HostFacts, Intent } from '../../policy/compiler/intent.js';
+import { type HostRecord, hostKey } from '../../policy/model/endpoint.js';
+import type { Lease, Store, Watcher } from '../../state/store.js';
+import type { PipelineFeature } from '../pipeline/feature.js';
+import { applyDelta } from '../pipeline/index.js';
+import type { PortInfo, PortSpec, VSwitch } from '../vswitch.js';
+
+/** external_ids of our ports: which endpoint or remote host a port is for. */
+export const EXT_ENDPOINT = 'contiv-endpoint';
+export const EXT_REMOTE_HOST = 'contiv-remote-host';
+export const EXT_ROLE = 'contiv-role';
+
+export interface AgentOptions {
+  store: Store;
+  host: HostRecord;
+  vswitch: VSwitch;
+  /** OpenFlow target of the bridge, e.g. "unix:/run/openvswitch/contivbr.mgmt". */
+  switchTarget: string;
+  features: readonly PipelineFeature[];
+  logger: Logger;
+  /** TTL of the host record's lease: the host disappears from the others' view this long after dying. */
+  hostTtlSec?: number;
+  /** Batch store events arriving within this many ms into one compile (default 10). */
+  settleMs?: number;
+}
+
+export interface AgentEvents {
+  /** The switch (re)connected and now holds the desired state; what that took. */
+  attached: [ApplyStats];
+  /** A reconcile finished: the switch (if connected) holds the compiled state. */
+  converged: [{ flows: number; owners: number; ms: number }];
+  error: [Error];
+}
+
+/** Tunnel port name for a remote VTEP: "vx" + the address in hex (fits IFNAMSIZ). */
+export function tunnelPortName(vtepIP: string): string {
+  return `vx${vtepIP
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join('')}`;
+}
+
+export class HostAgent extends EventEmitter<AgentEvents> {
+  private readonly kvs = new Map<string, string>();
+  private readonly watchers: Watcher[] = [];
+  private lease: Lease | undefined;
+  private intent: Intent | undefined;
+  private compilation: Compilation | undefined;
+  private facts: HostFacts;
+  private readonly manager = new FlowTableManager();
+  private readonly client: SwitchClient;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly opts: AgentOptions) {
+    super();
+    this.facts = { name: opts.host.name, endpointPorts: new Map(), tunnelPorts: new Map() };
+    this.client = new SwitchClient(opts.switchTarget);
+    this.client.on('connected', (conn) => {
+      this.manager.attach(conn).then(
+        (s) => {
+          opts.logger.info(
+            { added: s.flowsAdded, modified: s.flowsModified, deleted: s.flowsDeleted, ms: Math.round(s.ms) },
+            'switch attached',
+          );
+          this.emit('attached', s);
+        },
+        (err: Error) => this.fail(err),
+      );
+    });
+    this.client.on('disconnected', (err) => opts.logger.warn({ err: err?.message }, 'switch disconnected'));
+  }
+
+  get hostFacts(): HostFacts {
+    return this.facts;
+  }
+
+  get flowManager(): FlowTableManager {
+    return this.manager;
+  }
+
+  /** Registers the host, loads and compiles the intent, connects to the switch. */
+  async start(): Promise<void> {
+    const { store, vswitch, host } = this.opts;
+    await vswitch.ensureBridge();
+    this.lease = await store.grantLease(this.opts.hostTtlSec ?? 10);
+    this.lease.onLost((err) => this.fail(new Error(`host record lease lost: ${err.message}`)));
+    await store.put(hostKey(host.name), JSON.stringify(host), { lease: this.lease.id });
+    const rev = await store.revision();
+    for (const prefix of INTENT_PREFIXES) {
+      for (const kv of await store.list(prefix)) this.kvs.set(kv.key, kv.value);
+    }
+    for (const prefix of INTENT_PREFIXES) {
+      this.watchers.push(
+        await store.watch(
+          prefix,
+          (e) => {
+            if (e.type === 'put' && e.value !== undefined) this.kvs.set(e.key, e.value);
+            else this.kvs.delete(e.key);
+            this.schedule();
+          },
+          {
+            fromRevision: rev + 1,
+            onError: (err) => this.fail(new Error(`store watch on ${prefix} ended: ${err.message}`)),
+          },
+        ),
+      );
+    }
+    const intent = intentFromStore(this.kvEntries());
+    await this.syncPorts(intent);
+    this.intent = intent;
+    this.compilation = new Compilation(intent, this.facts, this.opts.features);
+    const state = this.compilation.state();
+    this.manager.setFlows(state.flows);
+    this.manager.setGroups(state.groups);
+    this.manager.setMeters(state.meters);
+    this.client.start();
+    this.opts.logger.info({ flows: state.flows.length, host: host.name }, 'agent started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+    for (const w of this.watchers.splice(0)) await w.close();
+    this.client.stop();
+    await this.lease?.revoke().catch(() => undefined);
+  }
+
+  /** Plugs a local endpoint's host-side interface into the bridge; its flows follow. */
+  async attachEndpoint(endpointId: string, ifName: string): Promise<number> {
+    const ofport = await this.opts.vswitch.addPort({
+      name: ifName,
+      kind: 'system',
+      externalIds: { [EXT_ENDPOINT]: endpointId },
+    });
+    await this.serially(async () => {
+      const ports = new Map(this.facts.endpointPorts);
+      ports.set(endpointId, ofport);
+      await this.applyChanges([hostFactsChangeFor({ ...this.facts, endpointPorts: ports }, endpointId)]);
+    });
+    return ofport;
+  }
+
+  /** Unplugs a local endpoint's interface; idempotent. */
+  async detachEndpoint(endpointId: string, ifName: string): Promise<void> {
+    await this.serially(async () => {
+      if (!this.facts.endpointPorts.has(endpointId)) return;
+      const ports = new Map(this.facts.endpointPorts);
+      ports.delete(endpointId);
+      await this.applyChanges([hostFactsChangeFor({ ...this.facts, endpointPorts: ports }, endpointId)]);
+    });
+    await this.opts.vswitch.removePorts([ifName]);
+  }
+
+  private kvEntries(): { key: string; value: string }[] {
+    return [...this.kvs].map(([key, value]) => ({ key, value }));
+  }
+
+  private schedule(): void {
+    if (this.stopped || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.serially(() => this.reconcile());
+    }, this.opts.settleMs ?? 10);
+  }
+
+  private serially(fn: () => Promise<void>): Promise<void> {
+    const next = this.running.then(fn).catch((err: Error) => this.fail(err));
+    this.running = next;
+    return next;
+  }
+
+  private async reconcile(): Promise<void> {
+    if (!this.intent || !this.compilation) return;
+    const t0 = performance.now();
+    const next = intentFromStore(this.kvEntries());
+    const changes = diffIntent(this.intent, next);
+    if (changes.length === 0) return;
+    const factsBefore = this.facts;
+    if (changes.some((c) => c.change.kind === 'host')) await this.syncPorts(next);
+    if (this.facts !== factsBefore) changes.push(hostFactsChange(this.facts));
+    this.intent = next;
+    const owners = await this.applyChanges(changes);
+    this.emit('converged', { flows: this.manager.desiredCount, owners, ms: performance.now() - t0 });
+  }
+
+  /** Feeds changes to the compilation and their delta to the switch as one bundle. */
+  private async applyChanges(changes: IntentChange[]): Promise<number> {
+    const c = this.compilation;
+    if (!c) return 0;
+    const delta = c.changeAll(
+      changes.map((ch) => ({
+        change: ch.change,
+        mutate: (ix: IntentIndex) => {
+          const before = ch.mutate(ix);
+          this.facts = ix.host;
+          return before;
+        },
+      })),
+    );
+    await applyDelta(this.manager, delta);
+    return delta.owners;
+  }
+
+  /**
+   * Makes the bridge's tunnel ports match the other hosts in the intent and reads back which
+   * port is what. Endpoint ports are found by their external_ids, so a restart finds them again.
+   */
+  private async syncPorts(intent: Intent): Promise<void> {
+    const { vswitch, host } = this.opts;
+    const ports = await vswitch.ports();
+    const wanted = new Map<string, PortSpec>();
+    for (const h of intent.hosts) {
+      if (h.name === host.name || !h.vtepIP) continue;
+      const name = tunnelPortName(h.vtepIP);
+      wanted.set(name, {
+        name,
+        kind: 'vxlan',
+        remoteIp: h.vtepIP,
+        key: 'flow',
+        externalIds: { [EXT_REMOTE_HOST]: h.name, [EXT_ROLE]: 'tunnel' },
+      });
+    }
+    for (const uplink of host.uplinks) {
+      wanted.set(uplink, { name: uplink, kind: 'system', externalIds: { [EXT_ROLE]: 'uplink' } });
+    }
+    const present = new Map(ports.map((p) => [p.name, p]));
+    const stale = ports
+      .filter((p) => p.ours && (p.externalIds[EXT_ROLE] === 'tunnel' || p.externalIds[EXT_ROLE] === 'uplink'))
+      .filter(
+        (p) => !wanted.has(p.name) || wanted.get(p.name)?.remoteIp !== (p.options.remote_ip ?? undefined),
+      )
+      .map((p) => p.name);
+    if (stale.length > 0) await vswitch.removePorts(stale);
+    const missing = [...wanted.values()].filter((s) => !present.has(s.name) || stale.includes(s.name));
+    if (missing.length > 0) await vswitch.addPorts(missing);
+    const facts = factsFrom(
+      host.name,
+      stale.length || missing.length ? await vswitch.ports() : ports,
+      host.uplinks,
+    );
+    if (JSON.stringify(serializeFacts(facts)) !== JSON.stringify(serializeFacts(this.facts)))
+      this.facts = facts;
+  }
+
+  private fail(err: Error): void {
+    this.opts.logger.error({ err: err.message }, 'agent error');
+    this.emit('error', err);
+  }
+}
+
+function hostFactsChangeFor(facts: HostFacts, endpointId: string): IntentChange {
+  // Plugging one endpoint changes only that endpoint's flows: tell the features so.
+  const c = hostFactsChange(facts);
+  return { change: { kind: 'endpoint', id: endpointId }, mutate: c.mutate };
+}
+
+export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: readonly string[]): HostFacts {
+  const endpointPorts = new Map<string, number>();
+  const tunnelPorts = new Map<string, number>();
+  let uplinkPort: number | undefined;
+  for (const p of ports) {
+    if (p.ofport === undefined || p.ofport < 0) continue;
+    const ep = p.externalIds[EXT_ENDPOINT];
+    const remote = p.externalIds[EXT_REMOTE_HOST];
+    if (ep) endpointPorts.set(ep, p.ofport);
+    else if (remote) tunnelPorts.set(remote, p.ofport);
+    else if (uplinks.includes(p.name) && uplinkPort === undefined) uplinkPort = p.ofport;
+  }
+  return { name, endpointPorts, tunnelPorts, ...(uplinkPort !== undefined ? { uplinkPort } : {}) };
+}
+
+function serializeFacts(f: HostFacts): unknown {
+  return {
+    ...f,
+    endpointPorts: [...f.endpointPorts].sort(),
+    tunnelPorts: [...f.tunnelPorts].sort(),
+  };
+}

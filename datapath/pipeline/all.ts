@@ -1,0 +1,13 @@
+// Owns the complete feature list netplugin compiles with: forwarding, policy, netprofile.
+// Order is for readability only: features never share an owner or a flow.
+
+import { policyFeature } from '../../policy/compiler/policy.js';
+import type { PipelineFeature } from './feature.js';
+import { forwardingFeatures } from './index.js';
+import { netProfileFeature } from './netprofile.js';
+
+export const allFeatures: readonly PipelineFeature[] = [
+  ...forwardingFeatures,
+  policyFeature,
+  netProfileFeature,
+];
