@@ -31,7 +31,7 @@ demo: build
 
 # Puts the commands on the PATH as small wrappers around this checkout's build.
 PREFIX ?= /usr/local
-COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js
+COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js netplugin:cli/netplugin.js
 install: build
 	mkdir -p $(PREFIX)/bin
 	@for c in $(COMMANDS); do \
