@@ -90,8 +90,10 @@ interface MatchEntry {
   slot: number;
   f: MatchFlow;
   conjId: number;
-  /** Policy key → number of its rules contributing this match flow. */
-  policies: Map<string, number>;
+  /** The contributing policy while there is one (most match flows), its count being `n`. */
+  only: string;
+  /** Policy key → number of its rules contributing, once a second policy contributes. */
+  policies: Map<string, number> | undefined;
   holders: 0 | 1 | 2;
   /** The group key when holders is 1. */
   single: string;
@@ -123,8 +125,10 @@ function ipMatch(p: Prefix): string | { value: string; mask: string } {
   return p.len === 32 ? formatQuad(p.addr) : { value: formatQuad(p.addr), mask: formatQuad(maskOf(p.len)) };
 }
 
-export function matchOfFlow(dir: Direction, f: MatchFlow): Match {
+/** A match flow's match; with `groupId`, also the group clause (a direct flow). */
+export function matchOfFlow(dir: Direction, f: MatchFlow, groupId = -1): Match {
   const m: Match = { ethType: ETH_IP };
+  if (groupId >= 0) addGroupMatch(m, dir, groupId);
   if (f.proto !== 0) m.ipProto = f.proto;
   if (f.port !== 0 && f.proto === PROTO_TCP) m.tcpDst = f.port;
   if (f.port !== 0 && f.proto === PROTO_UDP) m.udpDst = f.port;
@@ -136,7 +140,10 @@ export function matchOfFlow(dir: Direction, f: MatchFlow): Match {
 
 /** The group clause: a packet from (out) or to (in) a local member of the group. */
 function groupMatch(dir: Direction, groupId: number): Match {
-  const m: Match = {};
+  return addGroupMatch({}, dir, groupId);
+}
+
+function addGroupMatch(m: Match, dir: Direction, groupId: number): Match {
   if (dir === 'in') {
     m.reg0 = TO_LOCAL;
     setRegMatch(m, REG.dstGroup, groupId);
@@ -343,19 +350,22 @@ class PolicyState {
    * clause gains or loses it (the single holder before or after) go into `touched`.
    */
   refreshHolders(ix: IntentIndex, m: string, e: MatchEntry, touched: Set<string>): void {
-    let holders: 0 | 1 | 2 = 0;
+    let holders = 0 as 0 | 1 | 2;
     let single = '';
-    outer: for (const p of e.policies.keys()) {
+    const visit = (p: string): boolean => {
       for (const g of ix.groupsWithPolicy(p)) {
         if (holders === 0) {
           holders = 1;
           single = g;
         } else if (g !== single) {
           holders = 2;
-          break outer;
+          return true;
         }
       }
-    }
+      return false;
+    };
+    if (!e.policies) visit(e.only);
+    else for (const p of e.policies.keys()) if (visit(p)) break;
     if (holders !== 1) single = '';
     if (holders === e.holders && single === e.single) return;
     touched.add(m);
@@ -396,15 +406,27 @@ class PolicyState {
   ): void {
     let e = this.matches.get(m);
     if (e) {
-      const n = (e.policies.get(policy) ?? 0) + delta;
-      if (n > 0) e.policies.set(policy, n);
-      else e.policies.delete(policy);
+      if (!e.policies && e.only !== policy) e.policies = new Map([[e.only, e.n]]);
+      if (e.policies) {
+        const n = (e.policies.get(policy) ?? 0) + delta;
+        if (n > 0) e.policies.set(policy, n);
+        else e.policies.delete(policy);
+      }
       e.n += delta;
       if (e.n > 0) return;
       this.matches.delete(m);
     } else {
-      const policies = new Map([[policy, delta]]);
-      e = { n: delta, dir: r.dir, slot: r.slot, f: r.defs[i]!, conjId: 0, policies, holders: 0, single: '' };
+      e = {
+        n: delta,
+        dir: r.dir,
+        slot: r.slot,
+        f: r.defs[i]!,
+        conjId: 0,
+        only: policy,
+        policies: undefined,
+        holders: 0,
+        single: '',
+      };
       this.matches.set(m, e);
     }
     // Existence changed: the hash bucket's ranks may shift for its other members.
@@ -587,7 +609,7 @@ function buildMatch(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
         {
           tableId,
           priority: directPriority(e.slot),
-          match: { ...matchOfFlow(e.dir, e.f), ...groupMatch(e.dir, g.id) },
+          match: matchOfFlow(e.dir, e.f, g.id),
           instructions: verdict(e.dir, e.slot % 2 === 1),
           cookie,
         },
