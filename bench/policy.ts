@@ -45,6 +45,13 @@ export async function allFeatures(): Promise<{ features: PipelineFeature[]; whic
   };
 }
 
+function macOf(ip: string): string {
+  return `02:02:${ip
+    .split('.')
+    .map((x) => Number(x).toString(16).padStart(2, '0'))
+    .join(':')}`;
+}
+
 function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): RuleIntent {
   return {
     direction: 'in',
@@ -134,25 +141,24 @@ export function bigWorld(seed = 1): Intent {
     }
   }
   const perGroup = SIZE.endpoints / SIZE.groups;
-  const hostCount = new Map<string, number>();
+  // Addresses count up per network from .2 of its /16; MACs are Contiv's 02:02 + the address.
+  const used = new Map<string, number>();
   for (const g of groups) {
+    const netKey = tkey(g.tenant, g.network);
     const net = networks.find((n) => n.tenant === g.tenant && n.name === g.network)!;
     const [a, b] = net.subnet.split('.');
     for (let k = 0; k < perGroup; k++) {
-      const host = `h${ep % SIZE.hosts}`;
-      const n = (hostCount.get(net.name + g.tenant) ?? 0) + 2;
-      hostCount.set(net.name + g.tenant, n - 1);
+      const n = (used.get(netKey) ?? 0) + 2;
+      used.set(netKey, n - 1);
+      const ip = `${a}.${b}.${n >> 8}.${n & 255}`;
       endpoints.push({
         id: `ep${ep}`,
         tenant: g.tenant,
         network: g.network,
         group: g.name,
-        ip: `${a}.${b}.${Math.floor(n / 250)}.${(n % 250) + 2}`,
-        mac: `02:02:${a!.padStart(2, '0')}:${(ep >> 16) & 255}:${(ep >> 8) & 255}:${ep & 255}`.replace(
-          /:(\d+)/g,
-          (_, d: string) => `:${Number(d).toString(16).padStart(2, '0')}`,
-        ),
-        host,
+        ip,
+        mac: macOf(ip),
+        host: `h${ep % SIZE.hosts}`,
       });
       ep++;
     }
@@ -245,6 +251,7 @@ async function compileBench(): Promise<BenchResult[]> {
       peerValue: budget,
       ratio: flows / budget,
       naiveFlows: naive,
+      naive: "per rule: its group's local members × the peer group's members (or 1) × prefixes × protocols",
       setting,
     } as BenchResult,
   ];
@@ -268,7 +275,7 @@ async function incrementalBench(): Promise<BenchResult[]> {
       network: g.network,
       group: g.name,
       ip: `10.200.${i >> 8}.${i & 255}`,
-      mac: `02:02:0a:c8:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`,
+      mac: macOf(`10.200.${i >> 8}.${i & 255}`),
       host: 'h0',
     };
     host.endpointPorts.set(e.id, 50000 + i);
