@@ -1,0 +1,238 @@
+// The whole host with Docker, nothing faked: netmaster's REST API on an embedded store, the host
+// agent compiling the real pipeline onto a private OVS, our plugin asking netmaster over HTTP, a
+// real dockerd. `netctl group create`'s REST call makes `web.contiv-net` appear in Docker; two
+// containers there get netmaster's addresses and reach each other through our flows; removing
+// them leaves no endpoint record, address, veth or port.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ENDPOINT_PREFIX, type EndpointRecord } from '../../policy/model/endpoint.js';
+import { runCleanups } from '../harness/cleanup.js';
+import { DOCKER_COMMANDS } from '../harness/docker.js';
+import { type DockerStack, startDockerStack } from '../harness/docker-stack.js';
+import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { CommandError, run } from '../harness/run.js';
+
+const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS);
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { skip }, () => {
+  let s: DockerStack;
+
+  const addresses = async () =>
+    (await s.store.list('/contiv.io/ipam/addr/')).map((kv) => kv.key.slice('/contiv.io/ipam/addr/'.length));
+  const endpoints = async () =>
+    (await s.store.list(ENDPOINT_PREFIX)).map((kv) => JSON.parse(kv.value) as EndpointRecord);
+  async function ourVeths(): Promise<string[]> {
+    const out = await run('ip', ['-o', 'link', 'show']);
+    return out
+      .split('\n')
+      .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
+      .filter((n) => /^v[pc][0-9a-f]{11}$/.test(n));
+  }
+  async function assertClean(): Promise<void> {
+    assert.deepEqual(await endpoints(), []);
+    assert.deepEqual(await addresses(), []);
+    assert.deepEqual(await ourVeths(), []);
+    assert.deepEqual(
+      (await s.vswitch.ports()).filter((p) => p.externalIds['contiv-endpoint']).map((p) => p.name),
+      [],
+    );
+  }
+  async function dockerNetworks(): Promise<string[]> {
+    return (await s.engine.listNetworks()).map((n) => n.Name).filter((n) => n.includes('contiv-net'));
+  }
+
+  before(async () => {
+    if (missing.length > 0)
+      throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
+    s = await startDockerStack();
+  });
+  after(runCleanups);
+
+  test('creating the network, groups and policy through netmaster makes their Docker networks', async () => {
+    await s.rest('POST', '/api/v1/networks/default:contiv-net/', {
+      tenantName: 'default',
+      networkName: 'contiv-net',
+      encap: 'vxlan',
+      subnet: '10.36.28.0/24',
+      gateway: '10.36.28.254',
+    });
+    // The seed's policy: tcp in denied, except port 80.
+    await s.rest('POST', '/api/v1/policys/default:prod_web/', {
+      tenantName: 'default',
+      policyName: 'prod_web',
+    });
+    const rule = (ruleId: string, extra: object) =>
+      s.rest('POST', `/api/v1/rules/default:prod_web:${ruleId}/`, {
+        tenantName: 'default',
+        policyName: 'prod_web',
+        ruleId,
+        direction: 'in',
+        ...extra,
+      });
+    await rule('1', { protocol: 'tcp', action: 'deny' });
+    await rule('2', { protocol: 'tcp', port: 80, action: 'allow', priority: 10 });
+    await s.rest('POST', '/api/v1/endpointGroups/default:web/', {
+      tenantName: 'default',
+      groupName: 'web',
+      networkName: 'contiv-net',
+      policies: ['prod_web'],
+    });
+    await s.rest('POST', '/api/v1/endpointGroups/default:db/', {
+      tenantName: 'default',
+      groupName: 'db',
+      networkName: 'contiv-net',
+    });
+    const deadline = Date.now() + 10_000;
+    while ((await dockerNetworks()).sort().join() !== 'contiv-net,db.contiv-net,web.contiv-net') {
+      assert.ok(Date.now() < deadline, `docker networks: ${(await dockerNetworks()).join(', ')}`);
+      await sleep(50);
+    }
+  });
+
+  test('two containers in web.contiv-net get netmaster addresses and ping each other', async () => {
+    const names = ['c1', 'c2'].map((c) => `${s.pluginName}-${c}`);
+    try {
+      for (const n of names)
+        await s.dockerd.docker(['run', '-d', '--name', n, '--net', 'web.contiv-net', 'bbox', 'sleep', '120']);
+      const eps = await endpoints();
+      assert.equal(eps.length, 2);
+      for (const ep of eps) {
+        assert.equal(ep.endpointGroup, 'web');
+        assert.equal(ep.homingHost, 'h1');
+        assert.match(ep.ipAddress, /^10\.36\.28\.\d+$/);
+      }
+      const ipOf = async (n: string) =>
+        (
+          await s.dockerd.docker([
+            'inspect',
+            '-f',
+            '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+            n,
+          ])
+        ).trim();
+      const [ip1, ip2] = [await ipOf(names[0]!), await ipOf(names[1]!)];
+      assert.deepEqual([ip1, ip2].sort(), eps.map((e) => e.ipAddress).sort());
+      const mac = (await s.dockerd.docker(['exec', names[0]!, 'cat', '/sys/class/net/eth0/address'])).trim();
+      assert.equal(mac, eps.find((e) => e.ipAddress === ip1)?.macAddress);
+      let ping = '';
+      try {
+        ping = await s.dockerd.docker(['exec', names[0]!, 'ping', '-c', '3', '-W', '2', ip2]);
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        assert.fail(
+          `${names[0]} could not ping ${ip2}:\n${err.stdout}\n${(await s.ovs.dumpFlows(s.bridge)).join('\n')}`,
+        );
+      }
+      assert.match(ping, /3 packets received|[1-3] packets received/);
+    } finally {
+      for (const n of names) await s.dockerd.docker(['rm', '-f', n]).catch(() => undefined);
+    }
+    await assertClean();
+  });
+
+  test('the policy on real containers: db reaches web on tcp 80, not 22; a restarted web container still', async () => {
+    const web = `${s.pluginName}-web1`;
+    const db = `${s.pluginName}-db1`;
+    const ipOf = async (n: string) =>
+      (
+        await s.dockerd.docker([
+          'inspect',
+          '-f',
+          '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+          n,
+        ])
+      ).trim();
+    const connects = async (ip: string, port: number) => {
+      try {
+        await s.dockerd.docker(['exec', db, 'sh', '-c', `nc -w 2 ${ip} ${port} </dev/null`]);
+        return true;
+      } catch (err) {
+        if (err instanceof CommandError) return false;
+        throw err;
+      }
+    };
+    const servers = 'nc -ll -p 80 -e true & nc -ll -p 22 -e true & exec sleep 300';
+    try {
+      await s.dockerd.docker([
+        'run',
+        '-d',
+        '--name',
+        web,
+        '--net',
+        'web.contiv-net',
+        'bbox',
+        'sh',
+        '-c',
+        servers,
+      ]);
+      await s.dockerd.docker(['run', '-d', '--name', db, '--net', 'db.contiv-net', 'bbox', 'sleep', '300']);
+      const ip = await ipOf(web);
+      assert.equal(await connects(ip, 80), true, 'db → web:80 allowed');
+      assert.equal(await connects(ip, 22), false, 'db → web:22 denied');
+      await s.dockerd.docker(['restart', '-t', '1', web]);
+      assert.equal(await ipOf(web), ip, 'the restarted container keeps its address');
+      assert.equal((await endpoints()).length, 2, 'one record per container after the restart');
+      assert.equal(await connects(ip, 80), true, 'after restart: db → web:80 allowed');
+      assert.equal(await connects(ip, 22), false, 'after restart: db → web:22 denied');
+    } finally {
+      for (const n of [web, db]) await s.dockerd.docker(['rm', '-f', n]).catch(() => undefined);
+    }
+    await assertClean();
+  });
+
+  test('contiv-tag onto a netmaster group; its exhausted ip-pool fails docker run clearly and leaks nothing', async () => {
+    await s.rest('POST', '/api/v1/endpointGroups/default:tagged/', {
+      tenantName: 'default',
+      groupName: 'tagged',
+      networkName: 'contiv-net',
+      ipPool: '10.36.28.200-10.36.28.200',
+      cfgdTag: 'T1',
+    });
+    const P = s.pluginName;
+    await s.dockerd.docker([
+      'network',
+      'create',
+      '-d',
+      P,
+      '--ipam-driver',
+      P,
+      '-o',
+      'contiv-tag=T1',
+      '--ipam-opt',
+      'contiv-tag=T1',
+      'mine',
+    ]);
+    const c = `${P}-t1`;
+    try {
+      await s.dockerd.docker(['run', '-d', '--name', c, '--net', 'mine', 'bbox', 'sleep', '120']);
+      const [ep] = await endpoints();
+      assert.equal(ep?.endpointGroup, 'tagged');
+      assert.equal(ep?.ipAddress, '10.36.28.200');
+      let msg = '';
+      try {
+        await s.dockerd.docker(['run', '--rm', '--net', 'mine', 'bbox', 'true']);
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        msg = err.stderr;
+      }
+      assert.match(msg, /no free address/);
+      assert.deepEqual(await addresses(), ['default:contiv-net/10.36.28.200']);
+    } finally {
+      await s.dockerd.docker(['rm', '-f', c]).catch(() => undefined);
+      await s.dockerd.docker(['network', 'rm', 'mine']).catch(() => undefined);
+    }
+    await assertClean();
+    await s.rest('DELETE', '/api/v1/endpointGroups/default:tagged/');
+  });
+
+  test('deleting the group in netmaster removes its Docker network', async () => {
+    await s.rest('DELETE', '/api/v1/endpointGroups/default:web/');
+    const deadline = Date.now() + 10_000;
+    while ((await dockerNetworks()).sort().join() !== 'contiv-net,db.contiv-net') {
+      assert.ok(Date.now() < deadline, `docker networks: ${(await dockerNetworks()).join(', ')}`);
+      await sleep(50);
+    }
+  });
+});
