@@ -16,7 +16,17 @@
 // lease gets a fresh full TTL (as etcd does on leader change): its holder died with the old process,
 // so nobody refreshes it and its keys disappear one TTL after the restart. While the process lives, a
 // lease stays alive until revoked or abandon()ed (the in-process stand-in for its holder dying).
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -149,24 +159,76 @@ function isAlive(pid: number): boolean {
   }
 }
 
+const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/** Tests widen the window between judging a lock stale and taking it over (CONTIV_TEST_LOCK_PAUSE_MS). */
+function testPause(): void {
+  const ms = Number(process.env.CONTIV_TEST_LOCK_PAUSE_MS);
+  if (ms > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Takes <dir>/LOCK for this process. The lock is made by link(2) of a file holding our pid, which
+ * fails if LOCK exists, so of several processes creating it one wins. A stale LOCK (its pid dead)
+ * is taken over without the race "both judge it stale, one removes it and takes it, the other
+ * removes the new one and takes it too": the stale file is renamed aside (atomic), and deleted
+ * only if what was moved is the very inode judged stale; a lock another process took meanwhile is
+ * linked back. Two processes racing for one dir: exactly one opens it.
+ */
 function acquireLock(dir: string): void {
   const path = join(dir, 'LOCK');
   if (heldDirs.has(dir)) throw new StoreLockedError(dir, process.pid);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
-      heldDirs.add(dir);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  const mine = join(dir, `LOCK.${process.pid}.new`);
+  const aside = join(dir, `LOCK.${process.pid}.stale`);
+  writeFileSync(mine, `${process.pid}\n`);
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        linkSync(mine, path);
+        heldDirs.add(dir);
+        return;
+      } catch (err) {
+        if (code(err) !== 'EEXIST') throw err;
+      }
+      let judged: { ino: number; dev: number };
+      let owner: number;
+      try {
+        judged = statSync(path);
+        owner = Number(readFileSync(path, 'utf8').trim());
+      } catch (err) {
+        if (code(err) === 'ENOENT') continue; // released meanwhile
+        throw err;
+      }
+      // A live other pid holds it. Our own pid without heldDirs is a leftover of a pid reused after a crash.
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner))
+        throw new StoreLockedError(dir, owner);
+      testPause();
+      try {
+        renameSync(path, aside);
+      } catch (err) {
+        if (code(err) === 'ENOENT') continue; // someone else moved the stale one
+        throw err;
+      }
+      const moved = statSync(aside);
+      if (moved.ino !== judged.ino || moved.dev !== judged.dev) {
+        // Not the stale lock: another process took over in between. Give its lock back.
+        try {
+          linkSync(aside, path);
+        } finally {
+          unlinkSync(aside);
+        }
+        continue;
+      }
+      unlinkSync(aside); // the stale one, gone; try to link ours again
     }
-    const owner = Number(readFileSync(path, 'utf8').trim());
-    // A live other pid holds it. Our own pid without heldDirs is a leftover of a pid reused after a crash.
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner))
-      throw new StoreLockedError(dir, owner);
-    unlinkSync(path); // stale: its owner is dead
+    throw new Error(`store ${dir}: could not take the lock`);
+  } finally {
+    try {
+      unlinkSync(mine);
+    } catch {
+      // already gone
+    }
   }
-  throw new Error(`store ${dir}: could not take the lock`);
 }
 
 export class EmbeddedLease implements Lease {
