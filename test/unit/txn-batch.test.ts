@@ -51,7 +51,7 @@ test('batched writes share transactions; a failing one neither lands nor sinks t
       return b.submit({ compares, ops: [put(key, String(i))], readBack: [key, '/p/parent'] });
     });
     const out = await Promise.all(items);
-    out.forEach((o, i) => assert.equal(o.succeeded, i !== 7, `item ${i}`));
+    for (const [i, o] of out.entries()) assert.equal(o.succeeded, i !== 7, `item ${i}`);
     assert.equal(out[7]!.reads[0]?.value, 'already', 'the failed write gets the key as it was');
     assert.equal(out[7]!.reads[1]?.modRevision, parent.modRevision);
     for (let i = 0; i < 20; i++) if (i !== 7) assert.equal((await s.get(`/k/${i}`))?.value, String(i));
