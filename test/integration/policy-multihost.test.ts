@@ -218,5 +218,24 @@ for (const encap of ['vxlan', 'vlan'] as const) {
       assert.equal(await c.c1!.ping('10.1.1.10', { timeoutSec: 1 }), false, 'client → web icmp denied at h1');
       assert.ok(await c.w1!.ping('10.1.1.20', { timeoutSec: 5 }), 'web → client icmp (replies established)');
     });
+    test('routing mode: the same rules hold', async () => {
+      for (const { comp, manager } of comps) {
+        const delta = comp.change({ kind: 'global' }, (ix) => {
+          const old = ix.global;
+          ix.global = { ...old, fwdMode: 'routing' };
+          return old;
+        });
+        await applyDelta(manager, delta);
+      }
+      await Promise.all(Object.values(c).map((x) => x.exec('ip', ['neigh', 'flush', 'all'])));
+      assert.ok(await c.c1!.tcpConnect('10.1.1.10', 80, 8000), 'client → web:80, routed');
+      assert.equal(await c.c1!.tcpConnect('10.1.1.10', 22, NO_MS), false, 'client → web:22');
+      assert.ok(await c.a1!.tcpConnect('10.1.1.10', 22, 5000), 'admin → web:22 (fromGroup admin)');
+      assert.equal(await c.c1!.ping('10.1.1.10', { timeoutSec: 1 }), false, 'client → web icmp denied');
+      assert.ok(await c.w1!.ping('10.1.1.20', { timeoutSec: 5 }), 'web → client icmp');
+      // Linux answers with TTL 64: 63 shows the reply was routed (not bridged).
+      const out = await c.w1!.exec('ping', ['-n', '-c1', '-W2', '10.1.1.20']);
+      assert.match(out, /ttl=63/, out);
+    });
   });
 }
