@@ -4,11 +4,15 @@
 import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
 import type { Leadership } from '../api/rest/forward.js';
 import { buildServer } from '../api/rest/server.js';
+import { registerStoreProxy } from '../api/rest/store-proxy.js';
+import { HOST_PREFIX } from '../policy/model/endpoint.js';
 import { openStore } from '../state/index.js';
 import { type Election, elect } from '../state/leader.js';
+import type { Store } from '../state/store.js';
 
 export interface NetmasterConfig {
   host: string;
@@ -67,23 +71,28 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConf
 /** A dead leader's lease runs out within this: a follower takes over in well under 5 s. */
 const LEADER_TTL_SEC = 2;
 
-async function main(): Promise<void> {
-  let parsed: NetmasterConfig | 'help';
-  try {
-    parsed = parseArgs(process.argv.slice(2), process.env);
-  } catch (e) {
-    process.stderr.write(`Error: ${(e as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  if (parsed === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
-  const cfg = parsed;
-  const log = pino({ name: 'netmaster' });
-  const store = await openStore(
-    cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
-  );
+export interface RunningNetmaster {
+  store: Store;
+  app: FastifyInstance;
+  /** Where REST listens, e.g. "http://127.0.0.1:9999". */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the store (or uses the one given: one process running both roles shares it), serves REST
+ * and the store API netplugins without store access use, and campaigns for leadership on etcd.
+ */
+export async function startNetmaster(
+  cfg: NetmasterConfig,
+  log: Logger,
+  shared?: Store,
+): Promise<RunningNetmaster> {
+  const store =
+    shared ??
+    (await openStore(
+      cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
+    ));
   // Several netmasters share an etcd: one leads (and writes), the others forward writes to it.
   let election: Election | undefined;
   const leadership: Leadership | undefined =
@@ -98,35 +107,28 @@ async function main(): Promise<void> {
   const app = buildServer({
     store,
     leadership,
-    storeDescription:
-      cfg.etcdEndpoints.length > 0
-        ? cfg.etcdEndpoints.map((e) => (/^\w+:\/\//.test(e) ? e : `etcd://${e}`)).join(',')
-        : `embedded:${cfg.dataDir}`,
     logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
   });
-  let closing = false;
-  const shutdown = async (sig: string) => {
-    if (closing) return;
-    closing = true;
-    log.info({ sig }, 'shutting down');
-    try {
-      await election?.resign();
-      await app.close();
-    } finally {
-      await store.close();
-    }
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  await app.listen({ host: cfg.host, port: cfg.port });
+  // Netplugins write only their own host records through it; everything else is read-only.
+  registerStoreProxy(app, { store, writable: (key) => key.startsWith(HOST_PREFIX) });
+  try {
+    await app.listen({ host: cfg.host, port: cfg.port });
+  } catch (err) {
+    if (!shared) await store.close();
+    throw err;
+  }
   const addr = app.server.address();
-  if (leadership && typeof addr === 'object' && addr) {
-    const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
-    const address = `http://${host}:${addr.port}`;
-    election = await elect(store, { id: `${hostname()}:${process.pid}`, address, ttlSec: LEADER_TTL_SEC });
-    election.on('elected', () => log.info({ address }, 'leading'));
-    election.on('deposed', () => log.warn({ address }, 'no longer leading'));
+  const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
+  const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
+  const url = `http://${host}:${port}`;
+  if (leadership) {
+    election = await elect(store, {
+      id: `${hostname()}:${process.pid}`,
+      address: url,
+      ttlSec: LEADER_TTL_SEC,
+    });
+    election.on('elected', () => log.info({ address: url }, 'leading'));
+    election.on('deposed', () => log.warn({ address: url }, 'no longer leading'));
   }
   log.info(
     {
@@ -136,6 +138,45 @@ async function main(): Promise<void> {
     },
     'netmaster listening',
   );
+  return {
+    store,
+    app,
+    url,
+    async stop() {
+      try {
+        await election?.resign();
+        await app.close();
+      } finally {
+        if (!shared) await store.close();
+      }
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  let parsed: NetmasterConfig | 'help';
+  try {
+    parsed = parseArgs(process.argv.slice(2), process.env);
+  } catch (e) {
+    process.stderr.write(`Error: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = pino({ name: 'netmaster' });
+  const running = await startNetmaster(parsed, log);
+  let closing = false;
+  const shutdown = async (sig: string) => {
+    if (closing) return;
+    closing = true;
+    log.info({ sig }, 'shutting down');
+    await running.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
 }
 
 // Run only as the program (also through an npm bin symlink), so tests can import the flag parsing.

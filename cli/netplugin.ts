@@ -11,8 +11,10 @@ import { OvsdbClient } from '../datapath/ovsdb/client.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { VSwitch } from '../datapath/vswitch.js';
 import { openStore } from '../state/index.js';
+import { RemoteStore } from '../state/remote.js';
 import type { Store } from '../state/store.js';
 import { type FlagSpec, list, parseFlags, usage } from './flags.js';
+import { parseListenUrl, startNetmaster } from './netmaster.js';
 
 const FLAGS = {
   host: {
@@ -90,6 +92,23 @@ const FLAGS = {
     default: '/var/lib/contiv-ts',
     help: 'embedded store directory (all-in-one, no etcd)',
   },
+  role: {
+    names: ['role'],
+    env: 'CONTIV_ROLE',
+    default: 'netplugin',
+    help: 'netplugin, or netmaster: this process runs netmaster too',
+  },
+  netmaster: {
+    names: ['netmaster'],
+    env: 'NETMASTER',
+    help: 'netmaster URL: its store API when there is no etcd',
+  },
+  listenUrl: {
+    names: ['listen-url'],
+    env: 'CONTIV_NETMASTER_LISTEN_URL',
+    default: ':9999',
+    help: 'netmaster REST address (role netmaster)',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type NetpluginFlags = keyof typeof FLAGS;
@@ -111,6 +130,10 @@ export interface NetpluginConfig {
   /** dummy: the userspace datapath without kernel devices (tests). */
   datapath: 'system' | 'netdev' | 'dummy';
   dataDir: string;
+  role: 'netplugin' | 'netmaster';
+  /** '' when not given. */
+  netmasterUrl: string;
+  listenUrl: string;
 }
 
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
@@ -155,9 +178,24 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     datapath: oneOf('datapath', f.datapath || (existsSync('/sys/module/openvswitch') ? 'system' : 'netdev'), [
       'system',
       'netdev',
+      'dummy',
     ] as const),
     dataDir: f.dataDir,
+    role: oneOf('role', f.role, ['netplugin', 'netmaster'] as const),
+    netmasterUrl: f.netmaster,
+    listenUrl: f.listenUrl,
   };
+}
+
+/**
+ * Where the intent comes from: etcd when given; else, running netmaster too, the embedded store
+ * both roles share; else netmaster's store API.
+ */
+export async function openNetpluginStore(cfg: NetpluginConfig): Promise<Store> {
+  if (cfg.etcdEndpoints.length > 0) return openStore({ etcdEndpoints: cfg.etcdEndpoints });
+  if (cfg.role === 'netmaster') return openStore({ dataDir: cfg.dataDir });
+  if (cfg.netmasterUrl) return new RemoteStore(cfg.netmasterUrl.replace(/\/+$/, ''));
+  throw new Error('no store: give --etcd ENDPOINTS, --netmaster URL, or --role netmaster (all-in-one)');
 }
 
 export interface RunningNetplugin {
@@ -210,9 +248,15 @@ async function main(): Promise<void> {
     return;
   }
   const logger = pino({ name: 'netplugin', level: cfg.logLevel });
-  const store = await openStore(
-    cfg.etcdEndpoints.length > 0 ? { etcdEndpoints: cfg.etcdEndpoints } : { dataDir: cfg.dataDir },
-  );
+  const store = await openNetpluginStore(cfg);
+  const master =
+    cfg.role === 'netmaster'
+      ? await startNetmaster(
+          { ...parseListenUrl(cfg.listenUrl), etcdEndpoints: cfg.etcdEndpoints, dataDir: cfg.dataDir },
+          logger.child({ role: 'netmaster' }),
+          store,
+        )
+      : undefined;
   const { allFeatures } = await import('../datapath/pipeline/all.js');
   const running = await startNetplugin(cfg, store, allFeatures, logger);
   let closing = false;
@@ -222,6 +266,7 @@ async function main(): Promise<void> {
     logger.info({ sig }, 'shutting down');
     try {
       await running.stop();
+      await master?.stop();
     } finally {
       await store.close();
     }

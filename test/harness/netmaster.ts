@@ -1,11 +1,15 @@
-// Owns starting the compiled netmaster as a real process for tests: on 127.0.0.1, port 0, its
+// Owns starting the compiled netmaster (alone, or in an all-in-one netplugin) as a real process for tests: on 127.0.0.1, port 0, its
 // port learnt from the "listening" log line. It never listens elsewhere; the caller stops it.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.js';
 
-const NETMASTER = fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url));
+const PROGRAMS = {
+  netmaster: fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url)),
+  // netplugin with --role netmaster runs netmaster too (all-in-one), and logs the same line.
+  netplugin: fileURLToPath(new URL('../../cli/netplugin.js', import.meta.url)),
+};
 
 export interface NetmasterProcess {
   readonly p: ChildProcess;
@@ -14,9 +18,12 @@ export interface NetmasterProcess {
 }
 
 /** Starts netmaster with these extra flags (e.g. --data-dir D, --etcd E). Killed at cleanup if still running. */
-export function startNetmaster(args: string[]): Promise<NetmasterProcess> {
+export function startNetmaster(
+  args: string[],
+  program: keyof typeof PROGRAMS = 'netmaster',
+): Promise<NetmasterProcess> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [NETMASTER, '--listen-url', '127.0.0.1:0', ...args], {
+    const p = spawn(process.execPath, [PROGRAMS[program], '--listen-url', '127.0.0.1:0', ...args], {
       env: { PATH: process.env.PATH },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

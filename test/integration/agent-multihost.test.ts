@@ -175,6 +175,9 @@ for (const encap of ['vxlan', 'vlan'] as const) {
           ovsRundir: h.ovs.dir,
           datapath: 'netdev',
           dataDir: dir,
+          role: 'netplugin',
+          netmasterUrl: '',
+          listenUrl: ':9999',
         };
         const p = await startNetplugin(cfg, s, allFeatures, silent);
         onCleanup(() => p.stop());

@@ -165,6 +165,9 @@ describe('host agent on one host', { skip }, () => {
       ovsRundir: ovs.dir,
       datapath: 'dummy',
       dataDir: dir,
+      role: 'netplugin',
+      netmasterUrl: '',
+      listenUrl: ':9999',
     };
     plugin = await startNetplugin(cfg, store, allFeatures, silent);
     onCleanup(() => plugin?.stop());

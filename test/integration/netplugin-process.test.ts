@@ -1,0 +1,143 @@
+// netplugin as a real process: its flags and environment, and the all-in-one role (netmaster in the
+// same process, sharing the embedded store): netctl creates intent, the bridge gets the flows, a
+// SIGTERM ends it cleanly and a restart converges without touching a flow.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { parseNetpluginArgs } from '../../cli/netplugin.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { tempDirPrefix } from '../harness/names.js';
+import { startNetmaster } from '../harness/netmaster.js';
+import { type OvsInstance, startOvs } from '../harness/ovs.js';
+import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+
+const run = promisify(execFile);
+const NETPLUGIN = fileURLToPath(new URL('../../cli/netplugin.js', import.meta.url));
+const NETCTL = fileURLToPath(new URL('../../cli/netctl/main.js', import.meta.url));
+const missing = missingFor(...LAB_COMMANDS);
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+describe('netplugin flags', () => {
+  test('CONTIV_NETPLUGIN_* environment, overridden by flags in any of their forms', () => {
+    const cfg = parseNetpluginArgs(['-fwd-mode=routing', '--vlan-if', 'eth2,eth3', '--vtep-ip=10.0.0.5'], {
+      CONTIV_NETPLUGIN_HOST: 'node1',
+      CONTIV_NETPLUGIN_FORWARD_MODE: 'bridge',
+      CONTIV_NETPLUGIN_NET_MODE: 'vlan',
+      CONTIV_NETPLUGIN_MODE: 'docker',
+      CONTIV_NETPLUGIN_ETCD_ENDPOINTS: 'etcd://127.0.0.1:2379,http://10.0.0.2:2379',
+      CONTIV_NETPLUGIN_VXLAN_PORT: '8472',
+      CONTIV_NETPLUGIN_LOG_LEVEL: 'DEBUG',
+      CONTIV_ROLE: 'netmaster',
+    });
+    assert.notEqual(cfg, 'help');
+    if (cfg === 'help') return;
+    assert.equal(cfg.host, 'node1');
+    assert.equal(cfg.fwdMode, 'routing');
+    assert.equal(cfg.netMode, 'vlan');
+    assert.deepEqual(cfg.vlanUplinks, ['eth2', 'eth3']);
+    assert.equal(cfg.vtepIp, '10.0.0.5');
+    assert.equal(cfg.controlIp, '10.0.0.5');
+    assert.deepEqual(cfg.etcdEndpoints, ['http://127.0.0.1:2379', 'http://10.0.0.2:2379']);
+    assert.equal(cfg.vxlanPort, 8472);
+    assert.equal(cfg.logLevel, 'debug');
+    assert.equal(cfg.role, 'netmaster');
+  });
+
+  test('a bad value names the flag and the reason; --help lists the environment', async () => {
+    assert.throws(() => parseNetpluginArgs(['--fwd-mode', 'magic'], {}), /--fwd-mode: "magic" is not one of/);
+    assert.throws(() => parseNetpluginArgs(['--vxlan-port=70000'], {}), /--vxlan-port: "70000"/);
+    assert.throws(() => parseNetpluginArgs(['--nope'], {}), /unknown flag --nope/);
+    const bad = await run(process.execPath, [NETPLUGIN, '--vtep-ip', 'x.y'], {}).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal((bad as { code: number }).code, 2);
+    assert.match((bad as { stderr: string }).stderr, /--vtep-ip: "x.y" is not an IPv4 address/);
+    const help = await run(process.execPath, [NETPLUGIN, '--help']);
+    for (const v of [
+      'CONTIV_NETPLUGIN_VLAN_UPLINKS',
+      'CONTIV_NETPLUGIN_VTEP_IP',
+      'CONTIV_ROLE',
+      'CONTIV_NETPLUGIN_FORWARD_MODE',
+    ]) {
+      assert.ok(help.stdout.includes(v), `--help mentions ${v}`);
+    }
+  });
+
+  test('without etcd, netmaster URL or the netmaster role there is no store: said so', async () => {
+    const out = await run(process.execPath, [NETPLUGIN, '--host', 'h', '--vtep-ip', '10.0.0.1'], {
+      env: { PATH: process.env.PATH },
+    }).catch((e: { code: number; stderr: string }) => e);
+    assert.equal((out as { code: number }).code, 1);
+    assert.match(
+      (out as { stderr: string }).stderr,
+      /no store: give --etcd ENDPOINTS, --netmaster URL, or --role netmaster/,
+    );
+  });
+});
+
+describe('netplugin all-in-one (role netmaster)', { skip }, () => {
+  let ovs: OvsInstance;
+  let dir: string;
+
+  before(async () => {
+    if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
+    ovs = await startOvs();
+    dir = await mkdtemp(tempDirPrefix('aio'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+  });
+  after(runCleanups);
+
+  const args = () => [
+    '--role',
+    'netmaster',
+    '--data-dir',
+    dir,
+    '--ovs-rundir',
+    ovs.dir,
+    '--datapath',
+    'dummy',
+    '--host',
+    'aio',
+    '--vtep-ip',
+    '127.0.0.1',
+  ];
+
+  async function flows(): Promise<string[]> {
+    const out = await ovs.ofctl('dump-flows', ovs.mgmt('contivbr'), '--no-stats');
+    return out.split('\n').filter((l) => l.includes('priority='));
+  }
+
+  test('netctl intent becomes flows; SIGTERM ends it; a restart changes no flow', async () => {
+    const first = await startNetmaster(args(), 'netplugin');
+    const netctl = (...a: string[]) => run(process.execPath, [NETCTL, '--netmaster', first.url, ...a]);
+    await netctl('net', 'create', 'contiv-net', '--subnet=20.1.1.0/24', '--gateway=20.1.1.254');
+    await netctl('policy', 'create', 'prod_web');
+    await netctl('policy', 'rule-add', 'prod_web', '1', '-direction=in', '-protocol=tcp', '-action=deny');
+    await netctl('group', 'create', 'contiv-net', 'web', '-policy=prod_web');
+    let lines: string[] = [];
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      lines = await flows().catch(() => []);
+      if (lines.some((l) => /tcp/.test(l) && /table=(60|70)/.test(l))) break;
+      await sleep(100);
+    }
+    assert.ok(
+      lines.some((l) => /table=(60|70)/.test(l) && /tcp/.test(l)),
+      `policy flows: ${lines.join('\n')}`,
+    );
+    const before = (await flows()).sort();
+    first.p.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => first.p.once('exit', resolve));
+    assert.equal(code, 0);
+    assert.deepEqual((await flows()).sort(), before, 'flows stay while netplugin is down');
+    const second = await startNetmaster(args(), 'netplugin');
+    await sleep(1000);
+    assert.deepEqual((await flows()).sort(), before, 'the restarted netplugin keeps every flow');
+    second.p.kill('SIGTERM');
+    await new Promise((resolve) => second.p.once('exit', resolve));
+  });
+});
