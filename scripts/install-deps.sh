@@ -11,6 +11,9 @@ command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgrep >/dev/null || need+=(procps)
 command -v dockerd >/dev/null || need+=(docker.io)
+command -v dnsmasq >/dev/null || need+=(dnsmasq-base)  # DNS tests' upstream and the DNS benchmark's peer
+command -v dnsperf >/dev/null || need+=(dnsperf)
+command -v dig >/dev/null || need+=(bind9-dnsutils)
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: it is the image rootfs
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
