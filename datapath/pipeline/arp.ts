@@ -34,29 +34,36 @@ function requestFromLocal(network: number): Match {
   return matchFlags(matchReg({ ethType: ETH_ARP, arpOp: ARP_REQUEST }, REG.network, network), FLAG.fromLocal);
 }
 
+const move = (src: MatchField, dst: MatchField, nBits: number): Action => ({
+  type: 'regMove',
+  src: { field: src, ofs: 0, nBits },
+  dst: { field: dst, ofs: 0, nBits },
+});
+
+// Shared by every reply flow (ten thousand endpoints make ten thousand of them).
+const TO_SENDER: Action = move('ethSrc', 'ethDst', 48);
+const AS_REPLY: Action = { type: 'setField', field: 'arpOp', value: ARP_REPLY };
+const SHA_TO_THA: Action = move('arpSha', 'arpTha', 48);
+const SPA_TO_TPA: Action = move('arpSpa', 'arpTpa', 32);
+const BACK: Action = { type: 'output', port: OFPP_IN_PORT };
+/** The requested address answers itself: swapped through reg1, which carries nothing yet here. */
+const SWAP_IPS: readonly Action[] = [move('arpTpa', 'reg1', 32), SPA_TO_TPA, move('reg1', 'arpSpa', 32)];
+
 /**
  * Turns the request into the reply in place and sends it back out of the port it came in on.
- * `ip` undefined: the requested address answers itself (swapped through reg1, which carries
- * nothing yet at this stage: dstLookup loads it later).
+ * `ip` undefined: the requested address itself.
  */
 function reply(mac: string, ip: string | undefined): Action[] {
-  const move = (src: MatchField, dst: MatchField, nBits: number): Action => ({
-    type: 'regMove',
-    src: { field: src, ofs: 0, nBits },
-    dst: { field: dst, ofs: 0, nBits },
-  });
-  const ips: Action[] =
-    ip === undefined
-      ? [move('arpTpa', 'reg1', 32), move('arpSpa', 'arpTpa', 32), move('reg1', 'arpSpa', 32)]
-      : [move('arpSpa', 'arpTpa', 32), { type: 'setField', field: 'arpSpa', value: ip }];
+  const ips: readonly Action[] =
+    ip === undefined ? SWAP_IPS : [SPA_TO_TPA, { type: 'setField', field: 'arpSpa', value: ip }];
   return [
-    move('ethSrc', 'ethDst', 48),
+    TO_SENDER,
     { type: 'setField', field: 'ethSrc', value: mac },
-    { type: 'setField', field: 'arpOp', value: ARP_REPLY },
-    move('arpSha', 'arpTha', 48),
+    AS_REPLY,
+    SHA_TO_THA,
     { type: 'setField', field: 'arpSha', value: mac },
     ...ips,
-    { type: 'output', port: OFPP_IN_PORT },
+    BACK,
   ];
 }
 

@@ -47,11 +47,23 @@ export function load(r: FieldRange, value: number): Action {
   return { type: 'regLoad', dst: r, value: BigInt(value) };
 }
 
-/** Loads of single flag bits (one action per bit: bits of other meanings stay as they are). */
-export function setFlags(bits: number): Action[] {
-  const out: Action[] = [];
-  for (let i = 0; i < 32; i++) {
-    if ((bits >>> i) & 1) out.push({ type: 'regLoad', dst: { field: 'reg0', ofs: i, nBits: 1 }, value: 1n });
+const flagLoads = new Map<number, readonly Action[]>();
+
+/**
+ * Loads of single flag bits (one action per bit: bits of other meanings stay as they are). The
+ * array is shared between calls (features build tens of thousands of flows): spread it, never
+ * mutate it.
+ */
+export function setFlags(bits: number): readonly Action[] {
+  let out = flagLoads.get(bits);
+  if (!out) {
+    const loads: Action[] = [];
+    for (let i = 0; i < 32; i++) {
+      if ((bits >>> i) & 1)
+        loads.push({ type: 'regLoad', dst: { field: 'reg0', ofs: i, nBits: 1 }, value: 1n });
+    }
+    out = Object.freeze(loads);
+    flagLoads.set(bits, out);
   }
   return out;
 }
