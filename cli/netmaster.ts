@@ -107,6 +107,10 @@ export async function startNetmaster(
   const app = buildServer({
     store,
     leadership,
+    storeDescription:
+      cfg.etcdEndpoints.length > 0
+        ? cfg.etcdEndpoints.map((e) => (/^\w+:\/\//.test(e) ? e : `etcd://${e}`)).join(',')
+        : `embedded:${cfg.dataDir}`,
     logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
   });
   // Netplugins write only their own host records through it; everything else is read-only.

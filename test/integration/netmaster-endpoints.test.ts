@@ -181,6 +181,26 @@ async function scenario(url: string, putHost?: (name: string, value: string) => 
   assert.match(out.stdout, /"endpointGroupKey": "web:default"/);
   assert.match(out.stdout, new RegExp(`"vtepIP": "${vtep}"`));
 
+  // Concurrent creates never share an address; concurrent deletes give them all back.
+  const many = await Promise.all(
+    Array.from({ length: 30 }, (_, i) =>
+      post(url, '/plugin/createEndpoint', {
+        endpointID: `c${i}`,
+        tenant: 'default',
+        network: 'epnet',
+        host: 'h3',
+      }),
+    ),
+  );
+  for (const r of many) assert.equal(r.status, 200, JSON.stringify(r.body));
+  const addrs = many.map((r) => String(r.body.ipAddress));
+  assert.equal(new Set(addrs).size, 30, `duplicate addresses: ${addrs.join(' ')}`);
+  for (const a of addrs) assert.ok(!a.startsWith('10.9.1.10') || a === '10.9.1.10', `${a} is in web's pool`);
+  const gone = await Promise.all(
+    Array.from({ length: 30 }, (_, i) => post(url, '/plugin/deleteEndpoint', { endpointID: `c${i}` })),
+  );
+  for (const r of gone) assert.equal(r.status, 200, JSON.stringify(r.body));
+
   // Deleting what endpoints use is refused, naming them.
   const delNet = await call(url, 'DELETE', '/api/v1/networks/default:epnet/');
   assert.equal(delNet.status, 409);
