@@ -1,0 +1,138 @@
+// Owns a one-host lab for tests of the running system: a private OVS, an embedded store behind
+// netmaster's REST API (in-process), and netplugin's host agent on it; endpoints are namespaces
+// plugged in as netplugin does. Everything is registered for cleanup.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { buildServer } from '../../api/rest/server.js';
+import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
+import { plugContainer } from '../../datapath/host/index.js';
+import { allFeatures } from '../../datapath/pipeline/all.js';
+import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
+import { EmbeddedStore } from '../../state/embedded.js';
+import { onCleanup } from './cleanup.js';
+import { tempDirPrefix, uniqueName } from './names.js';
+import { addNamespace, type Namespace } from './netns.js';
+import { type OvsInstance, startOvs } from './ovs.js';
+
+export const LAB_BRIDGE = 'contivbr';
+
+export interface LabEndpoint {
+  id: string;
+  ip: string;
+  ns: Namespace;
+  hostIf: string;
+}
+
+export interface AgentLab {
+  ovs: OvsInstance;
+  store: EmbeddedStore;
+  api: FastifyInstance;
+  cfg: NetpluginConfig;
+  plugin: RunningNetplugin;
+  /** A REST call that must succeed. */
+  rest(method: 'POST' | 'DELETE', url: string, body?: object): Promise<void>;
+  /** Waits for the agent's next compile (or half a second) and for the switch to hold it. */
+  converged(): Promise<void>;
+  /** A namespace plugged in as endpoint `id` of `network`/`group` (tenant default). */
+  addEndpoint(id: string, network: string, group: string, ip: string, gateway?: string): Promise<LabEndpoint>;
+  /** Stops the agent and starts a new one on the same store and bridge. */
+  restartAgent(): Promise<RunningNetplugin>;
+}
+
+export const macOf = (ip: string) =>
+  `02:02:${ip
+    .split('.')
+    .map((o) => Number(o).toString(16).padStart(2, '0'))
+    .join(':')}`;
+
+export async function startAgentLab(): Promise<AgentLab> {
+  const ovs = await startOvs();
+  const dir = await mkdtemp(tempDirPrefix('agent'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  const store = await EmbeddedStore.open(dir);
+  onCleanup(() => store.close());
+  const api = buildServer({ store });
+  onCleanup(() => api.close());
+  const cfg: NetpluginConfig = {
+    host: 'h1',
+    vtepIp: '127.0.0.1',
+    controlIp: '127.0.0.1',
+    vlanUplinks: [],
+    etcdEndpoints: [],
+    fwdMode: '',
+    netMode: '',
+    mode: 'docker',
+    vxlanPort: 4789,
+    logLevel: 'error',
+    jsonLog: true,
+    bridge: LAB_BRIDGE,
+    ovsRundir: ovs.dir,
+    datapath: 'dummy',
+    dataDir: dir,
+    role: 'netplugin',
+    netmasterUrl: '',
+    listenUrl: ':9999',
+  };
+  const silent = pino({ level: 'silent' });
+  const lab: AgentLab = {
+    ovs,
+    store,
+    api,
+    cfg,
+    plugin: await startNetplugin(cfg, store, allFeatures, silent),
+    async rest(method, url, body) {
+      const res = await api.inject({ method, url, ...(body ? { payload: body } : {}) });
+      assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
+    },
+    async converged() {
+      const agent = lab.plugin.agent;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 500);
+        agent.once('converged', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      await agent.flowManager.apply();
+    },
+    async addEndpoint(id, network, group, ip, gateway) {
+      const ns = await addNamespace();
+      const hostIf = uniqueName('v');
+      await plugContainer({
+        hostIf,
+        netns: { name: ns.name },
+        ifName: 'eth0',
+        ip: `${ip}/24`,
+        ...(gateway ? { gateway } : {}),
+      });
+      const rec: EndpointRecord = {
+        endpointID: id,
+        tenant: 'default',
+        network,
+        endpointGroup: group,
+        endpointGroupId: 0,
+        ipAddress: ip,
+        ipv6Address: '',
+        macAddress: macOf(ip),
+        homingHost: cfg.host,
+        intfName: hostIf,
+        containerID: id,
+        containerName: id,
+        labels: {},
+      };
+      await store.put(endpointKey(id), JSON.stringify(rec));
+      await lab.converged();
+      await lab.plugin.agent.attachEndpoint(id, hostIf);
+      return { id, ip, ns, hostIf };
+    },
+    async restartAgent() {
+      await lab.plugin.stop();
+      lab.plugin = await startNetplugin(cfg, store, allFeatures, silent);
+      return lab.plugin;
+    },
+  };
+  onCleanup(() => lab.plugin.stop());
+  return lab;
+}
