@@ -169,12 +169,19 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
       ]);
       await s.dockerd.docker(['run', '-d', '--name', db, '--net', 'db.contiv-net', 'bbox', 'sleep', '300']);
       const ip = await ipOf(web);
-      assert.equal(await connects(ip, 80), true, 'db → web:80 allowed');
+      // docker run returns once Join did; the agent compiles the new endpoints' flows from the
+      // store's watch a moment later, so the first allowed connection may need a few tries.
+      const eventually = async (port: number) => {
+        for (const deadline = Date.now() + 10_000; Date.now() < deadline; )
+          if (await connects(ip, port)) return true;
+        return false;
+      };
+      assert.equal(await eventually(80), true, 'db → web:80 allowed');
       assert.equal(await connects(ip, 22), false, 'db → web:22 denied');
       await s.dockerd.docker(['restart', '-t', '1', web]);
       assert.equal(await ipOf(web), ip, 'the restarted container keeps its address');
       assert.equal((await endpoints()).length, 2, 'one record per container after the restart');
-      assert.equal(await connects(ip, 80), true, 'after restart: db → web:80 allowed');
+      assert.equal(await eventually(80), true, 'after restart: db → web:80 allowed');
       assert.equal(await connects(ip, 22), false, 'after restart: db → web:22 denied');
     } finally {
       for (const n of [web, db]) await s.dockerd.docker(['rm', '-f', n]).catch(() => undefined);
@@ -225,6 +232,35 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
     }
     await assertClean();
     await s.rest('DELETE', '/api/v1/endpointGroups/default:tagged/');
+  });
+
+  test("a tenant of its own: contiv-net/blue gets the blue network's address", async () => {
+    await s.rest('POST', '/api/v1/tenants/blue/', { tenantName: 'blue' });
+    await s.rest('POST', '/api/v1/networks/blue:contiv-net/', {
+      tenantName: 'blue',
+      networkName: 'contiv-net',
+      encap: 'vxlan',
+      subnet: '10.1.2.0/24',
+      gateway: '10.1.2.1',
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await s.engine.inspectNetwork('contiv-net/blue'))) {
+      assert.ok(Date.now() < deadline, 'contiv-net/blue did not appear');
+      await sleep(50);
+    }
+    const c = `${s.pluginName}-blue`;
+    try {
+      await s.dockerd.docker(['run', '-d', '--name', c, '--net', 'contiv-net/blue', 'bbox', 'sleep', '120']);
+      const [ep] = await endpoints();
+      assert.equal(ep?.tenant, 'blue');
+      assert.equal(ep?.ipAddress, '10.1.2.2');
+      const addr = await s.dockerd.docker(['exec', c, 'ip', 'addr', 'show', 'eth0']);
+      assert.match(addr, /inet 10\.1\.2\.2\/24/);
+    } finally {
+      await s.dockerd.docker(['rm', '-f', c]).catch(() => undefined);
+    }
+    await assertClean();
+    await s.rest('DELETE', '/api/v1/networks/blue:contiv-net/');
   });
 
   test('deleting the group in netmaster removes its Docker network', async () => {
