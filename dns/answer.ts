@@ -1,0 +1,168 @@
+// Owns deciding and building the answer to one query for one tenant: ours (from the registry),
+// not ours (to forward, or to let continue), or nothing at all. Answers are precomputed wire
+// messages keyed by the question bytes and the query bits that change the answer; a repeated
+// question costs one Map lookup and a copy with the id rewritten. A tenant's cached answers are
+// dropped when its names change.
+import { isReverseKey, nameKey } from './names.js';
+import { aaaaRecord, aRecord, ptrRecord } from './records.js';
+import type { NameRegistry } from './registry.js';
+import {
+  CLASS_IN,
+  emptyResponse,
+  HEADER_SIZE,
+  headerOnlyError,
+  isRejection,
+  OPT_SIZE,
+  optRecord,
+  type ParsedQuery,
+  parseQuery,
+  questionName,
+  RCODE_NOERROR,
+  RCODE_NXDOMAIN,
+  responseFlags,
+  TYPE_A,
+  TYPE_AAAA,
+  TYPE_ANY,
+  TYPE_PTR,
+} from './wire.js';
+
+export const DEFAULT_TTL = 120;
+/** Rotations precomputed for a name with several addresses (answer i starts at member i mod RING). */
+export const ROTATIONS = 16;
+/** Per tenant; the cache starts over beyond this (questions are attacker-chosen). */
+const MAX_CACHED = 100_000;
+const TCP_LIMIT = 65_535;
+
+export type Transport = 'udp' | 'tcp';
+
+/** answer: send buf; forward: not ours, a well-formed query for another resolver; drop: send nothing. */
+export type Resolution =
+  | { kind: 'answer'; buf: Buffer }
+  | { kind: 'forward'; query: ParsedQuery }
+  | { kind: 'drop' };
+
+/** Answers with the id zeroed, in rotation order; none means "not ours". */
+interface Entry {
+  orders: Buffer[];
+  next: number;
+}
+
+const NOT_OURS: Entry = { orders: [], next: 0 };
+
+export interface AnswererOptions {
+  /** TTL of our records, seconds (Contiv: 120). */
+  ttl?: number;
+}
+
+export class Answerer {
+  private readonly ttl: number;
+  private readonly caches = new Map<string, Map<string, Entry>>();
+
+  constructor(
+    private readonly registry: NameRegistry,
+    opts: AnswererOptions = {},
+  ) {
+    this.ttl = opts.ttl ?? DEFAULT_TTL;
+    registry.onChange((tenant) => (tenant === '*' ? this.caches.clear() : this.caches.delete(tenant)));
+  }
+
+  /**
+   * The datapath punt's entry: our answer to a query from a container of tenant, or undefined
+   * when it is not ours (or not a query) and should continue to the container's resolver.
+   */
+  answer(query: Buffer, tenant: string): Buffer | undefined {
+    const r = this.resolve(query, tenant, 'udp');
+    return r.kind === 'answer' ? r.buf : undefined;
+  }
+
+  resolve(q: Buffer, tenant: string, transport: Transport): Resolution {
+    const p = parseQuery(q);
+    if (isRejection(p)) {
+      return p.reject === 'drop' ? { kind: 'drop' } : { kind: 'answer', buf: headerOnlyError(q, p.rcode) };
+    }
+    if (p.edns && p.ednsVersion !== 0) {
+      // BADVERS (16): upper 8 bits in the OPT, lower 4 (0) in the header (RFC 6891 §6.1.3).
+      return { kind: 'answer', buf: emptyResponse(q, p, { aa: false, rcode: 0, extRcode: 1 }) };
+    }
+    const limit = transport === 'tcp' ? TCP_LIMIT : p.udpLimit;
+    const bits = (q[2]! & 0x01) | (q[3]! & 0x10 ? 2 : 0) | (p.edns ? 4 : 0) | (p.dnssecOk ? 8 : 0);
+    const key = String.fromCharCode(bits, limit) + q.toString('latin1', HEADER_SIZE, p.qEnd);
+    let cache = this.caches.get(tenant);
+    if (!cache) {
+      cache = new Map();
+      this.caches.set(tenant, cache);
+    }
+    let e = cache.get(key);
+    if (!e) {
+      if (cache.size >= MAX_CACHED) cache.clear();
+      e = this.build(q, p, tenant, limit);
+      cache.set(key, e);
+    }
+    const n = e.orders.length;
+    if (n === 0) return { kind: 'forward', query: p };
+    const src = e.orders[n === 1 ? 0 : e.next++ % n]!;
+    const out = Buffer.allocUnsafe(src.length);
+    src.copy(out);
+    out[0] = q[0]!;
+    out[1] = q[1]!;
+    return { kind: 'answer', buf: out };
+  }
+
+  /** The answers (one per rotation) for a question not yet cached. */
+  private build(q: Buffer, p: ParsedQuery, tenant: string, limit: number): Entry {
+    if (p.qclass !== CLASS_IN) return NOT_OURS;
+    const key = nameKey(questionName(q));
+    const ttl = this.ttl;
+    if (isReverseKey(key)) {
+      const names = this.registry.lookupPtr(tenant, key);
+      if (!names) return NOT_OURS;
+      const records = p.qtype === TYPE_PTR || p.qtype === TYPE_ANY ? names.map((n) => ptrRecord(n, ttl)) : [];
+      return this.entry(q, p, [records], limit);
+    }
+    const found = this.registry.lookup(tenant, key);
+    if (found === undefined) return NOT_OURS;
+    if (found === 'nxdomain')
+      return { orders: [zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NXDOMAIN }))], next: 0 };
+    const v4 = p.qtype === TYPE_A || p.qtype === TYPE_ANY ? found.v4.map((a) => aRecord(a, ttl)) : [];
+    const v6 = p.qtype === TYPE_AAAA || p.qtype === TYPE_ANY ? found.v6.map((a) => aaaaRecord(a, ttl)) : [];
+    const rings = Math.min(Math.max(v4.length, v6.length, 1), ROTATIONS);
+    const orders = Array.from({ length: rings }, (_, k) => [rotate(v4, k), rotate(v6, k)].flat());
+    return this.entry(q, p, orders, limit);
+  }
+
+  /** Full answers for each record order; a truncated empty answer when they do not fit the limit. */
+  private entry(q: Buffer, p: ParsedQuery, orders: Buffer[][], limit: number): Entry {
+    const optLen = p.edns ? OPT_SIZE : 0;
+    const size = p.qEnd + orders[0]!.reduce((s, r) => s + r.length, 0) + optLen;
+    if (size > limit)
+      return { orders: [zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NOERROR, tc: true }))], next: 0 };
+    return {
+      orders: orders.map((records) => {
+        const out = Buffer.alloc(size);
+        q.copy(out, 0, 0, p.qEnd);
+        out.writeUInt16BE(0, 0);
+        out.writeUInt16BE(responseFlags(q, true, RCODE_NOERROR), 2);
+        out.writeUInt16BE(1, 4);
+        out.writeUInt16BE(records.length, 6);
+        out.writeUInt16BE(0, 8);
+        out.writeUInt16BE(p.edns ? 1 : 0, 10);
+        let off = p.qEnd;
+        for (const r of records) off += r.copy(out, off);
+        if (p.edns) optRecord(p.dnssecOk).copy(out, off);
+        return out;
+      }),
+      next: 0,
+    };
+  }
+}
+
+function rotate<T>(xs: readonly T[], k: number): T[] {
+  if (xs.length < 2) return [...xs];
+  const s = k % xs.length;
+  return [...xs.slice(s), ...xs.slice(0, s)];
+}
+
+function zeroId(b: Buffer): Buffer {
+  b.writeUInt16BE(0, 0);
+  return b;
+}

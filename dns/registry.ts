@@ -1,0 +1,220 @@
+// Owns the names DNS answers, per tenant: container names, group names (bare and `group.network`),
+// serviceLB names → addresses, and addresses → names for PTR. It is fed store keys (put/delete/
+// replaceAll) and never reads the store itself; store-feed.ts keeps it current. Tenants never see
+// each other's names.
+import { isIPv4, isIPv6 } from 'node:net';
+import { ENDPOINT_PREFIX, type EndpointRecord } from '../policy/model/endpoint.js';
+import type { EndpointGroupConfig, NetworkConfig, ServiceLBConfig } from '../policy/model/generated.js';
+import { nameKey, reverseName } from './names.js';
+
+export const CONFIG_PREFIX = '/contiv.io/config/';
+const GROUP_PREFIX = `${CONFIG_PREFIX}endpointGroup/`;
+const SERVICE_PREFIX = `${CONFIG_PREFIX}serviceLB/`;
+const NETWORK_PREFIX = `${CONFIG_PREFIX}network/`;
+/** The store prefixes the registry is built from. */
+export const REGISTRY_PREFIXES = [ENDPOINT_PREFIX, GROUP_PREFIX, SERVICE_PREFIX, NETWORK_PREFIX] as const;
+
+/** A name of ours: its addresses (possibly none: a group without members still exists). */
+export interface NameEntry {
+  readonly v4: readonly string[];
+  readonly v6: readonly string[];
+}
+
+/** What a tenant's name resolves to: an entry, 'nxdomain' (in our zones, unknown), or undefined (not ours). */
+export type Lookup = NameEntry | 'nxdomain' | undefined;
+
+/** The part of a store record the registry keeps: one source of names for one tenant. */
+interface Source {
+  tenant: string;
+  /** Lookup keys this source gives addresses to (or makes exist, with no addresses). */
+  names: string[];
+  v4: string[];
+  v6: string[];
+  /** Network name of the tenant this source proves exists (a zone for `x.network`). */
+  zone?: string;
+  /** Name PTR answers give for this source's addresses. */
+  ptrName?: string;
+}
+
+interface TenantTable {
+  names: Map<string, NameEntry>;
+  zones: Set<string>;
+  ptr: Map<string, string[]>;
+}
+
+export interface KeyValue {
+  key: string;
+  value: string;
+}
+
+export class NameRegistry {
+  private readonly sources = new Map<string, Source>();
+  /** Built lazily per tenant on the first lookup after a change. */
+  private readonly tables = new Map<string, TenantTable>();
+  private readonly listeners = new Set<(tenant: string) => void>();
+
+  /** Called with the tenant whose names changed ('*' after replaceAll: every tenant). */
+  onChange(fn: (tenant: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Replaces everything with these keys (a fresh listing of REGISTRY_PREFIXES). */
+  replaceAll(kvs: readonly KeyValue[]): void {
+    this.sources.clear();
+    for (const kv of kvs) {
+      const s = toSource(kv.key, kv.value);
+      if (s) this.sources.set(kv.key, s);
+    }
+    this.tables.clear();
+    this.emit('*');
+  }
+
+  put(key: string, value: string): void {
+    const before = this.sources.get(key);
+    const after = toSource(key, value);
+    if (after) this.sources.set(key, after);
+    else this.sources.delete(key);
+    this.changed(before?.tenant, after?.tenant);
+  }
+
+  delete(key: string): void {
+    const before = this.sources.get(key);
+    if (!before) return;
+    this.sources.delete(key);
+    this.changed(before.tenant, undefined);
+  }
+
+  /** A forward name (A/AAAA) in a tenant. */
+  lookup(tenant: string, name: string): Lookup {
+    const t = this.table(tenant);
+    const key = nameKey(name);
+    const e = t.names.get(key);
+    if (e) return e;
+    // `x.<network>` is in our zone even when x is unknown; a bare unknown name is not ours.
+    const dot = key.lastIndexOf('.');
+    return dot > 0 && t.zones.has(key.slice(dot + 1)) ? 'nxdomain' : undefined;
+  }
+
+  /** The names of one of our addresses, by its reverse name; undefined when not ours. */
+  lookupPtr(tenant: string, reverse: string): readonly string[] | undefined {
+    return this.table(tenant).ptr.get(nameKey(reverse));
+  }
+
+  private changed(a: string | undefined, b: string | undefined): void {
+    for (const t of new Set([a, b])) {
+      if (t === undefined) continue;
+      this.tables.delete(t);
+      this.emit(t);
+    }
+  }
+
+  private emit(tenant: string): void {
+    for (const fn of this.listeners) fn(tenant);
+  }
+
+  private table(tenant: string): TenantTable {
+    let t = this.tables.get(tenant);
+    if (!t) {
+      t = buildTable(tenant, this.sources.values());
+      this.tables.set(tenant, t);
+    }
+    return t;
+  }
+}
+
+function buildTable(tenant: string, sources: Iterable<Source>): TenantTable {
+  const v4 = new Map<string, Set<string>>();
+  const v6 = new Map<string, Set<string>>();
+  const zones = new Set<string>();
+  const ptr = new Map<string, Set<string>>();
+  const add = (m: Map<string, Set<string>>, k: string, vs: readonly string[]) => {
+    const set = m.get(k) ?? new Set<string>();
+    m.set(k, set);
+    for (const v of vs) set.add(v);
+  };
+  for (const s of sources) {
+    if (s.tenant !== tenant) continue;
+    if (s.zone) zones.add(s.zone);
+    for (const n of s.names) {
+      add(v4, n, s.v4);
+      add(v6, n, s.v6);
+    }
+    if (s.ptrName) for (const a of [...s.v4, ...s.v6]) add(ptr, reverseName(a)!, [s.ptrName]);
+  }
+  const names = new Map<string, NameEntry>();
+  for (const [n, set] of v4) names.set(n, { v4: sortIps([...set]), v6: sortIps([...(v6.get(n) ?? [])]) });
+  return { names, zones, ptr: new Map([...ptr].map(([k, s]) => [k, [...s].sort()])) };
+}
+
+/** Deterministic order (rotation starts from it): numeric for IPv4, text for IPv6. */
+function sortIps(ips: string[]): string[] {
+  const num = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  return ips.sort((a, b) => (isIPv4(a) && isIPv4(b) ? num(a) - num(b) : a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** `10.1.1.2/24` → `10.1.1.2`; '' or anything not an address of that family → undefined. */
+function addr(text: string | undefined, v6: boolean): string | undefined {
+  const ip = (text ?? '').split('/')[0]!;
+  return (v6 ? isIPv6(ip) : isIPv4(ip)) ? ip : undefined;
+}
+
+/** A usable label sequence: DNS allows 63 bytes per label, 253 for the name. */
+function validName(key: string): boolean {
+  return key.length > 0 && key.length <= 253 && key.split('.').every((l) => l.length > 0 && l.length <= 63);
+}
+
+function parse<T>(value: string): Partial<T> | undefined {
+  try {
+    const v: unknown = JSON.parse(value);
+    return v !== null && typeof v === 'object' ? (v as Partial<T>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What one store key contributes; undefined for keys (or values) that give no names. */
+function toSource(key: string, value: string): Source | undefined {
+  if (key.startsWith(ENDPOINT_PREFIX)) {
+    const ep = parse<EndpointRecord>(value);
+    if (!ep?.tenant) return undefined;
+    const names: string[] = [];
+    const container = nameKey(ep.containerName ?? '');
+    if (container) names.push(container);
+    const group = nameKey(ep.endpointGroup ?? '');
+    const network = nameKey(ep.network ?? '');
+    if (group) names.push(group, ...(network ? [`${group}.${network}`] : []));
+    const v4 = addr(ep.ipAddress, false);
+    const v6 = addr(ep.ipv6Address, true);
+    return {
+      tenant: ep.tenant,
+      names: names.filter(validName),
+      v4: v4 ? [v4] : [],
+      v6: v6 ? [v6] : [],
+      ...(network ? { zone: network } : {}),
+      ...(container && validName(container) ? { ptrName: container } : {}),
+    };
+  }
+  if (key.startsWith(GROUP_PREFIX)) {
+    const g = parse<EndpointGroupConfig>(value);
+    if (!g?.tenantName || !g.groupName) return undefined;
+    const group = nameKey(g.groupName);
+    const network = nameKey(g.networkName ?? '');
+    const names = [group, ...(network ? [`${group}.${network}`] : [])].filter(validName);
+    return { tenant: g.tenantName, names, v4: [], v6: [], ...(network ? { zone: network } : {}) };
+  }
+  if (key.startsWith(SERVICE_PREFIX)) {
+    const s = parse<ServiceLBConfig>(value);
+    if (!s?.tenantName || !s.serviceName) return undefined;
+    const name = nameKey(s.serviceName);
+    if (!validName(name)) return undefined;
+    const v4 = addr(s.ipAddress, false);
+    return { tenant: s.tenantName, names: [name], v4: v4 ? [v4] : [], v6: [], ptrName: name };
+  }
+  if (key.startsWith(NETWORK_PREFIX)) {
+    const n = parse<NetworkConfig>(value);
+    if (!n?.tenantName || !n.networkName) return undefined;
+    return { tenant: n.tenantName, names: [], v4: [], v6: [], zone: nameKey(n.networkName) };
+  }
+  return undefined;
+}

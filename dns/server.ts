@@ -1,0 +1,154 @@
+// Owns the listening DNS service for one tenant: one UDP socket and one TCP listener on the same
+// address and port (`dig @addr`, tools, containers pointed at it). Answers come from the Answerer,
+// the rest goes through the Forwarder. Nothing a client sends can throw out of a handler.
+import { createSocket, type Socket } from 'node:dgram';
+import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { Answerer, type AnswererOptions } from './answer.js';
+import { Forwarder } from './forwarder.js';
+import type { NameRegistry } from './registry.js';
+import { hostResolvers, parseUpstream, type Upstream } from './upstreams.js';
+
+export interface DnsServerOptions extends AnswererOptions {
+  registry: NameRegistry;
+  /** Whose names this address answers (default 'default'). */
+  tenant?: string;
+  host?: string;
+  /** 0: a free port, the same for UDP and TCP. Default 53. */
+  port?: number;
+  /** `ip[:port]` resolvers for names that are not ours; default: /etc/resolv.conf's. */
+  upstreams?: readonly string[];
+  forwardTimeoutMs?: number;
+  /** Concurrent TCP clients (beyond: refused). */
+  maxTcpClients?: number;
+  /** A TCP client silent this long is closed (ms). */
+  tcpIdleMs?: number;
+}
+
+const MAX_BIND_TRIES = 20;
+
+export class DnsServer {
+  private readonly tcpClients = new Set<TcpSocket>();
+
+  private constructor(
+    readonly answerer: Answerer,
+    readonly tenant: string,
+    private readonly forwarder: Forwarder,
+    private readonly udp: Socket,
+    private readonly tcp: Server,
+    readonly host: string,
+    readonly port: number,
+  ) {}
+
+  static async start(opts: DnsServerOptions): Promise<DnsServer> {
+    const host = opts.host ?? '127.0.0.1';
+    const family = host.includes(':') ? 6 : 4;
+    const tenant = opts.tenant ?? 'default';
+    const answerer = new Answerer(opts.registry, opts);
+    const upstreams: Upstream[] = opts.upstreams
+      ? opts.upstreams.map(parseUpstream)
+      : hostResolvers().filter((u) => !(u.host === host && u.port === (opts.port ?? 53)));
+    const forwarder = new Forwarder(upstreams, opts.forwardTimeoutMs);
+    // With port 0, UDP picks a free port and TCP must get the same one; retry if TCP's is taken.
+    for (let i = 0; ; i++) {
+      const udp = await bindUdp(family, host, opts.port ?? 53);
+      const port = udp.address().port;
+      try {
+        const tcp = await listenTcp(host, port);
+        const server = new DnsServer(answerer, tenant, forwarder, udp, tcp, host, port);
+        server.serve(opts);
+        return server;
+      } catch (err) {
+        udp.close();
+        if (opts.port !== 0 || i >= MAX_BIND_TRIES) throw err;
+      }
+    }
+  }
+
+  /** `host:port`, for dig (`@host -p port`) and upstream lists. */
+  get address(): string {
+    return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
+  }
+
+  async close(): Promise<void> {
+    this.forwarder.close();
+    for (const c of this.tcpClients) c.destroy();
+    await Promise.all([
+      new Promise<void>((r) => this.udp.close(() => r())),
+      new Promise<void>((r) => this.tcp.close(() => r())),
+    ]);
+  }
+
+  private serve(opts: DnsServerOptions): void {
+    const { answerer, forwarder, tenant, udp } = this;
+    udp.on('error', () => {});
+    udp.on('message', (msg, rinfo) => {
+      const r = answerer.resolve(msg, tenant, 'udp');
+      if (r.kind === 'answer') udp.send(r.buf, rinfo.port, rinfo.address);
+      else if (r.kind === 'forward')
+        forwarder.forwardUdp(msg, r.query, (b) => udp.send(b, rinfo.port, rinfo.address));
+    });
+    const maxClients = opts.maxTcpClients ?? 256;
+    const idleMs = opts.tcpIdleMs ?? 10_000;
+    this.tcp.on('connection', (sock) => {
+      if (this.tcpClients.size >= maxClients) {
+        sock.destroy();
+        return;
+      }
+      this.tcpClients.add(sock);
+      sock.on('close', () => this.tcpClients.delete(sock));
+      sock.on('error', () => {});
+      sock.setTimeout(idleMs, () => sock.destroy());
+      readFrames(sock, (query) => {
+        const r = answerer.resolve(query, tenant, 'tcp');
+        const reply = (b: Buffer) => {
+          if (sock.destroyed) return;
+          const len = Buffer.alloc(2);
+          len.writeUInt16BE(b.length);
+          sock.write(Buffer.concat([len, b]));
+        };
+        if (r.kind === 'answer') reply(r.buf);
+        else if (r.kind === 'forward') forwarder.forwardTcp(query, r.query, reply);
+      });
+    });
+  }
+}
+
+/** Length-prefixed messages (RFC 1035 §4.2.2); a client may send several on one connection. */
+function readFrames(sock: TcpSocket, onFrame: (msg: Buffer) => void): void {
+  let buf: Buffer = Buffer.alloc(0);
+  sock.on('data', (chunk: Buffer) => {
+    buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+    while (buf.length >= 2) {
+      const len = buf.readUInt16BE(0);
+      if (buf.length < 2 + len) break;
+      onFrame(Buffer.from(buf.subarray(2, 2 + len)));
+      buf = buf.subarray(2 + len);
+    }
+  });
+}
+
+function bindUdp(family: 4 | 6, host: string, port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    // IP literals only: a synchronous lookup spares every send a trip through dns.lookup.
+    const s = createSocket({
+      type: family === 4 ? 'udp4' : 'udp6',
+      lookup: (address, _o, cb) => (cb as (e: null, a: string, f: number) => void)(null, address, family),
+    });
+    s.once('error', reject);
+    s.bind(port, host, () => {
+      s.off('error', reject);
+      resolve(s);
+    });
+  });
+}
+
+function listenTcp(host: string, port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(port, host, () => {
+      srv.off('error', reject);
+      resolve(srv);
+    });
+  });
+}
