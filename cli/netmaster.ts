@@ -74,8 +74,10 @@ const LEADER_TTL_SEC = 2;
 export interface RunningNetmaster {
   store: Store;
   app: FastifyInstance;
-  /** Where REST listens, e.g. "http://127.0.0.1:9999". */
+  /** Where REST listens, e.g. "http://myhost:9999". */
   url: string;
+  /** The port it listens on (the configured one, or the one picked for port 0). */
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -146,6 +148,7 @@ export async function startNetmaster(
     store,
     app,
     url,
+    port,
     async stop() {
       try {
         await election?.resign();

@@ -6,11 +6,13 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
+import { startDockerHost } from '../api/docker/host.js';
 import { HostAgent } from '../datapath/agent/agent.js';
 import { OvsdbClient } from '../datapath/ovsdb/client.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { VSwitch } from '../datapath/vswitch.js';
 import { openStore } from '../state/index.js';
+import { LEADER_KEY } from '../state/leader.js';
 import { RemoteStore } from '../state/remote.js';
 import type { Store } from '../state/store.js';
 import { type FlagSpec, list, parseFlags, usage } from './flags.js';
@@ -103,6 +105,18 @@ const FLAGS = {
     env: 'NETMASTER',
     help: 'netmaster URL: its store API when there is no etcd',
   },
+  pluginName: {
+    names: ['plugin-name'],
+    env: 'CONTIV_NETMASTER_PLUGIN_NAME',
+    default: 'netplugin',
+    help: 'Docker plugin name: its socket is /run/docker/plugins/NAME.sock',
+  },
+  dockerSocket: {
+    names: ['docker-socket'],
+    env: 'DOCKER_SOCKET',
+    default: '/var/run/docker.sock',
+    help: 'Docker Engine API socket',
+  },
   listenUrl: {
     names: ['listen-url'],
     env: 'CONTIV_NETMASTER_LISTEN_URL',
@@ -134,6 +148,8 @@ export interface NetpluginConfig {
   /** '' when not given. */
   netmasterUrl: string;
   listenUrl: string;
+  pluginName: string;
+  dockerSocket: string;
 }
 
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
@@ -184,6 +200,8 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     role: oneOf('role', f.role, ['netplugin', 'netmaster'] as const),
     netmasterUrl: f.netmaster,
     listenUrl: f.listenUrl,
+    pluginName: f.pluginName,
+    dockerSocket: f.dockerSocket,
   };
 }
 
@@ -235,6 +253,16 @@ export async function startNetplugin(
   }
 }
 
+/** netmaster's address: given, or the leader's as recorded in the store. */
+async function findNetmaster(cfg: NetpluginConfig, store: Store): Promise<string> {
+  if (cfg.netmasterUrl) return cfg.netmasterUrl.replace(/\/+$/, '');
+  const kv = await store.get(LEADER_KEY);
+  const address = kv ? (JSON.parse(kv.value) as { address?: unknown }).address : undefined;
+  if (typeof address !== 'string')
+    throw new Error('no netmaster: give --netmaster URL (no leader is recorded in the store)');
+  return address;
+}
+
 async function main(): Promise<void> {
   let cfg: NetpluginConfig | 'help';
   try {
@@ -259,12 +287,28 @@ async function main(): Promise<void> {
       : undefined;
   const { allFeatures } = await import('../datapath/pipeline/all.js');
   const running = await startNetplugin(cfg, store, allFeatures, logger);
+  const netmasterUrl = master ? `http://127.0.0.1:${master.port}` : await findNetmaster(cfg, store);
+  // Kubernetes drives us through CNI; Docker (and swarm mode) through the plugin socket.
+  const docker =
+    cfg.mode === 'kubernetes'
+      ? undefined
+      : await startDockerHost({
+          store,
+          agent: running.agent,
+          hostName: cfg.host,
+          netmasterUrl,
+          pluginName: cfg.pluginName,
+          dockerSocket: cfg.dockerSocket,
+          scope: cfg.mode === 'swarm-mode' ? 'global' : 'local',
+          log: logger.child({ part: 'docker' }),
+        });
   let closing = false;
   const shutdown = async (sig: string) => {
     if (closing) return;
     closing = true;
     logger.info({ sig }, 'shutting down');
     try {
+      await docker?.close();
       await running.stop();
       await master?.stop();
     } finally {

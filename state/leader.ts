@@ -3,6 +3,9 @@
 import { EventEmitter } from 'node:events';
 import type { Lease, Store, Watcher } from './store.js';
 
+/** Where the leader records itself unless told otherwise. */
+export const LEADER_KEY = '/contiv.io/leader';
+
 export interface LeaderInfo {
   id: string;
   /** Where the leader serves (followers forward requests there). */
@@ -66,13 +69,28 @@ class StoreElection extends EventEmitter implements Election {
     opts: ElectOptions,
   ) {
     super();
-    this.key = opts.key ?? '/contiv.io/leader';
+    this.key = opts.key ?? LEADER_KEY;
     this.ttlSec = opts.ttlSec ?? 10;
     this.me = { id: opts.id, address: opts.address };
   }
 
   async start(): Promise<void> {
     const rev = await this.store.revision();
+    this.knownRev = Math.max(this.knownRev, rev);
+    await this.watchKey(rev + 1);
+    // A safety net for a missed event (a watch stream reset): look again every TTL.
+    this.recheck = setInterval(() => {
+      if (!this.isLeader) this.schedule();
+    }, this.ttlSec * 1000);
+    this.recheck.unref();
+    await this.schedule();
+  }
+
+  /**
+   * Watches the leader key from `from`. A watch that ends by itself (its stream to etcd broke) is
+   * started again from the last revision seen, after a pause while the store does not answer.
+   */
+  private async watchKey(from: number): Promise<void> {
     this.watcher = await this.store.watch(
       this.key,
       (e) => {
@@ -88,14 +106,23 @@ class StoreElection extends EventEmitter implements Election {
           this.schedule();
         }
       },
-      { fromRevision: rev + 1 },
+      { fromRevision: from, onError: () => this.rewatch() },
     );
-    // A safety net for a missed event (a watch stream reset): look again every TTL.
-    this.recheck = setInterval(() => {
-      if (!this.isLeader) this.schedule();
-    }, this.ttlSec * 1000);
-    this.recheck.unref();
-    await this.schedule();
+  }
+
+  private rewatch(): void {
+    if (this.stopped) return;
+    const retry = setTimeout(
+      () => {
+        if (this.stopped) return;
+        this.watchKey(this.knownRev + 1).then(
+          () => void this.schedule(),
+          () => this.rewatch(),
+        );
+      },
+      Math.min(500, this.ttlSec * 250),
+    );
+    retry.unref();
   }
 
   async leader(): Promise<LeaderInfo | undefined> {

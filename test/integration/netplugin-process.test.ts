@@ -104,6 +104,9 @@ describe('netplugin all-in-one (role netmaster)', { skip }, () => {
     'aio',
     '--vtep-ip',
     '127.0.0.1',
+    // No dockerd here: the Docker side has tests of its own (docker-*.test.ts).
+    '--plugin-mode',
+    'kubernetes',
   ];
 
   async function flows(): Promise<string[]> {
