@@ -10,6 +10,7 @@ command -v nc >/dev/null || need+=(netcat-openbsd)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v etcd >/dev/null || need+=(etcd-server)
 command -v pgrep >/dev/null || need+=(procps)
+command -v iptables >/dev/null || need+=(iptables)  # host access: MASQUERADE of the private subnet
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)  # DNS tests' upstream and the DNS benchmark's peer
 command -v dnsperf >/dev/null || need+=(dnsperf)
