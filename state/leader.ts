@@ -117,7 +117,10 @@ class StoreElection extends EventEmitter implements Election {
         if (this.stopped) return;
         this.watchKey(this.knownRev + 1).then(
           () => void this.schedule(),
-          () => this.rewatch(),
+          (err: Error) => {
+            // A closed store will not come back; anything else (etcd away) is tried again.
+            if (!/ closed/.test(err.message)) this.rewatch();
+          },
         );
       },
       Math.min(500, this.ttlSec * 250),
