@@ -25,6 +25,7 @@ type Loader = () => Promise<Benchmark>;
 
 // Modules load lazily: a codec run should not pay for (or depend on) the OVS harness.
 const BENCHMARKS: Readonly<Record<string, Loader>> = {
+  'dns-qps': async () => (await import('./dns-qps.js')).benchmark,
   'docker-attach': async () => (await import('./docker-attach.js')).benchmark,
   'openflow-codec': async () => (await import('./openflow-codec.js')).benchmark,
   'openflow-install': async () => (await import('./openflow-install.js')).benchmark,

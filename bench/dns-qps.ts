@@ -1,0 +1,123 @@
+// Owns the DNS throughput benchmark: dnsperf against our server and against dnsmasq serving the
+// same 1,000 names (a hosts file), same run, same client settings, alternating who goes first;
+// qps and p50/p99 latency of both (target: our qps ÷ dnsmasq's ≥ 1). Loopback only.
+import { spawn } from 'node:child_process';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NameRegistry } from '../dns/registry.js';
+import { DnsServer } from '../dns/server.js';
+import { ENDPOINT_PREFIX } from '../policy/model/endpoint.js';
+import { onCleanup } from '../test/harness/cleanup.js';
+import { startDnsmasq } from '../test/harness/dnsmasq.js';
+import { missingFor } from '../test/harness/require.js';
+import { alternate, log, median } from './openflow-install.js';
+import type { Benchmark, BenchResult } from './run.js';
+
+const NAMES = 1000;
+const ROUNDS = 2;
+const SECONDS = 4;
+/** dnsperf settings, as the lab recipe (-c 4 -Q 200000), the same for both servers. */
+const CLIENT_ARGS = ['-c', '4', '-Q', '200000', '-l', String(SECONDS)];
+
+interface Run {
+  qps: number;
+  latencies: number[];
+}
+
+interface DnsResult extends BenchResult {
+  target: number;
+  p50Ms: number;
+  p99Ms: number;
+  peerP50Ms: number;
+  peerP99Ms: number;
+}
+
+const ipOf = (i: number) => `10.9.${i >> 8}.${(i & 255) + 1}`;
+
+/** One dnsperf run; -v gives each query's latency, written to a file so the pipe never slows it. */
+async function dnsperf(dir: string, port: number, queries: string, label: string): Promise<Run> {
+  const out = join(dir, `dnsperf-${label}.out`);
+  const fh = await open(out, 'w');
+  try {
+    const child = spawn(
+      'dnsperf',
+      ['-s', '127.0.0.1', '-p', String(port), '-d', queries, ...CLIENT_ARGS, '-v'],
+      {
+        stdio: ['ignore', fh.fd, 'ignore'],
+      },
+    );
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    if (code !== 0) throw new Error(`dnsperf against ${label} exited ${code}`);
+  } finally {
+    await fh.close();
+  }
+  const text = await readFile(out, 'utf8');
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(text)?.[1] ?? Number.NaN);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const latencies: number[] = [];
+  for (const m of text.matchAll(/^> NOERROR \S+ A ([\d.]+)$/gm)) latencies.push(Number(m[1]) * 1000);
+  log(`${label}: ${Math.round(qps)} qps, ${lost} lost, ${latencies.length} answered`);
+  return { qps, latencies };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+}
+
+async function qpsBench(): Promise<BenchResult[]> {
+  const missing = missingFor('dnsperf', 'dnsmasq');
+  if (missing.length > 0) throw new Error(`benchmark needs ${missing.join(', ')}`);
+  const dir = await mkdtemp(join(tmpdir(), 'contiv-dns-bench-'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }), { label: 'dns bench dir' });
+  const names = Array.from({ length: NAMES }, (_, i) => `name${i}`);
+  const queries = join(dir, 'queries');
+  await writeFile(queries, names.map((n) => `${n} A\n`).join(''));
+  const dnsmasq = await startDnsmasq(names.map((n, i) => `${ipOf(i)} ${n}\n`).join(''));
+
+  // Our server: the same names as container names of tenant default, no upstream needed.
+  const registry = new NameRegistry();
+  registry.replaceAll(
+    names.map((n, i) => ({
+      key: `${ENDPOINT_PREFIX}bench-${i}`,
+      value: JSON.stringify({ tenant: 'default', network: 'bench', containerName: n, ipAddress: ipOf(i) }),
+    })),
+  );
+  const server = await DnsServer.start({ registry, port: 0, upstreams: [] });
+  onCleanup(() => server.close(), { label: 'dns bench server' });
+
+  const ours: Run[] = [];
+  const peer: Run[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    await alternate(
+      round,
+      async () => ours.push(await dnsperf(dir, server.port, queries, `ours-${round}`)),
+      async () => peer.push(await dnsperf(dir, dnsmasq.port, queries, `dnsmasq-${round}`)),
+    );
+  }
+  const lat = (runs: Run[]) => runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const [a, b] = [lat(ours), lat(peer)];
+  const value = median(ours.map((r) => r.qps));
+  const peerValue = median(peer.map((r) => r.qps));
+  const result: DnsResult = {
+    name: 'dns-qps',
+    value,
+    unit: 'qps',
+    peer: 'dnsmasq (same 1,000 names from a hosts file)',
+    peerValue,
+    ratio: value / peerValue,
+    target: 1,
+    p50Ms: percentile(a, 0.5),
+    p99Ms: percentile(a, 0.99),
+    peerP50Ms: percentile(b, 0.5),
+    peerP99Ms: percentile(b, 0.99),
+  };
+  return [result];
+}
+
+export const benchmark: Benchmark = {
+  describe: `dnsperf ${CLIENT_ARGS.join(' ')} (${NAMES} names, loopback) against our server and dnsmasq, median of ${ROUNDS} (target ratio ≥ 1)`,
+  run: qpsBench,
+};
