@@ -1,5 +1,5 @@
 # Two entry points on a fresh machine: `make demo` (the main job) and `make test` (everything CI runs).
-.PHONY: deps build lint test unit integration bench demo install clean
+.PHONY: deps build lint test unit integration bench demo demo-stop install clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -28,6 +28,9 @@ bench: build
 
 demo: build
 	bash scripts/demo.sh
+
+demo-stop:
+	bash scripts/demo-stop.sh
 
 # Puts the commands on the PATH as small wrappers around this checkout's build.
 PREFIX ?= /usr/local

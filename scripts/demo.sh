@@ -1,77 +1,112 @@
 #!/usr/bin/env bash
-# The all-in-one demo host (for now: the OpenFlow controller): a private userspace OVS, two
-# namespace "containers" on one bridge, our controller installing an L2 + stateful policy pipeline,
-# then real traffic through it. Everything is removed on exit. DEMO_HOLD=1 keeps it up until Ctrl-C.
+# The all-in-one host: the embedded store, netmaster and netplugin in one process (CONTIV_ROLE=
+# netmaster), a private userspace Open vSwitch, and a dockerd (the system's when one answers, else a
+# private one). Creates the seed's network, policy and group, runs two containers in `web`, shows
+# them reaching each other and the policy at work, and leaves everything running.
+# Running it again is harmless: what runs is kept, what is missing is started. `make demo-stop` ends it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-D=$(mktemp -d /tmp/contiv-ts-demo.XXXXXX)
-export OVS_RUNDIR=$D OVS_LOGDIR=$D OVS_DBDIR=$D
-BR=ctsdemo$$; BR=${BR:0:15}
-NSA=ctsdemo-a-$$; NSB=ctsdemo-b-$$
-CTL_PID=
-cleanup() {
-  set +e
-  [ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null && wait "$CTL_PID" 2>/dev/null
-  for ns in "$NSA" "$NSB"; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-  done
-  for p in vsd ovsdb; do [ -f "$D/$p.pid" ] && kill "$(cat "$D/$p.pid")" 2>/dev/null; done
-  sleep 0.3
-  ip link del "$BR" 2>/dev/null
-  ip link del "${NSA:0:12}h" 2>/dev/null; ip link del "${NSB:0:12}h" 2>/dev/null
-  rm -rf "$D"
-}
-trap cleanup EXIT INT TERM
+ROOT=$(pwd)
+S=${CONTIV_DEMO_DIR:-/run/contiv-ts-demo}
+mkdir -p "$S"
+OVS=$S/ovs
+BR=contivbr
+# Debian's CLI matches its dockerd (20.10); a newer one earlier on the PATH may not.
+docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
-echo "== private Open vSwitch in $D"
-ovsdb-tool create "$D/conf.db" /usr/share/openvswitch/vswitch.ovsschema
-ovsdb-server --remote=punix:"$D/db.sock" --pidfile="$D/ovsdb.pid" --detach --log-file="$D/ovsdb.log" -vconsole:off "$D/conf.db"
-VSCTL="ovs-vsctl --db=unix:$D/db.sock"
-$VSCTL --no-wait init
-ovs-vswitchd unix:"$D/db.sock" --disable-system --pidfile="$D/vsd.pid" --detach --log-file="$D/vsd.log" -vconsole:off
-$VSCTL add-br "$BR" -- set bridge "$BR" datapath_type=netdev fail_mode=secure protocols=OpenFlow13
-
-add_container() { # ns ofport ip
-  local ns=$1 port=$2 ip=$3 host="${1:0:12}h"
-  ip netns add "$ns"
-  ip link add "$host" type veth peer name eth0 netns "$ns"
-  ip link set "$host" up
-  ip netns exec "$ns" ip addr add "$ip/24" dev eth0
-  ip netns exec "$ns" ip link set eth0 up
-  ip netns exec "$ns" ip link set lo up
-  # Userspace datapath: TCP through conntrack needs checksum offload off on both veth ends.
-  ethtool -K "$host" tx off >/dev/null
-  ip netns exec "$ns" ethtool -K eth0 tx off >/dev/null
-  $VSCTL add-port "$BR" "$host" -- set interface "$host" ofport_request="$port"
-  echo "$port=$ip=$(ip netns exec "$ns" cat /sys/class/net/eth0/address)"
-}
-EPA=$(add_container "$NSA" 1 10.9.0.1)
-EPB=$(add_container "$NSB" 2 10.9.0.2)
-
-echo "== controller (contiv-ts) for endpoints $EPA (client) and $EPB (server, tcp/80 allowed)"
-LOG=$D/controller.log
-node dist/cli/demo.js --switch "unix:$D/$BR.mgmt" --endpoint "$EPA" --endpoint "$EPB" --allow-port 80 >"$LOG" 2>&1 &
-CTL_PID=$!
-for _ in $(seq 100); do grep -q '^converged' "$LOG" && break; sleep 0.1; done
-cat "$LOG"
-grep -q '^converged' "$LOG" || { echo "controller did not converge"; exit 1; }
-
-echo "== ovs-ofctl's view of the same flows"
-ovs-ofctl -O OpenFlow13 dump-flows "unix:$D/$BR.mgmt" --no-stats
-
-echo "== traffic"
-check() { if "${@:2}" >/dev/null 2>&1; then echo "  $1: passes"; else echo "  $1: blocked"; fi; }
-ip netns exec "$NSB" nc -l -k -p 80 >/dev/null 2>&1 &
-ip netns exec "$NSB" nc -l -k -p 22 >/dev/null 2>&1 &
-ip netns exec "$NSA" nc -l -k -p 22 >/dev/null 2>&1 &
-sleep 0.3
-check "ping 10.9.0.2 (icmp allowed)" ip netns exec "$NSA" ping -c 2 -W 2 10.9.0.2
-check "tcp 10.9.0.2:80 (allowed, stateful)" ip netns exec "$NSA" nc -z -w 2 10.9.0.2 80
-check "tcp 10.9.0.2:22 (denied)" ip netns exec "$NSA" nc -z -w 2 10.9.0.2 22
-check "tcp 10.9.0.1:22 from the server (denied)" ip netns exec "$NSB" nc -z -w 2 10.9.0.1 22
-
-if [ "${DEMO_HOLD:-}" = 1 ]; then
-  echo "== holding; management socket unix:$D/$BR.mgmt; Ctrl-C to stop and clean up"
-  wait "$CTL_PID"
+# ---- Open vSwitch (private, userspace)
+mkdir -p "$OVS"
+if ! alive "$OVS/ovsdb.pid"; then
+  [ -f "$OVS/conf.db" ] || ovsdb-tool create "$OVS/conf.db" /usr/share/openvswitch/vswitch.ovsschema
+  OVS_RUNDIR=$OVS ovsdb-server --remote=punix:"$OVS/db.sock" --pidfile="$OVS/ovsdb.pid" --detach \
+    --log-file="$OVS/ovsdb.log" -vconsole:off "$OVS/conf.db"
+  ovs-vsctl --db=unix:"$OVS/db.sock" --no-wait init
 fi
+if ! alive "$OVS/vswitchd.pid"; then
+  OVS_RUNDIR=$OVS ovs-vswitchd unix:"$OVS/db.sock" --pidfile="$OVS/vswitchd.pid" --detach \
+    --log-file="$OVS/vswitchd.log" -vconsole:off
+fi
+echo "== Open vSwitch: $OVS (db.sock, $BR.mgmt)"
+
+# ---- dockerd: the system's if it answers, else our own
+if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
+  DOCKER_SOCK=/var/run/docker.sock
+else
+  DOCKER_SOCK=$S/docker/docker.sock
+  if ! alive "$S/docker/docker.pid"; then
+    mkdir -p "$S/docker"
+    setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
+      --data-root="$S/docker/root" --exec-root="$S/docker/exec" -H unix://"$DOCKER_SOCK" \
+      --pidfile="$S/docker/docker.pid" >>"$S/docker/dockerd.log" 2>&1 &
+    for _ in $(seq 100); do docker -H unix://"$DOCKER_SOCK" version >/dev/null 2>&1 && break; sleep 0.2; done
+  fi
+fi
+export DOCKER_HOST=unix://$DOCKER_SOCK
+docker version --format 'dockerd {{.Server.Version}}' || { echo "dockerd did not answer on $DOCKER_SOCK"; exit 1; }
+echo "== Docker: $DOCKER_HOST"
+
+# A tiny image from busybox-static: there is no registry to pull from.
+if ! docker image inspect bbox:latest >/dev/null 2>&1; then
+  R=$S/rootfs; rm -rf "$R"; mkdir -p "$R/bin" "$R/etc"
+  cp /bin/busybox "$R/bin/busybox"
+  for a in sh ping ip nc nslookup wget cat sleep ifconfig hostname; do ln -sf busybox "$R/bin/$a"; done
+  echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"
+  tar -C "$R" -c . | docker import - bbox:latest >/dev/null
+fi
+
+# ---- netplugin + netmaster, one process, embedded store
+if ! alive "$S/netplugin.pid"; then
+  CONTIV_ROLE=netmaster setsid node "$ROOT/dist/cli/netplugin.js" \
+    --data-dir "$S/state" --ovs-rundir "$OVS" --datapath netdev --bridge "$BR" \
+    --vtep-ip 127.0.0.1 --host "$(hostname)" --listen-url 127.0.0.1:9999 \
+    --docker-socket "$DOCKER_SOCK" >>"$S/netplugin.log" 2>&1 &
+  echo $! > "$S/netplugin.pid"
+fi
+export NETMASTER=http://127.0.0.1:9999
+NETCTL="node $ROOT/dist/cli/netctl/main.js"
+for _ in $(seq 150); do $NETCTL version >/dev/null 2>&1 && [ -S /run/docker/plugins/netplugin.sock ] && break; sleep 0.2; done
+$NETCTL version >/dev/null || { echo "netmaster did not start; see $S/netplugin.log"; tail -20 "$S/netplugin.log"; exit 1; }
+echo "== netmaster $NETMASTER, netplugin log $S/netplugin.log"
+
+# ---- the seed's intent (existing objects are left as they are)
+step() { echo "\$ netctl $*"; $NETCTL "$@" 2>&1 | sed 's/^/  /' || true; }
+$NETCTL net inspect contiv-net >/dev/null 2>&1 || step net create contiv-net --subnet=20.1.1.0/24 --gateway=20.1.1.254 --pkt-tag=1001
+$NETCTL policy inspect prod_web >/dev/null 2>&1 || {
+  step policy create prod_web
+  step policy rule-add prod_web 1 -direction=in -protocol=tcp -action=deny
+  step policy rule-add prod_web 2 -direction=in -protocol=tcp -port=80 -action=allow -priority=10
+}
+$NETCTL group inspect web >/dev/null 2>&1 || step group create contiv-net web -policy=prod_web
+$NETCTL net ls
+for _ in $(seq 50); do docker network inspect web.contiv-net >/dev/null 2>&1 && break; sleep 0.2; done
+
+# ---- two containers in web
+for c in web1 web2; do
+  docker rm -f "$c" >/dev/null 2>&1 || true
+  echo "\$ docker run -itd --net web.contiv-net --name $c bbox sh"
+  docker run -itd --net web.contiv-net --name "$c" bbox sh >/dev/null
+done
+ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
+W1=$(ip_of web1); W2=$(ip_of web2)
+echo "== web1 $W1, web2 $W2"
+# busybox nc: -ll keeps listening; a client with stdin closed connects and leaves.
+docker exec -d web1 nc -ll -p 80 -e cat
+docker exec -d web1 nc -ll -p 22 -e cat
+sleep 0.5
+check() { if "${@:2}" >/dev/null 2>&1; then echo "  $1: passes"; else echo "  $1: blocked"; fi; }
+echo "== traffic"
+check "web2 → web1 ping" docker exec web2 ping -c 2 -W 2 "$W1"
+check "web2 → web1 tcp/80 (rule 2 allows)" docker exec web2 nc -w 2 "$W1" 80 </dev/null
+check "web2 → web1 tcp/22 (rule 1 denies)" docker exec web2 nc -w 2 "$W1" 22 </dev/null
+
+cat <<EOF
+
+contiv-ts is running (state in $S). Try:
+  export NETMASTER=$NETMASTER DOCKER_HOST=$DOCKER_HOST
+  $NETCTL net ls
+  $NETCTL group ls
+  docker run -itd --net web.contiv-net --name web3 bbox sh
+  ovs-ofctl -O OpenFlow13 dump-flows unix:$OVS/$BR.mgmt
+Stop everything with: make demo-stop
+EOF

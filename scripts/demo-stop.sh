@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Ends what `make demo` started: its containers and networks, netplugin, a private dockerd, the
+# private Open vSwitch, and the demo's state. A system dockerd is left running.
+set -uo pipefail
+S=${CONTIV_DEMO_DIR:-/run/contiv-ts-demo}
+[ -d "$S" ] || { echo "no demo running ($S absent)"; exit 0; }
+docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
+stop() { # pidfile
+  [ -f "$1" ] || return 0
+  local pid; pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null
+}
+if [ -S "$S/docker/docker.sock" ]; then export DOCKER_HOST=unix://$S/docker/docker.sock; fi
+if docker version >/dev/null 2>&1; then
+  docker rm -f web1 web2 web3 >/dev/null 2>&1
+  # The networks netmaster made (labelled as ours).
+  docker network ls -q --filter label=io.contiv.managed-by | xargs -r docker network rm >/dev/null 2>&1
+fi
+stop "$S/netplugin.pid"
+if [ -f "$S/docker/docker.pid" ]; then
+  stop "$S/docker/docker.pid"
+  stop "$S/docker/exec/containerd/containerd.pid"
+  grep " $(realpath "$S")/docker" /proc/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+fi
+if [ -f "$S/ovs/vswitchd.pid" ]; then
+  stop "$S/ovs/vswitchd.pid"
+  # The userspace datapath's tap outlives a stopped ovs-vswitchd.
+  ip link del ovs-netdev 2>/dev/null
+fi
+stop "$S/ovs/ovsdb.pid"
+ip link del contivbr 2>/dev/null
+rm -f /run/docker/plugins/netplugin.sock
+rm -rf "$S"
+echo "demo stopped"
