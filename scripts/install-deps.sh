@@ -15,6 +15,10 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v dnsmasq >/dev/null || need+=(dnsmasq-base)  # DNS tests' upstream and the DNS benchmark's peer
 command -v dnsperf >/dev/null || need+=(dnsperf)
 command -v dig >/dev/null || need+=(bind9-dnsutils)
+command -v podman >/dev/null || need+=(podman)  # CNI tests: a real runtime calling our plugin (CNI backend)
+[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)  # podman's CNI backend and its loopback plugin
+command -v go >/dev/null || need+=(golang-go)  # builds the libcni test helper (CHECK, DEL twice)
+dpkg -s golang-github-appc-cni-dev >/dev/null 2>&1 || need+=(golang-github-appc-cni-dev)  # libcni sources for it
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: it is the image rootfs
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
