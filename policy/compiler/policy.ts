@@ -371,8 +371,11 @@ class PolicyState {
     touched.add(m);
     if (e.single) touched.add(G + e.single);
     if (single) touched.add(G + single);
+    const was = e.holders;
     e.holders = holders;
     e.single = single;
+    if (was !== 2 && holders === 2) this.bucket(m, e, touched);
+    if (was === 2 && holders !== 2) this.unbucket(m, e, touched);
   }
 
   private indexRefs(key: string, p: PolicyIntent | undefined): void {
@@ -404,19 +407,9 @@ class PolicyState {
     delta: number,
     touched: Set<string>,
   ): void {
-    let e = this.matches.get(m);
-    if (e) {
-      if (!e.policies && e.only !== policy) e.policies = new Map([[e.only, e.n]]);
-      if (e.policies) {
-        const n = (e.policies.get(policy) ?? 0) + delta;
-        if (n > 0) e.policies.set(policy, n);
-        else e.policies.delete(policy);
-      }
-      e.n += delta;
-      if (e.n > 0) return;
-      this.matches.delete(m);
-    } else {
-      e = {
+    const e = this.matches.get(m);
+    if (!e) {
+      this.matches.set(m, {
         n: delta,
         dir: r.dir,
         slot: r.slot,
@@ -426,33 +419,60 @@ class PolicyState {
         policies: undefined,
         holders: 0,
         single: '',
-      };
-      this.matches.set(m, e);
+      });
+      touched.add(m);
+      return;
     }
-    // Existence changed: the hash bucket's ranks may shift for its other members.
+    if (!e.policies && e.only !== policy) e.policies = new Map([[e.only, e.n]]);
+    if (e.policies) {
+      const n = (e.policies.get(policy) ?? 0) + delta;
+      if (n > 0) e.policies.set(policy, n);
+      else e.policies.delete(policy);
+    }
+    e.n += delta;
+    if (e.n > 0) return;
+    this.matches.delete(m);
     touched.add(m);
+    if (e.single) touched.add(G + e.single);
+    if (e.holders === 2) this.unbucket(m, e, touched);
+  }
+
+  /**
+   * A match flow became a conjunction: it takes a conj id, its hash with the low bits replaced by
+   * its rank among the conjunctions sharing that hash in its (direction, slot).
+   */
+  private bucket(m: string, e: MatchEntry, touched: Set<string>): void {
     const b = bucketOf(e, m);
     const list = this.buckets.get(b);
-    if (e.n > 0) {
-      if (!list) {
-        this.buckets.set(b, [m]);
-        e.conjId = conjIdOf(m, 0);
-        return;
-      }
-      list.push(m);
-      list.sort();
-    } else if (list) {
-      list.splice(list.indexOf(m), 1);
-      if (list.length === 0) this.buckets.delete(b);
+    if (!list) {
+      this.buckets.set(b, [m]);
+      e.conjId = conjIdOf(m, 0);
+      return;
     }
-    for (const [rank, other] of (list ?? []).entries()) {
+    list.push(m);
+    list.sort();
+    this.rerank(list, m, touched);
+  }
+
+  private unbucket(m: string, e: MatchEntry, touched: Set<string>): void {
+    const b = bucketOf(e, m);
+    const list = this.buckets.get(b);
+    if (!list) return;
+    list.splice(list.indexOf(m), 1);
+    if (list.length === 0) this.buckets.delete(b);
+    else this.rerank(list, m, touched);
+  }
+
+  /** Ids after a bucket changed; the others whose id moved are rebuilt with their groups' clauses. */
+  private rerank(list: readonly string[], changed: string, touched: Set<string>): void {
+    for (const [rank, other] of list.entries()) {
       const oe = this.matches.get(other);
       if (!oe) continue;
       const id = conjIdOf(other, rank);
       if (oe.conjId === id) continue;
       oe.conjId = id;
       touched.add(other);
-      if (other !== m) this.shifted.add(other);
+      if (other !== changed) this.shifted.add(other);
     }
   }
 

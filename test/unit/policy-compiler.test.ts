@@ -503,9 +503,11 @@ describe('policy compiler: conj id collisions', () => {
     }
     assert.ok(pair, 'some pair of ports collides');
     const [p1, p2] = pair;
-    const intent = seed([rule({ protocol: 6, port: p2, priority: 10 })], ['web']);
+    // Both policies on two groups each: their match flows are conjunctions, which hold conj ids.
+    const intent = seed([rule({ protocol: 6, port: p2, priority: 10 })], ['web', 'app']);
     intent.policies.push({ tenant: 't', name: 'q', rules: [] });
     intent.groups[1]!.policies.push('q');
+    intent.groups[2]!.policies.push('q');
     const c = new Compilation(intent, HOST, [policyFeature]);
     const steps: [string, RuleIntent[]][] = [
       ['q', [rule({ protocol: 6, port: p1, priority: 10 })]],
@@ -513,13 +515,17 @@ describe('policy compiler: conj id collisions', () => {
       ['p', [rule({ protocol: 6, port: p2, priority: 10 })]],
       ['q', []],
     ];
+    const sizes: number[] = [];
     for (const [name, rules] of steps) {
       c.change({ kind: 'policy', key: `t/${name}` }, (ix) => ix.putPolicy({ tenant: 't', name, rules }));
       const flows = c.state().flows;
       assert.deepEqual(canon(flows), canon(policyFlows(intentOf(c.ix))));
       const ids = flows.filter((f) => f.match.conjId !== undefined).map((f) => f.match.conjId);
       assert.equal(new Set(ids).size, ids.length);
+      sizes.push(ids.length);
     }
+    // Both colliding conjunctions existed at once, and each alone.
+    assert.deepEqual(sizes, [2, 1, 2, 1]);
   });
 });
 
