@@ -178,6 +178,8 @@ for (const encap of ['vxlan', 'vlan'] as const) {
           role: 'netplugin',
           netmasterUrl: '',
           listenUrl: ':9999',
+          pluginName: 'netplugin',
+          dockerSocket: '/var/run/docker.sock',
         };
         const p = await startNetplugin(cfg, s, allFeatures, silent);
         onCleanup(() => p.stop());
