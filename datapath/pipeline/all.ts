@@ -1,8 +1,10 @@
-// Owns the complete feature list netplugin compiles with: forwarding, policy, netprofile.
+// Owns the complete feature list netplugin compiles with: forwarding, policy, netprofile, host
+// access.
 // Order is for readability only: features never share an owner or a flow.
 
 import { policyFeature } from '../../policy/compiler/policy.js';
 import type { PipelineFeature } from './feature.js';
+import { hostAccessFeature } from './hostaccess.js';
 import { forwardingFeatures } from './index.js';
 import { netProfileFeature } from './netprofile.js';
 
@@ -10,4 +12,5 @@ export const allFeatures: readonly PipelineFeature[] = [
   ...forwardingFeatures,
   policyFeature,
   netProfileFeature,
+  hostAccessFeature,
 ];

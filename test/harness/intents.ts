@@ -29,6 +29,8 @@ export interface RandomWorldOptions {
   groupsPerNetwork?: number;
   endpoints?: number;
   extraSteps?: IntentStep[];
+  /** Random facts sometimes carry a host port (host access); off by default (same random stream). */
+  hostPort?: boolean;
 }
 
 const pick = <T>(rand: () => number, xs: readonly T[]): T | undefined =>
@@ -53,11 +55,13 @@ export class RandomWorld {
   private seq = 0;
   private readonly nextHostIp = new Map<string, number>();
   private readonly extra: IntentStep[];
+  private readonly withHostPort: boolean;
 
   constructor(seed: number, opts: RandomWorldOptions = {}) {
     this.rand = prng(seed);
     this.hosts = opts.hosts ?? ['h1', 'h2', 'h3'];
     this.extra = opts.extraSteps ?? [];
+    this.withHostPort = opts.hostPort ?? false;
     let intent: Intent = {
       global: {
         fwdMode: this.rand() < 0.5 ? 'bridge' : 'routing',
@@ -164,6 +168,10 @@ export class RandomWorld {
     }
     const facts: HostFacts = { name: old.name, endpointPorts, tunnelPorts };
     if (this.rand() < 0.7) facts.uplinkPort = old.uplinkPort ?? 50 + (this.id() % 40);
+    if (this.withHostPort && this.rand() < 0.8) {
+      const ofport = this.rand() < 0.8 ? (old.hostPort?.ofport ?? 90) : 91 + (this.id() % 9);
+      facts.hostPort = { ofport, ip: '172.19.255.254', mac: '02:02:ac:13:ff:fe' };
+    }
     return facts;
   }
 
