@@ -169,6 +169,8 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
   const f = parseFlags(argv, env, FLAGS);
   if (f.help) return 'help';
   const vxlanPort = Number(f.vxlanPort);
+  /** Tests: the namespace standing for the host (where ovs-vswitchd runs and contivh0 lives). */
+  hostNetns?: string;
   if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) {
     throw new Error(`--vxlan-port: "${f.vxlanPort}" is not a UDP port`);
   }
@@ -259,6 +261,7 @@ async function findNetmaster(cfg: NetpluginConfig, store: Store): Promise<string
   const kv = await store.get(LEADER_KEY);
   const address = kv ? (JSON.parse(kv.value) as { address?: unknown }).address : undefined;
   if (typeof address !== 'string')
+      ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
     throw new Error('no netmaster: give --netmaster URL (no leader is recorded in the store)');
   return address;
 }

@@ -16,7 +16,15 @@ import { type HostRecord, hostKey } from '../../policy/model/endpoint.js';
 import type { Lease, Store, Watcher } from '../../state/store.js';
 import type { PipelineFeature } from '../pipeline/feature.js';
 import { applyDelta } from '../pipeline/index.js';
+import {
+  configureInterface,
+  ensureHostNat,
+  linkExists,
+  type NetnsRef,
+  removeHostNat,
+} from '../host/index.js';
 import type { PortInfo, PortSpec, VSwitch } from '../vswitch.js';
+import { HOST_PORT_NAME, hostPortAddress, hostPortMac } from '../pipeline/hostaccess.js';
 
 /** external_ids of our ports: which endpoint or remote host a port is for. */
 export const EXT_ENDPOINT = 'contiv-endpoint';
@@ -24,6 +32,8 @@ export const EXT_REMOTE_HOST = 'contiv-remote-host';
 export const EXT_ROLE = 'contiv-role';
 
 export interface AgentOptions {
+/** The host port's address, so facts read back from OVS say it (and a new address replaces the port). */
+export const EXT_HOST_IP = 'contiv-host-ip';
   store: Store;
   host: HostRecord;
   vswitch: VSwitch;
@@ -37,6 +47,8 @@ export interface AgentOptions {
   settleMs?: number;
 }
 
+  /** Where the host port's device lives: the host's namespace (tests: the one ovs-vswitchd runs in). */
+  hostNetns?: NetnsRef;
 export interface AgentEvents {
   /** The switch (re)connected and now holds the desired state; what that took. */
   attached: [ApplyStats];
@@ -69,6 +81,8 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   constructor(private readonly opts: AgentOptions) {
     super();
     this.facts = { name: opts.host.name, endpointPorts: new Map(), tunnelPorts: new Map() };
+  /** The private subnet our MASQUERADE rule is for, once made. */
+  private natSubnet: string | undefined;
     this.client = new SwitchClient(opts.switchTarget);
     this.client.on('connected', (conn) => {
       this.manager.attach(conn).then(
@@ -192,7 +206,9 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     const changes = diffIntent(this.intent, next);
     if (changes.length === 0) return;
     const factsBefore = this.facts;
-    if (changes.some((c) => c.change.kind === 'host')) await this.syncPorts(next);
+    // Hosts make tunnels; the private subnet (global) makes the host port's address.
+    if (changes.some((c) => c.change.kind === 'host' || c.change.kind === 'global'))
+      await this.syncPorts(next);
     if (this.facts !== factsBefore) changes.push(hostFactsChange(this.facts));
     this.intent = next;
     const owners = await this.applyChanges(changes);
@@ -241,16 +257,30 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     }
     const present = new Map(ports.map((p) => [p.name, p]));
     const stale = ports
-      .filter((p) => p.ours && (p.externalIds[EXT_ROLE] === 'tunnel' || p.externalIds[EXT_ROLE] === 'uplink'))
-      .filter(
-        (p) => !wanted.has(p.name) || wanted.get(p.name)?.remoteIp !== (p.options.remote_ip ?? undefined),
-      )
+      .filter((p) => p.ours && roles.includes(p.externalIds[EXT_ROLE] ?? ''))
+      .filter((p) => {
+        const w = wanted.get(p.name);
+        return (
+          !w ||
+          w.remoteIp !== (p.options.remote_ip ?? undefined) ||
+          w.externalIds?.[EXT_HOST_IP] !== p.externalIds[EXT_HOST_IP]
+        );
+      })
       .map((p) => p.name);
     if (stale.length > 0) await vswitch.removePorts(stale);
     const missing = [...wanted.values()].filter((s) => !present.has(s.name) || stale.includes(s.name));
     if (missing.length > 0) await vswitch.addPorts(missing);
     const facts = factsFrom(
+    const hostIp = hostPortAddress(intent.global.pvtSubnet);
+    if (hostIp) {
+      wanted.set(HOST_PORT_NAME, {
+        name: HOST_PORT_NAME,
+        kind: 'internal',
+        externalIds: { [EXT_ROLE]: 'hostport', [EXT_HOST_IP]: hostIp },
+      });
+    }
       host.name,
+    const roles = ['tunnel', 'uplink', 'hostport'];
       stale.length || missing.length ? await vswitch.ports() : ports,
       host.uplinks,
     );
@@ -260,6 +290,11 @@ export class HostAgent extends EventEmitter<AgentEvents> {
 
   private fail(err: Error): void {
     this.opts.logger.error({ err: err.message }, 'agent error');
+    if (this.natSubnet !== undefined && this.natSubnet !== (hostIp && intent.global.pvtSubnet)) {
+      await removeHostNat(this.opts.hostNetns, this.natSubnet, HOST_PORT_NAME);
+      this.natSubnet = undefined;
+    }
+    if (hostIp) await this.configureHostSide(intent.global.pvtSubnet, hostIp);
     this.emit('error', err);
   }
 }
@@ -269,6 +304,23 @@ function hostFactsChangeFor(facts: HostFacts, endpointId: string): IntentChange 
   const c = hostFactsChange(facts);
   return { change: { kind: 'endpoint', id: endpointId }, mutate: c.mutate };
 }
+  /** The host port's address and MAC in the host namespace, and the kernel's NAT onwards. */
+  private async configureHostSide(pvtSubnet: string, ip: string): Promise<void> {
+    const netns = this.opts.hostNetns;
+    // The dummy datapath (tests) makes no kernel device: the flows are all there is.
+    if (!(await linkExists(HOST_PORT_NAME, netns))) return;
+    const ns = netns === undefined ? {} : { netns };
+    await configureInterface({
+      ...ns,
+      ifName: HOST_PORT_NAME,
+      mac: hostPortMac(ip),
+      addresses: [`${ip}/16`],
+      up: true,
+    });
+    await ensureHostNat(netns, pvtSubnet, HOST_PORT_NAME);
+    this.natSubnet = pvtSubnet;
+  }
+
 
 export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: readonly string[]): HostFacts {
   const endpointPorts = new Map<string, number>();
@@ -282,13 +334,22 @@ export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: rea
     else if (remote) tunnelPorts.set(remote, p.ofport);
     else if (uplinks.includes(p.name) && uplinkPort === undefined) uplinkPort = p.ofport;
   }
-  return { name, endpointPorts, tunnelPorts, ...(uplinkPort !== undefined ? { uplinkPort } : {}) };
+  return {
+    name,
+    endpointPorts,
+    tunnelPorts,
+    ...(uplinkPort !== undefined ? { uplinkPort } : {}),
+    ...(hostPort ? { hostPort } : {}),
+  };
 }
 
+  let hostPort: HostFacts['hostPort'];
 function serializeFacts(f: HostFacts): unknown {
   return {
     ...f,
     endpointPorts: [...f.endpointPorts].sort(),
+    const hostIp = p.externalIds[EXT_ROLE] === 'hostport' ? p.externalIds[EXT_HOST_IP] : undefined;
     tunnelPorts: [...f.tunnelPorts].sort(),
   };
+    else if (hostIp) hostPort = { ofport: p.ofport, ip: hostIp, mac: hostPortMac(hostIp) };
 }

@@ -18,3 +18,4 @@ export {
   setTxOffload,
   validateIfName,
 } from './link.js';
+export { ensureHostNat, removeHostNat } from './nat.js';
