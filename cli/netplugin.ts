@@ -150,6 +150,8 @@ export interface NetpluginConfig {
   listenUrl: string;
   pluginName: string;
   dockerSocket: string;
+  /** Tests: the namespace standing for the host (where ovs-vswitchd runs and contivh0 lives). */
+  hostNetns?: string;
 }
 
 function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
@@ -169,8 +171,6 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
   const f = parseFlags(argv, env, FLAGS);
   if (f.help) return 'help';
   const vxlanPort = Number(f.vxlanPort);
-  /** Tests: the namespace standing for the host (where ovs-vswitchd runs and contivh0 lives). */
-  hostNetns?: string;
   if (!Number.isInteger(vxlanPort) || vxlanPort < 1 || vxlanPort > 65535) {
     throw new Error(`--vxlan-port: "${f.vxlanPort}" is not a UDP port`);
   }
@@ -240,6 +240,7 @@ export async function startNetplugin(
       switchTarget: `unix:${join(cfg.ovsRundir, `${cfg.bridge}.mgmt`)}`,
       features,
       logger,
+      ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
     });
     await agent.start();
     return {
@@ -261,7 +262,6 @@ async function findNetmaster(cfg: NetpluginConfig, store: Store): Promise<string
   const kv = await store.get(LEADER_KEY);
   const address = kv ? (JSON.parse(kv.value) as { address?: unknown }).address : undefined;
   if (typeof address !== 'string')
-      ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
     throw new Error('no netmaster: give --netmaster URL (no leader is recorded in the store)');
   return address;
 }

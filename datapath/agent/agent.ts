@@ -14,8 +14,6 @@ import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts, Intent } from '../../policy/compiler/intent.js';
 import { type HostRecord, hostKey } from '../../policy/model/endpoint.js';
 import type { Lease, Store, Watcher } from '../../state/store.js';
-import type { PipelineFeature } from '../pipeline/feature.js';
-import { applyDelta } from '../pipeline/index.js';
 import {
   configureInterface,
   ensureHostNat,
@@ -23,17 +21,19 @@ import {
   type NetnsRef,
   removeHostNat,
 } from '../host/index.js';
-import type { PortInfo, PortSpec, VSwitch } from '../vswitch.js';
+import type { PipelineFeature } from '../pipeline/feature.js';
 import { HOST_PORT_NAME, hostPortAddress, hostPortMac } from '../pipeline/hostaccess.js';
+import { applyDelta } from '../pipeline/index.js';
+import type { PortInfo, PortSpec, VSwitch } from '../vswitch.js';
 
 /** external_ids of our ports: which endpoint or remote host a port is for. */
 export const EXT_ENDPOINT = 'contiv-endpoint';
 export const EXT_REMOTE_HOST = 'contiv-remote-host';
 export const EXT_ROLE = 'contiv-role';
-
-export interface AgentOptions {
 /** The host port's address, so facts read back from OVS say it (and a new address replaces the port). */
 export const EXT_HOST_IP = 'contiv-host-ip';
+
+export interface AgentOptions {
   store: Store;
   host: HostRecord;
   vswitch: VSwitch;
@@ -45,10 +45,10 @@ export const EXT_HOST_IP = 'contiv-host-ip';
   hostTtlSec?: number;
   /** Batch store events arriving within this many ms into one compile (default 10). */
   settleMs?: number;
-}
-
   /** Where the host port's device lives: the host's namespace (tests: the one ovs-vswitchd runs in). */
   hostNetns?: NetnsRef;
+}
+
 export interface AgentEvents {
   /** The switch (re)connected and now holds the desired state; what that took. */
   attached: [ApplyStats];
@@ -77,12 +77,12 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The private subnet our MASQUERADE rule is for, once made. */
+  private natSubnet: string | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     super();
     this.facts = { name: opts.host.name, endpointPorts: new Map(), tunnelPorts: new Map() };
-  /** The private subnet our MASQUERADE rule is for, once made. */
-  private natSubnet: string | undefined;
     this.client = new SwitchClient(opts.switchTarget);
     this.client.on('connected', (conn) => {
       this.manager.attach(conn).then(
@@ -255,7 +255,16 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     for (const uplink of host.uplinks) {
       wanted.set(uplink, { name: uplink, kind: 'system', externalIds: { [EXT_ROLE]: 'uplink' } });
     }
+    const hostIp = hostPortAddress(intent.global.pvtSubnet);
+    if (hostIp) {
+      wanted.set(HOST_PORT_NAME, {
+        name: HOST_PORT_NAME,
+        kind: 'internal',
+        externalIds: { [EXT_ROLE]: 'hostport', [EXT_HOST_IP]: hostIp },
+      });
+    }
     const present = new Map(ports.map((p) => [p.name, p]));
+    const roles = ['tunnel', 'uplink', 'hostport'];
     const stale = ports
       .filter((p) => p.ours && roles.includes(p.externalIds[EXT_ROLE] ?? ''))
       .filter((p) => {
@@ -270,17 +279,13 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     if (stale.length > 0) await vswitch.removePorts(stale);
     const missing = [...wanted.values()].filter((s) => !present.has(s.name) || stale.includes(s.name));
     if (missing.length > 0) await vswitch.addPorts(missing);
-    const facts = factsFrom(
-    const hostIp = hostPortAddress(intent.global.pvtSubnet);
-    if (hostIp) {
-      wanted.set(HOST_PORT_NAME, {
-        name: HOST_PORT_NAME,
-        kind: 'internal',
-        externalIds: { [EXT_ROLE]: 'hostport', [EXT_HOST_IP]: hostIp },
-      });
+    if (this.natSubnet !== undefined && this.natSubnet !== (hostIp && intent.global.pvtSubnet)) {
+      await removeHostNat(this.opts.hostNetns, this.natSubnet, HOST_PORT_NAME);
+      this.natSubnet = undefined;
     }
+    if (hostIp) await this.configureHostSide(intent.global.pvtSubnet, hostIp);
+    const facts = factsFrom(
       host.name,
-    const roles = ['tunnel', 'uplink', 'hostport'];
       stale.length || missing.length ? await vswitch.ports() : ports,
       host.uplinks,
     );
@@ -288,22 +293,6 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       this.facts = facts;
   }
 
-  private fail(err: Error): void {
-    this.opts.logger.error({ err: err.message }, 'agent error');
-    if (this.natSubnet !== undefined && this.natSubnet !== (hostIp && intent.global.pvtSubnet)) {
-      await removeHostNat(this.opts.hostNetns, this.natSubnet, HOST_PORT_NAME);
-      this.natSubnet = undefined;
-    }
-    if (hostIp) await this.configureHostSide(intent.global.pvtSubnet, hostIp);
-    this.emit('error', err);
-  }
-}
-
-function hostFactsChangeFor(facts: HostFacts, endpointId: string): IntentChange {
-  // Plugging one endpoint changes only that endpoint's flows: tell the features so.
-  const c = hostFactsChange(facts);
-  return { change: { kind: 'endpoint', id: endpointId }, mutate: c.mutate };
-}
   /** The host port's address and MAC in the host namespace, and the kernel's NAT onwards. */
   private async configureHostSide(pvtSubnet: string, ip: string): Promise<void> {
     const netns = this.opts.hostNetns;
@@ -321,17 +310,31 @@ function hostFactsChangeFor(facts: HostFacts, endpointId: string): IntentChange 
     this.natSubnet = pvtSubnet;
   }
 
+  private fail(err: Error): void {
+    this.opts.logger.error({ err: err.message }, 'agent error');
+    this.emit('error', err);
+  }
+}
+
+function hostFactsChangeFor(facts: HostFacts, endpointId: string): IntentChange {
+  // Plugging one endpoint changes only that endpoint's flows: tell the features so.
+  const c = hostFactsChange(facts);
+  return { change: { kind: 'endpoint', id: endpointId }, mutate: c.mutate };
+}
 
 export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: readonly string[]): HostFacts {
   const endpointPorts = new Map<string, number>();
   const tunnelPorts = new Map<string, number>();
   let uplinkPort: number | undefined;
+  let hostPort: HostFacts['hostPort'];
   for (const p of ports) {
     if (p.ofport === undefined || p.ofport < 0) continue;
     const ep = p.externalIds[EXT_ENDPOINT];
     const remote = p.externalIds[EXT_REMOTE_HOST];
+    const hostIp = p.externalIds[EXT_ROLE] === 'hostport' ? p.externalIds[EXT_HOST_IP] : undefined;
     if (ep) endpointPorts.set(ep, p.ofport);
     else if (remote) tunnelPorts.set(remote, p.ofport);
+    else if (hostIp) hostPort = { ofport: p.ofport, ip: hostIp, mac: hostPortMac(hostIp) };
     else if (uplinks.includes(p.name) && uplinkPort === undefined) uplinkPort = p.ofport;
   }
   return {
@@ -343,13 +346,10 @@ export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: rea
   };
 }
 
-  let hostPort: HostFacts['hostPort'];
 function serializeFacts(f: HostFacts): unknown {
   return {
     ...f,
     endpointPorts: [...f.endpointPorts].sort(),
-    const hostIp = p.externalIds[EXT_ROLE] === 'hostport' ? p.externalIds[EXT_HOST_IP] : undefined;
     tunnelPorts: [...f.tunnelPorts].sort(),
   };
-    else if (hostIp) hostPort = { ofport: p.ofport, ip: hostIp, mac: hostPortMac(hostIp) };
 }
