@@ -47,8 +47,17 @@ export interface KeyValue {
   value: string;
 }
 
+/** One change as fed, for mirroring a registry into another process. */
+export type RegistryUpdate =
+  | { op: 'put'; key: string; value: string }
+  | { op: 'delete'; key: string }
+  | { op: 'replaceAll'; kvs: KeyValue[] };
+
 export class NameRegistry {
   private readonly sources = new Map<string, Source>();
+  /** The values fed, kept for snapshot() (a mirror starting late needs them). */
+  private readonly values = new Map<string, string>();
+  private readonly updateListeners = new Set<(u: RegistryUpdate) => void>();
   /** Built lazily per tenant on the first lookup after a change. */
   private readonly tables = new Map<string, TenantTable>();
   private readonly listeners = new Set<(tenant: string) => void>();
@@ -59,30 +68,63 @@ export class NameRegistry {
     return () => this.listeners.delete(fn);
   }
 
+  /** Called with every change as fed (to mirror this registry elsewhere). */
+  onUpdate(fn: (u: RegistryUpdate) => void): () => void {
+    this.updateListeners.add(fn);
+    return () => this.updateListeners.delete(fn);
+  }
+
+  /** The keys and values that make up the registry now (only those that give names). */
+  snapshot(): KeyValue[] {
+    return [...this.values].map(([key, value]) => ({ key, value }));
+  }
+
+  apply(u: RegistryUpdate): void {
+    if (u.op === 'put') this.put(u.key, u.value);
+    else if (u.op === 'delete') this.delete(u.key);
+    else this.replaceAll(u.kvs);
+  }
+
   /** Replaces everything with these keys (a fresh listing of REGISTRY_PREFIXES). */
   replaceAll(kvs: readonly KeyValue[]): void {
     this.sources.clear();
+    this.values.clear();
     for (const kv of kvs) {
       const s = toSource(kv.key, kv.value);
-      if (s) this.sources.set(kv.key, s);
+      if (!s) continue;
+      this.sources.set(kv.key, s);
+      this.values.set(kv.key, kv.value);
     }
     this.tables.clear();
     this.emit('*');
+    this.emitUpdate({ op: 'replaceAll', kvs: this.snapshot() });
   }
 
   put(key: string, value: string): void {
     const before = this.sources.get(key);
     const after = toSource(key, value);
-    if (after) this.sources.set(key, after);
-    else this.sources.delete(key);
+    if (after) {
+      this.sources.set(key, after);
+      this.values.set(key, value);
+    } else {
+      this.sources.delete(key);
+      this.values.delete(key);
+    }
     this.changed(before?.tenant, after?.tenant);
+    this.emitUpdate(after ? { op: 'put', key, value } : { op: 'delete', key });
   }
 
   delete(key: string): void {
     const before = this.sources.get(key);
     if (!before) return;
     this.sources.delete(key);
+    this.values.delete(key);
     this.changed(before.tenant, undefined);
+    this.emitUpdate({ op: 'delete', key });
+  }
+
+  private emitUpdate(u: RegistryUpdate): void {
+    for (const fn of this.updateListeners) fn(u);
   }
 
   /** A forward name (A/AAAA) in a tenant. */

@@ -1,11 +1,13 @@
 // Owns the listening DNS service for one tenant: one UDP socket and one TCP listener on the same
 // address and port (`dig @addr`, tools, containers pointed at it). Answers come from the Answerer,
 // the rest goes through the Forwarder. Nothing a client sends can throw out of a handler.
+import { type ChildProcess, fork } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { Answerer, type AnswererOptions } from './answer.js';
 import { Forwarder } from './forwarder.js';
-import type { NameRegistry } from './registry.js';
+import type { KeyValue, NameRegistry, RegistryUpdate } from './registry.js';
 import { hostResolvers, parseUpstream, type Upstream } from './upstreams.js';
 
 export interface DnsServerOptions extends AnswererOptions {
@@ -22,12 +24,19 @@ export interface DnsServerOptions extends AnswererOptions {
   maxTcpClients?: number;
   /** A TCP client silent this long is closed (ms). */
   tcpIdleMs?: number;
+  /**
+   * Processes reading the UDP socket: this one plus (n - 1) children sharing its socket, each with
+   * a mirror of the registry (Node 20's dgram has no SO_REUSEPORT). Default 1.
+   */
+  udpProcesses?: number;
 }
 
 const MAX_BIND_TRIES = 20;
 
 export class DnsServer {
   private readonly tcpClients = new Set<TcpSocket>();
+  private readonly children: ChildProcess[] = [];
+  private stopMirror: () => void = () => {};
 
   private constructor(
     readonly answerer: Answerer,
@@ -56,6 +65,7 @@ export class DnsServer {
         const tcp = await listenTcp(host, port);
         const server = new DnsServer(answerer, tenant, forwarder, udp, tcp, host, port);
         server.serve(opts);
+        await server.startChildren(opts, upstreams);
         return server;
       } catch (err) {
         udp.close();
@@ -70,6 +80,8 @@ export class DnsServer {
   }
 
   async close(): Promise<void> {
+    this.stopMirror();
+    for (const c of this.children) c.kill();
     this.forwarder.close();
     for (const c of this.tcpClients) c.destroy();
     await Promise.all([
@@ -78,15 +90,36 @@ export class DnsServer {
     ]);
   }
 
+  /** Children get the UDP socket and the registry's contents, then every change, in order. */
+  private async startChildren(opts: DnsServerOptions, upstreams: Upstream[]): Promise<void> {
+    const n = (opts.udpProcesses ?? 1) - 1;
+    if (n <= 0) return;
+    const script = fileURLToPath(new URL('./udp-worker.js', import.meta.url));
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      this.children.push(child);
+      ready.push(new Promise((r) => child.once('message', () => r())));
+    }
+    const sendAll = (m: WorkerMessage) => {
+      for (const c of this.children) if (c.connected) c.send(m);
+    };
+    this.stopMirror = opts.registry.onUpdate((u) => sendAll({ type: 'update', u }));
+    const init: WorkerMessage = {
+      type: 'init',
+      tenant: this.tenant,
+      ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+      upstreams: upstreams.map((u) => (u.family === 6 ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`)),
+      ...(opts.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: opts.forwardTimeoutMs } : {}),
+      kvs: opts.registry.snapshot(),
+    };
+    for (const c of this.children) c.send(init, this.udp);
+    await Promise.all(ready);
+  }
+
   private serve(opts: DnsServerOptions): void {
     const { answerer, forwarder, tenant, udp } = this;
-    udp.on('error', () => {});
-    udp.on('message', (msg, rinfo) => {
-      const r = answerer.resolve(msg, tenant, 'udp');
-      if (r.kind === 'answer') udp.send(r.buf, rinfo.port, rinfo.address);
-      else if (r.kind === 'forward')
-        forwarder.forwardUdp(msg, r.query, (b) => udp.send(b, rinfo.port, rinfo.address));
-    });
+    serveUdp(udp, answerer, forwarder, tenant);
     const maxClients = opts.maxTcpClients ?? 256;
     const idleMs = opts.tcpIdleMs ?? 10_000;
     this.tcp.on('connection', (sock) => {
@@ -111,6 +144,29 @@ export class DnsServer {
       });
     });
   }
+}
+
+/** What a UDP child process is sent (its first message carries the socket). */
+export type WorkerMessage =
+  | {
+      type: 'init';
+      tenant: string;
+      ttl?: number;
+      upstreams: string[];
+      forwardTimeoutMs?: number;
+      kvs: KeyValue[];
+    }
+  | { type: 'update'; u: RegistryUpdate };
+
+/** The UDP hot path: answer ours from the precomputed cache, forward the rest, drop the unanswerable. */
+export function serveUdp(udp: Socket, answerer: Answerer, forwarder: Forwarder, tenant: string): void {
+  udp.on('error', () => {});
+  udp.on('message', (msg, rinfo) => {
+    const r = answerer.resolve(msg, tenant, 'udp');
+    if (r.kind === 'answer') udp.send(r.buf, rinfo.port, rinfo.address);
+    else if (r.kind === 'forward')
+      forwarder.forwardUdp(msg, r.query, (b) => udp.send(b, rinfo.port, rinfo.address));
+  });
 }
 
 /** Length-prefixed messages (RFC 1035 §4.2.2); a client may send several on one connection. */
