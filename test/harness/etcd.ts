@@ -16,6 +16,8 @@ export interface EtcdInstance {
   stop(): Promise<void>;
   /** SIGKILL, as a crash. */
   kill(): Promise<void>;
+  /** Starts it again (after stop or kill) on the same ports and data: an etcd that went away and came back. */
+  restart(): Promise<void>;
 }
 
 /** A port the kernel just gave us on 127.0.0.1 (closed again; etcd binds it right after). */
@@ -60,32 +62,35 @@ export async function startEtcd(): Promise<EtcdInstance> {
     const [cp, pp] = [await freePort(), await freePort()];
     const endpoint = `127.0.0.1:${cp}`;
     const stderr: string[] = [];
-    const child = spawn(
-      'etcd',
-      [
-        '--name',
-        'default',
-        '--data-dir',
-        `${dataDir}/data${attempt}`,
-        '--listen-client-urls',
-        `http://${endpoint}`,
-        '--advertise-client-urls',
-        `http://${endpoint}`,
-        '--listen-peer-urls',
-        `http://127.0.0.1:${pp}`,
-        '--initial-advertise-peer-urls',
-        `http://127.0.0.1:${pp}`,
-        '--initial-cluster',
-        `default=http://127.0.0.1:${pp}`,
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    child.stderr?.on('data', (d: Buffer) => {
-      if (stderr.length < 200) stderr.push(d.toString());
-    });
-    const pid = child.pid;
+    const launch = () =>
+      spawn(
+        'etcd',
+        [
+          '--name',
+          'default',
+          '--data-dir',
+          `${dataDir}/data${attempt}`,
+          '--listen-client-urls',
+          `http://${endpoint}`,
+          '--advertise-client-urls',
+          `http://${endpoint}`,
+          '--listen-peer-urls',
+          `http://127.0.0.1:${pp}`,
+          '--initial-advertise-peer-urls',
+          `http://127.0.0.1:${pp}`,
+          '--initial-cluster',
+          `default=http://127.0.0.1:${pp}`,
+          '--log-level',
+          'warn',
+        ],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+    let child = launch();
+    const collect = (c: ChildProcess) =>
+      c.stderr?.on('data', (d: Buffer) => {
+        if (stderr.length < 200) stderr.push(d.toString());
+      });
+    collect(child);
     const stopSignal = async (sig: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);
       await exited(child);
@@ -93,7 +98,7 @@ export async function startEtcd(): Promise<EtcdInstance> {
     const handle = onCleanup(() => stopSignal('SIGKILL'), {
       label: `etcd ${endpoint}`,
       sync: () => {
-        if (pid) stopPidsSync([pid], 0);
+        if (child.pid) stopPidsSync([child.pid], 0);
       },
     });
     try {
@@ -109,6 +114,12 @@ export async function startEtcd(): Promise<EtcdInstance> {
       dataDir,
       stop: () => stopSignal('SIGTERM'),
       kill: () => stopSignal('SIGKILL'),
+      restart: async () => {
+        await stopSignal('SIGTERM');
+        child = launch();
+        collect(child);
+        await ready(endpoint, child, 10_000);
+      },
     };
   }
   throw lastErr;

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PrefixCache } from '../../state/cache.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
+import { elect } from '../../state/leader.js';
 import type { WatchEvent } from '../../state/store.js';
 import { runCleanups } from '../harness/cleanup.js';
 import { startEtcd } from '../harness/etcd.js';
@@ -86,3 +87,44 @@ test('embedded store closed under a watcher: the watch reports its end', async (
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  'etcd away and back: the cache rebuilds itself, and a follower still hears the leader resign at once',
+  { skip: skipEtcd },
+  async () => {
+    const etcd = await startEtcd();
+    const a = await EtcdStore.connect([etcd.endpoint], { dialTimeoutMs: 1000 });
+    const b = await EtcdStore.connect([etcd.endpoint], { dialTimeoutMs: 1000 });
+    try {
+      // TTL 20 s: the once-per-TTL recheck cannot be what notices the resign below.
+      const leader = await elect(a, { id: 'a', address: 'http://a', ttlSec: 20 });
+      const follower = await elect(b, { id: 'b', address: 'http://b', ttlSec: 20 });
+      assert.equal(leader.isLeader, true);
+      assert.equal(follower.isLeader, false);
+      const cache = await PrefixCache.open(b, ['/w/'], { retryMs: 50 });
+
+      await etcd.restart();
+      await until('the cache noticing the broken watch', 10_000, () => !cache.ready);
+      await until('the cache rebuilt', 15_000, () => cache.ready);
+      await a.put('/w/after', 'yes');
+      await until(
+        'a write after the restart in the cache',
+        5000,
+        () => cache.get('/w/after')?.value === 'yes',
+      );
+
+      // The follower's leader watch was re-established: a resign is seen well within the TTL.
+      await sleep(1500);
+      const t0 = Date.now();
+      await leader.resign();
+      await until('the follower taking over', 5000, () => follower.isLeader);
+      assert.ok(Date.now() - t0 < 5000);
+      await follower.resign();
+      await cache.close();
+    } finally {
+      await a.close();
+      await b.close();
+      await etcd.stop();
+    }
+  },
+);
