@@ -6,6 +6,8 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { type ApplyStats, FlowTableManager } from '../../controller/flowtable/manager.js';
+import type { PacketIn } from '../../controller/openflow/messages.js';
+import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { SwitchClient } from '../../controller/switch/endpoint.js';
 import { Compilation } from '../../policy/compiler/compile.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
@@ -52,6 +54,8 @@ export interface AgentOptions {
 export interface AgentEvents {
   /** The switch (re)connected and now holds the desired state; what that took. */
   attached: [ApplyStats];
+  /** A packet the pipeline sent to the controller (the DNS punt, say), and the session to answer on. */
+  packetIn: [PacketIn, SwitchConnection];
   /** A reconcile finished: the switch (if connected) holds the compiled state. */
   converged: [{ flows: number; owners: number; ms: number }];
   error: [Error];
@@ -85,6 +89,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     this.facts = { name: opts.host.name, endpointPorts: new Map(), tunnelPorts: new Map() };
     this.client = new SwitchClient(opts.switchTarget);
     this.client.on('connected', (conn) => {
+      conn.on('packetIn', (pin) => this.emit('packetIn', pin, conn));
       this.manager.attach(conn).then(
         (s) => {
           opts.logger.info(
@@ -101,6 +106,12 @@ export class HostAgent extends EventEmitter<AgentEvents> {
 
   get hostFacts(): HostFacts {
     return this.facts;
+  }
+
+  /** The tenant whose VRF id this is, in the intent as compiled. */
+  tenantOfVrf(vrf: number): string | undefined {
+    for (const t of this.compilation?.ix.tenants.values() ?? []) if (t.id === vrf) return t.name;
+    return undefined;
   }
 
   get flowManager(): FlowTableManager {
