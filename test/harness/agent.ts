@@ -35,8 +35,17 @@ export interface AgentLab {
   rest(method: 'POST' | 'DELETE', url: string, body?: object): Promise<void>;
   /** Waits for the agent's next compile (or half a second) and for the switch to hold it. */
   converged(): Promise<void>;
-  /** A namespace plugged in as endpoint `id` of `network`/`group` (tenant default). */
-  addEndpoint(id: string, network: string, group: string, ip: string, gateway?: string): Promise<LabEndpoint>;
+  /** The namespace standing for the host (with `hostNamespace`), else undefined: the real host. */
+  hostNs: Namespace | undefined;
+  /** A namespace plugged in as endpoint `id` of `network`/`group` (tenant `tenant`, default "default"). */
+  addEndpoint(
+    id: string,
+    network: string,
+    group: string,
+    ip: string,
+    gateway?: string,
+    tenant?: string,
+  ): Promise<LabEndpoint>;
   /** Stops the agent and starts a new one on the same store and bridge. */
   restartAgent(): Promise<RunningNetplugin>;
 }
@@ -47,8 +56,18 @@ export const macOf = (ip: string) =>
     .map((o) => Number(o).toString(16).padStart(2, '0'))
     .join(':')}`;
 
-export async function startAgentLab(): Promise<AgentLab> {
-  const ovs = await startOvs();
+export interface AgentLabOptions {
+  /**
+   * Run OVS (netdev datapath) inside a namespace that stands for the host, so internal ports
+   * (host access's contivh0) are real kernel devices there. Default: dummy datapath in the root
+   * namespace.
+   */
+  hostNamespace?: boolean;
+}
+
+export async function startAgentLab(opts: AgentLabOptions = {}): Promise<AgentLab> {
+  const hostNs = opts.hostNamespace ? await addNamespace() : undefined;
+  const ovs = await startOvs(hostNs ? { netns: hostNs.name } : {});
   const dir = await mkdtemp(tempDirPrefix('agent'));
   onCleanup(() => rm(dir, { recursive: true, force: true }));
   const store = await EmbeddedStore.open(dir);
@@ -69,11 +88,14 @@ export async function startAgentLab(): Promise<AgentLab> {
     jsonLog: true,
     bridge: LAB_BRIDGE,
     ovsRundir: ovs.dir,
-    datapath: 'dummy',
+    datapath: hostNs ? 'netdev' : 'dummy',
     dataDir: dir,
     role: 'netplugin',
     netmasterUrl: '',
     listenUrl: ':9999',
+    pluginName: 'netplugin',
+    dockerSocket: '',
+    ...(hostNs ? { hostNetns: hostNs.name } : {}),
   };
   const silent = pino({ level: 'silent' });
   const lab: AgentLab = {
@@ -81,6 +103,7 @@ export async function startAgentLab(): Promise<AgentLab> {
     store,
     api,
     cfg,
+    hostNs,
     plugin: await startNetplugin(cfg, store, allFeatures, silent),
     async rest(method, url, body) {
       const res = await api.inject({ method, url, ...(body ? { payload: body } : {}) });
@@ -97,10 +120,11 @@ export async function startAgentLab(): Promise<AgentLab> {
       });
       await agent.flowManager.apply();
     },
-    async addEndpoint(id, network, group, ip, gateway) {
+    async addEndpoint(id, network, group, ip, gateway, tenant = 'default') {
       const ns = await addNamespace();
       const hostIf = uniqueName('v');
       await plugContainer({
+        ...(hostNs ? { hostNetns: { name: hostNs.name } } : {}),
         hostIf,
         netns: { name: ns.name },
         ifName: 'eth0',
@@ -109,7 +133,7 @@ export async function startAgentLab(): Promise<AgentLab> {
       });
       const rec: EndpointRecord = {
         endpointID: id,
-        tenant: 'default',
+        tenant,
         network,
         endpointGroup: group,
         endpointGroupId: 0,
