@@ -18,9 +18,11 @@ export interface EndpointRequest {
   tenant: string;
   network: string;
   group: string;
-  /** The address Docker's IPAM call already obtained for this endpoint (bare). */
+  /** The address Docker's IPAM call already obtained (bare); '' lets netmaster allocate one (CNI). */
   ipAddress: string;
   host: string;
+  /** The host end's interface name. */
+  intfName?: string;
   containerID?: string;
   containerName?: string;
   labels?: Record<string, string>;
