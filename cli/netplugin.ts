@@ -6,7 +6,10 @@ import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
+import { startCniServer } from '../api/cni/server.js';
 import { startDockerHost } from '../api/docker/host.js';
+import { RestNetmasterClient } from '../api/docker/netmaster-client.js';
+import { StoreTargetResolver } from '../api/docker/target.js';
 import { HostAgent } from '../datapath/agent/agent.js';
 import { OvsdbClient } from '../datapath/ovsdb/client.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
@@ -59,6 +62,18 @@ const FLAGS = {
     env: 'CONTIV_NETPLUGIN_MODE',
     default: 'docker',
     help: 'docker|kubernetes|swarm-mode',
+  },
+  cni: {
+    names: ['cni'],
+    env: 'CONTIV_NETPLUGIN_CNI',
+    boolean: true,
+    help: 'serve the CNI plugin (contiv-cni) in docker and swarm modes too (always on in kubernetes mode)',
+  },
+  cniSocket: {
+    names: ['cni-socket'],
+    env: 'CONTIV_CNI_SOCKET',
+    default: '/run/contiv/cni.sock',
+    help: "the CNI plugin's socket to netplugin",
   },
   vxlanPort: {
     names: ['vxlan-port'],
@@ -136,6 +151,10 @@ export interface NetpluginConfig {
   fwdMode: '' | 'bridge' | 'routing';
   netMode: '' | 'vlan' | 'vxlan';
   mode: 'docker' | 'kubernetes' | 'swarm-mode';
+  /** Serve CNI (kubernetes mode always does); absent: false. */
+  cni?: boolean;
+  /** Absent: /run/contiv/cni.sock. */
+  cniSocket?: string;
   vxlanPort: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   jsonLog: boolean;
@@ -188,6 +207,8 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     fwdMode: oneOf('fwd-mode', f.fwdMode, ['', 'bridge', 'routing'] as const),
     netMode: oneOf('netmode', f.netMode, ['', 'vlan', 'vxlan'] as const),
     mode: oneOf('plugin-mode', f.mode, ['docker', 'kubernetes', 'swarm-mode'] as const),
+    cni: f.cni === 'true',
+    cniSocket: f.cniSocket,
     vxlanPort,
     logLevel: oneOf('log-level', f.logLevel.toLowerCase(), ['debug', 'info', 'warn', 'error'] as const),
     jsonLog: f.jsonLog === 'true',
@@ -305,6 +326,17 @@ async function main(): Promise<void> {
           scope: cfg.mode === 'swarm-mode' ? 'global' : 'local',
           log: logger.child({ part: 'docker' }),
         });
+  const cni =
+    cfg.mode === 'kubernetes' || cfg.cni
+      ? await startCniServer({
+          targets: new StoreTargetResolver(store),
+          netmaster: new RestNetmasterClient(netmasterUrl),
+          agent: running.agent,
+          hostName: cfg.host,
+          ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),
+          log: logger.child({ part: 'cni' }),
+        })
+      : undefined;
   let closing = false;
   const shutdown = async (sig: string) => {
     if (closing) return;
@@ -312,6 +344,7 @@ async function main(): Promise<void> {
     logger.info({ sig }, 'shutting down');
     try {
       await docker?.close();
+      await cni?.close();
       await running.stop();
       await master?.stop();
     } finally {
