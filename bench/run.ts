@@ -27,6 +27,7 @@ type Loader = () => Promise<Benchmark>;
 const BENCHMARKS: Readonly<Record<string, Loader>> = {
   'dns-qps': async () => (await import('./dns-qps.js')).benchmark,
   'docker-attach': async () => (await import('./docker-attach.js')).benchmark,
+  'endpoint-churn': async () => (await import('./endpoint-churn.js')).benchmark,
   'openflow-codec': async () => (await import('./openflow-codec.js')).benchmark,
   'openflow-install': async () => (await import('./openflow-install.js')).benchmark,
   'openflow-reconcile': async () => (await import('./openflow-reconcile.js')).benchmark,
