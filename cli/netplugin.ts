@@ -11,6 +11,7 @@ import { startDockerHost } from '../api/docker/host.js';
 import { RestNetmasterClient } from '../api/docker/netmaster-client.js';
 import { StoreTargetResolver } from '../api/docker/target.js';
 import { HostAgent } from '../datapath/agent/agent.js';
+import { startDnsService } from '../datapath/agent/dns-service.js';
 import { OvsdbClient } from '../datapath/ovsdb/client.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { VSwitch } from '../datapath/vswitch.js';
@@ -93,6 +94,13 @@ const FLAGS = {
     boolean: true,
     help: 'log JSON lines (default: text)',
   },
+  dns: {
+    names: ['dns'],
+    env: 'CONTIV_NETPLUGIN_DNS',
+    boolean: true,
+    default: 'true',
+    help: "answer containers' DNS queries for their tenant's names (--dns=false: off)",
+  },
   bridge: { names: ['bridge'], default: 'contivbr', help: 'the OVS integration bridge' },
   ovsRundir: {
     names: ['ovs-rundir'],
@@ -163,6 +171,8 @@ export interface NetpluginConfig {
   /** dummy: the userspace datapath without kernel devices (tests). */
   datapath: 'system' | 'netdev' | 'dummy';
   dataDir: string;
+  /** Service discovery for this host's containers; absent means on. */
+  dns?: boolean;
   role: 'netplugin' | 'netmaster';
   /** '' when not given. */
   netmasterUrl: string;
@@ -220,6 +230,7 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
       'dummy',
     ] as const),
     dataDir: f.dataDir,
+    dns: f.dns === 'true',
     role: oneOf('role', f.role, ['netplugin', 'netmaster'] as const),
     netmasterUrl: f.netmaster,
     listenUrl: f.listenUrl,
@@ -264,9 +275,11 @@ export async function startNetplugin(
       ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
     });
     await agent.start();
+    const dns = cfg.dns === false ? undefined : startDnsService(store, agent);
     return {
       agent,
       async stop() {
+        await dns?.close();
         await agent.stop();
         ovsdb.close();
       },

@@ -1,8 +1,9 @@
 // Owns the complete feature list netplugin compiles with: forwarding, policy, netprofile, host
-// access.
+// access, the DNS punt.
 // Order is for readability only: features never share an owner or a flow.
 
 import { policyFeature } from '../../policy/compiler/policy.js';
+import { dnsFeature } from './dns.js';
 import type { PipelineFeature } from './feature.js';
 import { hostAccessFeature } from './hostaccess.js';
 import { forwardingFeatures } from './index.js';
@@ -13,4 +14,5 @@ export const allFeatures: readonly PipelineFeature[] = [
   policyFeature,
   netProfileFeature,
   hostAccessFeature,
+  dnsFeature,
 ];
