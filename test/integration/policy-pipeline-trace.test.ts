@@ -5,6 +5,7 @@
 // destination group, VRF) are whatever the forwarding features load, so this checks the two agree.
 
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
@@ -18,13 +19,14 @@ import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { type Conn, evaluate, randomWorld } from '../harness/policy-eval.js';
 import { prng } from '../harness/prng.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { Unixctl } from '../harness/unixctl.js';
 
 const missing = missingFor(...LAB_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
 
-const WORLDS = Number(process.env.POLICY_PIPELINE_WORLDS ?? 40);
-const CONNS = 30;
-const PARALLEL = 6;
+const WORLDS = Number(process.env.POLICY_PIPELINE_WORLDS ?? 150);
+const CONNS = 40;
+const PARALLEL = 3;
 const TUNNEL = 100;
 /** Enough ports for every h1 endpoint of a random world. */
 const PORTS = 16;
@@ -33,6 +35,8 @@ let ovs: OvsInstance;
 let br: string;
 let conn: SwitchConnection;
 const mgr = new FlowTableManager();
+/** ofproto/trace over unixctl connections: thousands of ovs-appctl processes would dominate. */
+const ctls: Unixctl[] = [];
 
 function facts(intent: Intent): HostFacts {
   const endpointPorts = new Map<string, number>();
@@ -60,22 +64,23 @@ function traceFlow(intent: Intent, f: HostFacts, c: Conn): string {
   return `${proto},${entry},dl_src=${src.mac},dl_dst=${dst.mac},nw_src=${p.src},nw_dst=${p.dst},nw_ttl=64${l4}`;
 }
 
-async function delivered(flow: string): Promise<boolean> {
-  const out = await ovs.appctl('ofproto/trace', br, flow, '--ct-next', 'trk,new');
+async function delivered(ctl: Unixctl, flow: string): Promise<boolean> {
+  const out = await ctl.call('ofproto/trace', br, flow, '--ct-next', 'trk,new');
   const lines = out.split('\n').filter((l) => l.startsWith('Datapath actions:'));
   const last = lines[lines.length - 1];
   if (!last) throw new Error(`no datapath actions in trace of ${flow}:\n${out}`);
   return last.trim() !== 'Datapath actions: drop';
 }
 
-async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+/** Runs fn over items with one unixctl connection per worker (the daemon answers each in turn). */
+async function pool<T, R>(items: readonly T[], fn: (ctl: Unixctl, t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
-    Array.from({ length: n }, async () => {
+    ctls.map(async (ctl) => {
       while (next < items.length) {
         const i = next++;
-        out[i] = await fn(items[i]!);
+        out[i] = await fn(ctl, items[i]!);
       }
     }),
   );
@@ -137,8 +142,10 @@ describe('forwarding + policy pipeline vs the reference evaluator (ofproto/trace
     );
     conn = await connectSwitch(ovs.mgmt(br));
     await mgr.attach(conn);
+    for (let i = 0; i < PARALLEL; i++) ctls.push(await Unixctl.open(join(ovs.dir, 'ovs-vswitchd.ctl')));
   });
   after(async () => {
+    for (const c of ctls) c.close();
     conn?.close();
     await runCleanups();
   });
@@ -154,7 +161,7 @@ describe('forwarding + policy pipeline vs the reference evaluator (ofproto/trace
       assert.ok(f.endpointPorts.size <= PORTS);
       await applyState(mgr, compile(intent, f, [...forwardingFeatures, policyFeature]));
       const cs = conns(intent, w * 77, CONNS);
-      const got = await pool(cs, PARALLEL, (c) => delivered(traceFlow(intent, f, c)));
+      const got = await pool(cs, (ctl, c) => delivered(ctl, traceFlow(intent, f, c)));
       cs.forEach((c, i) => {
         const want = evaluate(intent, c);
         if (got[i] !== want) {

@@ -4,6 +4,7 @@
 // Tables other than policy's get stand-in miss flows here, so this tests policy alone.
 
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
 import { type Flow, FlowTableManager } from '../../controller/flowtable/manager.js';
@@ -17,13 +18,14 @@ import { runCleanups } from '../harness/cleanup.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { type Conn, evaluate, randomConns, randomWorld } from '../harness/policy-eval.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { Unixctl } from '../harness/unixctl.js';
 
 const missing = missingFor(...LAB_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
 
-const WORLDS = Number(process.env.POLICY_TRACE_WORLDS ?? 120);
-const CONNS = 40;
-const PARALLEL = 6;
+const WORLDS = Number(process.env.POLICY_TRACE_WORLDS ?? 300);
+const CONNS = 60;
+const PARALLEL = 3;
 const IN_PORT = 1;
 const OUT_PORT = 2;
 const HOST: HostFacts = { name: 'h1', endpointPorts: new Map(), tunnelPorts: new Map() };
@@ -83,24 +85,27 @@ let ovs: OvsInstance;
 let br: string;
 let conn: SwitchConnection;
 const mgr = new FlowTableManager();
+/** ofproto/trace over unixctl connections: thousands of ovs-appctl processes would dominate. */
+const ctls: Unixctl[] = [];
 
 /** Verdict of the last pass through the pipeline: did the packet leave by OUT_PORT? */
-async function traced(flow: string, ct: string): Promise<boolean> {
-  const out = await ovs.appctl('ofproto/trace', br, flow, '--ct-next', ct);
+async function traced(ctl: Unixctl, flow: string, ct: string): Promise<boolean> {
+  const out = await ctl.call('ofproto/trace', br, flow, '--ct-next', ct);
   const lines = out.split('\n').filter((l) => l.startsWith('Datapath actions:'));
   const last = lines[lines.length - 1];
   if (!last) throw new Error(`no datapath actions in trace of ${flow}:\n${out}`);
   return last.trim() !== 'Datapath actions: drop';
 }
 
-async function pool<T, R>(items: readonly T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+/** Runs fn over items with one unixctl connection per worker (the daemon answers each in turn). */
+async function pool<T, R>(items: readonly T[], fn: (ctl: Unixctl, t: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
   let next = 0;
   await Promise.all(
-    Array.from({ length: n }, async () => {
+    ctls.map(async (ctl) => {
       while (next < items.length) {
         const i = next++;
-        out[i] = await fn(items[i]!);
+        out[i] = await fn(ctl, items[i]!);
       }
     }),
   );
@@ -126,8 +131,10 @@ describe('policy flows vs the reference evaluator (ofproto/trace)', { skip }, ()
     }
     conn = await connectSwitch(ovs.mgmt(br));
     await mgr.attach(conn);
+    for (let i = 0; i < PARALLEL; i++) ctls.push(await Unixctl.open(join(ovs.dir, 'ovs-vswitchd.ctl')));
   });
   after(async () => {
+    for (const c of ctls) c.close();
     conn?.close();
     await runCleanups();
   });
@@ -140,7 +147,7 @@ describe('policy flows vs the reference evaluator (ofproto/trace)', { skip }, ()
       const flows = [...scaffold(), ...compile(world.intent, HOST, [policyFeature]).flows];
       await mgr.sync(flows);
       const conns = randomConns(world, w * 1000 + 1, CONNS);
-      const got = await pool(conns, PARALLEL, (c) => traced(traceFlow(world.intent, c), 'trk,new'));
+      const got = await pool(conns, (ctl, c) => traced(ctl, traceFlow(world.intent, c), 'trk,new'));
       conns.forEach((c, i) => {
         const want = evaluate(world.intent, c);
         if (got[i] !== want) {
@@ -155,9 +162,9 @@ describe('policy flows vs the reference evaluator (ofproto/trace)', { skip }, ()
       });
       // Established and related traffic passes whatever the rules; invalid is dropped.
       const c0 = conns[0]!;
-      assert.equal(await traced(traceFlow(world.intent, c0), 'trk,est'), true);
-      assert.equal(await traced(traceFlow(world.intent, c0), 'trk,rel'), true);
-      assert.equal(await traced(traceFlow(world.intent, c0), 'trk,inv'), false);
+      assert.equal(await traced(ctls[0]!, traceFlow(world.intent, c0), 'trk,est'), true);
+      assert.equal(await traced(ctls[0]!, traceFlow(world.intent, c0), 'trk,rel'), true);
+      assert.equal(await traced(ctls[0]!, traceFlow(world.intent, c0), 'trk,inv'), false);
     }
     // Both verdicts must be well represented, or the comparison proves little.
     assert.ok(allowed > total * 0.2 && allowed < total * 0.9, `allowed ${allowed} of ${total}`);
