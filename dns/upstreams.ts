@@ -19,7 +19,7 @@ export function parseUpstream(text: string): Upstream {
   return { host, port, family: family as 4 | 6 };
 }
 
-/** The `nameserver` lines of a resolv.conf text (zone ids like fe80::1%eth0 are skipped). */
+/** The `nameserver` lines of a resolv.conf text that hold an address (a link-local one may carry its zone). */
 export function parseResolvConf(text: string): Upstream[] {
   const out: Upstream[] = [];
   for (const line of text.split('\n')) {
