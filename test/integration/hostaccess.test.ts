@@ -4,6 +4,7 @@
 // subnet, so only the host's MASQUERADE gets replies back to it.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { ApplyStats } from '../../controller/flowtable/manager.js';
 import { configureInterface, createVethPair, moveToNetns } from '../../datapath/host/index.js';
 import { tenantNatAddress } from '../../datapath/pipeline/hostaccess.js';
 import { type AgentLab, type LabEndpoint, startAgentLab } from '../harness/agent.js';
@@ -179,6 +180,15 @@ for (const [mode, encap] of [
       });
       await lab.converged();
       assert.ok(await tcpConnectFrom(ns('a1'), OUTSIDE_IP, 8080), 'tcp back');
+    });
+
+    test('an agent restart adopts contivh0 and its rule: no flow changes, the way out still works', async () => {
+      const plugin = await lab.restartAgent();
+      const stats = await new Promise<ApplyStats>((resolve) => plugin.agent.once('attached', resolve));
+      assert.deepEqual([stats.flowsAdded, stats.flowsModified, stats.flowsDeleted], [0, 0, 0]);
+      const rules = await (lab.hostNs as Namespace).exec('iptables', ['-t', 'nat', '-S', 'POSTROUTING']);
+      assert.equal(rules.split('\n').filter((l) => l.includes('contiv-ts host access')).length, 1);
+      assert.ok(await tcpConnectFrom(ns('a1'), OUTSIDE_IP, 8080), 'tcp outside after restart');
     });
 
     test('the host cannot open connections into a tenant address', async () => {
