@@ -20,6 +20,9 @@ command -v podman >/dev/null || need+=(podman)  # CNI tests: a real runtime call
 command -v go >/dev/null || need+=(golang-go)  # builds the libcni test helper (CHECK, DEL twice)
 dpkg -s golang-github-appc-cni-dev >/dev/null 2>&1 || need+=(golang-github-appc-cni-dev)  # libcni sources for it
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: it is the image rootfs
+command -v gobgpd >/dev/null || need+=(gobgpd)  # BGP: one speaker per host (routing mode)
+[ -f /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto ] || need+=(golang-github-osrg-gobgp-dev)  # gobgpd's .proto files, loaded at runtime
+[ -x /usr/lib/frr/bgpd ] || need+=(frr)  # BGP tests: the ToR (zebra + bgpd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
