@@ -31,6 +31,10 @@ if [ -f "$S/ovs/vswitchd.pid" ]; then
 fi
 stop "$S/ovs/ovsdb.pid"
 ip link del contivbr 2>/dev/null
+ip link del contivh0 2>/dev/null
+# netplugin's host-access MASQUERADE rule(s), found by their comment.
+iptables -w 5 -t nat -S POSTROUTING 2>/dev/null | grep -- '--comment "contiv-ts host access"' | sed 's/^-A /-D /' |
+  while read -r rule; do eval "iptables -w 5 -t nat $rule"; done
 rm -f /run/docker/plugins/netplugin.sock
 rm -rf "$S"
 echo "demo stopped"
