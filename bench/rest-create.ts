@@ -1,9 +1,10 @@
 // Owns the REST create benchmark: 10k endpoint groups through a listening netmaster (embedded and etcd
 // stores), against a fixed target and raw etcd3 puts. It never listens beyond 127.0.0.1 nor leaves dirs or servers.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Etcd3 } from 'etcd3';
 import { buildServer, configKey } from '../api/rest/server.js';
@@ -127,9 +128,36 @@ async function createThroughRest(store: Store, label: string): Promise<number> {
   }
 }
 
+/**
+ * Mean fdatasync latency of a small append in `dir`, seconds. Every create is acknowledged only
+ * after its log record is on disk, so CLIENTS / this is the most any store could ack here.
+ */
+async function fsyncLatency(dir: string): Promise<number> {
+  const path = join(dir, 'fsync-probe');
+  const fh = await open(path, 'w');
+  const rec = Buffer.alloc(200);
+  const n = 200;
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      await fh.write(rec);
+      await fh.datasync();
+    }
+    return (performance.now() - t0) / n / 1000;
+  } finally {
+    await fh.close();
+    await rm(path, { force: true });
+  }
+}
+
 async function embeddedBench(): Promise<BenchResult> {
   const dir = await mkdtemp(tempDirPrefix('rest-create'));
   onCleanup(() => rm(dir, { recursive: true, force: true }), { label: `rm ${dir}` });
+  const fsync = await fsyncLatency(dir);
+  const ceiling = CLIENTS / fsync;
+  log(
+    `fdatasync ${(fsync * 1000).toFixed(2)} ms: ${CLIENTS} clients each waiting for theirs can be acked at most ${ceiling.toFixed(0)}/s`,
+  );
   const store = await EmbeddedStore.open(dir);
   let rate: number;
   try {
@@ -144,6 +172,7 @@ async function embeddedBench(): Promise<BenchResult> {
     peer: 'target',
     peerValue: TARGET,
     ratio: rate / TARGET,
+    context: { fdatasyncMs: fsync * 1000, fsyncCeilingPerSec: ceiling, ofCeiling: rate / ceiling },
   };
 }
 

@@ -13,6 +13,8 @@ export interface BenchResult {
   peerValue: number;
   /** value ÷ peerValue; whether lower or higher is better depends on the unit. */
   ratio: number;
+  /** Other figures that explain the value (a ceiling, latencies), by name. */
+  context?: Record<string, number | string>;
 }
 
 export interface Benchmark {
