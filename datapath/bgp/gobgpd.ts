@@ -1,0 +1,111 @@
+// Owns one gobgpd child process: started in the host's network namespace (nsenter, so the pid is
+// gobgpd's own), restarted with backoff when it dies, its API reachable through a GobgpApi. It
+// knows nothing about routes: after every (re)start it emits 'up' and the speaker configures it
+// afresh (gobgpd keeps nothing across restarts).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { type NetnsRef, netnsPath } from '../host/exec.js';
+import { GobgpApi } from './gobgp-api.js';
+
+export interface GobgpdOptions {
+  /** Where gobgpd runs (BGP's TCP port 179 and its API port live there); default: this namespace. */
+  netns?: NetnsRef;
+  /** gRPC API port on 127.0.0.1 of that namespace (default 50051). */
+  apiPort?: number;
+  /** gobgpd binary (default "gobgpd" on the PATH). */
+  binary?: string;
+  protoDir?: string;
+}
+
+export interface GobgpdEvents {
+  /** A fresh gobgpd answers on its API (after start and after every restart). */
+  up: [GobgpApi];
+  /** It exited; the supervisor starts another unless stopped. */
+  exit: [{ code: number | null; signal: string | null; stderr: string }];
+}
+
+export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
+  private child: ChildProcess | undefined;
+  private api: GobgpApi | undefined;
+  private stopped = false;
+  private restarts = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: GobgpdOptions = {}) {
+    super();
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** The API of the gobgpd now running, if any. */
+  get current(): GobgpApi | undefined {
+    return this.api;
+  }
+
+  get restartCount(): number {
+    return this.restarts;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.spawnOne();
+  }
+
+  private spawnOne(): void {
+    const port = this.opts.apiPort ?? 50051;
+    const args = ['--api-hosts', `127.0.0.1:${port}`, '--pprof-disable', '-l', 'warn', '-p'];
+    const bin = this.opts.binary ?? 'gobgpd';
+    const child = this.opts.netns
+      ? spawn('nsenter', [`--net=${netnsPath(this.opts.netns)}`, bin, ...args], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        })
+      : spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    const api = new GobgpApi(`127.0.0.1:${port}`, this.opts.protoDir);
+    child.on('exit', (code, signal) => {
+      api.close();
+      if (this.api === api) this.api = undefined;
+      if (this.child === child) this.child = undefined;
+      this.emit('exit', { code, signal, stderr });
+      if (this.stopped) return;
+      // Quick at first (a crash), slower if it keeps dying (a port taken, a bad binary).
+      this.restarts++;
+      const delay = Math.min(100 * 2 ** Math.min(this.restarts - 1, 5), 3000);
+      this.timer = setTimeout(() => this.spawnOne(), delay);
+    });
+    child.on('error', () => undefined);
+    api.ready(10_000).then(
+      () => {
+        if (this.child !== child) return;
+        this.api = api;
+        this.emit('up', api);
+      },
+      () => {
+        // Not answering: kill it; the exit handler starts another.
+        if (this.child === child) child.kill('SIGKILL');
+      },
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 2000);
+      child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+}

@@ -1,0 +1,220 @@
+// Owns keeping one gobgpd equal to what this host wants said over BGP: the global AS and router
+// id, the one neighbor (the ToR), the /32s of local endpoints; and reporting what the peer taught
+// it (the learned routes, from gobgpd's RIB, never from memory). Every gobgpd (re)start is
+// configured from scratch and its RIB read back, so a crash ends with the same routes as before.
+
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { GobgpApi, RibPath, SessionState } from './gobgp-api.js';
+import { type GobgpdOptions, GobgpdSupervisor } from './gobgpd.js';
+
+export interface BgpConfig {
+  asn: number;
+  routerId: string;
+  neighbor: string;
+  neighborAs: number;
+}
+
+export interface BgpStatus {
+  /** 'configured' | 'unconfigured' | 'error: …' */
+  admin: string;
+  neighbor: string;
+  session: SessionState | 'NONE';
+  /** Prefixes announced and learned. */
+  sent: string[];
+  received: string[];
+}
+
+export interface SpeakerEvents {
+  /** Learned routes changed: prefix → next hop (whole map). */
+  routes: [ReadonlyMap<string, string>];
+  /** Session state or admin state changed. */
+  status: [BgpStatus];
+}
+
+export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
+  private readonly gobgpd: GobgpdSupervisor;
+  private wantConfig: BgpConfig | undefined;
+  private readonly wantPaths = new Map<string, string>();
+  /** What the current gobgpd holds (forgotten at each restart). */
+  private hasConfig: BgpConfig | undefined;
+  private readonly hasPaths = new Map<string, string>();
+  private readonly learned = new Map<string, string>();
+  private api: GobgpApi | undefined;
+  private cancelWatch: (() => void) | undefined;
+  private running: Promise<void> = Promise.resolve();
+  private pending = false;
+  private emitPending = false;
+  private session: SessionState | 'NONE' = 'NONE';
+  private error = '';
+
+  constructor(
+    opts: GobgpdOptions,
+    private readonly logger: Logger,
+  ) {
+    super();
+    this.gobgpd = new GobgpdSupervisor(opts);
+    this.gobgpd.on('up', (api) => {
+      this.api = api;
+      this.hasConfig = undefined;
+      this.hasPaths.clear();
+      this.logger.info({ pid: this.gobgpd.pid }, 'gobgpd up');
+      this.kick();
+    });
+    this.gobgpd.on('exit', ({ code, signal, stderr }) => {
+      this.api = undefined;
+      this.cancelWatch?.();
+      this.cancelWatch = undefined;
+      this.session = 'NONE';
+      this.logger.warn({ code, signal, stderr: stderr.slice(-300) }, 'gobgpd exited');
+    });
+  }
+
+  get supervisor(): GobgpdSupervisor {
+    return this.gobgpd;
+  }
+
+  start(): void {
+    this.gobgpd.start();
+  }
+
+  async stop(): Promise<void> {
+    this.cancelWatch?.();
+    await this.gobgpd.stop();
+  }
+
+  /** undefined: no BGP on this host (no peer, nothing announced). */
+  setConfig(c: BgpConfig | undefined): void {
+    this.wantConfig = c;
+    this.kick();
+  }
+
+  /** The prefixes ("a.b.c.d/32") to originate, each with its next hop. */
+  setAnnounced(paths: ReadonlyMap<string, string>): void {
+    this.wantPaths.clear();
+    for (const [p, nh] of paths) this.wantPaths.set(p, nh);
+    this.kick();
+  }
+
+  get learnedRoutes(): ReadonlyMap<string, string> {
+    return this.learned;
+  }
+
+  status(): BgpStatus {
+    return {
+      admin: this.error ? `error: ${this.error}` : this.wantConfig ? 'configured' : 'unconfigured',
+      neighbor: this.wantConfig?.neighbor ?? '',
+      session: this.session,
+      sent: [...this.hasPaths.keys()].sort(),
+      received: [...this.learned.keys()].sort(),
+    };
+  }
+
+  /** Resolves once everything asked so far is in gobgpd (or failed and was logged). */
+  settled(): Promise<void> {
+    return this.running;
+  }
+
+  private kick(): void {
+    if (this.pending) return;
+    this.pending = true;
+    this.running = this.running.then(async () => {
+      this.pending = false;
+      await this.reconcile().catch((err: Error) => this.setError(err.message));
+    });
+  }
+
+  private setError(msg: string): void {
+    if (msg !== this.error) this.logger.error({ err: msg }, 'bgp');
+    this.error = msg;
+    this.emit('status', this.status());
+  }
+
+  private async reconcile(): Promise<void> {
+    const api = this.api;
+    if (!api) return;
+    const want = this.wantConfig;
+    const has = this.hasConfig;
+    if (has && (!want || want.asn !== has.asn || want.routerId !== has.routerId)) {
+      // Peers and paths go with the global config.
+      await api.stopBgp();
+      this.hasConfig = undefined;
+      this.hasPaths.clear();
+      this.setLearned(new Map());
+    }
+    if (!want) {
+      if (this.error) this.setError('');
+      return;
+    }
+    if (!this.hasConfig) {
+      if ((await api.globalAs()) === undefined) await api.startBgp(want.asn, want.routerId);
+      this.startWatch(api);
+      if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
+      this.hasConfig = want;
+      this.setLearned(learnedOf(await api.listBest()));
+    } else if (has && (has.neighbor !== want.neighbor || has.neighborAs !== want.neighborAs)) {
+      if (has.neighbor) await api.deletePeer(has.neighbor).catch(() => undefined);
+      if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
+      this.hasConfig = want;
+      this.session = 'NONE';
+    }
+    for (const [p, nh] of this.hasPaths) {
+      if (this.wantPaths.get(p) === nh) continue;
+      await api.deletePath(p, nh);
+      this.hasPaths.delete(p);
+    }
+    for (const [p, nh] of this.wantPaths) {
+      if (this.hasPaths.has(p)) continue;
+      await api.addPath(p, nh);
+      this.hasPaths.set(p, nh);
+    }
+    if (this.error) this.setError('');
+  }
+
+  private startWatch(api: GobgpApi): void {
+    this.cancelWatch?.();
+    this.cancelWatch = api.watch(
+      (paths) => {
+        let changed = false;
+        for (const p of paths) {
+          if (p.neighbor === '') continue;
+          if (p.withdraw) changed = this.learned.delete(p.prefix) || changed;
+          else if (this.learned.get(p.prefix) !== p.nextHop) {
+            this.learned.set(p.prefix, p.nextHop);
+            changed = true;
+          }
+        }
+        if (changed) this.emitRoutes();
+      },
+      (address, state) => {
+        if (address !== this.wantConfig?.neighbor) return;
+        this.session = state;
+        this.logger.info({ neighbor: address, state }, 'bgp session');
+        this.emit('status', this.status());
+      },
+      () => undefined,
+    );
+  }
+
+  private setLearned(next: Map<string, string>): void {
+    this.learned.clear();
+    for (const [p, nh] of next) this.learned.set(p, nh);
+    this.emitRoutes();
+  }
+
+  private emitRoutes(): void {
+    // Many paths arrive as many events in one tick: one report for all of them.
+    if (this.emitPending) return;
+    this.emitPending = true;
+    setImmediate(() => {
+      this.emitPending = false;
+      this.emit('routes', new Map(this.learned));
+    });
+  }
+}
+
+function learnedOf(paths: RibPath[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const p of paths) if (p.neighbor !== '' && !p.withdraw) out.set(p.prefix, p.nextHop);
+  return out;
+}
