@@ -34,6 +34,8 @@ export interface NetworkSpec {
   ipamOptions: Record<string, string>;
   labels?: Record<string, string>;
   attachable?: boolean;
+  /** 'swarm' for a global-scope driver in swarm mode (created on a manager, seen by every node). */
+  scope?: 'local' | 'swarm';
 }
 
 /** The fields of Docker's network inspect this project reads. */
@@ -110,6 +112,7 @@ export class DockerEngine {
       },
       Options: spec.options,
       Labels: spec.labels ?? {},
+      ...(spec.scope ? { Scope: spec.scope } : {}),
     };
     const r = (await this.call('POST', '/networks/create', body)) as { Id: string };
     return r.Id;

@@ -64,6 +64,8 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
         store: opts.store,
         engine,
         pluginName,
+        // A global-scope driver's networks are swarm networks: made once, on a manager.
+        ...(opts.scope === 'global' ? { scope: 'swarm' as const } : {}),
         ...(opts.log ? { log: opts.log } : {}),
       });
       await sync.start();

@@ -25,6 +25,8 @@ export interface DockerSyncOptions {
   pluginName: string;
   /** Label value marking our networks (several netmasters on one engine would differ); default "contiv". */
   owner?: string;
+  /** 'swarm': networks of a global-scope driver in swarm mode (only a manager can create them). */
+  scope?: 'local' | 'swarm';
   /** Full pass at least this often (ms); default 30 s. */
   resyncMs?: number;
   /** Batch store events arriving within this many ms into one pass; default 50. */
@@ -53,6 +55,7 @@ export function desiredNetworks(
   groups: readonly EndpointGroupConfig[],
   pluginName: string,
   owner: string,
+  scope?: 'local' | 'swarm',
 ): Map<string, NetworkSpec> {
   const out = new Map<string, NetworkSpec>();
   const byKey = new Map<string, NetworkConfig>();
@@ -69,6 +72,7 @@ export function desiredNetworks(
       ipamOptions: { ...opts },
       labels: { [MANAGED_LABEL]: owner },
       attachable: true,
+      ...(scope ? { scope } : {}),
     };
   };
   for (const n of networks) {
@@ -164,7 +168,7 @@ export class DockerNetworkSync {
     const { store, engine, pluginName, log } = this.opts;
     const networks = (await store.list(NETWORKS)).flatMap((kv) => parse<NetworkConfig>(kv.value) ?? []);
     const groups = (await store.list(GROUPS)).flatMap((kv) => parse<EndpointGroupConfig>(kv.value) ?? []);
-    const desired = desiredNetworks(networks, groups, pluginName, this.owner);
+    const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope);
     const present = await engine.listNetworks({ label: [`${MANAGED_LABEL}=${this.owner}`] });
     const result: SyncResult = { created: [], removed: [], failed: [] };
     const attempt = async (name: string, fn: () => Promise<void>) => {

@@ -18,6 +18,7 @@ import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
 import { FakeNetmaster } from '../harness/docker-fakes.js';
 import { missingFor } from '../harness/require.js';
+import { run } from '../harness/run.js';
 
 const missing = missingFor('ip', 'ethtool', ...DOCKER_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -120,6 +121,40 @@ describe('Docker networks kept equal to the store', { skip }, () => {
       );
     } finally {
       await global.close();
+    }
+  });
+
+  test("in swarm mode Docker refuses a legacy plugin's swarm networks (a managed plugin is needed)", async () => {
+    const hadGwBridge = (await run('ip', ['-o', 'link', 'show'])).includes(' docker_gwbridge:');
+    await dockerd.docker(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
+    const G = uniquePluginName();
+    const targets = new StoreTargetResolver(store);
+    const global = await startDockerPlugin({
+      name: G,
+      targets,
+      netmaster: new FakeNetmaster(targets),
+      host,
+      hostName: 'h1',
+      scope: 'global',
+    });
+    try {
+      await assert.rejects(
+        engine.createNetwork({
+          name: 'swarmnet',
+          driver: G,
+          ipamDriver: G,
+          subnet: '10.36.28.0/24',
+          options: { network: 'contiv-net' },
+          ipamOptions: { network: 'contiv-net' },
+          scope: 'swarm',
+        }),
+        /legacy plugin .* is not supported in swarm mode/,
+      );
+    } finally {
+      await global.close();
+      await dockerd.docker(['swarm', 'leave', '--force']);
+      // swarm init makes a docker_gwbridge link in the host namespace and leaves it behind.
+      if (!hadGwBridge) await run('ip', ['link', 'del', 'docker_gwbridge']).catch(() => undefined);
     }
   });
 
