@@ -34,7 +34,9 @@ demo-stop:
 
 # Puts the commands on the PATH as small wrappers around this checkout's build.
 PREFIX ?= /usr/local
-COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js netplugin:cli/netplugin.js
+COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js netplugin:cli/netplugin.js contiv-cni:api/cni/main.js
+# Where CNI runtimes look for plugins ("type": "contiv-cni"): a link to the wrapper.
+CNI_BIN_DIR ?= /opt/cni/bin
 install: build
 	mkdir -p $(PREFIX)/bin
 	@for c in $(COMMANDS); do \
@@ -42,6 +44,8 @@ install: build
 	  printf '#!/bin/sh\nexec node %s "$$@"\n' "$$main" > $(PREFIX)/bin/$$name; \
 	  chmod 755 $(PREFIX)/bin/$$name; echo "installed $(PREFIX)/bin/$$name"; \
 	done
+	mkdir -p $(CNI_BIN_DIR) && ln -sf $(PREFIX)/bin/contiv-cni $(CNI_BIN_DIR)/contiv-cni
+	@echo "linked $(CNI_BIN_DIR)/contiv-cni"
 
 clean:
 	rm -rf dist
