@@ -3,7 +3,7 @@
 // starting the host agent, clean shutdown. The agent (datapath/agent) does the work.
 import { existsSync, realpathSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { startCniServer } from '../api/cni/server.js';
@@ -134,6 +134,10 @@ const FLAGS = {
     default: 'netplugin',
     help: 'Docker plugin name: its socket is /run/docker/plugins/NAME.sock',
   },
+  pluginSocket: {
+    names: ['plugin-socket'],
+    help: 'plugin socket path (default /run/docker/plugins/NAME.sock; a managed plugin names its own)',
+  },
   dockerSocket: {
     names: ['docker-socket'],
     env: 'DOCKER_SOCKET',
@@ -178,6 +182,8 @@ export interface NetpluginConfig {
   netmasterUrl: string;
   listenUrl: string;
   pluginName: string;
+  /** '' when not given: /run/docker/plugins/<pluginName>.sock. */
+  pluginSocket?: string;
   dockerSocket: string;
   /** Tests: the namespace standing for the host (where ovs-vswitchd runs and contivh0 lives). */
   hostNetns?: string;
@@ -235,6 +241,7 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     netmasterUrl: f.netmaster,
     listenUrl: f.listenUrl,
     pluginName: f.pluginName,
+    pluginSocket: f.pluginSocket,
     dockerSocket: f.dockerSocket,
   };
 }
@@ -335,6 +342,9 @@ async function main(): Promise<void> {
           hostName: cfg.host,
           netmasterUrl,
           pluginName: cfg.pluginName,
+          ...(cfg.pluginSocket
+            ? { pluginDir: dirname(cfg.pluginSocket), socketName: basename(cfg.pluginSocket, '.sock') }
+            : {}),
           dockerSocket: cfg.dockerSocket,
           scope: cfg.mode === 'swarm-mode' ? 'global' : 'local',
           log: logger.child({ part: 'docker' }),

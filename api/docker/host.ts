@@ -24,6 +24,8 @@ export interface DockerHostOptions {
   pluginName?: string;
   /** Default /run/docker/plugins. */
   pluginDir?: string;
+  /** Socket file name without .sock; default pluginName (a managed plugin's name has / and :). */
+  socketName?: string;
   /** Default /var/run/docker.sock. */
   dockerSocket?: string;
   netns?: NetnsRef;
@@ -50,6 +52,7 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
     plugin = await startDockerPlugin({
       name: pluginName,
       ...(opts.pluginDir ? { dir: opts.pluginDir } : {}),
+      ...(opts.socketName ? { socketName: opts.socketName } : {}),
       targets: new StoreTargetResolver(opts.store),
       netmaster,
       host: opts.agent,

@@ -34,6 +34,8 @@ export interface DockerPluginOptions {
   name?: string;
   /** Default /run/docker/plugins. */
   dir?: string;
+  /** The socket's file name without .sock when it differs from the driver name (a managed plugin). */
+  socketName?: string;
   targets: TargetResolver;
   netmaster: NetmasterClient;
   host: HostAttach;
@@ -87,7 +89,7 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       opts.log?.info({ removed: r.removed }, 'endpoints Docker no longer has removed');
   }
   const server = await startPluginServer({
-    name,
+    name: opts.socketName ?? name,
     ...(opts.dir ? { dir: opts.dir } : {}),
     implements: ['NetworkDriver', 'IpamDriver'],
     handlers: { ...network.handlers(), ...ipam.handlers() },
