@@ -29,9 +29,13 @@ import {
 export const DEFAULT_TTL = 120;
 /** Rotations precomputed for a name with several addresses (answer i starts at member i mod RING). */
 export const ROTATIONS = 16;
-/** Per tenant; the cache starts over beyond this (questions are attacker-chosen). */
+/** The cache starts over beyond this many entries (questions are attacker-chosen). */
 const MAX_CACHED = 100_000;
 const TCP_LIMIT = 65_535;
+/** FNV-1a offset basis mixed with a per-process random value, so collisions cannot be precomputed. */
+const HASH_SEED = 0x811c9dc5 ^ ((Math.random() * 0x100000000) >>> 0);
+/** Longest chain of entries sharing one hash. */
+const MAX_CHAIN = 8;
 
 export type Transport = 'udp' | 'tcp';
 
@@ -45,9 +49,29 @@ export type Resolution =
 interface Entry {
   orders: Buffer[];
   next: number;
+  /** What the entry answers: query bits, size limit, question bytes (after the header). */
+  bits: number;
+  limit: number;
+  question: Buffer;
+  /** The next entry of the same hash. */
+  chain: Entry | undefined;
 }
 
-const NOT_OURS: Entry = { orders: [], next: 0 };
+const EMPTY = Buffer.alloc(0);
+const entry = (orders: Buffer[]): Entry => ({
+  orders,
+  next: 0,
+  bits: 0,
+  limit: 0,
+  question: EMPTY,
+  chain: undefined,
+});
+
+function sameBytes(question: Buffer, q: Buffer, qEnd: number): boolean {
+  if (question.length !== qEnd - HEADER_SIZE) return false;
+  for (let i = 0; i < question.length; i++) if (question[i] !== q[HEADER_SIZE + i]) return false;
+  return true;
+}
 
 export interface AnswererOptions {
   /** TTL of our records, seconds (Contiv: 120). */
@@ -56,7 +80,9 @@ export interface AnswererOptions {
 
 export class Answerer {
   private readonly ttl: number;
-  private readonly caches = new Map<string, Map<string, Entry>>();
+  private readonly caches = new Map<string, Map<number, Entry>>();
+  /** Entries made since the caches last started over (an upper bound of what they hold). */
+  private cached = 0;
 
   constructor(
     private readonly registry: NameRegistry,
@@ -86,17 +112,37 @@ export class Answerer {
     }
     const limit = transport === 'tcp' ? TCP_LIMIT : p.udpLimit;
     const bits = (q[2]! & 0x01) | (q[3]! & 0x10 ? 2 : 0) | (p.edns ? 4 : 0) | (p.dnssecOk ? 8 : 0);
-    const key = String.fromCharCode(bits, limit) + q.toString('latin1', HEADER_SIZE, p.qEnd);
+    // The key: bits, limit and the question's bytes (name as sent, type, class), hashed to a small
+    // integer (a Map with number keys is much cheaper than building a string per query).
+    let h = HASH_SEED ^ bits ^ (limit << 8);
+    for (let i = HEADER_SIZE; i < p.qEnd; i++) h = Math.imul(h ^ q[i]!, 0x01000193);
     let cache = this.caches.get(tenant);
     if (!cache) {
       cache = new Map();
       this.caches.set(tenant, cache);
     }
-    let e = cache.get(key);
-    if (!e) {
-      if (cache.size >= MAX_CACHED) cache.clear();
+    let e = cache.get(h);
+    let depth = 0;
+    while (e && !(e.bits === bits && e.limit === limit && sameBytes(e.question, q, p.qEnd))) {
+      e = e.chain;
+      depth++;
+    }
+    if (!e && depth >= MAX_CHAIN) {
+      // Crafted collisions get answers, not a longer chain to walk.
       e = this.build(q, p, tenant, limit);
-      cache.set(key, e);
+    } else if (!e) {
+      if (this.cached >= MAX_CACHED) {
+        // Every tenant starts over (the count is not kept per tenant).
+        for (const c of this.caches.values()) c.clear();
+        this.cached = 0;
+      }
+      e = this.build(q, p, tenant, limit);
+      e.bits = bits;
+      e.limit = limit;
+      e.question = Buffer.from(q.subarray(HEADER_SIZE, p.qEnd));
+      e.chain = cache.get(h);
+      cache.set(h, e);
+      this.cached++;
     }
     const n = e.orders.length;
     if (n === 0) return { kind: 'forward', query: p };
@@ -110,19 +156,19 @@ export class Answerer {
 
   /** The answers (one per rotation) for a question not yet cached. */
   private build(q: Buffer, p: ParsedQuery, tenant: string, limit: number): Entry {
-    if (p.qclass !== CLASS_IN) return NOT_OURS;
+    if (p.qclass !== CLASS_IN) return entry([]);
     const key = nameKey(questionName(q));
     const ttl = this.ttl;
     if (isReverseKey(key)) {
       const names = this.registry.lookupPtr(tenant, key);
-      if (!names) return NOT_OURS;
+      if (!names) return entry([]);
       const records = p.qtype === TYPE_PTR || p.qtype === TYPE_ANY ? names.map((n) => ptrRecord(n, ttl)) : [];
       return this.entry(q, p, [records], limit);
     }
     const found = this.registry.lookup(tenant, key);
-    if (found === undefined) return NOT_OURS;
+    if (found === undefined) return entry([]);
     if (found === 'nxdomain')
-      return { orders: [zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NXDOMAIN }))], next: 0 };
+      return entry([zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NXDOMAIN }))]);
     const v4 = p.qtype === TYPE_A || p.qtype === TYPE_ANY ? found.v4.map((a) => aRecord(a, ttl)) : [];
     const v6 = p.qtype === TYPE_AAAA || p.qtype === TYPE_ANY ? found.v6.map((a) => aaaaRecord(a, ttl)) : [];
     const rings = Math.min(Math.max(v4.length, v6.length, 1), ROTATIONS);
@@ -135,9 +181,9 @@ export class Answerer {
     const optLen = p.edns ? OPT_SIZE : 0;
     const size = p.qEnd + orders[0]!.reduce((s, r) => s + r.length, 0) + optLen;
     if (size > limit)
-      return { orders: [zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NOERROR, tc: true }))], next: 0 };
-    return {
-      orders: orders.map((records) => {
+      return entry([zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NOERROR, tc: true }))]);
+    return entry(
+      orders.map((records) => {
         const out = Buffer.alloc(size);
         q.copy(out, 0, 0, p.qEnd);
         out.writeUInt16BE(0, 0);
@@ -151,8 +197,7 @@ export class Answerer {
         if (p.edns) optRecord(p.dnssecOk).copy(out, off);
         return out;
       }),
-      next: 0,
-    };
+    );
   }
 }
 
