@@ -107,6 +107,9 @@ describe('netplugin all-in-one (role netmaster)', { skip }, () => {
     // No dockerd here: the Docker side has tests of its own (docker-*.test.ts).
     '--plugin-mode',
     'kubernetes',
+    // Kubernetes mode serves CNI: its socket in the temp dir, not /run/contiv.
+    '--cni-socket',
+    `${dir}/cni.sock`,
   ];
 
   async function flows(): Promise<string[]> {
