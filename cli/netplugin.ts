@@ -282,7 +282,7 @@ export async function startNetplugin(
       ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
     });
     await agent.start();
-    const dns = cfg.dns === false ? undefined : startDnsService(store, agent);
+    const dns = cfg.dns === false ? undefined : await startDnsService(store, agent);
     return {
       agent,
       async stop() {

@@ -26,7 +26,7 @@ describe('DNS in real Docker containers', { skip }, () => {
     if (missing.length > 0)
       throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
     s = await startDockerStack();
-    const dns = startDnsService(s.store, s.agent);
+    const dns = await startDnsService(s.store, s.agent);
     onCleanup(() => dns.close(), { label: 'dns service' });
     await dns.ready;
     await s.rest('POST', '/api/v1/networks/default:contiv-net/', {
