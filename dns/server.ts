@@ -58,20 +58,26 @@ export class DnsServer {
       : hostResolvers().filter((u) => !(u.host === host && u.port === (opts.port ?? 53)));
     const forwarder = new Forwarder(upstreams, opts.forwardTimeoutMs);
     // With port 0, UDP picks a free port and TCP must get the same one; retry if TCP's is taken.
-    for (let i = 0; ; i++) {
+    let server: DnsServer | undefined;
+    for (let i = 0; !server; i++) {
       const udp = await bindUdp(family, host, opts.port ?? 53);
       const port = udp.address().port;
       try {
         const tcp = await listenTcp(host, port);
-        const server = new DnsServer(answerer, tenant, forwarder, udp, tcp, host, port);
-        server.serve(opts);
-        await server.startChildren(opts, upstreams);
-        return server;
+        server = new DnsServer(answerer, tenant, forwarder, udp, tcp, host, port);
       } catch (err) {
         udp.close();
         if (opts.port !== 0 || i >= MAX_BIND_TRIES) throw err;
       }
     }
+    server.serve(opts);
+    try {
+      await server.startChildren(opts, upstreams);
+    } catch (err) {
+      await server.close();
+      throw err;
+    }
+    return server;
   }
 
   /** `host:port`, for dig (`@host -p port`) and upstream lists. */
@@ -99,7 +105,12 @@ export class DnsServer {
     for (let i = 0; i < n; i++) {
       const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       this.children.push(child);
-      ready.push(new Promise((r) => child.once('message', () => r())));
+      ready.push(
+        new Promise((resolve, reject) => {
+          child.once('message', () => resolve());
+          child.once('exit', (code) => reject(new Error(`dns UDP process exited (${code}) before serving`)));
+        }),
+      );
     }
     const sendAll = (m: WorkerMessage) => {
       for (const c of this.children) if (c.connected) c.send(m);
