@@ -101,6 +101,11 @@ const FLAGS = {
     default: 'true',
     help: "answer containers' DNS queries for their tenant's names (--dns=false: off)",
   },
+  dnsListen: {
+    names: ['dns-listen'],
+    env: 'CONTIV_NETPLUGIN_DNS_LISTEN',
+    help: 'also answer DNS at HOST:PORT (UDP and TCP) for the default tenant, forwarding other names',
+  },
   bridge: { names: ['bridge'], default: 'contivbr', help: 'the OVS integration bridge' },
   ovsRundir: {
     names: ['ovs-rundir'],
@@ -177,6 +182,8 @@ export interface NetpluginConfig {
   dataDir: string;
   /** Service discovery for this host's containers; absent means on. */
   dns?: boolean;
+  /** HOST:PORT of a listening DNS server; '' or absent: none. */
+  dnsListen?: string;
   role: 'netplugin' | 'netmaster';
   /** '' when not given. */
   netmasterUrl: string;
@@ -237,6 +244,7 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     ] as const),
     dataDir: f.dataDir,
     dns: f.dns === 'true',
+    dnsListen: f.dnsListen && (parseHostPort('dns-listen', f.dnsListen), f.dnsListen),
     role: oneOf('role', f.role, ['netplugin', 'netmaster'] as const),
     netmasterUrl: f.netmaster,
     listenUrl: f.listenUrl,
@@ -263,6 +271,14 @@ export interface RunningNetplugin {
 }
 
 /** Starts the host agent for cfg on store; the caller owns the store. */
+function parseHostPort(flag: string, v: string): { host: string; port: number } {
+  const i = v.lastIndexOf(':');
+  const port = Number(v.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`--${flag}: "${v}" is not HOST:PORT`);
+  return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port };
+}
+
 export async function startNetplugin(
   cfg: NetpluginConfig,
   store: Store,
@@ -282,7 +298,8 @@ export async function startNetplugin(
       ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
     });
     await agent.start();
-    const dns = cfg.dns === false ? undefined : await startDnsService(store, agent);
+    const listen = cfg.dnsListen ? parseHostPort('dns-listen', cfg.dnsListen) : undefined;
+    const dns = cfg.dns === false ? undefined : await startDnsService(store, agent, listen ? { listen } : {});
     return {
       agent,
       async stop() {

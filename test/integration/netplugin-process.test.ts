@@ -82,6 +82,8 @@ describe('netplugin flags', () => {
 describe('netplugin all-in-one (role netmaster)', { skip }, () => {
   let ovs: OvsInstance;
   let dir: string;
+  // A fixed high port: the process cannot report a picked one before the test needs it.
+  const dnsPort = 20_000 + (process.pid % 20_000);
 
   before(async () => {
     if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
@@ -110,6 +112,8 @@ describe('netplugin all-in-one (role netmaster)', { skip }, () => {
     // Kubernetes mode serves CNI: its socket in the temp dir, not /run/contiv.
     '--cni-socket',
     `${dir}/cni.sock`,
+    '--dns-listen',
+    `127.0.0.1:${dnsPort}`,
   ];
 
   async function flows(): Promise<string[]> {
@@ -135,6 +139,23 @@ describe('netplugin all-in-one (role netmaster)', { skip }, () => {
       lines.some((l) => /table=(60|70)/.test(l) && /tcp/.test(l)),
       `policy flows: ${lines.join('\n')}`,
     );
+    // The listening DNS answers the group's members as netmaster records them.
+    const created = await fetch(`${first.url}/plugin/createEndpoint`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ endpointID: 'ep1', network: 'contiv-net', group: 'web', host: 'elsewhere' }),
+    });
+    const text = await created.text();
+    assert.equal(created.status, 200, text);
+    const ip = (JSON.parse(text) as { ipAddress: string }).ipAddress;
+    let answer = '';
+    for (let i = 0; i < 50 && answer.trim() !== ip; i++) {
+      answer = (
+        await run('dig', ['+short', '+tries=1', '+time=1', '-p', String(dnsPort), '@127.0.0.1', 'web'])
+      ).stdout;
+      if (answer.trim() !== ip) await sleep(100);
+    }
+    assert.equal(answer.trim(), ip, 'dig @netplugin web');
     const before = (await flows()).sort();
     first.p.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => first.p.once('exit', resolve));
