@@ -178,7 +178,28 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       ports.set(endpointId, ofport);
       await this.applyChanges([hostFactsChangeFor({ ...this.facts, endpointPorts: ports }, endpointId)]);
     });
+    await this.endpointCompiled(endpointId);
     return ofport;
+  }
+
+  /**
+   * Waits until the endpoint's record (written by netmaster before the runtime plugs the container
+   * in) has come through the store watch and its flows are on the switch, so the container's first
+   * packets meet them. Bounded: a record that does not come is logged, not waited for forever.
+   */
+  private async endpointCompiled(endpointId: string, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.stopped && !this.compilation?.ix.endpoints.has(endpointId)) {
+      if (Date.now() > deadline) {
+        this.opts.logger.warn(
+          { endpoint: endpointId },
+          'plugged before its record arrived; its flows follow the record',
+        );
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await this.running;
   }
 
   /** Unplugs a local endpoint's interface; idempotent. */

@@ -2,7 +2,9 @@
 // (added/removed names answered/gone within 1 s, also in a second UDP process), forwarding to a
 // private dnsmasq on loopback (nothing outside this machine is ever asked), TC and TCP fallback.
 import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +14,7 @@ import { reverseName } from '../../dns/names.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { type Dnsmasq, startDnsmasq } from '../harness/dnsmasq.js';
+import { prng } from '../harness/prng.js';
 import { missingFor } from '../harness/require.js';
 import { run } from '../harness/run.js';
 
@@ -142,6 +145,48 @@ describe(
       assert.match(udp, /flags: qr aa tc rd ra;/);
       assert.match(udp, /ANSWER: 0,/);
       assert.equal((await short(dns, '+noedns', 'big')).length, 60, 'dig falls back to TCP');
+    });
+
+    it('survives junk on both sockets: random datagrams, a malformed TCP frame (FORMERR), a frame cut short', async () => {
+      const s = dns.server!;
+      const rnd = prng(53);
+      const udp = createSocket('udp4');
+      let replies = 0;
+      udp.on('message', (m) => {
+        replies++;
+        assert.ok(m.length <= 512, 'never more than a classic answer to junk');
+      });
+      for (let i = 0; i < 2000; i++) {
+        const b = Buffer.alloc(Math.floor(rnd() * 100));
+        for (let j = 0; j < b.length; j++) b[j] = Math.floor(rnd() * 256);
+        udp.send(b, s.port, s.host);
+      }
+      await sleep(300);
+      udp.close();
+      const tcpReply = await new Promise<Buffer>((resolve, reject) => {
+        const c = connect(s.port, s.host);
+        let got = Buffer.alloc(0);
+        c.on('error', reject);
+        c.on('data', (d) => {
+          got = Buffer.concat([got, d]);
+          if (got.length >= 2 && got.length >= 2 + got.readUInt16BE(0)) {
+            c.destroy();
+            resolve(got.subarray(2));
+          }
+        });
+        // Twelve header bytes announcing two questions, and nothing else.
+        c.write(Buffer.from([0, 12, 0xab, 0xcd, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0]));
+      });
+      assert.equal(tcpReply.readUInt16BE(0), 0xabcd);
+      assert.equal(tcpReply[3]! & 0x0f, 1, 'FORMERR');
+      await new Promise<void>((resolve) => {
+        const c = connect(s.port, s.host, () => c.end(Buffer.from([0xff, 0xff, 1, 2, 3])));
+        c.on('close', () => resolve());
+        c.on('error', () => resolve());
+      });
+      assert.ok(replies > 0, 'junk with a query header got FORMERR');
+      assert.deepEqual(await short(dns, 'web'), ['10.1.1.2', '10.1.1.3'], 'still answering');
+      assert.deepEqual(await short(dns, '+tcp', 'web'), ['10.1.1.2', '10.1.1.3']);
     });
   },
 );
