@@ -37,7 +37,12 @@ const HASH_SEED = 0x811c9dc5 ^ ((Math.random() * 0x100000000) >>> 0);
 /** Longest chain of entries sharing one hash. */
 const MAX_CHAIN = 8;
 
-export type Transport = 'udp' | 'tcp';
+/**
+ * udp: too large → empty with TC (the asker retries over our TCP); tcp: whole; punt: too large →
+ * as many records as fit, no TC (a punted query's TCP retry would go to the container's own
+ * resolver, which does not know our names; rotation spreads the subsets).
+ */
+export type Transport = 'udp' | 'tcp' | 'punt';
 
 /** answer: send buf; forward: not ours, a well-formed query for another resolver; drop: send nothing. */
 export type Resolution =
@@ -97,7 +102,7 @@ export class Answerer {
    * when it is not ours (or not a query) and should continue to the container's resolver.
    */
   answer(query: Buffer, tenant: string): Buffer | undefined {
-    const r = this.resolve(query, tenant, 'udp');
+    const r = this.resolve(query, tenant, 'punt');
     return r.kind === 'answer' ? r.buf : undefined;
   }
 
@@ -111,7 +116,9 @@ export class Answerer {
       return { kind: 'answer', buf: emptyResponse(q, p, { aa: false, rcode: 0, extRcode: 1 }) };
     }
     const limit = transport === 'tcp' ? TCP_LIMIT : p.udpLimit;
-    const bits = (q[2]! & 0x01) | (q[3]! & 0x10 ? 2 : 0) | (p.edns ? 4 : 0) | (p.dnssecOk ? 8 : 0);
+    const fit = transport === 'punt';
+    const bits =
+      (q[2]! & 0x01) | (q[3]! & 0x10 ? 2 : 0) | (p.edns ? 4 : 0) | (p.dnssecOk ? 8 : 0) | (fit ? 16 : 0);
     // The key: bits, limit and the question's bytes (name as sent, type, class), hashed to a small
     // integer (a Map with number keys is much cheaper than building a string per query).
     let h = HASH_SEED ^ bits ^ (limit << 8);
@@ -129,14 +136,14 @@ export class Answerer {
     }
     if (!e && depth >= MAX_CHAIN) {
       // Crafted collisions get answers, not a longer chain to walk.
-      e = this.build(q, p, tenant, limit);
+      e = this.build(q, p, tenant, limit, fit);
     } else if (!e) {
       if (this.cached >= MAX_CACHED) {
         // Every tenant starts over (the count is not kept per tenant).
         for (const c of this.caches.values()) c.clear();
         this.cached = 0;
       }
-      e = this.build(q, p, tenant, limit);
+      e = this.build(q, p, tenant, limit, fit);
       e.bits = bits;
       e.limit = limit;
       e.question = Buffer.from(q.subarray(HEADER_SIZE, p.qEnd));
@@ -155,7 +162,7 @@ export class Answerer {
   }
 
   /** The answers (one per rotation) for a question not yet cached. */
-  private build(q: Buffer, p: ParsedQuery, tenant: string, limit: number): Entry {
+  private build(q: Buffer, p: ParsedQuery, tenant: string, limit: number, fit: boolean): Entry {
     if (p.qclass !== CLASS_IN) return entry([]);
     const key = nameKey(questionName(q));
     const ttl = this.ttl;
@@ -163,7 +170,7 @@ export class Answerer {
       const names = this.registry.lookupPtr(tenant, key);
       if (!names) return entry([]);
       const records = p.qtype === TYPE_PTR || p.qtype === TYPE_ANY ? names.map((n) => ptrRecord(n, ttl)) : [];
-      return this.entry(q, p, [records], limit);
+      return this.entry(q, p, [records], limit, fit);
     }
     const found = this.registry.lookup(tenant, key);
     if (found === undefined) return entry([]);
@@ -173,18 +180,28 @@ export class Answerer {
     const v6 = p.qtype === TYPE_AAAA || p.qtype === TYPE_ANY ? found.v6.map((a) => aaaaRecord(a, ttl)) : [];
     const rings = Math.min(Math.max(v4.length, v6.length, 1), ROTATIONS);
     const orders = Array.from({ length: rings }, (_, k) => [rotate(v4, k), rotate(v6, k)].flat());
-    return this.entry(q, p, orders, limit);
+    return this.entry(q, p, orders, limit, fit);
   }
 
-  /** Full answers for each record order; a truncated empty answer when they do not fit the limit. */
-  private entry(q: Buffer, p: ParsedQuery, orders: Buffer[][], limit: number): Entry {
-    const optLen = p.edns ? OPT_SIZE : 0;
-    const size = p.qEnd + orders[0]!.reduce((s, r) => s + r.length, 0) + optLen;
-    if (size > limit)
-      return entry([zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NOERROR, tc: true }))]);
+  /**
+   * Full answers for each record order. When they do not fit the limit: an empty answer with TC,
+   * or (fit) the records that fit, in each order.
+   */
+  private entry(q: Buffer, p: ParsedQuery, orders: Buffer[][], limit: number, fit: boolean): Entry {
+    const fixed = p.qEnd + (p.edns ? OPT_SIZE : 0);
+    const sizeOf = (records: Buffer[]) => fixed + records.reduce((s, r) => s + r.length, 0);
+    if (sizeOf(orders[0]!) > limit) {
+      if (!fit) return entry([zeroId(emptyResponse(q, p, { aa: true, rcode: RCODE_NOERROR, tc: true }))]);
+      orders = orders.map((records) => {
+        let size = fixed;
+        let n = 0;
+        while (n < records.length && size + records[n]!.length <= limit) size += records[n++]!.length;
+        return records.slice(0, n);
+      });
+    }
     return entry(
       orders.map((records) => {
-        const out = Buffer.alloc(size);
+        const out = Buffer.alloc(sizeOf(records));
         q.copy(out, 0, 0, p.qEnd);
         out.writeUInt16BE(0, 0);
         out.writeUInt16BE(responseFlags(q, true, RCODE_NOERROR), 2);

@@ -282,11 +282,16 @@ describe('dns answers', () => {
         }),
       ),
     );
-    const small = answerer.answer(query('big', A), 'default')!;
+    const udp = (b: Buffer) => {
+      const r = answerer.resolve(b, 'default', 'udp');
+      assert.equal(r.kind, 'answer');
+      return r.kind === 'answer' ? r.buf : Buffer.alloc(0);
+    };
+    const small = udp(query('big', A));
     assert.ok(small.length <= 512);
     assert.ok(parse(small).tc);
     assert.equal(parse(small).answers.length, 0);
-    const edns = answerer.answer(query('big', A, { edns: { size: 4096 } }), 'default')!;
+    const edns = udp(query('big', A, { edns: { size: 4096 } }));
     assert.ok(edns.length <= 1232 && parse(edns).tc, '100 × 16 bytes exceed our 1232');
     const r = answerer.resolve(query('big', A), 'default', 'tcp');
     assert.equal(r.kind, 'answer');
@@ -305,9 +310,36 @@ describe('dns answers', () => {
         }),
       ),
     );
-    const fits = parse(answerer.answer(query('big', A), 'default')!);
+    const fits = parse(udp(query('big', A)));
     assert.ok(!fits.tc);
     assert.equal(fits.answers.length, 20);
+  });
+
+  it('the punt (answer()) sends the records that fit, without TC, rotating which ones', () => {
+    const { registry, answerer } = fixture();
+    registry.replaceAll(
+      Array.from({ length: 100 }, (_, i) =>
+        ep(`m${i}`, {
+          tenant: 'default',
+          containerName: `m${i}`,
+          endpointGroup: 'big',
+          ipAddress: `10.2.0.${i + 1}`,
+        }),
+      ),
+    );
+    const firsts = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const b = answerer.answer(query('big', A), 'default')!;
+      assert.ok(b.length <= 512, `${b.length} bytes`);
+      const r = parse(b);
+      assert.ok(!r.tc);
+      // (512 - 12 header - 9 question) / 16 bytes per record
+      assert.equal(r.answers.length, 30);
+      firsts.add(r.answers[0]!.data);
+    }
+    assert.equal(firsts.size, 4);
+    const big = parse(answerer.answer(query('big', A, { edns: { size: 1232 } }), 'default')!);
+    assert.equal(big.answers.length, 75, '(1232 - 12 - 9 - 11 OPT) / 16');
   });
 
   it('malformed: dropped (short, a response) or FORMERR/NOTIMP with the header only', () => {
