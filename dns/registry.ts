@@ -36,10 +36,83 @@ interface Source {
   ptrName?: string;
 }
 
-interface TenantTable {
-  names: Map<string, NameEntry>;
-  zones: Set<string>;
-  ptr: Map<string, string[]>;
+/** Counts per value: several sources may give a name the same address (or none may any more). */
+type Counts = Map<string, number>;
+
+function bump(m: Counts, k: string, by: number): void {
+  const n = (m.get(k) ?? 0) + by;
+  if (n > 0) m.set(k, n);
+  else m.delete(k);
+}
+
+interface NameState {
+  /** Sources giving this name (it exists while > 0, with or without addresses). */
+  refs: number;
+  v4: Counts;
+  v6: Counts;
+  /** Sorted addresses, made on the first lookup after a change. */
+  entry: NameEntry | undefined;
+}
+
+/** One tenant's names, kept up to date source by source (a change costs its own names, not the tenant's). */
+class TenantTable {
+  private readonly names = new Map<string, NameState>();
+  private readonly zones: Counts = new Map();
+  private readonly ptr = new Map<string, Counts>();
+  private readonly ptrSorted = new Map<string, string[]>();
+
+  /** Adds (by 1) or removes (by -1) what one source contributes. */
+  apply(s: Source, by: 1 | -1): void {
+    for (const n of s.names) {
+      let st = this.names.get(n);
+      if (!st) {
+        st = { refs: 0, v4: new Map(), v6: new Map(), entry: undefined };
+        this.names.set(n, st);
+      }
+      st.refs += by;
+      for (const a of s.v4) bump(st.v4, a, by);
+      for (const a of s.v6) bump(st.v6, a, by);
+      st.entry = undefined;
+      if (st.refs <= 0) this.names.delete(n);
+    }
+    if (s.zone) bump(this.zones, s.zone, by);
+    if (s.ptrName) {
+      for (const a of [...s.v4, ...s.v6]) {
+        const rev = reverseName(a)!;
+        const m = this.ptr.get(rev) ?? new Map<string, number>();
+        bump(m, s.ptrName, by);
+        if (m.size > 0) this.ptr.set(rev, m);
+        else this.ptr.delete(rev);
+        this.ptrSorted.delete(rev);
+      }
+    }
+  }
+
+  get empty(): boolean {
+    return this.names.size === 0 && this.zones.size === 0 && this.ptr.size === 0;
+  }
+
+  name(key: string): NameEntry | undefined {
+    const st = this.names.get(key);
+    if (!st) return undefined;
+    st.entry ??= { v4: sortIps([...st.v4.keys()]), v6: sortIps([...st.v6.keys()]) };
+    return st.entry;
+  }
+
+  hasZone(zone: string): boolean {
+    return this.zones.has(zone);
+  }
+
+  ptrNames(rev: string): readonly string[] | undefined {
+    let sorted = this.ptrSorted.get(rev);
+    if (!sorted) {
+      const m = this.ptr.get(rev);
+      if (!m) return undefined;
+      sorted = [...m.keys()].sort();
+      this.ptrSorted.set(rev, sorted);
+    }
+    return sorted;
+  }
 }
 
 export interface KeyValue {
@@ -58,7 +131,6 @@ export class NameRegistry {
   /** The values fed, kept for snapshot() (a mirror starting late needs them). */
   private readonly values = new Map<string, string>();
   private readonly updateListeners = new Set<(u: RegistryUpdate) => void>();
-  /** Built lazily per tenant on the first lookup after a change. */
   private readonly tables = new Map<string, TenantTable>();
   private readonly listeners = new Set<(tenant: string) => void>();
 
@@ -89,13 +161,14 @@ export class NameRegistry {
   replaceAll(kvs: readonly KeyValue[]): void {
     this.sources.clear();
     this.values.clear();
+    this.tables.clear();
     for (const kv of kvs) {
       const s = toSource(kv.key, kv.value);
       if (!s) continue;
       this.sources.set(kv.key, s);
       this.values.set(kv.key, kv.value);
+      this.table(s.tenant).apply(s, 1);
     }
-    this.tables.clear();
     this.emit('*');
     this.emitUpdate({ op: 'replaceAll', kvs: this.snapshot() });
   }
@@ -103,9 +176,11 @@ export class NameRegistry {
   put(key: string, value: string): void {
     const before = this.sources.get(key);
     const after = toSource(key, value);
+    if (before) this.table(before.tenant).apply(before, -1);
     if (after) {
       this.sources.set(key, after);
       this.values.set(key, value);
+      this.table(after.tenant).apply(after, 1);
     } else {
       this.sources.delete(key);
       this.values.delete(key);
@@ -119,6 +194,7 @@ export class NameRegistry {
     if (!before) return;
     this.sources.delete(key);
     this.values.delete(key);
+    this.table(before.tenant).apply(before, -1);
     this.changed(before.tenant, undefined);
     this.emitUpdate({ op: 'delete', key });
   }
@@ -129,24 +205,25 @@ export class NameRegistry {
 
   /** A forward name (A/AAAA) in a tenant. */
   lookup(tenant: string, name: string): Lookup {
-    const t = this.table(tenant);
+    const t = this.tables.get(tenant);
+    if (!t) return undefined;
     const key = nameKey(name);
-    const e = t.names.get(key);
+    const e = t.name(key);
     if (e) return e;
     // `x.<network>` is in our zone even when x is unknown; a bare unknown name is not ours.
     const dot = key.lastIndexOf('.');
-    return dot > 0 && t.zones.has(key.slice(dot + 1)) ? 'nxdomain' : undefined;
+    return dot > 0 && t.hasZone(key.slice(dot + 1)) ? 'nxdomain' : undefined;
   }
 
   /** The names of one of our addresses, by its reverse name; undefined when not ours. */
   lookupPtr(tenant: string, reverse: string): readonly string[] | undefined {
-    return this.table(tenant).ptr.get(nameKey(reverse));
+    return this.tables.get(tenant)?.ptrNames(nameKey(reverse));
   }
 
   private changed(a: string | undefined, b: string | undefined): void {
     for (const t of new Set([a, b])) {
       if (t === undefined) continue;
-      this.tables.delete(t);
+      if (this.tables.get(t)?.empty) this.tables.delete(t);
       this.emit(t);
     }
   }
@@ -158,35 +235,11 @@ export class NameRegistry {
   private table(tenant: string): TenantTable {
     let t = this.tables.get(tenant);
     if (!t) {
-      t = buildTable(tenant, this.sources.values());
+      t = new TenantTable();
       this.tables.set(tenant, t);
     }
     return t;
   }
-}
-
-function buildTable(tenant: string, sources: Iterable<Source>): TenantTable {
-  const v4 = new Map<string, Set<string>>();
-  const v6 = new Map<string, Set<string>>();
-  const zones = new Set<string>();
-  const ptr = new Map<string, Set<string>>();
-  const add = (m: Map<string, Set<string>>, k: string, vs: readonly string[]) => {
-    const set = m.get(k) ?? new Set<string>();
-    m.set(k, set);
-    for (const v of vs) set.add(v);
-  };
-  for (const s of sources) {
-    if (s.tenant !== tenant) continue;
-    if (s.zone) zones.add(s.zone);
-    for (const n of s.names) {
-      add(v4, n, s.v4);
-      add(v6, n, s.v6);
-    }
-    if (s.ptrName) for (const a of [...s.v4, ...s.v6]) add(ptr, reverseName(a)!, [s.ptrName]);
-  }
-  const names = new Map<string, NameEntry>();
-  for (const [n, set] of v4) names.set(n, { v4: sortIps([...set]), v6: sortIps([...(v6.get(n) ?? [])]) });
-  return { names, zones, ptr: new Map([...ptr].map(([k, s]) => [k, [...s].sort()])) };
 }
 
 /** Deterministic order (rotation starts from it): numeric for IPv4, text for IPv6. */
