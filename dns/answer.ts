@@ -86,6 +86,7 @@ export interface AnswererOptions {
 export class Answerer {
   private readonly ttl: number;
   private readonly caches = new Map<string, Map<number, Entry>>();
+  private readonly unsubscribe: () => void;
   /** Entries made since the caches last started over (an upper bound of what they hold). */
   private cached = 0;
 
@@ -94,7 +95,14 @@ export class Answerer {
     opts: AnswererOptions = {},
   ) {
     this.ttl = opts.ttl ?? DEFAULT_TTL;
-    registry.onChange((tenant) => (tenant === '*' ? this.caches.clear() : this.caches.delete(tenant)));
+    this.unsubscribe = registry.onChange((tenant) =>
+      tenant === '*' ? this.caches.clear() : this.caches.delete(tenant),
+    );
+  }
+
+  /** Stops following the registry (the registry may outlive this answerer). */
+  close(): void {
+    this.unsubscribe();
   }
 
   /**

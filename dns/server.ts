@@ -87,6 +87,7 @@ export class DnsServer {
 
   async close(): Promise<void> {
     this.stopMirror();
+    this.answerer.close();
     for (const c of this.children) c.kill();
     this.forwarder.close();
     for (const c of this.tcpClients) c.destroy();
@@ -171,12 +172,16 @@ export type WorkerMessage =
 
 /** The UDP hot path: answer ours from the precomputed cache, forward the rest, drop the unanswerable. */
 export function serveUdp(udp: Socket, answerer: Answerer, forwarder: Forwarder, tenant: string): void {
+  // A source port of 0 (forged) would make send() throw: such packets are dropped.
+  const reply = (b: Buffer, port: number, address: string) => {
+    if (port !== 0) udp.send(b, port, address);
+  };
   udp.on('error', () => {});
   udp.on('message', (msg, rinfo) => {
     const r = answerer.resolve(msg, tenant, 'udp');
-    if (r.kind === 'answer') udp.send(r.buf, rinfo.port, rinfo.address);
+    if (r.kind === 'answer') reply(r.buf, rinfo.port, rinfo.address);
     else if (r.kind === 'forward')
-      forwarder.forwardUdp(msg, r.query, (b) => udp.send(b, rinfo.port, rinfo.address));
+      forwarder.forwardUdp(msg, r.query, (b) => reply(b, rinfo.port, rinfo.address));
   });
 }
 
