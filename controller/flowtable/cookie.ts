@@ -26,6 +26,8 @@ export const enum Feature {
   HostAccess = 12,
   /** The pipeline's own flows: every table's miss flow (datapath/pipeline/base.ts). */
   Pipeline = 13,
+  /** Routes learned over BGP and the router port (datapath/pipeline/bgp.ts). */
+  Bgp = 14,
 }
 
 export function makeCookie(feature: number, objectId: number): bigint {

@@ -1,8 +1,9 @@
 // Owns the complete feature list netplugin compiles with: forwarding, policy, netprofile, host
-// access, the DNS punt.
+// access, the DNS punt, BGP's routes.
 // Order is for readability only: features never share an owner or a flow.
 
 import { policyFeature } from '../../policy/compiler/policy.js';
+import { bgpFeature } from './bgp.js';
 import { dnsFeature } from './dns.js';
 import type { PipelineFeature } from './feature.js';
 import { hostAccessFeature } from './hostaccess.js';
@@ -15,4 +16,5 @@ export const allFeatures: readonly PipelineFeature[] = [
   netProfileFeature,
   hostAccessFeature,
   dnsFeature,
+  bgpFeature,
 ];

@@ -107,6 +107,7 @@ export function* forwardingAffected(
         !old ||
         old.name !== now.name ||
         old.uplinkPort !== now.uplinkPort ||
+        (old.bgp === undefined) !== (now.bgp === undefined) ||
         !samePorts(old.tunnelPorts, now.tunnelPorts)
       ) {
         yield* forwardingOwners(ix, opts.fixed);

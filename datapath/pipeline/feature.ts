@@ -17,7 +17,9 @@ export type Change =
   | { kind: 'endpoint'; id: string }
   | { kind: 'host'; name: string }
   /** This host's facts: ports, tunnels, uplink, host port. */
-  | { kind: 'hostFacts' };
+  | { kind: 'hostFacts' }
+  /** Routes learned over BGP changed (HostFacts.bgp.routes): these prefixes. */
+  | { kind: 'bgpRoutes'; prefixes: readonly string[] };
 
 /** The switch state one owner contributes. Groups and meters are for features that need them. */
 export interface OwnedState {

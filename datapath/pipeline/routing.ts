@@ -47,6 +47,9 @@ function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
   const c = endpointContext(ix, id);
   const path = c && pathTo(ix, c.e, c.net);
   if (!c || !path) return [];
+  // With BGP the uplink leads to a router, not to the other hosts: their endpoints are reached
+  // by the routes learned from it (bgp.ts).
+  if (path.flag === FLAG.toUplink && ix.host.bgp) return [];
   const out: Action[] = [load(REG.outPort, path.port), load(REG.dstNetwork, c.net.id)];
   if (c.group !== 0) out.push(load(REG.dstGroup, c.group));
   out.push(...setFlags(path.flag));

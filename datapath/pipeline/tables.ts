@@ -49,10 +49,11 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
       'arp_tpa (host port)',
       'tun_id',
       'vlan_vid',
+      'eth_dst (untagged from the uplink: the BGP router port)',
     ],
     miss: 'drop',
     purpose:
-      'where the packet came from: a local endpoint (spoof guard on source MAC + IP; loads network, VRF, source group), a tunnel (VNI → network), the uplink (VLAN tag → network, tag popped), the host port (replies to a tenant NAT address: VRF by that address, un-NATed in its zone, on to dstLookup; ARP for the private /16 answered)',
+      'where the packet came from: a local endpoint (spoof guard on source MAC + IP; loads network, VRF, source group), a tunnel (VNI → network), the uplink (VLAN tag → network, tag popped), the host port (replies to a tenant NAT address: VRF by that address, un-NATed in its zone, on to dstLookup; ARP for the private /16 answered); BGP: the router port and untagged uplink frames to each other, packets the ToR routes to a local endpoint taken in as routed to the router MAC',
   },
   {
     id: 10,
@@ -96,7 +97,7 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
     ],
     miss: 'next',
     purpose:
-      'bridge: destination MAC → output port (local, tunnel or uplink) and destination group; routing: destination IP → same, with MAC rewrite and TTL decrement; a miss floods (bridge) or goes to the uplink (routing); host access: the router MAC (bridge) or unknown destinations (routing) → host port, un-NATed replies from the host → the local endpoint',
+      "bridge: destination MAC → output port (local, tunnel or uplink) and destination group; routing: destination IP → same, with MAC rewrite and TTL decrement; a miss floods (bridge) or goes to the uplink (routing); host access: the router MAC (bridge) or unknown destinations (routing) → host port, un-NATed replies from the host → the local endpoint; BGP: learned prefixes → the next hop's MAC, uplink untagged (priority by prefix length)",
   },
   {
     id: 50,

@@ -123,4 +123,14 @@ export interface HostFacts {
   uplinkPort?: number;
   /** Host access port (internal port with an address from the private subnet). */
   hostPort?: { ofport: number; ip: string; mac: string };
+  /** BGP (routing mode, a Bgp object for this host, an uplink): the router port and learned routes. */
+  bgp?: BgpFacts;
+}
+
+export interface BgpFacts {
+  /** The router port (Contiv's inb01, internal, holding the Bgp object's router IP). */
+  routerPort: number;
+  routerMac: string;
+  /** Learned prefix "a.b.c.d/n" → the MAC of its next hop on the uplink (unresolved ones left out). */
+  routes: ReadonlyMap<string, string>;
 }
