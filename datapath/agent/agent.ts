@@ -15,13 +15,17 @@ import { INTENT_PREFIXES, intentFromStore } from '../../policy/compiler/from-sto
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts, Intent } from '../../policy/compiler/intent.js';
 import { type HostRecord, hostKey } from '../../policy/model/endpoint.js';
+import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { Lease, Store, Watcher } from '../../state/store.js';
+import { BgpHook, ROUTER_PORT_NAME } from '../bgp/hook.js';
 import {
   configureInterface,
   ensureHostNat,
   linkExists,
+  macFromIpv4,
   type NetnsRef,
   removeHostNat,
+  setTxOffload,
 } from '../host/index.js';
 import type { PipelineFeature } from '../pipeline/feature.js';
 import { HOST_PORT_NAME, hostPortAddress, hostPortMac } from '../pipeline/hostaccess.js';
@@ -34,6 +38,10 @@ export const EXT_REMOTE_HOST = 'contiv-remote-host';
 export const EXT_ROLE = 'contiv-role';
 /** The host port's address, so facts read back from OVS say it (and a new address replaces the port). */
 export const EXT_HOST_IP = 'contiv-host-ip';
+/** The BGP router port's address (a.b.c.d/n): a new address replaces the port. */
+export const EXT_ROUTER_IP = 'contiv-router-ip';
+/** Where the intent keeps the Bgp objects, keyed by host name. */
+const BGP_CONFIG_PREFIX = '/contiv.io/config/Bgp/';
 
 export interface AgentOptions {
   store: Store;
@@ -49,6 +57,11 @@ export interface AgentOptions {
   settleMs?: number;
   /** Where the host port's device lives: the host's namespace (tests: the one ovs-vswitchd runs in). */
   hostNetns?: NetnsRef;
+  /**
+   * gobgpd's API socket (default /var/run/contiv-ts/gobgpd-<host>.sock); gobgpd starts once this
+   * host has a Bgp object.
+   */
+  bgpApiSocket?: string;
 }
 
 export interface AgentEvents {
@@ -83,11 +96,22 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   private stopped = false;
   /** The private subnet our MASQUERADE rule is for, once made. */
   private natSubnet: string | undefined;
+  private readonly bgp: BgpHook;
+  /** This host's Bgp object as last configured (JSON), to notice changes. */
+  private bgpObject = '';
+  /** Learned routes with resolved next hops (prefix → MAC), kept for facts read back from OVS. */
+  private bgpRoutes: ReadonlyMap<string, string> = new Map();
 
   constructor(private readonly opts: AgentOptions) {
     super();
     this.facts = { name: opts.host.name, endpointPorts: new Map(), tunnelPorts: new Map() };
     this.client = new SwitchClient(opts.switchTarget);
+    this.bgp = new BgpHook({
+      ...(opts.hostNetns !== undefined ? { netns: opts.hostNetns } : {}),
+      apiSocket: opts.bgpApiSocket ?? `/var/run/contiv-ts/gobgpd-${opts.host.name}.sock`,
+      logger: opts.logger.child({ part: 'bgp' }),
+    });
+    this.bgp.on('routes', (routes) => void this.serially(() => this.learnRoutes(routes)));
     this.client.on('connected', (conn) => {
       conn.on('packetIn', (pin) => this.emit('packetIn', pin, conn));
       this.manager.attach(conn).then(
@@ -112,6 +136,11 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   tenantOfVrf(vrf: number): string | undefined {
     for (const t of this.compilation?.ix.tenants.values() ?? []) if (t.id === vrf) return t.name;
     return undefined;
+  }
+
+  /** The BGP hook (status, speaker), for inspection and tests. */
+  get bgpHook(): BgpHook {
+    return this.bgp;
   }
 
   get flowManager(): FlowTableManager {
@@ -146,6 +175,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       );
     }
     const intent = intentFromStore(this.kvEntries());
+    this.configureBgp();
     await this.syncPorts(intent);
     this.intent = intent;
     this.compilation = new Compilation(intent, this.facts, this.opts.features);
@@ -154,6 +184,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     this.manager.setGroups(state.groups);
     this.manager.setMeters(state.meters);
     this.client.start();
+    this.bgp.announce(this.compilation.ix);
     this.opts.logger.info({ flows: state.flows.length, host: host.name }, 'agent started');
   }
 
@@ -163,6 +194,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     await this.running;
     for (const w of this.watchers.splice(0)) await w.close();
     this.client.stop();
+    await this.bgp.stop();
     await this.lease?.revoke().catch(() => undefined);
   }
 
@@ -236,10 +268,12 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     const t0 = performance.now();
     const next = intentFromStore(this.kvEntries());
     const changes = diffIntent(this.intent, next);
-    if (changes.length === 0) return;
+    const routerChanged = this.configureBgp();
+    if (changes.length === 0 && !routerChanged) return;
     const factsBefore = this.facts;
-    // Hosts make tunnels; the private subnet (global) makes the host port's address.
-    if (changes.some((c) => c.change.kind === 'host' || c.change.kind === 'global'))
+    // Hosts make tunnels; the private subnet (global) makes the host port's address; the Bgp
+    // object the router port.
+    if (routerChanged || changes.some((c) => c.change.kind === 'host' || c.change.kind === 'global'))
       await this.syncPorts(next);
     if (this.facts !== factsBefore) changes.push(hostFactsChange(this.facts));
     this.intent = next;
@@ -262,7 +296,43 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       })),
     );
     await applyDelta(this.manager, delta);
+    this.bgp.announce(c.ix);
     return delta.owners;
+  }
+
+  /** Feeds this host's Bgp object to the hook; true when the router port's address changed. */
+  private configureBgp(): boolean {
+    const raw = this.kvs.get(BGP_CONFIG_PREFIX + this.opts.host.name) ?? '';
+    if (raw === this.bgpObject) return false;
+    this.bgpObject = raw;
+    let obj: BgpObject | undefined;
+    try {
+      obj = raw ? (JSON.parse(raw) as BgpObject) : undefined;
+    } catch {
+      obj = undefined;
+    }
+    return this.bgp.configure(obj);
+  }
+
+  /** Learned routes (resolved) into the facts and the flows: one change for the prefixes that moved. */
+  private async learnRoutes(routes: ReadonlyMap<string, string>): Promise<void> {
+    const old = this.bgpRoutes;
+    this.bgpRoutes = routes;
+    if (!this.facts.bgp) return;
+    const prefixes: string[] = [];
+    for (const [p, mac] of routes) if (old.get(p) !== mac) prefixes.push(p);
+    for (const p of old.keys()) if (!routes.has(p)) prefixes.push(p);
+    if (prefixes.length === 0) return;
+    await this.applyChanges([
+      {
+        change: { kind: 'bgpRoutes', prefixes },
+        mutate: (ix) => {
+          const before = ix.host;
+          if (before.bgp) ix.host = { ...before, bgp: { ...before.bgp, routes } };
+          return before;
+        },
+      },
+    ]);
   }
 
   /**
@@ -287,6 +357,15 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     for (const uplink of host.uplinks) {
       wanted.set(uplink, { name: uplink, kind: 'system', externalIds: { [EXT_ROLE]: 'uplink' } });
     }
+    const router = this.bgp.routerAddress;
+    const routerCidr = router ? `${router.ip}/${router.prefixLen}` : undefined;
+    if (routerCidr) {
+      wanted.set(ROUTER_PORT_NAME, {
+        name: ROUTER_PORT_NAME,
+        kind: 'internal',
+        externalIds: { [EXT_ROLE]: 'router', [EXT_ROUTER_IP]: routerCidr },
+      });
+    }
     const hostIp = hostPortAddress(intent.global.pvtSubnet);
     if (hostIp) {
       wanted.set(HOST_PORT_NAME, {
@@ -296,7 +375,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       });
     }
     const present = new Map(ports.map((p) => [p.name, p]));
-    const roles = ['tunnel', 'uplink', 'hostport'];
+    const roles = ['tunnel', 'uplink', 'hostport', 'router'];
     const stale = ports
       .filter((p) => p.ours && roles.includes(p.externalIds[EXT_ROLE] ?? ''))
       .filter((p) => {
@@ -304,7 +383,8 @@ export class HostAgent extends EventEmitter<AgentEvents> {
         return (
           !w ||
           w.remoteIp !== (p.options.remote_ip ?? undefined) ||
-          w.externalIds?.[EXT_HOST_IP] !== p.externalIds[EXT_HOST_IP]
+          w.externalIds?.[EXT_HOST_IP] !== p.externalIds[EXT_HOST_IP] ||
+          w.externalIds?.[EXT_ROUTER_IP] !== p.externalIds[EXT_ROUTER_IP]
         );
       })
       .map((p) => p.name);
@@ -316,10 +396,23 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       this.natSubnet = undefined;
     }
     if (hostIp) await this.configureHostSide(intent.global.pvtSubnet, hostIp);
+    if (router && routerCidr && (await linkExists(ROUTER_PORT_NAME, this.opts.hostNetns))) {
+      await configureInterface({
+        ...(this.opts.hostNetns !== undefined ? { netns: this.opts.hostNetns } : {}),
+        ifName: ROUTER_PORT_NAME,
+        mac: macFromIpv4(router.ip),
+        addresses: [routerCidr],
+        up: true,
+      });
+      // The userspace datapath forwards the kernel's partial checksums as they are: the BGP
+      // session's TCP would reach the ToR unusable.
+      await setTxOffload(ROUTER_PORT_NAME, false, this.opts.hostNetns);
+    }
     const facts = factsFrom(
       host.name,
       stale.length || missing.length ? await vswitch.ports() : ports,
       host.uplinks,
+      this.bgpRoutes,
     );
     if (JSON.stringify(serializeFacts(facts)) !== JSON.stringify(serializeFacts(this.facts)))
       this.facts = facts;
@@ -354,19 +447,32 @@ function hostFactsChangeFor(facts: HostFacts, endpointId: string): IntentChange 
   return { change: { kind: 'endpoint', id: endpointId }, mutate: c.mutate };
 }
 
-export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: readonly string[]): HostFacts {
+export function factsFrom(
+  name: string,
+  ports: readonly PortInfo[],
+  uplinks: readonly string[],
+  bgpRoutes: ReadonlyMap<string, string> = new Map(),
+): HostFacts {
   const endpointPorts = new Map<string, number>();
   const tunnelPorts = new Map<string, number>();
   let uplinkPort: number | undefined;
   let hostPort: HostFacts['hostPort'];
+  let bgp: HostFacts['bgp'];
   for (const p of ports) {
     if (p.ofport === undefined || p.ofport < 0) continue;
     const ep = p.externalIds[EXT_ENDPOINT];
     const remote = p.externalIds[EXT_REMOTE_HOST];
     const hostIp = p.externalIds[EXT_ROLE] === 'hostport' ? p.externalIds[EXT_HOST_IP] : undefined;
+    const routerIp = p.externalIds[EXT_ROLE] === 'router' ? p.externalIds[EXT_ROUTER_IP] : undefined;
     if (ep) endpointPorts.set(ep, p.ofport);
     else if (remote) tunnelPorts.set(remote, p.ofport);
     else if (hostIp) hostPort = { ofport: p.ofport, ip: hostIp, mac: hostPortMac(hostIp) };
+    else if (routerIp)
+      bgp = {
+        routerPort: p.ofport,
+        routerMac: macFromIpv4(routerIp.split('/')[0] as string),
+        routes: bgpRoutes,
+      };
     else if (uplinks.includes(p.name) && uplinkPort === undefined) uplinkPort = p.ofport;
   }
   return {
@@ -375,6 +481,7 @@ export function factsFrom(name: string, ports: readonly PortInfo[], uplinks: rea
     tunnelPorts,
     ...(uplinkPort !== undefined ? { uplinkPort } : {}),
     ...(hostPort ? { hostPort } : {}),
+    ...(bgp ? { bgp } : {}),
   };
 }
 
@@ -383,5 +490,6 @@ function serializeFacts(f: HostFacts): unknown {
     ...f,
     endpointPorts: [...f.endpointPorts].sort(),
     tunnelPorts: [...f.tunnelPorts].sort(),
+    bgp: f.bgp ? { ...f.bgp, routes: [...f.bgp.routes].sort() } : undefined,
   };
 }

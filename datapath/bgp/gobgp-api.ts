@@ -134,7 +134,10 @@ export class GobgpApi {
 
   /** The running global config, or undefined when BGP is not started yet. */
   async globalAs(): Promise<{ asn: number; routerId: string } | undefined> {
-    const res = await this.unary<{ global?: { asn: number; router_id: string } }>('GetBgp', {});
+    // A gobgpd not started yet answers GetBgp with an error rather than an empty config.
+    const res = await this.unary<{ global?: { asn: number; router_id: string } }>('GetBgp', {}).catch(() => ({
+      global: undefined,
+    }));
     const g = res.global;
     return g && g.asn !== 0 ? { asn: g.asn, routerId: g.router_id } : undefined;
   }

@@ -5,14 +5,19 @@
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { type NetnsRef, netnsPath } from '../host/exec.js';
 import { GobgpApi } from './gobgp-api.js';
 
 export interface GobgpdOptions {
   /** Where gobgpd runs (BGP's TCP port 179 and its API port live there); default: this namespace. */
   netns?: NetnsRef;
-  /** gRPC API port on 127.0.0.1 of that namespace (default 50051). */
-  apiPort?: number;
+  /**
+   * gobgpd's gRPC API as a unix socket: reachable from this process whatever namespace gobgpd
+   * runs in (a TCP port on 127.0.0.1 there would not be).
+   */
+  apiSocket: string;
   /** gobgpd binary (default "gobgpd" on the PATH). */
   binary?: string;
   protoDir?: string;
@@ -32,7 +37,7 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
   private restarts = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: GobgpdOptions = {}) {
+  constructor(private readonly opts: GobgpdOptions) {
     super();
   }
 
@@ -55,8 +60,11 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
   }
 
   private spawnOne(): void {
-    const port = this.opts.apiPort ?? 50051;
-    const args = ['--api-hosts', `127.0.0.1:${port}`, '--pprof-disable', '-l', 'warn', '-p'];
+    const sock = this.opts.apiSocket;
+    mkdirSync(dirname(sock), { recursive: true });
+    // A socket left by a killed gobgpd would make the new one fail to listen.
+    rmSync(sock, { force: true });
+    const args = ['--api-hosts', `unix://${sock}`, '--pprof-disable', '-l', 'warn', '-p'];
     const bin = this.opts.binary ?? 'gobgpd';
     const child = this.opts.netns
       ? spawn('nsenter', [`--net=${netnsPath(this.opts.netns)}`, bin, ...args], {
@@ -68,7 +76,7 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
     child.stderr?.on('data', (d: Buffer) => {
       stderr = (stderr + d.toString()).slice(-2000);
     });
-    const api = new GobgpApi(`127.0.0.1:${port}`, this.opts.protoDir);
+    const api = new GobgpApi(`unix://${sock}`, this.opts.protoDir);
     child.on('exit', (code, signal) => {
       api.close();
       if (this.api === api) this.api = undefined;

@@ -1,0 +1,201 @@
+// Owns what the agent asks of BGP on one host: the Bgp object read into a speaker config (errors
+// as a clear state, not a crash), the /32s of local endpoints on routing-mode VLAN networks to
+// announce, and learned routes turned into prefix → next hop MAC for the pipeline (HostFacts.bgp).
+// gobgpd is started the first time this host has a Bgp object and lives as long as the agent.
+
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
+import type { NetnsRef } from '../host/exec.js';
+import { resolveNextHops } from './neighbor.js';
+import { type BgpConfig, BgpSpeaker, type BgpStatus } from './speaker.js';
+
+/** Contiv's name for the router port. */
+export const ROUTER_PORT_NAME = 'inb01';
+
+export interface BgpHookOptions {
+  netns?: NetnsRef;
+  /** gobgpd's API socket. */
+  apiSocket: string;
+  binary?: string;
+  protoDir?: string;
+  logger: Logger;
+}
+
+export interface RouterAddress {
+  ip: string;
+  prefixLen: number;
+}
+
+export interface HookEvents {
+  /** Learned routes whose next hop is resolved: prefix → next hop MAC. */
+  routes: [ReadonlyMap<string, string>];
+  status: [BgpStatus & { problem: string }];
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+}
+
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** The router port's address, or an error text for a Bgp object that cannot be used. */
+export function parseBgpObject(
+  o: BgpObject,
+): { cfg: BgpConfig; router: RouterAddress; problem: string } | string {
+  const m = /^([\d.]+)\/(\d+)$/.exec(o.routerip ?? '');
+  if (!m || !IPV4.test(m[1] as string)) return `router-ip "${o.routerip ?? ''}" is not a.b.c.d/n`;
+  const asn = Number(o.as);
+  const neighborAs = Number(o['neighbor-as']);
+  if (!Number.isInteger(asn) || asn < 1 || asn > 4294967295) return `as "${o.as ?? ''}" is not an AS number`;
+  if (!Number.isInteger(neighborAs) || neighborAs < 1 || neighborAs > 4294967295)
+    return `neighbor-as "${o['neighbor-as'] ?? ''}" is not an AS number`;
+  const neighbor = o.neighbor ?? '';
+  if (neighbor !== '' && !IPV4.test(neighbor)) return `neighbor "${neighbor}" is not an IPv4 address`;
+  const router = { ip: m[1] as string, prefixLen: Number(m[2]) };
+  const mask = router.prefixLen === 0 ? 0 : (0xffffffff << (32 - router.prefixLen)) >>> 0;
+  const problem =
+    neighbor !== '' && ((ipToInt(neighbor) ^ ipToInt(router.ip)) & mask) !== 0
+      ? `neighbor ${neighbor} is not on the router IP's subnet ${o.routerip}: unreachable over the uplink`
+      : '';
+  return { cfg: { asn, routerId: router.ip, neighbor, neighborAs }, router, problem };
+}
+
+/** The /32s this host announces: its plugged endpoints on VLAN networks, in routing mode. */
+export function announcedPrefixes(ix: IntentIndex, nextHop: string): Map<string, string> {
+  const out = new Map<string, string>();
+  if (ix.global.fwdMode !== 'routing') return out;
+  for (const e of ix.endpoints.values()) {
+    if (ix.localPort(e) === undefined || ix.networkOf(e)?.encap !== 'vlan') continue;
+    out.set(`${e.ip}/32`, nextHop);
+  }
+  return out;
+}
+
+export class BgpHook extends EventEmitter<HookEvents> {
+  private speaker: BgpSpeaker | undefined;
+  private router: RouterAddress | undefined;
+  private problem = '';
+  private retry: NodeJS.Timeout | undefined;
+  private resolving: Promise<void> = Promise.resolve();
+  private lastRoutes: ReadonlyMap<string, string> = new Map();
+  private stopped = false;
+
+  constructor(private readonly opts: BgpHookOptions) {
+    super();
+  }
+
+  /** The router port's address while a usable Bgp object exists. */
+  get routerAddress(): RouterAddress | undefined {
+    return this.router;
+  }
+
+  get bgpSpeaker(): BgpSpeaker | undefined {
+    return this.speaker;
+  }
+
+  status(): BgpStatus & { problem: string } {
+    const s = this.speaker?.status() ?? {
+      admin: 'unconfigured',
+      neighbor: '',
+      session: 'NONE' as const,
+      sent: [],
+      received: [],
+    };
+    return { ...s, problem: this.problem };
+  }
+
+  /** The host's Bgp object (undefined: none). Returns whether the router address changed. */
+  configure(o: BgpObject | undefined): boolean {
+    const before = this.router;
+    if (!o) {
+      this.router = undefined;
+      this.problem = '';
+      this.speaker?.setConfig(undefined);
+    } else {
+      const p = parseBgpObject(o);
+      if (typeof p === 'string') {
+        this.router = undefined;
+        this.problem = p;
+        this.speaker?.setConfig(undefined);
+        this.opts.logger.error({ problem: p }, 'bgp: unusable Bgp object');
+      } else {
+        this.router = p.router;
+        this.problem = p.problem;
+        if (p.problem) this.opts.logger.warn({ problem: p.problem }, 'bgp');
+        this.ensureSpeaker().setConfig(p.cfg);
+      }
+    }
+    this.emit('status', this.status());
+    return before?.ip !== this.router?.ip || before?.prefixLen !== this.router?.prefixLen;
+  }
+
+  announce(ix: IntentIndex): void {
+    if (!this.speaker) return;
+    this.speaker.setAnnounced(this.router ? announcedPrefixes(ix, this.router.ip) : new Map());
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    await this.speaker?.stop();
+  }
+
+  private ensureSpeaker(): BgpSpeaker {
+    if (this.speaker) return this.speaker;
+    const { netns, apiSocket, binary, protoDir, logger } = this.opts;
+    const s = new BgpSpeaker(
+      {
+        apiSocket,
+        ...(netns !== undefined ? { netns } : {}),
+        ...(binary !== undefined ? { binary } : {}),
+        ...(protoDir !== undefined ? { protoDir } : {}),
+      },
+      logger,
+    );
+    s.on('routes', () => this.resolveSoon());
+    s.on('status', () => this.emit('status', this.status()));
+    s.start();
+    this.speaker = s;
+    return s;
+  }
+
+  private resolveSoon(): void {
+    this.resolving = this.resolving
+      .then(() => this.resolve())
+      .catch((err: Error) => {
+        this.opts.logger.warn({ err: err.message }, 'bgp: next hop resolution');
+        this.retryLater();
+      });
+  }
+
+  private retryLater(): void {
+    if (this.stopped || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.resolveSoon();
+    }, 1000);
+  }
+
+  private async resolve(): Promise<void> {
+    const learned = this.speaker?.learnedRoutes ?? new Map<string, string>();
+    const macs = await resolveNextHops(this.opts.netns, ROUTER_PORT_NAME, new Set(learned.values()));
+    const routes = new Map<string, string>();
+    for (const [prefix, nh] of learned) {
+      const mac = macs.get(nh);
+      if (mac) routes.set(prefix, mac);
+    }
+    if (routes.size < learned.size) this.retryLater();
+    if (!sameMap(routes, this.lastRoutes)) {
+      this.lastRoutes = routes;
+      this.emit('routes', routes);
+    }
+  }
+}
+
+function sameMap(a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
