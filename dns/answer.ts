@@ -60,6 +60,14 @@ interface Entry {
   question: Buffer;
   /** The next entry of the same hash. */
   chain: Entry | undefined;
+  /** The question's lookup key (what a registry change names). */
+  name: string;
+}
+
+/** One tenant's answers by hash, and the hashes each name's answers sit under. */
+interface TenantCache {
+  entries: Map<number, Entry>;
+  byName: Map<string, number[]>;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -70,6 +78,7 @@ const entry = (orders: Buffer[]): Entry => ({
   limit: 0,
   question: EMPTY,
   chain: undefined,
+  name: '',
 });
 
 function sameBytes(question: Buffer, q: Buffer, qEnd: number): boolean {
@@ -85,7 +94,7 @@ export interface AnswererOptions {
 
 export class Answerer {
   private readonly ttl: number;
-  private readonly caches = new Map<string, Map<number, Entry>>();
+  private readonly caches = new Map<string, TenantCache>();
   private readonly unsubscribe: () => void;
   /** Entries made since the caches last started over (an upper bound of what they hold). */
   private cached = 0;
@@ -95,9 +104,27 @@ export class Answerer {
     opts: AnswererOptions = {},
   ) {
     this.ttl = opts.ttl ?? DEFAULT_TTL;
-    this.unsubscribe = registry.onChange((tenant) =>
-      tenant === '*' ? this.caches.clear() : this.caches.delete(tenant),
-    );
+    this.unsubscribe = registry.onChange((tenant, names) => {
+      if (tenant === '*') this.caches.clear();
+      else if (!names) this.caches.delete(tenant);
+      else this.forget(tenant, names);
+    });
+  }
+
+  /** Drops the cached answers of these names only: other names keep theirs through churn. */
+  private forget(tenant: string, names: readonly string[]): void {
+    const cache = this.caches.get(tenant);
+    if (!cache) return;
+    for (const name of names) {
+      for (const h of cache.byName.get(name) ?? []) {
+        let head = cache.entries.get(h);
+        while (head && head.name === name) head = head.chain;
+        for (let e = head; e; e = e.chain) while (e.chain && e.chain.name === name) e.chain = e.chain.chain;
+        if (head) cache.entries.set(h, head);
+        else cache.entries.delete(h);
+      }
+      cache.byName.delete(name);
+    }
   }
 
   /** Stops following the registry (the registry may outlive this answerer). */
@@ -133,10 +160,10 @@ export class Answerer {
     for (let i = HEADER_SIZE; i < p.qEnd; i++) h = Math.imul(h ^ q[i]!, 0x01000193);
     let cache = this.caches.get(tenant);
     if (!cache) {
-      cache = new Map();
+      cache = { entries: new Map(), byName: new Map() };
       this.caches.set(tenant, cache);
     }
-    let e = cache.get(h);
+    let e = cache.entries.get(h);
     let depth = 0;
     while (e && !(e.bits === bits && e.limit === limit && sameBytes(e.question, q, p.qEnd))) {
       e = e.chain;
@@ -148,15 +175,20 @@ export class Answerer {
     } else if (!e) {
       if (this.cached >= MAX_CACHED) {
         // Every tenant starts over (the count is not kept per tenant).
-        for (const c of this.caches.values()) c.clear();
+        this.caches.clear();
         this.cached = 0;
+        cache = { entries: new Map(), byName: new Map() };
+        this.caches.set(tenant, cache);
       }
       e = this.build(q, p, tenant, limit, fit);
       e.bits = bits;
       e.limit = limit;
       e.question = Buffer.from(q.subarray(HEADER_SIZE, p.qEnd));
-      e.chain = cache.get(h);
-      cache.set(h, e);
+      e.chain = cache.entries.get(h);
+      cache.entries.set(h, e);
+      const hashes = cache.byName.get(e.name);
+      if (hashes) hashes.push(h);
+      else cache.byName.set(e.name, [h]);
       this.cached++;
     }
     const n = e.orders.length;
@@ -169,10 +201,23 @@ export class Answerer {
     return { kind: 'answer', buf: out };
   }
 
-  /** The answers (one per rotation) for a question not yet cached. */
+  /** The answers (one per rotation) for a question not yet cached, tagged with its lookup key. */
   private build(q: Buffer, p: ParsedQuery, tenant: string, limit: number, fit: boolean): Entry {
-    if (p.qclass !== CLASS_IN) return entry([]);
     const key = nameKey(questionName(q));
+    const e = this.buildFor(key, q, p, tenant, limit, fit);
+    e.name = key;
+    return e;
+  }
+
+  private buildFor(
+    key: string,
+    q: Buffer,
+    p: ParsedQuery,
+    tenant: string,
+    limit: number,
+    fit: boolean,
+  ): Entry {
+    if (p.qclass !== CLASS_IN) return entry([]);
     const ttl = this.ttl;
     if (isReverseKey(key)) {
       const names = this.registry.lookupPtr(tenant, key);

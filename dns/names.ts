@@ -12,7 +12,7 @@ export function nameKey(name: string): string {
 export function reverseName(address: string): string | undefined {
   if (isIPv4(address)) return `${address.split('.').reverse().join('.')}.in-addr.arpa`;
   if (!isIPv6(address)) return undefined;
-  return `${ipv6Nibbles(address).reverse().join('.')}.ip6.arpa`;
+  return `${ipv6Nibbles(address.toLowerCase()).reverse().join('.')}.ip6.arpa`;
 }
 
 /** The 32 hex nibbles of an IPv6 address, most significant first. */

@@ -61,8 +61,12 @@ class TenantTable {
   private readonly ptr = new Map<string, Counts>();
   private readonly ptrSorted = new Map<string, string[]>();
 
-  /** Adds (by 1) or removes (by -1) what one source contributes. */
-  apply(s: Source, by: 1 | -1): void {
+  /**
+   * Adds (by 1) or removes (by -1) what one source contributes. Returns the lookup keys whose
+   * answers may change, or undefined when a zone came or went (any name of the tenant may).
+   */
+  apply(s: Source, by: 1 | -1): string[] | undefined {
+    const touched = [...s.names];
     for (const n of s.names) {
       let st = this.names.get(n);
       if (!st) {
@@ -75,10 +79,16 @@ class TenantTable {
       st.entry = undefined;
       if (st.refs <= 0) this.names.delete(n);
     }
-    if (s.zone) bump(this.zones, s.zone, by);
+    let zoneChanged = false;
+    if (s.zone) {
+      const had = this.zones.has(s.zone);
+      bump(this.zones, s.zone, by);
+      zoneChanged = had !== this.zones.has(s.zone);
+    }
     if (s.ptrName) {
       for (const a of [...s.v4, ...s.v6]) {
         const rev = reverseName(a)!;
+        touched.push(rev);
         const m = this.ptr.get(rev) ?? new Map<string, number>();
         bump(m, s.ptrName, by);
         if (m.size > 0) this.ptr.set(rev, m);
@@ -86,6 +96,7 @@ class TenantTable {
         this.ptrSorted.delete(rev);
       }
     }
+    return zoneChanged ? undefined : touched;
   }
 
   get empty(): boolean {
@@ -126,16 +137,21 @@ export type RegistryUpdate =
   | { op: 'delete'; key: string }
   | { op: 'replaceAll'; kvs: KeyValue[] };
 
+export type ChangeListener = (tenant: string, names: readonly string[] | undefined) => void;
+
 export class NameRegistry {
   private readonly sources = new Map<string, Source>();
   /** The values fed, kept for snapshot() (a mirror starting late needs them). */
   private readonly values = new Map<string, string>();
   private readonly updateListeners = new Set<(u: RegistryUpdate) => void>();
   private readonly tables = new Map<string, TenantTable>();
-  private readonly listeners = new Set<(tenant: string) => void>();
+  private readonly listeners = new Set<ChangeListener>();
 
-  /** Called with the tenant whose names changed ('*' after replaceAll: every tenant). */
-  onChange(fn: (tenant: string) => void): () => void {
+  /**
+   * Called with the tenant whose names changed ('*' after replaceAll: every tenant) and the lookup
+   * keys that changed (undefined: possibly all of the tenant's).
+   */
+  onChange(fn: ChangeListener): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
@@ -169,23 +185,29 @@ export class NameRegistry {
       this.values.set(kv.key, kv.value);
       this.table(s.tenant).apply(s, 1);
     }
-    this.emit('*');
+    this.emit('*', undefined);
     this.emitUpdate({ op: 'replaceAll', kvs: this.snapshot() });
   }
 
   put(key: string, value: string): void {
     const before = this.sources.get(key);
     const after = toSource(key, value);
-    if (before) this.table(before.tenant).apply(before, -1);
+    const removed = before ? this.table(before.tenant).apply(before, -1) : [];
+    let added: string[] | undefined = [];
     if (after) {
       this.sources.set(key, after);
       this.values.set(key, value);
-      this.table(after.tenant).apply(after, 1);
+      added = this.table(after.tenant).apply(after, 1);
     } else {
       this.sources.delete(key);
       this.values.delete(key);
     }
-    this.changed(before?.tenant, after?.tenant);
+    if (before && after && before.tenant === after.tenant) {
+      this.changed(before.tenant, removed && added ? [...removed, ...added] : undefined);
+    } else {
+      if (before) this.changed(before.tenant, removed);
+      if (after) this.changed(after.tenant, added);
+    }
     this.emitUpdate(after ? { op: 'put', key, value } : { op: 'delete', key });
   }
 
@@ -194,8 +216,7 @@ export class NameRegistry {
     if (!before) return;
     this.sources.delete(key);
     this.values.delete(key);
-    this.table(before.tenant).apply(before, -1);
-    this.changed(before.tenant, undefined);
+    this.changed(before.tenant, this.table(before.tenant).apply(before, -1));
     this.emitUpdate({ op: 'delete', key });
   }
 
@@ -220,16 +241,13 @@ export class NameRegistry {
     return this.tables.get(tenant)?.ptrNames(nameKey(reverse));
   }
 
-  private changed(a: string | undefined, b: string | undefined): void {
-    for (const t of new Set([a, b])) {
-      if (t === undefined) continue;
-      if (this.tables.get(t)?.empty) this.tables.delete(t);
-      this.emit(t);
-    }
+  private changed(tenant: string, names: readonly string[] | undefined): void {
+    if (this.tables.get(tenant)?.empty) this.tables.delete(tenant);
+    this.emit(tenant, names);
   }
 
-  private emit(tenant: string): void {
-    for (const fn of this.listeners) fn(tenant);
+  private emit(tenant: string, names: readonly string[] | undefined): void {
+    for (const fn of this.listeners) fn(tenant, names);
   }
 
   private table(tenant: string): TenantTable {

@@ -259,6 +259,41 @@ describe('dns answers', () => {
     assert.equal(ask(answerer, 'db.contiv-net', A)?.rcode, 3);
   });
 
+  it('a change drops only the changed names: another name keeps its cached answers (and rotation)', () => {
+    const { registry, answerer } = fixture();
+    const first = () => ask(answerer, 'web', A)?.answers[0]?.data;
+    assert.deepEqual([first(), first()], ['10.1.1.2', '10.1.1.3']);
+    const other = ep('z1', { tenant: 'default', containerName: 'zzz', ipAddress: '10.1.1.99' });
+    registry.put(other.key, other.value);
+    assert.equal(first(), '10.1.1.4', 'rotation went on: the cached answer survived');
+    assert.deepEqual(sortedData(ask(answerer, 'zzz', A)), ['10.1.1.99']);
+    const member = ep('e5', {
+      tenant: 'default',
+      containerName: 'c5',
+      endpointGroup: 'web',
+      ipAddress: '10.1.1.5',
+    });
+    registry.put(member.key, member.value);
+    assert.equal(first(), '10.1.1.2', 'rebuilt: rotation starts over');
+    assert.equal(sortedData(ask(answerer, 'web.contiv-net', A)).length, 4);
+    assert.deepEqual(sortedData(ask(answerer, reverseName('10.1.1.5')!, PTR)), ['c5']);
+    registry.delete(member.key);
+    assert.equal(ask(answerer, reverseName('10.1.1.5')!, PTR), undefined);
+    assert.equal(ask(answerer, 'c5', A), undefined);
+  });
+
+  it('a network that appears makes unknown names under it NXDOMAIN (zone changes drop the tenant cache)', () => {
+    const { registry, answerer } = fixture();
+    assert.equal(ask(answerer, 'x.new-net', A), undefined);
+    registry.put(
+      '/contiv.io/config/network/default:new-net',
+      JSON.stringify({ tenantName: 'default', networkName: 'new-net' }),
+    );
+    assert.equal(ask(answerer, 'x.new-net', A)?.rcode, 3);
+    registry.delete('/contiv.io/config/network/default:new-net');
+    assert.equal(ask(answerer, 'x.new-net', A), undefined);
+  });
+
   it('EDNS0: our OPT with DO echoed; BADVERS for version 1', () => {
     const { answerer } = fixture();
     const r = ask(answerer, 'web', A, { edns: { size: 4096, dnssecOk: true } })!;
