@@ -20,7 +20,7 @@ import {
   tagKey,
   tagPrefix,
 } from '../../policy/ipam/index.js';
-import type { EndpointRecord } from '../../policy/model/endpoint.js';
+import { bgpOperKey, type EndpointRecord } from '../../policy/model/endpoint.js';
 import {
   checkDelete,
   checkGlobalUpdate,
@@ -546,6 +546,16 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
         endpoints,
         ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag } : {}),
       };
+    }
+    if (t === 'Bgp') {
+      // The host agent's live view of its speaker; gone with the agent (it lives on its lease).
+      const kv = await store.get(bgpOperKey(key));
+      if (!kv) return { adminStatus: 'unknown', neighborStatus: 'no agent view (netplugin not running?)' };
+      try {
+        return JSON.parse(kv.value) as PlainObject;
+      } catch {
+        return { adminStatus: 'unknown' };
+      }
     }
     return {};
   }

@@ -14,7 +14,7 @@ import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/com
 import { INTENT_PREFIXES, intentFromStore } from '../../policy/compiler/from-store.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts, Intent } from '../../policy/compiler/intent.js';
-import { type HostRecord, hostKey } from '../../policy/model/endpoint.js';
+import { type BgpOperRecord, bgpOperKey, type HostRecord, hostKey } from '../../policy/model/endpoint.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { Lease, Store, Watcher } from '../../state/store.js';
 import { BgpHook, ROUTER_PORT_NAME } from '../bgp/hook.js';
@@ -101,6 +101,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   private bgpObject = '';
   /** Learned routes with resolved next hops (prefix → MAC), kept for facts read back from OVS. */
   private bgpRoutes: ReadonlyMap<string, string> = new Map();
+  private bgpOperTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     super();
@@ -111,7 +112,11 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       apiSocket: opts.bgpApiSocket ?? `/var/run/contiv-ts/gobgpd-${opts.host.name}.sock`,
       logger: opts.logger.child({ part: 'bgp' }),
     });
-    this.bgp.on('routes', (routes) => void this.serially(() => this.learnRoutes(routes)));
+    this.bgp.on('routes', (routes) => {
+      void this.serially(() => this.learnRoutes(routes));
+      this.writeBgpOper();
+    });
+    this.bgp.on('status', () => this.writeBgpOper());
     this.client.on('connected', (conn) => {
       conn.on('packetIn', (pin) => this.emit('packetIn', pin, conn));
       this.manager.attach(conn).then(
@@ -191,6 +196,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.bgpOperTimer);
     await this.running;
     for (const w of this.watchers.splice(0)) await w.close();
     this.client.stop();
@@ -312,6 +318,33 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       obj = undefined;
     }
     return this.bgp.configure(obj);
+  }
+
+  /**
+   * The speaker's state as `netctl bgp inspect` shows it: written under the host's lease (so it
+   * goes with the agent), at most every 100 ms.
+   */
+  private writeBgpOper(): void {
+    const lease = this.lease;
+    if (this.stopped || this.bgpOperTimer || !lease) return;
+    this.bgpOperTimer = setTimeout(() => {
+      this.bgpOperTimer = undefined;
+      const s = this.bgp.status();
+      const rec: BgpOperRecord = {
+        neighborStatus: s.session,
+        adminStatus: s.admin,
+        neighbor: s.neighbor,
+        numRoutes: s.received.length,
+        routes: s.received,
+        announced: s.sent,
+        problem: s.problem,
+      };
+      const key = bgpOperKey(this.opts.host.name);
+      const write = this.bgpObject
+        ? this.opts.store.put(key, JSON.stringify(rec), { lease: lease.id })
+        : this.opts.store.delete(key);
+      write.catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'bgp oper record'));
+    }, 100);
   }
 
   /** Learned routes (resolved) into the facts and the flows: one change for the prefixes that moved. */

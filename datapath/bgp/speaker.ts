@@ -169,6 +169,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       this.hasPaths.set(p, nh);
     }
     if (this.error) this.setError('');
+    else this.emit('status', this.status());
   }
 
   private startWatch(api: GobgpApi): void {

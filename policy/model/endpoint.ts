@@ -48,3 +48,26 @@ export interface HostRecord {
 
 /** `tenant:network` (or `tenant:group`): the model's key form, also used by ipam owners. */
 export const scopedKey = (tenant: string, name: string) => `${tenant}:${name}`;
+
+/**
+ * `/contiv.io/oper/bgp/<host>` → BgpOperRecord (JSON): the host agent's live view of its BGP
+ * speaker, held under the netplugin's lease; `netctl bgp inspect` shows it.
+ */
+export const BGP_OPER_PREFIX = '/contiv.io/oper/bgp/';
+export const bgpOperKey = (host: string) => `${BGP_OPER_PREFIX}${host}`;
+
+/** Contiv's Bgp oper fields (numRoutes, neighborStatus, adminStatus, routes) and what we add. */
+export interface BgpOperRecord {
+  /** The session state gobgpd reports (ESTABLISHED, ACTIVE, …), or NONE. */
+  neighborStatus: string;
+  /** configured | unconfigured | error: … */
+  adminStatus: string;
+  neighbor: string;
+  /** Routes learned from the peer. */
+  numRoutes: number;
+  routes: string[];
+  /** The /32s this host announces. */
+  announced: string[];
+  /** A misconfiguration in words ('' when none). */
+  problem: string;
+}

@@ -82,6 +82,20 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
   }
 
+  type Oper = {
+    neighborStatus?: string;
+    adminStatus?: string;
+    numRoutes?: number;
+    routes?: string[];
+    announced?: string[];
+    problem?: string;
+  };
+  async function inspect(host: string): Promise<Oper> {
+    const res = await api.inject({ method: 'GET', url: `/api/v1/inspect/Bgps/${host}/` });
+    assert.equal(res.statusCode, 200, res.body);
+    return (res.json() as { Oper: Oper }).Oper;
+  }
+
   const bgpObject = (i: number, over: Record<string, string> = {}) => ({
     hostname: `h${i + 1}`,
     routerip: `50.1.${i + 1}.2/24`,
@@ -271,6 +285,14 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     );
     await allPing();
     process.stdout.write(`# established ${established} ms; 3 endpoints on the ToR in ${announced} ms\n`);
+    // netctl bgp inspect's view: the agent's oper record through the REST inspect.
+    await waitFor('inspect shows the live view', async () => {
+      const o = await inspect('h1');
+      return o.neighborStatus === 'ESTABLISHED' && o.numRoutes === 2 && o.announced?.length === 2;
+    });
+    const o = await inspect('h2');
+    assert.equal(o.adminStatus, 'configured');
+    assert.deepEqual(o.routes, ['20.1.1.1/32', '20.1.1.2/32', '60.1.1.0/24']);
   });
 
   test('removing an endpoint withdraws its route within 1 s', async () => {
@@ -327,6 +349,11 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     // A router IP on no uplink's subnet: the neighbor is unreachable, and the state says so.
     await rest('POST', '/api/v1/Bgps/h2/', bgpObject(1, { routerip: '70.1.2.2/24' }));
     await waitFor('a clear problem', () => hook.status().problem.includes('not on the router IP'), 2000);
+    await waitFor(
+      'inspect shows it',
+      async () => ((await inspect('h2')).problem ?? '').includes('not on the router IP'),
+      2000,
+    );
     await rest('POST', '/api/v1/Bgps/h2/', bgpObject(1));
     await waitFor('h2 back', torHasEndpoints, 20_000);
     assert.equal(hook.status().problem, '');
