@@ -46,9 +46,12 @@ function prefixMatch(prefix: string): { value: string; mask: string } | string |
   const len = Number(m[2]);
   if (len === 32) return m[1] as string;
   const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  const v = (m[1] as string).split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0) & mask;
+  const addr = (m[1] as string).split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+  const v = (addr & mask) >>> 0;
+  // Host bits set: not a prefix BGP would carry, and two such spellings would share one flow.
+  if (v !== addr) return undefined;
   const text = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
-  return { value: text(v >>> 0), mask: text(mask) };
+  return { value: text(v), mask: text(mask) };
 }
 
 function portFlows(c: Ctx, cookie: bigint): Flow[] {
