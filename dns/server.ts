@@ -55,7 +55,7 @@ export class DnsServer {
     const answerer = new Answerer(opts.registry, opts);
     const upstreams: Upstream[] = opts.upstreams
       ? opts.upstreams.map(parseUpstream)
-      : hostResolvers().filter((u) => !(u.host === host && u.port === (opts.port ?? 53)));
+      : hostResolvers().filter((u) => !isSelf(u, host, opts.port ?? 53));
     const forwarder = new Forwarder(upstreams, opts.forwardTimeoutMs);
     // With port 0, UDP picks a free port and TCP must get the same one; retry if TCP's is taken.
     let server: DnsServer | undefined;
@@ -197,6 +197,14 @@ function readFrames(sock: TcpSocket, onFrame: (msg: Buffer) => void): void {
       buf = buf.subarray(2 + len);
     }
   });
+}
+
+/** An upstream that may be this very listener (forwarding to it would loop). */
+function isSelf(u: Upstream, host: string, port: number): boolean {
+  if (u.port !== port) return false;
+  const anyAddr = host === '0.0.0.0' || host === '::';
+  const loopback = u.host.startsWith('127.') || u.host === '::1';
+  return u.host === host || anyAddr || loopback;
 }
 
 function bindUdp(family: 4 | 6, host: string, port: number): Promise<Socket> {
