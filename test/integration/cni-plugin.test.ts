@@ -1,7 +1,8 @@
 // The CNI plugin driven directly, as a runtime would: the contiv-cni executable with CNI_* env and
 // the config on stdin, on namespaces made here, netplugin's CNI socket and a real netmaster REST.
 // ADD answers a spec 1.0.0 result and the pod has our address and MAC and reaches another pod;
-// CHECK passes, then fails once the pod's address is gone; DEL frees everything, twice is fine;
+// CHECK passes, then fails once the pod's address is gone; DEL frees everything, twice is fine,
+// and after a netplugin restart too;
 // VERSION; a 0.4.0 config gets a 0.4.0 result.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -182,6 +183,22 @@ describe('CNI plugin executable', { skip }, () => {
       c.conf(),
     );
     assert.equal(never.code, 0, never.stdout);
+  });
+
+  test('after a netplugin restart CHECK still passes and DEL still frees everything', async () => {
+    const pod = await addNamespace();
+    const call = { containerID: 'd'.repeat(64), netns: path(pod), ifName: 'net1' };
+    const conf = c.conf({ network: 'n1', group: 'web' });
+    const r = await runCni(c.binDir, { command: 'ADD', ...call }, conf);
+    assert.equal(r.code, 0, r.stdout);
+    await c.lab.restartAgent();
+    const check = await runCni(c.binDir, { command: 'CHECK', ...call }, conf);
+    assert.equal(check.code, 0, check.stdout);
+    const id = `${call.containerID}-net1`;
+    assert.equal((await runCni(c.binDir, { command: 'DEL', ...call }, conf)).code, 0);
+    assert.equal(await c.lab.store.get(endpointKey(id)), undefined);
+    assert.equal(await hostLinkExists(cniHostIf(id)), false);
+    assert.equal(c.lab.plugin.agent.hostFacts.endpointPorts.has(id), false);
   });
 
   test('a 0.4.0 config gets a 0.4.0 result (ips carry their version)', async () => {
