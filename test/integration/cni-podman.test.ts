@@ -1,6 +1,7 @@
 // podman 4.3 with its CNI backend as the runtime (lab recipe "A real CNI client"): `podman run
 // --rm --network <our conflist>` calls contiv-cni (VERSION, ADD; DEL on exit); the container shows
 // our address and MAC and reaches another pod of the group; after --rm nothing of it is left.
+// Chained before the reference tuning plugin, our result is its prevResult.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { addrPrefix } from '../../policy/ipam/allocator.js';
@@ -21,6 +22,7 @@ describe('CNI with podman as the runtime', { skip }, () => {
   let pm: Podman;
   let peerIp: string;
   const net = uniqueName('cn');
+  const chained = uniqueName('cc');
 
   before(async () => {
     if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
@@ -48,6 +50,11 @@ describe('CNI with podman as the runtime', { skip }, () => {
     peerIp = ((r.json as { ips: { address: string }[] }).ips[0]?.address ?? '').split('/')[0] ?? '';
     pm = await startPodman(c.binDir);
     await pm.addNetwork(net, [{ type: CNI_TYPE, network: 'n1', group: 'web', socket: c.socket }]);
+    // Chained: the reference tuning plugin reads our result as its prevResult.
+    await pm.addNetwork(chained, [
+      { type: CNI_TYPE, network: 'n1', group: 'web', socket: c.socket },
+      { type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.accept_redirects': '0' } },
+    ]);
   });
   after(runCleanups);
 
@@ -73,5 +80,24 @@ describe('CNI with podman as the runtime', { skip }, () => {
     );
     const addrs = (await c.lab.store.list(addrPrefix('default:n1'))).map((kv) => kv.key.split('/').pop());
     assert.deepEqual(addrs, [peerIp]);
+  });
+
+  test('chained after ours, the reference tuning plugin takes our result and applies its sysctl', async () => {
+    const out = await pm.podman(
+      [
+        'run',
+        '--rm',
+        '--network',
+        chained,
+        PODMAN_IMAGE,
+        'sh',
+        '-c',
+        'ip -o -4 addr show eth0; cat /proc/sys/net/ipv4/conf/eth0/accept_redirects',
+      ],
+      90_000,
+    );
+    assert.match(out, /inet 20\.3\.1\.\d+\/24/);
+    assert.match(out, /\n0\s*$/);
+    assert.equal((await c.lab.store.list(ENDPOINT_PREFIX)).length, 1, 'only the peer is left after --rm');
   });
 });
