@@ -279,6 +279,9 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     const factsBefore = this.facts;
     // Hosts make tunnels; the private subnet (global) makes the host port's address; the Bgp
     // object the router port.
+    // The session must end (NOTIFICATION sent) before its port goes, or the ToR keeps our routes
+    // until its hold timer expires.
+    if (routerChanged) await this.bgp.settled();
     if (routerChanged || changes.some((c) => c.change.kind === 'host' || c.change.kind === 'global'))
       await this.syncPorts(next);
     if (this.facts !== factsBefore) changes.push(hostFactsChange(this.facts));

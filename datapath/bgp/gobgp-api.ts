@@ -218,6 +218,22 @@ export class GobgpApi {
     await this.unary('AddPath', { table_type: 'GLOBAL', path: this.path(prefix, nextHop) });
   }
 
+  /** Originates many prefixes in one client stream (AddPathStream), 1,000 paths a message. */
+  addPaths(paths: readonly [prefix: string, nextHop: string][]): Promise<void> {
+    const fn = (
+      this.client as unknown as Record<string, (cb: Callback<unknown>) => grpc.ClientWritableStream<object>>
+    ).AddPathStream as (cb: Callback<unknown>) => grpc.ClientWritableStream<object>;
+    return new Promise((resolve, reject) => {
+      const w = fn.call(this.client, (err) =>
+        err ? reject(new Error(`gobgp AddPathStream: ${err.details || err.message}`)) : resolve(),
+      );
+      for (let i = 0; i < paths.length; i += 1000) {
+        w.write({ table_type: 'GLOBAL', paths: paths.slice(i, i + 1000).map(([p, nh]) => this.path(p, nh)) });
+      }
+      w.end();
+    });
+  }
+
   deletePath(prefix: string, nextHop: string): Promise<void> {
     return this.unary('DeletePath', {
       table_type: 'GLOBAL',

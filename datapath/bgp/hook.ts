@@ -62,12 +62,15 @@ export function parseBgpObject(
   return { cfg: { asn, routerId: router.ip, neighbor, neighborAs }, router, problem };
 }
 
-/** The /32s this host announces: its plugged endpoints on VLAN networks, in routing mode. */
+/**
+ * The /32s this host announces: its endpoints (by their records in the store, as they join) on
+ * VLAN networks, in routing mode.
+ */
 export function announcedPrefixes(ix: IntentIndex, nextHop: string): Map<string, string> {
   const out = new Map<string, string>();
   if (ix.global.fwdMode !== 'routing') return out;
   for (const e of ix.endpoints.values()) {
-    if (ix.localPort(e) === undefined || ix.networkOf(e)?.encap !== 'vlan') continue;
+    if (!ix.isLocal(e) || ix.networkOf(e)?.encap !== 'vlan') continue;
     out.set(`${e.ip}/32`, nextHop);
   }
   return out;
@@ -129,6 +132,11 @@ export class BgpHook extends EventEmitter<HookEvents> {
     }
     this.emit('status', this.status());
     return before?.ip !== this.router?.ip || before?.prefixLen !== this.router?.prefixLen;
+  }
+
+  /** Resolves once gobgpd holds everything asked of it so far (a withdrawn config included). */
+  async settled(): Promise<void> {
+    await this.speaker?.settled();
   }
 
   announce(ix: IntentIndex): void {

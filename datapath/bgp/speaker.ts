@@ -158,16 +158,17 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       this.hasConfig = want;
       this.session = 'NONE';
     }
-    for (const [p, nh] of this.hasPaths) {
-      if (this.wantPaths.get(p) === nh) continue;
-      await api.deletePath(p, nh);
-      this.hasPaths.delete(p);
+    const gone = [...this.hasPaths].filter(([p, nh]) => this.wantPaths.get(p) !== nh);
+    // Withdrawals in parallel batches: DeletePath has no stream form.
+    for (let i = 0; i < gone.length; i += 64) {
+      const batch = gone.slice(i, i + 64);
+      await Promise.all(batch.map(([p, nh]) => api.deletePath(p, nh)));
+      for (const [p] of batch) this.hasPaths.delete(p);
     }
-    for (const [p, nh] of this.wantPaths) {
-      if (this.hasPaths.has(p)) continue;
-      await api.addPath(p, nh);
-      this.hasPaths.set(p, nh);
-    }
+    const added = [...this.wantPaths].filter(([p]) => !this.hasPaths.has(p));
+    if (added.length === 1) await api.addPath(...(added[0] as [string, string]));
+    else if (added.length > 1) await api.addPaths(added);
+    for (const [p, nh] of added) this.hasPaths.set(p, nh);
     if (this.error) this.setError('');
     else this.emit('status', this.status());
   }

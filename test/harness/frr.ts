@@ -20,6 +20,8 @@ export interface TorOptions {
   neighbors: TorNeighbor[];
   /** Prefixes the ToR originates (must be connected there), e.g. the outside subnet. */
   networks?: string[];
+  /** Extra lines in `router bgp`, e.g. `no bgp network import-check`. */
+  global?: string[];
 }
 
 export interface Tor {
@@ -35,6 +37,7 @@ const FRR = '/usr/lib/frr';
 
 function bgpdConf(o: TorOptions): string {
   const lines = [`router bgp ${o.asn}`, ` bgp router-id ${o.routerId}`, ' no bgp ebgp-requires-policy'];
+  for (const l of o.global ?? []) lines.push(` ${l}`);
   for (const n of o.neighbors)
     lines.push(` neighbor ${n.ip} remote-as ${n.as}`, ` neighbor ${n.ip} timers connect 1`);
   lines.push(' address-family ipv4 unicast');

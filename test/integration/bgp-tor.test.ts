@@ -5,35 +5,26 @@
 // peer deleted and added back, gobgpd killed, the agent restarted, a misconfiguration fixed.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
-import { buildServer } from '../../api/rest/server.js';
-import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
-import { configureInterface, plugContainer, setTxOffload } from '../../datapath/host/index.js';
-import { allFeatures } from '../../datapath/pipeline/all.js';
+import type { RunningNetplugin } from '../../cli/netplugin.js';
+import { plugContainer } from '../../datapath/host/index.js';
 import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
-import { EmbeddedStore } from '../../state/embedded.js';
-import { onCleanup, runCleanups } from '../harness/cleanup.js';
-import { startTor, type Tor } from '../harness/frr.js';
-import { type Host, startHosts } from '../harness/hosts.js';
-import { tempDirPrefix, uniqueName } from '../harness/names.js';
+import type { EmbeddedStore } from '../../state/embedded.js';
+import { type BgpLab, OUTSIDE, startBgpLab } from '../harness/bgp-lab.js';
+import { runCleanups } from '../harness/cleanup.js';
+import type { Tor } from '../harness/frr.js';
+import type { Host } from '../harness/hosts.js';
+import { uniqueName } from '../harness/names.js';
 import { addNamespace, type Namespace, pingFrom } from '../harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
-import { run } from '../harness/run.js';
 
 const missing = [
   ...missingFor(...LAB_COMMANDS, 'nsenter', 'gobgpd', 'vtysh'),
   ...(existsSync('/usr/lib/frr/bgpd') ? [] : ['frr (/usr/lib/frr/bgpd)']),
 ];
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-const silent = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-const OUTSIDE = '60.1.1.2';
-const TOR_AS = 500;
-const HOST_AS = [65002, 65003];
-
 const macOf = (ip: string) =>
   `02:02:${ip
     .split('.')
@@ -50,31 +41,13 @@ async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms 
   return Date.now() - t0;
 }
 
-/** A veth from namespace a (name an) to namespace b (name bn), offload off on both ends. */
-async function link(a: string, an: string, b: string, bn: string): Promise<void> {
-  const x = uniqueName('bx');
-  const y = uniqueName('by');
-  await run('ip', ['link', 'add', x, 'type', 'veth', 'peer', 'name', y]);
-  await run('ip', ['link', 'set', x, 'netns', a, 'name', an]);
-  await run('ip', ['link', 'set', y, 'netns', b, 'name', bn]);
-  for (const [ns, n] of [
-    [a, an],
-    [b, bn],
-  ] as const) {
-    await configureInterface({ netns: ns, ifName: n, up: true });
-    await setTxOffload(n, false, ns);
-  }
-}
-
 describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
+  let lab: BgpLab;
   let hosts: Host[] = [];
   let tor: Tor;
-  let torNs: Namespace;
-  let outside: Namespace;
   let store: EmbeddedStore;
   let api: FastifyInstance;
-  const plugins: RunningNetplugin[] = [];
-  const cfgs: NetpluginConfig[] = [];
+  let plugins: RunningNetplugin[] = [];
   const eps = new Map<string, { ns: Namespace; hostIf: string; host: number; ip: string }>();
 
   async function rest(method: 'POST' | 'DELETE', url: string, body?: object): Promise<void> {
@@ -96,14 +69,7 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     return (res.json() as { Oper: Oper }).Oper;
   }
 
-  const bgpObject = (i: number, over: Record<string, string> = {}) => ({
-    hostname: `h${i + 1}`,
-    routerip: `50.1.${i + 1}.2/24`,
-    as: String(HOST_AS[i]),
-    'neighbor-as': String(TOR_AS),
-    neighbor: `50.1.${i + 1}.1`,
-    ...over,
-  });
+  const bgpObject = (i: number, over: Record<string, string> = {}) => lab.bgpObject(i, over);
 
   async function addEndpoint(name: string, i: number, ip: string): Promise<void> {
     const h = hosts[i] as Host;
@@ -114,8 +80,8 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
       hostIf,
       netns: { name: n.name },
       ifName: 'eth0',
-      ip: `${ip}/24`,
-      gateway: '20.1.1.254',
+      ip: `${ip}/16`,
+      gateway: '20.1.255.254',
     });
     const rec: EndpointRecord = {
       endpointID: name,
@@ -155,17 +121,8 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     return true;
   }
 
-  async function learnedFlows(i: number): Promise<number> {
-    const h = hosts[i] as Host;
-    const out = await h.ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', h.ovs.mgmt('contivbr'), 'table=40');
-    return out.split('\n').filter((l) => /cookie=0xe000000[0-9a-f]{8},/.test(l)).length;
-  }
-
-  async function startPlugin(i: number): Promise<RunningNetplugin> {
-    const p = await startNetplugin(cfgs[i] as NetpluginConfig, store, allFeatures, silent);
-    plugins[i] = p;
-    return p;
-  }
+  const learnedFlows = (i: number) => lab.learnedFlows(i);
+  const startPlugin = (i: number) => lab.startPlugin(i);
 
   async function allPing(): Promise<void> {
     const list = [...eps.values()];
@@ -180,99 +137,15 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
 
   before(async () => {
     if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
-    hosts = await startHosts(2);
-    torNs = await addNamespace();
-    outside = await addNamespace();
-    await torNs.exec('sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-    for (let i = 0; i < 2; i++) {
-      const h = hosts[i] as Host;
-      await link(h.netns, 'up0', torNs.name, `h${i + 1}`);
-      await configureInterface({ netns: torNs.name, ifName: `h${i + 1}`, addresses: [`50.1.${i + 1}.1/24`] });
-    }
-    await link(torNs.name, 'out', outside.name, 'eth0');
-    await configureInterface({ netns: torNs.name, ifName: 'out', addresses: ['60.1.1.1/24'] });
-    await configureInterface({
-      netns: outside.name,
-      ifName: 'eth0',
-      addresses: [`${OUTSIDE}/24`],
-      defaultGateway: '60.1.1.1',
-    });
-    tor = await startTor({
-      netns: torNs.name,
-      asn: TOR_AS,
-      routerId: '50.1.0.1',
-      neighbors: HOST_AS.map((as, i) => ({ ip: `50.1.${i + 1}.2`, as })),
-      networks: ['60.1.1.0/24'],
-    });
-
-    const dir = await mkdtemp(tempDirPrefix('bgp'));
-    onCleanup(() => rm(dir, { recursive: true, force: true }));
-    store = await EmbeddedStore.open(dir);
-    onCleanup(() => store.close());
-    api = buildServer({ store });
-    onCleanup(() => api.close());
-    await rest('POST', '/api/v1/globals/global/', {
-      key: 'global',
-      name: 'global',
-      networkInfraType: 'default',
-      vlans: '1-4094',
-      vxlans: '1-10000',
-      fwdMode: 'routing',
-      arpMode: 'proxy',
-      pvtSubnet: '172.19.0.0/16',
-    });
-    await rest('POST', '/api/v1/networks/default:public/', {
-      tenantName: 'default',
-      networkName: 'public',
-      encap: 'vlan',
-      pktTag: 100,
-      subnet: '20.1.1.0/24',
-      gateway: '20.1.1.254',
-    });
-    for (let i = 0; i < 2; i++) await rest('POST', `/api/v1/Bgps/h${i + 1}/`, bgpObject(i));
-    for (let i = 0; i < 2; i++) {
-      const h = hosts[i] as Host;
-      cfgs[i] = {
-        host: h.name,
-        vtepIp: h.underlayIp,
-        controlIp: h.underlayIp,
-        vlanUplinks: ['up0'],
-        etcdEndpoints: [],
-        fwdMode: '',
-        netMode: '',
-        mode: 'docker',
-        vxlanPort: 4789,
-        logLevel: 'error',
-        jsonLog: true,
-        bridge: 'contivbr',
-        ovsRundir: h.ovs.dir,
-        datapath: 'netdev',
-        dataDir: dir,
-        dns: false,
-        role: 'netplugin',
-        netmasterUrl: '',
-        listenUrl: ':9999',
-        pluginName: 'netplugin',
-        dockerSocket: '/var/run/docker.sock',
-        hostNetns: h.netns,
-      };
-      await startPlugin(i);
-    }
-    onCleanup(async () => {
-      for (const p of plugins) await p.stop();
-    });
+    lab = await startBgpLab();
+    ({ hosts, tor, store, api, plugins } = lab);
   });
 
   after(() => runCleanups());
 
   test('containers on both hosts reach each other and the outside through the ToR', async () => {
     const t0 = Date.now();
-    await waitFor('both sessions established', async () => {
-      const s = await tor.vtysh('show bgp summary json');
-      const peers = (JSON.parse(s) as { ipv4Unicast?: { peers?: Record<string, { state: string }> } })
-        .ipv4Unicast?.peers;
-      return !!peers && Object.values(peers).filter((p) => p.state === 'Established').length === 2;
-    });
+    await waitFor('both sessions established', () => lab.established());
     const established = Date.now() - t0;
     await addEndpoint('a1', 0, '20.1.1.1');
     await addEndpoint('a2', 0, '20.1.1.2');
