@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { type CniAgent, ERR_CHECK_FAILED } from '../../api/cni/handler.js';
 import { type CniServer, startCniServer } from '../../api/cni/server.js';
+import { cniWrapperScript } from '../../api/cni/wrapper.js';
 import { RestNetmasterClient } from '../../api/docker/netmaster-client.js';
 import { StoreTargetResolver } from '../../api/docker/target.js';
 import { type AgentLab, type AgentLabOptions, startAgentLab } from './agent.js';
@@ -103,11 +104,11 @@ export async function startCniLab(opts: AgentLabOptions = {}): Promise<CniLab> {
   };
 }
 
-/** Writes `<binDir>/contiv-cni`, the wrapper `make install` puts on the PATH. */
+/** Writes `<binDir>/contiv-cni`, the wrapper `make install` puts on the PATH (VERSION in sh). */
 export async function writeCniBin(binDir: string): Promise<string> {
   await mkdir(binDir, { recursive: true });
   const path = join(binDir, CNI_TYPE);
-  await writeFile(path, `#!/bin/sh\nexec ${process.execPath} ${CNI_MAIN} "$@"\n`);
+  await writeFile(path, cniWrapperScript(process.execPath, CNI_MAIN));
   await chmod(path, 0o755);
   return path;
 }
