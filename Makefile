@@ -34,8 +34,10 @@ demo-stop:
 
 # Puts the commands on the PATH as small wrappers around this checkout's build.
 PREFIX ?= /usr/local
-COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js netplugin:cli/netplugin.js contiv-cni:api/cni/main.js
-# Where CNI runtimes look for plugins ("type": "contiv-cni"): a link to the wrapper.
+COMMANDS = netctl:cli/netctl/main.js netmaster:cli/netmaster.js netplugin:cli/netplugin.js
+# Where CNI runtimes look for plugins ("type": "contiv-cni"): a link to its wrapper, which answers
+# VERSION in sh (a Node start per runtime call is costly) and names node by absolute path (runtimes
+# may run plugins with a short PATH).
 CNI_BIN_DIR ?= /opt/cni/bin
 install: build
 	mkdir -p $(PREFIX)/bin
@@ -44,6 +46,8 @@ install: build
 	  printf '#!/bin/sh\nexec node %s "$$@"\n' "$$main" > $(PREFIX)/bin/$$name; \
 	  chmod 755 $(PREFIX)/bin/$$name; echo "installed $(PREFIX)/bin/$$name"; \
 	done
+	node dist/api/cni/wrapper.js "$$(command -v node)" $(CURDIR)/dist/api/cni/main.js > $(PREFIX)/bin/contiv-cni
+	chmod 755 $(PREFIX)/bin/contiv-cni
 	mkdir -p $(CNI_BIN_DIR) && ln -sf $(PREFIX)/bin/contiv-cni $(CNI_BIN_DIR)/contiv-cni
 	@echo "linked $(CNI_BIN_DIR)/contiv-cni"
 
