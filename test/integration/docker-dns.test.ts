@@ -43,6 +43,20 @@ describe('DNS in real Docker containers', { skip }, () => {
         networkName: 'contiv-net',
       });
     }
+    // The groups' Docker networks appear once the network sync has made them.
+    for (const g of ['web', 'db']) {
+      for (
+        let i = 0;
+        !(await s.dockerd.docker(['network', 'inspect', `${g}.contiv-net`]).then(
+          () => true,
+          () => false,
+        ));
+        i++
+      ) {
+        if (i > 100) throw new Error(`Docker network ${g}.contiv-net did not appear`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
     for (const [c, g] of [
       ['web1', 'web'],
       ['web2', 'web'],
@@ -53,28 +67,19 @@ describe('DNS in real Docker containers', { skip }, () => {
       onCleanup(() => s.dockerd.docker(['rm', '-f', name]).then(() => undefined), {
         label: `container ${name}`,
       });
-      // The group's Docker network appears once netmaster's sync has made it.
-      for (let i = 0; ; i++) {
-        try {
-          await s.dockerd.docker([
-            'run',
-            '-d',
-            '--name',
-            name,
-            '--net',
-            `${g}.contiv-net`,
-            '--dns',
-            GATEWAY,
-            'bbox',
-            'sleep',
-            '300',
-          ]);
-          break;
-        } catch (err) {
-          if (i > 50) throw err;
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      await s.dockerd.docker([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--net',
+        `${g}.contiv-net`,
+        '--dns',
+        GATEWAY,
+        'bbox',
+        'sleep',
+        '300',
+      ]);
       const ip = (
         await s.dockerd.docker([
           'inspect',
