@@ -1,6 +1,7 @@
 // Owns netplugin's end of the CNI executable's calls: HTTP on a unix socket (default
 // /run/contiv/cni.sock), `POST /cni` with a CniRequest, answered 200 with the CNI result or 4xx/5xx
-// with the CNI error JSON. It knows no call's meaning: the handler does.
+// with the CNI error JSON; before it opens, endpoints whose pods vanished are reconciled. It knows
+// no call's meaning: the handler does.
 
 import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -9,6 +10,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { CniHandler, type CniHandlerOptions } from './handler.js';
 import { CniError, type CniRequest, checkNetConf, DEFAULT_SOCKET, ERR } from './protocol.js';
+import { reconcileCniEndpoints } from './reconcile.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -69,6 +71,14 @@ export async function startCniServer(
   const handler = new CniHandler(opts);
   await mkdir(dirname(socketPath), { recursive: true });
   if (await socketAnswers(socketPath)) throw new Error(`${socketPath}: another netplugin answers there`);
+  try {
+    const r = await reconcileCniEndpoints(opts);
+    if (r.removed.length > 0)
+      opts.log?.info({ removed: r.removed, kept: r.kept.length }, 'cni endpoints reconciled');
+  } catch (err) {
+    // netmaster down at start: the socket still opens; DEL cleans up what is asked for.
+    opts.log?.warn({ err: (err as Error).message }, 'cni endpoints not reconciled');
+  }
   await unlink(socketPath).catch(() => undefined); // left by a netplugin that died
   const server: Server = createServer((req, res) => {
     const reply = (status: number, body: unknown) => {

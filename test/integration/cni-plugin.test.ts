@@ -2,7 +2,7 @@
 // the config on stdin, on namespaces made here, netplugin's CNI socket and a real netmaster REST.
 // ADD answers a spec 1.0.0 result and the pod has our address and MAC and reaches another pod;
 // CHECK passes, then fails once the pod's address is gone; DEL frees everything, twice is fine,
-// and after a netplugin restart too;
+// and after a netplugin restart too; a pod gone without DEL is reconciled when netplugin starts;
 // VERSION; a 0.4.0 config gets a 0.4.0 result.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -199,6 +199,24 @@ describe('CNI plugin executable', { skip }, () => {
     assert.equal(await c.lab.store.get(endpointKey(id)), undefined);
     assert.equal(await hostLinkExists(cniHostIf(id)), false);
     assert.equal(c.lab.plugin.agent.hostFacts.endpointPorts.has(id), false);
+  });
+
+  test('a pod gone without DEL is cleaned up when netplugin serves CNI again', async () => {
+    const pod = await addNamespace();
+    const call = { containerID: '9'.repeat(64), netns: path(pod), ifName: 'eth0' };
+    const r = await runCni(c.binDir, { command: 'ADD', ...call }, c.conf({ network: 'n1' }));
+    assert.equal(r.code, 0, r.stdout);
+    const id = `${call.containerID}-eth0`;
+    const rec = JSON.parse((await c.lab.store.get(endpointKey(id)))!.value) as EndpointRecord;
+    // The namespace goes, taking the veth pair with it; no DEL comes.
+    await pod.destroy();
+    assert.equal(await hostLinkExists(cniHostIf(id)), false);
+    await c.serveWith(c.url);
+    assert.equal(await c.lab.store.get(endpointKey(id)), undefined);
+    assert.equal(await c.lab.store.get(`${addrPrefix('default:n1')}${rec.ipAddress}`), undefined);
+    assert.equal(c.lab.plugin.agent.hostFacts.endpointPorts.has(id), false);
+    // The others are left alone.
+    assert.ok(await c.lab.store.get(endpointKey(`${idB}-eth0`)));
   });
 
   test('a 0.4.0 config gets a 0.4.0 result (ips carry their version)', async () => {
