@@ -27,6 +27,8 @@ type Loader = () => Promise<Benchmark>;
 
 // Modules load lazily: a codec run should not pay for (or depend on) the OVS harness.
 const BENCHMARKS: Readonly<Record<string, Loader>> = {
+  'bgp-announce': async () => (await import('./bgp.js')).announceBenchmark,
+  'bgp-learn': async () => (await import('./bgp.js')).learnBenchmark,
   'dns-qps': async () => (await import('./dns-qps.js')).benchmark,
   'docker-attach': async () => (await import('./docker-attach.js')).benchmark,
   'endpoint-churn': async () => (await import('./endpoint-churn.js')).benchmark,

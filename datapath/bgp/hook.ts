@@ -83,6 +83,8 @@ export class BgpHook extends EventEmitter<HookEvents> {
   private retry: NodeJS.Timeout | undefined;
   private resolving: Promise<void> = Promise.resolve();
   private lastRoutes: ReadonlyMap<string, string> = new Map();
+  private macs = new Map<string, string>();
+  private macsAt = 0;
   private stopped = false;
 
   constructor(private readonly opts: BgpHookOptions) {
@@ -188,7 +190,15 @@ export class BgpHook extends EventEmitter<HookEvents> {
 
   private async resolve(): Promise<void> {
     const learned = this.speaker?.learnedRoutes ?? new Map<string, string>();
-    const macs = await resolveNextHops(this.opts.netns, ROUTER_PORT_NAME, new Set(learned.values()));
+    const hops = new Set(learned.values());
+    // Routes stream in as many events with one next hop (the ToR): ask the kernel only for one
+    // not known yet, or when the last answer is older than 5 s (the ToR's MAC may change).
+    const stale = Date.now() - this.macsAt > 5000;
+    if (stale || [...hops].some((h) => !this.macs.has(h))) {
+      this.macs = await resolveNextHops(this.opts.netns, ROUTER_PORT_NAME, hops);
+      this.macsAt = Date.now();
+    }
+    const macs = this.macs;
     const routes = new Map<string, string>();
     for (const [prefix, nh] of learned) {
       const mac = macs.get(nh);

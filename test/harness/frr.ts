@@ -30,6 +30,8 @@ export interface Tor {
   bgpRoutes(): Promise<Map<string, string>>;
   /** Applies config lines (`router bgp <asn>` context is entered first). */
   configure(lines: string[]): Promise<void>;
+  /** Applies a vtysh command file (many lines at once). */
+  applyFile(path: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -123,6 +125,9 @@ export async function startTor(o: TorOptions): Promise<Tor> {
         `router bgp ${o.asn}`,
         ...lines.flatMap((l) => ['-c', l]),
       ]);
+    },
+    async applyFile(path) {
+      await run('vtysh', ['--vty_socket', runDir, '-f', path], { timeoutMs: 120_000 });
     },
     async stop() {
       handle.dispose();

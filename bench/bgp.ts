@@ -1,0 +1,201 @@
+// Owns the BGP benchmarks on the BGP lab (FRR ToR, a host with OVS, agent and gobgpd):
+// bgp-announce: 10,000 endpoint records written to the store at once until all 10,000 /32s are in
+//   the ToR's kernel table; peer: a plain gobgpd that already holds the same routes when its
+//   session comes up, from Established until all are in the ToR's table. Target ours ÷ peer ≤ 1.5.
+// bgp-learn: 10,000 routes announced by the ToR until the matching flows are in OVS; target < 2 s.
+
+import { rm, writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GobgpdSupervisor } from '../datapath/bgp/gobgpd.js';
+import { type EndpointRecord, endpointKey } from '../policy/model/endpoint.js';
+import { type BgpLab, startBgpLab } from '../test/harness/bgp-lab.js';
+import { runCleanups } from '../test/harness/cleanup.js';
+import { tempDirPrefix } from '../test/harness/names.js';
+import { LAB_COMMANDS, missingFor } from '../test/harness/require.js';
+import { run } from '../test/harness/run.js';
+import { log } from './openflow-install.js';
+import type { Benchmark, BenchResult } from './run.js';
+
+const N = Number(process.env.BGP_N ?? 10_000);
+const LEARN_TARGET_S = 2;
+const ANNOUNCE_TARGET_RATIO = 1.5;
+
+function need(): void {
+  const missing = missingFor(...LAB_COMMANDS, 'nsenter', 'gobgpd', 'vtysh');
+  if (missing.length > 0) throw new Error(`benchmark needs ${missing.join(', ')}`);
+}
+
+async function until(what: string, cond: () => Promise<boolean>, ms: number, every = 50): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(every);
+  }
+}
+
+/** /32s of the endpoint range in the ToR's kernel table. */
+async function torHostRoutes(lab: BgpLab): Promise<number> {
+  const out = await run('ip', ['-n', lab.torNs.name, 'route', 'show', 'proto', 'bgp']);
+  let n = 0;
+  for (const line of out.split('\n')) if (line.startsWith('20.1.') && !line.includes('/')) n++;
+  return n;
+}
+
+const ipOf = (i: number) => `20.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+
+function record(i: number): EndpointRecord {
+  const ip = ipOf(i);
+  return {
+    endpointID: `bench${i}`,
+    tenant: 'default',
+    network: 'public',
+    endpointGroup: '',
+    endpointGroupId: 0,
+    ipAddress: ip,
+    ipv6Address: '',
+    macAddress: `02:02:${ip
+      .split('.')
+      .map((o) => Number(o).toString(16).padStart(2, '0'))
+      .join(':')}`,
+    homingHost: 'h1',
+    intfName: `bench${i}`,
+    containerID: `bench${i}`,
+    containerName: `bench${i}`,
+    labels: {},
+  };
+}
+
+async function announce(): Promise<BenchResult[]> {
+  need();
+  try {
+    const lab = await startBgpLab({ hosts: 1 });
+    await until('session', () => lab.established(), 20_000);
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: N }, (_, i) => lab.store.put(endpointKey(`bench${i}`), JSON.stringify(record(i)))),
+    );
+    const written = performance.now() - t0;
+    await until(`${N} /32s on the ToR`, async () => (await torHostRoutes(lab)) === N, 120_000, 100);
+    const ours = (performance.now() - t0) / 1000;
+    log(`ours: ${ours.toFixed(2)} s (store writes ${(written / 1000).toFixed(2)} s)`);
+
+    // Peer: the agent goes (its gobgpd with it; the router port and its flows stay in OVS), then a
+    // plain gobgpd holding the same paths opens its session.
+    await (lab.plugins[0] as { stop(): Promise<void> }).stop();
+    await until('ToR empty', async () => (await torHostRoutes(lab)) === 0, 60_000, 100);
+    const sock = `${tempDirPrefix('gobgp')}peer.sock`;
+    const peer = new GobgpdSupervisor({ netns: lab.hosts[0]?.netns as string, apiSocket: sock });
+    const api = await new Promise<import('../datapath/bgp/gobgp-api.js').GobgpApi>((resolve) => {
+      peer.once('up', resolve);
+      peer.start();
+    });
+    try {
+      await api.startBgp(65002, '50.1.1.2');
+      await api.addPaths(
+        Array.from({ length: N }, (_, i) => [`${ipOf(i)}/32`, '50.1.1.2'] as [string, string]),
+      );
+      let established = 0;
+      const stopWatch = api.watch(
+        () => undefined,
+        (_a, state) => {
+          if (state === 'ESTABLISHED' && established === 0) established = performance.now();
+        },
+        () => undefined,
+      );
+      await api.addPeer('50.1.1.1', 500, { connectRetrySec: 1 });
+      await until('peer established', async () => established !== 0, 30_000, 10);
+      await until(`${N} /32s on the ToR (peer)`, async () => (await torHostRoutes(lab)) === N, 120_000, 100);
+      const peerS = (performance.now() - established) / 1000;
+      stopWatch();
+      log(`peer: ${peerS.toFixed(2)} s`);
+      return [
+        {
+          name: 'bgp-announce',
+          value: ours,
+          unit: 's',
+          peer: `plain gobgpd holding ${N} routes, from Established`,
+          peerValue: peerS,
+          ratio: ours / peerS,
+          context: {
+            routes: N,
+            routesPerSec: Math.round(N / ours),
+            peerRoutesPerSec: Math.round(N / peerS),
+            storeWritesS: Number((written / 1000).toFixed(3)),
+            target: `ratio ≤ ${ANNOUNCE_TARGET_RATIO}`,
+          },
+        },
+      ];
+    } finally {
+      await peer.stop();
+      await rm(sock, { force: true });
+    }
+  } finally {
+    await runCleanups();
+  }
+}
+
+async function learn(): Promise<BenchResult[]> {
+  need();
+  try {
+    const lab = await startBgpLab({ hosts: 1, torGlobal: ['no bgp network import-check'] });
+    await until('session', () => lab.established(), 20_000);
+    // The outside prefix is learned first: then only the new routes are awaited.
+    await until('outside route', async () => (await lab.learnedFlows(0)) === 1, 20_000);
+    const file = `${tempDirPrefix('frrcfg')}networks.conf`;
+    const lines = ['router bgp 500', ' address-family ipv4 unicast'];
+    for (let i = 0; i < N; i++) lines.push(`  network 30.${Math.floor(i / 256)}.${i % 256}.0/24`);
+    lines.push(' exit-address-family', 'end', '');
+    await writeFile(file, lines.join('\n'));
+    // Our part starts when gobgpd hands the agent the first new route.
+    const speaker = lab.plugins[0]?.agent.bgpHook.bgpSpeaker;
+    let first = 0;
+    let all = 0;
+    const sampler = setInterval(() => {
+      const n = speaker?.learnedRoutes.size ?? 0;
+      if (first === 0 && n > 1) first = performance.now();
+      if (all === 0 && n >= N + 1) all = performance.now();
+    }, 2);
+    const t0 = performance.now();
+    await lab.tor.applyFile(file);
+    const applied = performance.now() - t0;
+    await rm(file, { force: true });
+    await until(`${N} flows`, async () => (await lab.learnedFlows(0)) === N + 1, 120_000, 50);
+    const end = performance.now();
+    clearInterval(sampler);
+    const total = (end - t0) / 1000;
+    const s = (end - first) / 1000;
+    log(
+      `learn: ${s.toFixed(2)} s from the first route at gobgpd (the last came at ${((all - first) / 1000).toFixed(2)} s); ${total.toFixed(2)} s from the ToR's config (FRR applied it in ${(applied / 1000).toFixed(2)} s)`,
+    );
+    return [
+      {
+        name: 'bgp-learn',
+        value: s,
+        unit: 's',
+        peer: 'target',
+        peerValue: LEARN_TARGET_S,
+        ratio: s / LEARN_TARGET_S,
+        context: {
+          routes: N,
+          routesPerSec: Math.round(N / s),
+          fromTorConfigS: Number(total.toFixed(3)),
+          lastRouteAtS: Number(((all - first) / 1000).toFixed(3)),
+          afterLastRouteS: Number(((end - all) / 1000).toFixed(3)),
+          frrApplyS: Number((applied / 1000).toFixed(3)),
+        },
+      },
+    ];
+  } finally {
+    await runCleanups();
+  }
+}
+
+export const announceBenchmark: Benchmark = {
+  describe: `${N} endpoints written at once until all /32s are in the FRR ToR's kernel; peer: plain gobgpd from Established (ratio ≤ ${ANNOUNCE_TARGET_RATIO})`,
+  run: announce,
+};
+
+export const learnBenchmark: Benchmark = {
+  describe: `${N} routes announced by the FRR ToR until their flows are in OVS (target < ${LEARN_TARGET_S} s)`,
+  run: learn,
+};
