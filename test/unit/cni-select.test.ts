@@ -12,6 +12,7 @@ import {
   resultFor,
 } from '../../api/cni/protocol.js';
 import { selectTarget } from '../../api/cni/select.js';
+import { parseNetpluginArgs } from '../../cli/netplugin.js';
 
 const conf = (extra: Partial<NetConf> = {}): NetConf => ({
   cniVersion: '1.0.0',
@@ -132,5 +133,16 @@ describe('CNI protocol', () => {
     assert.match(cniHostIf('abc-eth0'), /^cni[0-9a-f]{12}$/);
     assert.equal(cniHostIf('abc-eth0'), cniHostIf('abc-eth0'));
     assert.notEqual(cniHostIf('abc-eth0'), cniHostIf('abc-net1'));
+  });
+});
+
+describe('netplugin CNI flags', () => {
+  test('--cni and --cni-socket, or their environment; off by default', () => {
+    const on = parseNetpluginArgs(['--cni', '--cni-socket', '/tmp/x.sock'], {});
+    assert.ok(on !== 'help' && on.cni === true && on.cniSocket === '/tmp/x.sock');
+    const env = parseNetpluginArgs([], { CONTIV_NETPLUGIN_CNI: 'true', CONTIV_CNI_SOCKET: '/tmp/y.sock' });
+    assert.ok(env !== 'help' && env.cni === true && env.cniSocket === '/tmp/y.sock');
+    const off = parseNetpluginArgs([], {});
+    assert.ok(off !== 'help' && off.cni === false && off.cniSocket === '/run/contiv/cni.sock');
   });
 });
