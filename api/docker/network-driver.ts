@@ -159,8 +159,12 @@ export class NetworkDriver {
       '/NetworkDriver.EndpointOperInfo': (b) => this.endpointOperInfo(obj(b, 'EndpointOperInfo')),
       '/NetworkDriver.Join': (b) => this.join(obj(b, 'Join')),
       '/NetworkDriver.Leave': (b) => this.leave(obj(b, 'Leave')),
-      // Swarm's manager-side calls and external connectivity: nothing for this driver to do.
-      '/NetworkDriver.AllocateNetwork': () => ({ Options: {} }),
+      // Swarm keeps what AllocateNetwork answers as the network's driver options for the nodes'
+      // CreateNetwork: echo them, or the nodes never see the contiv-tag.
+      '/NetworkDriver.AllocateNetwork': (b) => ({
+        Options: (b as { Options?: Record<string, string> | null }).Options ?? {},
+      }),
+      // Swarm's other manager-side call and external connectivity: nothing for this driver to do.
       '/NetworkDriver.FreeNetwork': ok,
       '/NetworkDriver.ProgramExternalConnectivity': ok,
       '/NetworkDriver.RevokeExternalConnectivity': ok,

@@ -212,12 +212,22 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const preferred = str(body, 'preferred', false) || str(body, 'address', false);
     return ctx.shared(async () => {
       const t = await target(body);
+      const len = String(t.net.subnet).split('/')[1];
+      // Swarm asks twice per task (the manager, then the node naming the manager's address): a named
+      // address handed out here that no endpoint holds yet is granted again, not refused.
+      const asked = preferred ? parseIP(preferred.split('/')[0] ?? '') : undefined;
+      if (asked?.family === 4) {
+        const kv = await store.get(addrKey(`${t.tenant}:${t.network}`, formatIP(4, asked.value)));
+        if (kv && owner(kv) === UNBOUND_OWNER) {
+          const again = `${formatIP(4, asked.value)}/${len}`;
+          return { networkID: `${t.network}.${t.tenant}`, address: again, ipAddress: again };
+        }
+      }
       const ip = await allocAddress(store, v4Space(t), {
         owner: UNBOUND_OWNER,
         ...(preferred ? { preferred: preferred.split('/')[0] } : {}),
         extras: { compares: parentCompares(t), ops: [] },
       });
-      const len = String(t.net.subnet).split('/')[1];
       return { networkID: `${t.network}.${t.tenant}`, address: `${ip}/${len}`, ipAddress: `${ip}/${len}` };
     });
   });
