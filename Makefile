@@ -1,5 +1,5 @@
 # Two entry points on a fresh machine: `make demo` (the main job) and `make test` (everything CI runs).
-.PHONY: deps build lint test unit integration bench demo demo-stop install clean
+.PHONY: deps build lint test unit integration bench demo demo-stop install clean v2plugin v2plugin-push v2plugin-clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -31,6 +31,16 @@ demo: build
 
 demo-stop:
 	bash scripts/demo-stop.sh
+
+# Docker managed plugin contiv/v2plugin:<version> (docs/architecture.md, "v2plugin").
+v2plugin: build
+	bash v2plugin/build.sh
+
+v2plugin-push: build
+	bash v2plugin/push.sh $(REGISTRY)
+
+v2plugin-clean:
+	bash v2plugin/clean.sh
 
 # Puts the commands on the PATH as small wrappers around this checkout's build.
 PREFIX ?= /usr/local
