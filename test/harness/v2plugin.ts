@@ -1,0 +1,99 @@
+// Owns the managed-plugin side of a test: building contiv's v2plugin into a harness dockerd
+// (v2plugin/build.sh), a loopback registry (Debian docker-registry) in that dockerd's network
+// namespace to push to and install from, and removing the plugins at cleanup (before the engine).
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.js';
+import type { DockerDaemon } from './docker.js';
+import { tempDirPrefix } from './names.js';
+import { stopPids, stopPidsSync } from './procs.js';
+import { run } from './run.js';
+
+/** The checkout (dist/test/harness → ../../..). */
+export const CHECKOUT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/** Builds the plugin as `name` into `dockerd` (config.json + rootfs in a temp dir). */
+export async function buildV2plugin(dockerd: DockerDaemon, name: string): Promise<void> {
+  const dir = await mkdtemp(tempDirPrefix('v2p'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }), { label: `v2plugin dir ${dir}` });
+  await run('bash', [join(CHECKOUT, 'v2plugin', 'build.sh')], {
+    env: {
+      DOCKER_HOST: `unix://${dockerd.socket}`,
+      DOCKER_CONFIG: join(dockerd.dir, 'cli'),
+      V2PLUGIN_NAME: name,
+      V2PLUGIN_DIR: join(dir, 'plugin'),
+    },
+    timeoutMs: 120_000,
+  });
+}
+
+/** Removes every plugin of dockerd at cleanup, before the engine stops (registered after it). */
+export function removePluginsAtCleanup(dockerd: DockerDaemon): void {
+  onCleanup(
+    async () => {
+      const names = (await dockerd.docker(['plugin', 'ls', '--format', '{{.Name}}']).catch(() => ''))
+        .split('\n')
+        .filter(Boolean);
+      for (const n of names) await dockerd.docker(['plugin', 'rm', '-f', n]).catch(() => undefined);
+    },
+    { label: `plugins of ${dockerd.dir}` },
+  );
+}
+
+export interface Registry {
+  /** host:port as dockerd sees it. */
+  readonly address: string;
+  stop(): Promise<void>;
+}
+
+/** docker-registry on 127.0.0.1:5000 inside netns (the harness dockerd's own namespace). */
+export async function startRegistry(netns: string): Promise<Registry> {
+  const dir = await mkdtemp(tempDirPrefix('reg'));
+  const address = '127.0.0.1:5000';
+  const cfg = join(dir, 'config.yml');
+  await writeFile(
+    cfg,
+    `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: ${address}\n`,
+  );
+  const child = spawn('ip', ['netns', 'exec', netns, 'docker-registry', 'serve', cfg], {
+    stdio: 'ignore',
+    detached: true,
+  });
+  const pid = child.pid;
+  child.unref();
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (pid !== undefined) await stopPids([pid]);
+    await rm(dir, { recursive: true, force: true });
+  };
+  onCleanup(stop, {
+    label: `registry ${dir}`,
+    sync: () => {
+      if (pid !== undefined) stopPidsSync([pid]);
+    },
+  });
+  for (let i = 0; ; i++) {
+    try {
+      await run('ip', [
+        'netns',
+        'exec',
+        netns,
+        'busybox',
+        'wget',
+        '-q',
+        '-O',
+        '/dev/null',
+        `http://${address}/v2/`,
+      ]);
+      return { address, stop };
+    } catch (err) {
+      if (i > 50) throw err;
+      await sleep(100);
+    }
+  }
+}
