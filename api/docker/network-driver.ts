@@ -136,6 +136,8 @@ function genericOptions(opts: Record<string, unknown> | undefined): Record<strin
 export class NetworkDriver {
   private readonly networks = new Map<string, ContivTarget>();
   private readonly endpoints = new Map<string, EndpointState>();
+  /** Endpoints whose Leave has run: their DeleteEndpoint has nothing of the host left to undo. */
+  private readonly left = new Set<string>();
   private readonly links: Links;
 
   constructor(private readonly opts: NetworkDriverOptions) {
@@ -237,6 +239,13 @@ export class NetworkDriver {
   }
 
   async deleteEndpoint(req: EndpointRequest): Promise<Record<string, never>> {
+    // A Leave that never came (dockerd stopped with the container running, or this netplugin
+    // restarted in between) left the port and the veth: they go with the endpoint.
+    if (!this.left.delete(req.EndpointID)) {
+      const hostIf = hostIfName(req.EndpointID);
+      await this.opts.host.detachEndpoint(req.EndpointID, hostIf);
+      await this.links.deleteLink(hostIf);
+    }
     await this.opts.netmaster.deleteEndpoint(req.EndpointID);
     const ep = this.endpoints.get(req.EndpointID);
     // netmaster returned the record's address with it (see FreedAddresses).
@@ -303,6 +312,7 @@ export class NetworkDriver {
     const t1 = performance.now();
     // Deleting the host end removes the container end too, wherever Docker has moved it.
     await this.links.deleteLink(hostIf);
+    this.left.add(req.EndpointID);
     this.opts.log?.debug(
       {
         endpointID: req.EndpointID,

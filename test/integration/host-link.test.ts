@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   configureInterface,
   createVethPair,
@@ -157,6 +158,8 @@ describe('host plumbing against the kernel', { skip }, () => {
     await configureInterface(spec);
     assert.deepEqual(await snapshot(), before1);
     await c.destroy();
+    // The kernel tears a namespace down asynchronously: the veth goes shortly after.
+    for (let i = 0; i < 100 && (await linkExists(hostIf, host.name)); i++) await sleep(20);
     assert.equal(await linkExists(hostIf, host.name), false);
   });
 
