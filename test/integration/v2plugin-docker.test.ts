@@ -2,7 +2,8 @@
 // recipe's Docker host): `make v2plugin`'s build, pushed to a loopback docker-registry and installed
 // from it with KEY=VALUE as the seeds type them; the seeds' legacy-mode workflow through it;
 // a bad setting failing enable with a line in plugin_bootup.log; disable/enable keeping networks
-// and addresses; swarm mode with a dnsrr service of 3 replicas on a network of ours.
+// and addresses (and no taps left while disabled); swarm mode: the seed's contiv-tag network and
+// a dnsrr service of 3 replicas that reach each other, are group1's members and obey p1.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -148,6 +149,8 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
     step(async () => {
       const before = await ipOf('c1', 'contiv-net');
       await docker(['plugin', 'disable', '-f', plugin]);
+      // SIGTERM stopped its OVS and removed the netdev taps it had made in the host namespace.
+      assert.equal((await run('ip', ['-o', 'link', 'show', 'type', 'tun'], { netns: ns.name })).trim(), '');
       await docker(['plugin', 'set', plugin, 'CONTIV_NETPLUGIN_VXLAN_PORT=notaport']);
       await assert.rejects(docker(['plugin', 'enable', '--timeout', '15', plugin]));
       assert.match(bootLog(), /invalid setting: CONTIV_NETPLUGIN_VXLAN_PORT="notaport" is not a UDP port/);
@@ -159,7 +162,7 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       await docker(['rm', '-f', 'c1']);
     }));
 
-  test('swarm mode with a Contiv group: a dnsrr service of 3 replicas reach each other', () =>
+  test('swarm mode with a Contiv group: a dnsrr service of 3 replicas reach each other, p1 holds', () =>
     step(async () => {
       await docker(['swarm', 'init', '--advertise-addr', '127.0.0.1']);
       await docker(['plugin', 'disable', '-f', plugin]);
@@ -217,6 +220,18 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       assert.equal(new Set(ips).size, 3, `distinct addresses: ${ips.join(' ')}`);
       const [first = '', ...others] = ids;
       for (const ip of ips.slice(1)) await docker(['exec', first, 'ping', '-c1', '-W2', ip]);
+      // The replicas are group1's members: p1's rules hold for them (incoming ICMP denied).
+      await netctl(['policy', 'rule-add', 'p1', '1', '-direction=in', '-protocol=icmp', '-action=deny']);
+      const [, second = ''] = ips;
+      let denied = false;
+      for (let i = 0; !denied && i < 20; i++) {
+        denied = await docker(['exec', first, 'ping', '-c1', '-W1', second]).then(
+          () => false,
+          () => true,
+        );
+      }
+      assert.ok(denied, `p1's deny icmp rule did not hold for ${second}`);
+      await netctl(['policy', 'rule-rm', 'p1', '1']);
       const names = await docker(['exec', first, 'nslookup', 'tasks.my-db']);
       for (const ip of ips) assert.ok(names.includes(ip), `tasks.my-db: ${names}`);
       assert.ok(others.length === 2);
