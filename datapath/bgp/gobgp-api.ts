@@ -201,15 +201,23 @@ export class GobgpApi {
     return { type, value: t.toObject(t.decode(a.value), { defaults: true }) as Record<string, unknown> };
   }
 
+  /** Attributes per next hop, packed once: every path this host originates shares them. */
+  private readonly attrs = new Map<string, AnyMsg[]>();
+
   private path(prefix: string, nextHop: string): object {
     const [addr, len] = prefix.split('/');
+    let pattrs = this.attrs.get(nextHop);
+    if (!pattrs) {
+      pattrs = [
+        this.pack('OriginAttribute', { origin: 0 }),
+        this.pack('NextHopAttribute', { next_hop: nextHop }),
+      ];
+      this.attrs.set(nextHop, pattrs);
+    }
     return {
       family: IPV4_UNICAST,
       nlri: this.pack('IPAddressPrefix', { prefix: addr, prefix_len: Number(len ?? 32) }),
-      pattrs: [
-        this.pack('OriginAttribute', { origin: 0 }),
-        this.pack('NextHopAttribute', { next_hop: nextHop }),
-      ],
+      pattrs,
     };
   }
 
