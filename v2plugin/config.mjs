@@ -52,8 +52,8 @@ export const SETTINGS = [
   ['vtep_ip', 'none', 'Local VTEP IP address to be used by netplugin'],
   [
     'plugin_role',
-    'master',
-    "In 'master' role, plugin runs netmaster and netplugin; 'worker': netplugin only",
+    '',
+    "'master': netmaster and netplugin; 'worker': netplugin only; unset: CONTIV_ROLE decides",
   ],
   ['listen_url', ':9999', 'Netmaster url to listen http requests on'],
   ['control_url', ':9999', 'Netmaster url for control messages'],
@@ -62,6 +62,8 @@ export const SETTINGS = [
 ];
 
 export const SOCKET = 'netplugin.sock';
+/** The env entry holding the name the plugin was built for (the @NAME@ defaults). */
+export const BUILD_NAME = 'V2PLUGIN_BUILD_NAME';
 /** Inside the plugin: the docker_socket mount's destination. */
 export const DOCKER_SOCKET = '/run/contiv/docker.sock';
 /** Inside the plugin: the host's /run, to find the host's OVS. */
@@ -110,12 +112,16 @@ export function pluginConfig(name) {
         settable: ['source'],
       },
     ],
-    env: SETTINGS.map(([n, v, d]) => ({
-      name: n,
-      description: d,
-      settable: ['value'],
-      value: v === '@NAME@' ? name : v,
-    })),
+    env: [
+      ...SETTINGS.map(([n, v, d]) => ({
+        name: n,
+        description: d,
+        settable: ['value'],
+        value: v === '@NAME@' ? name : v,
+      })),
+      // Not settable: the entrypoint's default for the plugin name settings (see which one was set).
+      { name: BUILD_NAME, description: 'the name this plugin was built for', value: name },
+    ],
   };
 }
 

@@ -6,11 +6,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { DOCKER_SOCKET, HOST_RUN, SETTINGS, SOCKET } from './config.mjs';
+import { BUILD_NAME, DOCKER_SOCKET, HOST_RUN, SETTINGS, SOCKET } from './config.mjs';
 
 process.env.PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 const env = process.env;
-const DEFAULTS = new Map(SETTINGS.map(([n, v]) => [n, v]));
+const DEFAULTS = new Map(SETTINGS.map(([n, v]) => [n, v === '@NAME@' ? (env[BUILD_NAME] ?? '') : v]));
 const LOG_DIR = env.CONTIV_LOG_DIR || '/var/log/contiv';
 const BOOT_LOG = join(LOG_DIR, 'plugin_bootup.log');
 mkdirSync(LOG_DIR, { recursive: true });
@@ -264,6 +264,11 @@ async function main() {
     if (!(e instanceof BadSetting)) throw e;
     boot(`invalid setting: ${e.message}; not starting`);
     process.exit(1);
+  }
+  // Tests: the netplugin command the settings give, without starting anything (not settable).
+  if (env.V2PLUGIN_DRY_RUN) {
+    process.stdout.write(`${JSON.stringify(plan)}\n`);
+    return;
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
