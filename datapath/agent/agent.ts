@@ -25,6 +25,7 @@ import {
   macFromIpv4,
   type NetnsRef,
   removeHostNat,
+  runHost,
   setTxOffload,
 } from '../host/index.js';
 import type { PipelineFeature } from '../pipeline/feature.js';
@@ -433,6 +434,16 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     }
     if (hostIp) await this.configureHostSide(intent.global.pvtSubnet, hostIp);
     if (router && routerCidr && (await linkExists(ROUTER_PORT_NAME, this.opts.hostNetns))) {
+      // With the userspace datapath the kernel still sees the uplink's frames and, by default,
+      // answers ARP for the router IP there too, with the uplink's MAC: the ToR would then send
+      // to a MAC no flow takes in. Only the router port may answer, so this comes first.
+      for (const uplink of host.uplinks) {
+        await runHost(this.opts.hostNetns, 'sysctl', [
+          '-q',
+          '-w',
+          `net.ipv4.conf.${uplink}.arp_ignore=1`,
+        ]).catch((err: Error) => this.opts.logger.warn({ err: err.message, uplink }, 'bgp: arp_ignore'));
+      }
       await configureInterface({
         ...(this.opts.hostNetns !== undefined ? { netns: this.opts.hostNetns } : {}),
         ifName: ROUTER_PORT_NAME,

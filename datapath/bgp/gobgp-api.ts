@@ -150,11 +150,23 @@ export class GobgpApi {
     return this.unary('StopBgp', {});
   }
 
-  addPeer(address: string, peerAs: number, opts: { connectRetrySec?: number } = {}): Promise<void> {
+  addPeer(
+    address: string,
+    peerAs: number,
+    opts: { connectRetrySec?: number; holdTimeSec?: number } = {},
+  ): Promise<void> {
     return this.unary('AddPeer', {
       peer: {
         conf: { neighbor_address: address, peer_asn: peerAs },
-        timers: { config: { connect_retry: String(opts.connectRetrySec ?? 5) } },
+        // A short hold time: a session over a link that went down and up (the far end saw it,
+        // we may not) is found dead in seconds, not BGP's default 90 s.
+        timers: {
+          config: {
+            connect_retry: String(opts.connectRetrySec ?? 5),
+            hold_time: String(opts.holdTimeSec ?? 9),
+            keepalive_interval: String(Math.max(1, Math.floor((opts.holdTimeSec ?? 9) / 3))),
+          },
+        },
         afi_safis: [{ config: { family: IPV4_UNICAST, enabled: true } }],
       },
     });

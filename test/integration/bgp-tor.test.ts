@@ -157,6 +157,11 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
       async () => (await learnedFlows(0)) >= 2 && (await learnedFlows(1)) >= 3,
     );
     await allPing();
+    // Only the router port answers for the router IP (not the kernel on the uplink).
+    for (const i of [1, 2]) {
+      const neigh = await lab.torNs.exec('ip', ['neigh', 'show', `50.1.${i}.2`]);
+      assert.match(neigh, new RegExp(`lladdr 02:02:32:01:0${i}:02`), neigh);
+    }
     process.stdout.write(`# established ${established} ms; 3 endpoints on the ToR in ${announced} ms\n`);
     // netctl bgp inspect's view: the agent's oper record through the REST inspect.
     await waitFor('inspect shows the live view', async () => {
@@ -211,6 +216,19 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     await startPlugin(0);
     await waitFor('routes on the ToR', torHasEndpoints, 20_000);
     await waitFor('learned flows back', async () => (await learnedFlows(0)) === flowsBefore, 20_000);
+    await allPing();
+  });
+
+  test('uplink down and up: the ToR withdraws the host, then has it back', async () => {
+    const h = hosts[0] as Host;
+    await h.exec('ip', ['link', 'set', 'up0', 'down']);
+    await waitFor('h1 routes gone from the ToR', async () => !(await tor.bgpRoutes()).has('20.1.1.1/32'));
+    await waitFor('h2 forgot h1', async () => (await learnedFlows(1)) === 1);
+    await h.exec('ip', ['link', 'set', 'up0', 'up']);
+    const t = await waitFor('h1 back', torHasEndpoints, 30_000);
+    process.stdout.write(`# uplink up: routes back on the ToR in ${t} ms\n`);
+    await waitFor('h2 learned flows back', async () => (await learnedFlows(1)) === 2, 20_000);
+    await waitFor('h1 learned flows back', async () => (await learnedFlows(0)) === 2, 20_000);
     await allPing();
   });
 
