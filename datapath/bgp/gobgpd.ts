@@ -77,7 +77,10 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
       stderr = (stderr + d.toString()).slice(-2000);
     });
     const api = new GobgpApi(`unix://${sock}`, this.opts.protoDir);
-    child.on('exit', (code, signal) => {
+    let gone = false;
+    const onGone = (code: number | null, signal: string | null) => {
+      if (gone) return;
+      gone = true;
       api.close();
       if (this.api === api) this.api = undefined;
       if (this.child === child) this.child = undefined;
@@ -87,8 +90,13 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
       this.restarts++;
       const delay = Math.min(100 * 2 ** Math.min(this.restarts - 1, 5), 3000);
       this.timer = setTimeout(() => this.spawnOne(), delay);
+    };
+    child.on('exit', onGone);
+    // A binary that cannot be started gives 'error' and no 'exit': retried all the same.
+    child.on('error', (err) => {
+      stderr += String(err.message);
+      if (child.pid === undefined) onGone(null, null);
     });
-    child.on('error', () => undefined);
     api.ready(10_000).then(
       () => {
         if (this.child !== child) return;
