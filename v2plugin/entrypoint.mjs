@@ -176,8 +176,9 @@ function recordedTaps() {
   }
 }
 
+/** Also the netdev datapath's own tap, which no Interface row names. */
 function removeTaps(names) {
-  for (const n of names) spawnSync('ip', ['link', 'del', n], { stdio: 'ignore' });
+  for (const n of [...names, 'ovs-netdev']) spawnSync('ip', ['link', 'del', n], { stdio: 'ignore' });
 }
 
 async function startOvs() {

@@ -150,7 +150,11 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       const before = await ipOf('c1', 'contiv-net');
       await docker(['plugin', 'disable', '-f', plugin]);
       // SIGTERM stopped its OVS and removed the netdev taps it had made in the host namespace.
-      assert.equal((await run('ip', ['-o', 'link', 'show', 'type', 'tun'], { netns: ns.name })).trim(), '');
+      const taps = () =>
+        run('ip', ['-o', 'link', 'show', 'type', 'tun'], { netns: ns.name }).then((o) => o.trim());
+      // The plugin's SIGTERM handling runs after disable returns; give it a moment under load.
+      for (let i = 0; i < 50 && (await taps()) !== ''; i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(await taps(), '');
       await docker(['plugin', 'set', plugin, 'CONTIV_NETPLUGIN_VXLAN_PORT=notaport']);
       await assert.rejects(docker(['plugin', 'enable', '--timeout', '15', plugin]));
       assert.match(bootLog(), /invalid setting: CONTIV_NETPLUGIN_VXLAN_PORT="notaport" is not a UDP port/);
