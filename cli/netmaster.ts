@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 // Owns netmaster's process edge: flags and CONTIV_* env, opening the store, serving REST, clean shutdown.
 // It must never fall back from a configured etcd to the embedded store, nor leave the store open on exit.
-import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
 import type { Leadership } from '../api/rest/forward.js';
@@ -13,6 +11,7 @@ import { BGP_OPER_PREFIX, HOST_PREFIX } from '../policy/model/endpoint.js';
 import { openStore } from '../state/index.js';
 import { type Election, elect } from '../state/leader.js';
 import type { Store } from '../state/store.js';
+import { onTermination, runAsProgram } from './daemon.js';
 
 export interface NetmasterConfig {
   host: string;
@@ -177,32 +176,10 @@ async function main(): Promise<void> {
   }
   const log = pino({ name: 'netmaster' });
   const running = await startNetmaster(parsed, log);
-  let closing = false;
-  const shutdown = async (sig: string) => {
-    if (closing) return;
-    closing = true;
+  onTermination(async (sig) => {
     log.info({ sig }, 'shutting down');
     await running.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-// Run only as the program (also through an npm bin symlink), so tests can import the flag parsing.
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`netmaster: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
   });
 }
+
+runAsProgram(import.meta.url, 'netmaster', main);

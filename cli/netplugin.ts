@@ -1,10 +1,9 @@
 #!/usr/bin/env node
 // Owns netplugin's process edge: flags and CONTIV_NETPLUGIN_* env, opening the store and OVS,
 // starting the host agent, clean shutdown. The agent (datapath/agent) does the work.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pino, { type Logger } from 'pino';
 import { startCniServer } from '../api/cni/server.js';
 import { startDockerHost } from '../api/docker/host.js';
@@ -19,6 +18,7 @@ import { openStore } from '../state/index.js';
 import { LEADER_KEY } from '../state/leader.js';
 import { RemoteStore } from '../state/remote.js';
 import type { Store } from '../state/store.js';
+import { onTermination, runAsProgram } from './daemon.js';
 import { type FlagSpec, list, parseFlags, usage } from './flags.js';
 import { parseListenUrl, startNetmaster } from './netmaster.js';
 
@@ -244,7 +244,7 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     ] as const),
     dataDir: f.dataDir,
     dns: f.dns === 'true',
-    dnsListen: f.dnsListen && (parseHostPort('dns-listen', f.dnsListen), f.dnsListen),
+    dnsListen: f.dnsListen ? validHostPort('dns-listen', f.dnsListen) : '',
     role: oneOf('role', f.role, ['netplugin', 'netmaster'] as const),
     netmasterUrl: f.netmaster,
     listenUrl: f.listenUrl,
@@ -271,6 +271,12 @@ export interface RunningNetplugin {
 }
 
 /** Starts the host agent for cfg on store; the caller owns the store. */
+/** v itself, once it is a valid HOST:PORT. */
+function validHostPort(flag: string, v: string): string {
+  parseHostPort(flag, v);
+  return v;
+}
+
 function parseHostPort(flag: string, v: string): { host: string; port: number } {
   const i = v.lastIndexOf(':');
   const port = Number(v.slice(i + 1));
@@ -377,10 +383,7 @@ async function main(): Promise<void> {
           log: logger.child({ part: 'cni' }),
         })
       : undefined;
-  let closing = false;
-  const shutdown = async (sig: string) => {
-    if (closing) return;
-    closing = true;
+  onTermination(async (sig) => {
     logger.info({ sig }, 'shutting down');
     try {
       await docker?.close();
@@ -390,25 +393,7 @@ async function main(): Promise<void> {
     } finally {
       await store.close();
     }
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-}
-
-function isMain(): boolean {
-  const arg = process.argv[1];
-  if (!arg) return false;
-  try {
-    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`netplugin: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
   });
 }
+
+runAsProgram(import.meta.url, 'netplugin', main);
