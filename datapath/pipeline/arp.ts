@@ -7,14 +7,13 @@
 //
 // The gateway in bridge mode is outside the datapath (a router on the VLAN): its ARP floods.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import { Feature } from '../../controller/flowtable/cookie.js';
 import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
 import type { Match, MatchField } from '../../controller/openflow/match.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
-import { EP, endpointContext, forwardingAffected, forwardingOwners, NET, networkContext } from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
-import { fnv1a32 } from './hash.js';
+import { endpointContext, endpointNetworkFeature, networkContext } from './context.js';
+import type { PipelineFeature } from './feature.js';
 import {
   ARP_REPLY,
   ARP_REQUEST,
@@ -97,18 +96,9 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
   ];
 }
 
-export const arpFeature: PipelineFeature = {
+export const arpFeature: PipelineFeature = endpointNetworkFeature({
   name: 'arp',
   feature: Feature.Arp,
-
-  owners: (ix) => forwardingOwners(ix),
-
-  build(ix, owner): OwnedState {
-    const cookie = makeCookie(Feature.Arp, fnv1a32(owner));
-    if (owner.startsWith(EP)) return { flows: endpointFlows(ix, owner.slice(EP.length), cookie) };
-    if (owner.startsWith(NET)) return { flows: networkFlows(ix, owner.slice(NET.length), cookie) };
-    return { flows: [] };
-  },
-
-  affected: (ix, change, before) => forwardingAffected(ix, change, before),
-};
+  endpointFlows,
+  networkFlows,
+});

@@ -2,20 +2,11 @@
 // the output port (local port, tunnel to the endpoint's host, or the uplink), the destination
 // group and how to output; broadcast and unknown destinations flood within the network.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import { Feature } from '../../controller/flowtable/cookie.js';
 import type { Flow } from '../../controller/flowtable/manager.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
-import {
-  EP,
-  endpointContext,
-  forwardingAffected,
-  forwardingOwners,
-  NET,
-  networkContext,
-  pathTo,
-} from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
-import { fnv1a32 } from './hash.js';
+import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
+import type { PipelineFeature } from './feature.js';
 import { gotoNext, instructions, load, matchReg, setFlags } from './regs.js';
 import { FLAG, REG, table } from './tables.js';
 
@@ -56,19 +47,10 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
   ];
 }
 
-export const bridgeFeature: PipelineFeature = {
+export const bridgeFeature: PipelineFeature = endpointNetworkFeature({
   name: 'bridge',
   feature: Feature.L2Forwarding,
-
-  owners: (ix) => forwardingOwners(ix),
-
-  build(ix, owner): OwnedState {
-    if (ix.global.fwdMode !== 'bridge') return { flows: [] };
-    const cookie = makeCookie(Feature.L2Forwarding, fnv1a32(owner));
-    if (owner.startsWith(EP)) return { flows: endpointFlows(ix, owner.slice(EP.length), cookie) };
-    if (owner.startsWith(NET)) return { flows: networkFlows(ix, owner.slice(NET.length), cookie) };
-    return { flows: [] };
-  },
-
-  affected: (ix, change, before) => forwardingAffected(ix, change, before),
-};
+  mode: 'bridge',
+  endpointFlows,
+  networkFlows,
+});

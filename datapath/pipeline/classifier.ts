@@ -5,22 +5,18 @@
 // from other hosts get their source group from their source address (the sender's spoof guard
 // vouches for it).
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import { Feature } from '../../controller/flowtable/cookie.js';
 import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import {
   type EndpointContext,
-  EP,
   endpointContext,
-  forwardingAffected,
-  forwardingOwners,
-  NET,
+  endpointNetworkFeature,
   type NetworkContext,
   networkContext,
 } from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
-import { fnv1a32 } from './hash.js';
+import type { PipelineFeature } from './feature.js';
 import { ETH_ARP, ETH_IP, gotoNext, instructions, load, matchReg, note, setFlags } from './regs.js';
 import { FLAG, REG, table } from './tables.js';
 
@@ -101,24 +97,15 @@ function networkFlows(ix: IntentIndex, c: NetworkContext, cookie: bigint): Flow[
   return flows;
 }
 
-export const classifierFeature: PipelineFeature = {
+export const classifierFeature: PipelineFeature = endpointNetworkFeature({
   name: 'classifier',
   feature: Feature.Classifier,
-
-  owners: (ix) => forwardingOwners(ix),
-
-  build(ix, owner): OwnedState {
-    const cookie = makeCookie(Feature.Classifier, fnv1a32(owner));
-    if (owner.startsWith(EP)) {
-      const c = endpointContext(ix, owner.slice(EP.length));
-      return { flows: c ? endpointFlows(ix, c, cookie) : [] };
-    }
-    if (owner.startsWith(NET)) {
-      const c = networkContext(ix, owner.slice(NET.length));
-      return { flows: c ? networkFlows(ix, c, cookie) : [] };
-    }
-    return { flows: [] };
+  endpointFlows: (ix, id, cookie) => {
+    const c = endpointContext(ix, id);
+    return c ? endpointFlows(ix, c, cookie) : [];
   },
-
-  affected: (ix, change, before) => forwardingAffected(ix, change, before),
-};
+  networkFlows: (ix, key, cookie) => {
+    const c = networkContext(ix, key);
+    return c ? networkFlows(ix, c, cookie) : [];
+  },
+});

@@ -1,9 +1,12 @@
 // Owns the questions forwarding features ask of the intent about one endpoint or network: its
 // ids (network, VRF, group) and the way out of this host towards it. Pure lookups, no flows.
 
+import { type Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import type { Flow } from '../../controller/flowtable/manager.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
-import type { EndpointIntent, HostFacts, NetworkIntent } from '../../policy/compiler/intent.js';
-import type { Change } from './feature.js';
+import type { EndpointIntent, FwdMode, HostFacts, NetworkIntent } from '../../policy/compiler/intent.js';
+import type { Change, OwnedState, PipelineFeature } from './feature.js';
+import { fnv1a32 } from './hash.js';
 import { FLAG } from './tables.js';
 
 export interface NetworkContext {
@@ -149,4 +152,33 @@ export function* forwardingAffected(
       // ports to other hosts are host facts.
       return;
   }
+}
+
+/** What an endpoint-and-network feature computes; `mode` limits it to one forwarding mode. */
+export interface EndpointNetworkFlows {
+  name: string;
+  feature: Feature;
+  mode?: FwdMode;
+  endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[];
+  networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[];
+}
+
+/**
+ * A forwarding feature whose owners are the intent's endpoints and networks (the classifier, ARP,
+ * bridge and routing lookups): one shape, so their owners and affected sets cannot drift apart.
+ */
+export function endpointNetworkFeature(spec: EndpointNetworkFlows): PipelineFeature {
+  return {
+    name: spec.name,
+    feature: spec.feature,
+    owners: (ix) => forwardingOwners(ix),
+    build(ix, owner): OwnedState {
+      if (spec.mode !== undefined && ix.global.fwdMode !== spec.mode) return { flows: [] };
+      const cookie = makeCookie(spec.feature, fnv1a32(owner));
+      if (owner.startsWith(EP)) return { flows: spec.endpointFlows(ix, owner.slice(EP.length), cookie) };
+      if (owner.startsWith(NET)) return { flows: spec.networkFlows(ix, owner.slice(NET.length), cookie) };
+      return { flows: [] };
+    },
+    affected: (ix, change, before) => forwardingAffected(ix, change, before),
+  };
 }

@@ -9,21 +9,12 @@
 // The gateway address answers ARP (arp.ts) and ICMP echo (here, in the datapath); other IP sent
 // to it is dropped.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
+import { Feature } from '../../controller/flowtable/cookie.js';
 import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
-import {
-  EP,
-  endpointContext,
-  forwardingAffected,
-  forwardingOwners,
-  NET,
-  networkContext,
-  pathTo,
-} from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
-import { fnv1a32 } from './hash.js';
+import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
+import type { PipelineFeature } from './feature.js';
 import {
   ETH_IP,
   gotoNext,
@@ -142,19 +133,10 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
   ];
 }
 
-export const routingFeature: PipelineFeature = {
+export const routingFeature: PipelineFeature = endpointNetworkFeature({
   name: 'routing',
   feature: Feature.L3Forwarding,
-
-  owners: (ix) => forwardingOwners(ix),
-
-  build(ix, owner): OwnedState {
-    if (ix.global.fwdMode !== 'routing') return { flows: [] };
-    const cookie = makeCookie(Feature.L3Forwarding, fnv1a32(owner));
-    if (owner.startsWith(EP)) return { flows: endpointFlows(ix, owner.slice(EP.length), cookie) };
-    if (owner.startsWith(NET)) return { flows: networkFlows(ix, owner.slice(NET.length), cookie) };
-    return { flows: [] };
-  },
-
-  affected: (ix, change, before) => forwardingAffected(ix, change, before),
-};
+  mode: 'routing',
+  endpointFlows,
+  networkFlows,
+});
