@@ -3,6 +3,7 @@
 // and compile + install into a private OVS vs `ovs-ofctl --bundle add-flows` of the same flows.
 
 import { encodeEntry, type Flow, flowKey } from '../controller/flowtable/flow-index.js';
+import { macFromIpv4 as macOf } from '../datapath/host/index.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { forwardingFeatures } from '../datapath/pipeline/index.js';
 import { Compilation, type Delta } from '../policy/compiler/compile.js';
@@ -18,6 +19,7 @@ import type {
 } from '../policy/compiler/intent.js';
 import { parseAddressSpec } from '../policy/compiler/ip-range.js';
 import { policyFeature } from '../policy/compiler/policy.js';
+import { rule } from '../test/harness/intents.js';
 import { prng } from '../test/harness/prng.js';
 import {
   alternate,
@@ -43,30 +45,6 @@ export async function allFeatures(): Promise<{ features: PipelineFeature[]; whic
   return {
     features: [...forwardingFeatures, policyFeature],
     which: `${[...forwardingFeatures, policyFeature].map((f) => f.name).join(', ')}`,
-  };
-}
-
-function macOf(ip: string): string {
-  return `02:02:${ip
-    .split('.')
-    .map((x) => Number(x).toString(16).padStart(2, '0'))
-    .join(':')}`;
-}
-
-function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): RuleIntent {
-  return {
-    direction: 'in',
-    priority: 1,
-    action: 'allow',
-    protocol: 0,
-    port: 0,
-    fromGroup: '',
-    toGroup: '',
-    fromNetwork: '',
-    toNetwork: '',
-    fromIp: '',
-    toIp: '',
-    ...over,
   };
 }
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
-import { plugContainer } from '../../datapath/host/index.js';
+import { macFromIpv4, plugContainer } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
 import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
@@ -50,11 +50,7 @@ export interface AgentLab {
   restartAgent(): Promise<RunningNetplugin>;
 }
 
-export const macOf = (ip: string) =>
-  `02:02:${ip
-    .split('.')
-    .map((o) => Number(o).toString(16).padStart(2, '0'))
-    .join(':')}`;
+export const macOf = macFromIpv4;
 
 export interface AgentLabOptions {
   /**

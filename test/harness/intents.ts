@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { encodeEntry, flowKey } from '../../controller/flowtable/flow-index.js';
+import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import type { PipelineFeature } from '../../datapath/pipeline/feature.js';
 import { Compilation, type CompiledState, compile, type Delta } from '../../policy/compiler/compile.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
@@ -15,6 +16,7 @@ import type {
   HostFacts,
   Intent,
   NetworkIntent,
+  RuleIntent,
 } from '../../policy/compiler/intent.js';
 import { prng } from './prng.js';
 
@@ -35,13 +37,6 @@ export interface RandomWorldOptions {
 
 const pick = <T>(rand: () => number, xs: readonly T[]): T | undefined =>
   xs.length === 0 ? undefined : xs[Math.floor(rand() * xs.length)];
-
-function macOf(ip: string): string {
-  return `02:02:${ip
-    .split('.')
-    .map((b) => Number(b).toString(16).padStart(2, '0'))
-    .join(':')}`;
-}
 
 /**
  * A random world and its next states. Ids (tenant, network, group, port) and addresses are never
@@ -403,4 +398,22 @@ export function checkIncremental(
       assert.equal(new Set(groupIds).size, groupIds.length, `${where}: duplicate groups`);
     }
   }
+}
+
+/** A rule with Contiv's defaults (in, priority 1, allow, any protocol and port, no peers) and the fields given. */
+export function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): RuleIntent {
+  return {
+    direction: 'in',
+    priority: 1,
+    action: 'allow',
+    protocol: 0,
+    port: 0,
+    fromGroup: '',
+    toGroup: '',
+    fromNetwork: '',
+    toNetwork: '',
+    fromIp: '',
+    toIp: '',
+    ...over,
+  };
 }

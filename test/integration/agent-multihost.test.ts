@@ -11,7 +11,7 @@ import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { registerStoreProxy } from '../../api/rest/store-proxy.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
-import { plugContainer } from '../../datapath/host/index.js';
+import { macFromIpv4 as macOf, plugContainer } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
 import { type EndpointRecord, endpointKey, HOST_PREFIX } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
@@ -33,12 +33,6 @@ import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 const missing = missingFor(...LAB_COMMANDS, 'nsenter');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
 const silent = pino({ level: 'silent' });
-
-const macOf = (ip: string) =>
-  `02:02:${ip
-    .split('.')
-    .map((o) => Number(o).toString(16).padStart(2, '0'))
-    .join(':')}`;
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;

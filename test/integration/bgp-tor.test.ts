@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { RunningNetplugin } from '../../cli/netplugin.js';
-import { plugContainer } from '../../datapath/host/index.js';
+import { macFromIpv4 as macOf, plugContainer } from '../../datapath/host/index.js';
 import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
 import type { EmbeddedStore } from '../../state/embedded.js';
 import { type BgpLab, OUTSIDE, startBgpLab } from '../harness/bgp-lab.js';
@@ -25,11 +25,6 @@ const missing = [
   ...(existsSync('/usr/lib/frr/bgpd') ? [] : ['frr (/usr/lib/frr/bgpd)']),
 ];
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-const macOf = (ip: string) =>
-  `02:02:${ip
-    .split('.')
-    .map((o) => Number(o).toString(16).padStart(2, '0'))
-    .join(':')}`;
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<number> {
   const t0 = Date.now();

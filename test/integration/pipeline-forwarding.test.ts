@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import type { Change } from '../../datapath/pipeline/feature.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
@@ -24,14 +25,6 @@ import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 
 const missing = missingFor(...LAB_COMMANDS, 'tcpdump');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-
-/** Contiv's MAC rule: 02:02 + the IPv4 bytes. */
-function macOf(ip: string): string {
-  return `02:02:${ip
-    .split('.')
-    .map((b) => Number(b).toString(16).padStart(2, '0'))
-    .join(':')}`;
-}
 
 function endpoint(id: string, network: string, ip: string, host: string, group = ''): EndpointIntent {
   return { id, tenant: 't1', network, group, ip, mac: macOf(ip), host };

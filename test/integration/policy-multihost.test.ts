@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { VSwitch } from '../../datapath/vswitch.js';
@@ -13,6 +14,7 @@ import type { EndpointIntent, HostFacts, Intent, RuleIntent } from '../../policy
 import { policyFeature } from '../../policy/compiler/policy.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { type Host, startHosts } from '../harness/hosts.js';
+import { rule } from '../harness/intents.js';
 import type { Container } from '../harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 
@@ -22,30 +24,6 @@ const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missin
 const TUNNEL_PORT = 100;
 const UPLINK_PORT = 200;
 const NO_MS = 1500;
-
-function macOf(ip: string): string {
-  return `02:02:${ip
-    .split('.')
-    .map((b) => Number(b).toString(16).padStart(2, '0'))
-    .join(':')}`;
-}
-
-function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): RuleIntent {
-  return {
-    direction: 'in',
-    priority: 1,
-    action: 'allow',
-    protocol: 0,
-    port: 0,
-    fromGroup: '',
-    toGroup: '',
-    fromNetwork: '',
-    toNetwork: '',
-    fromIp: '',
-    toIp: '',
-    ...over,
-  };
-}
 
 const SEED_RULES: RuleIntent[] = [
   rule({ ruleId: '1', protocol: 6, action: 'deny' }),

@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { Compilation } from '../../policy/compiler/compile.js';
 import type {
@@ -21,6 +22,7 @@ import type {
 } from '../../policy/compiler/intent.js';
 import { policyFeature } from '../../policy/compiler/policy.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { rule } from '../harness/intents.js';
 import { addContainer, type Container, type Listener } from '../harness/netns.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
@@ -29,30 +31,6 @@ const missing = missingFor(...LAB_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
 
 const NO_MS = 1200;
-
-function macOf(ip: string): string {
-  return `02:02:${ip
-    .split('.')
-    .map((b) => Number(b).toString(16).padStart(2, '0'))
-    .join(':')}`;
-}
-
-function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): RuleIntent {
-  return {
-    direction: 'in',
-    priority: 1,
-    action: 'allow',
-    protocol: 0,
-    port: 0,
-    fromGroup: '',
-    toGroup: '',
-    fromNetwork: '',
-    toNetwork: '',
-    fromIp: '',
-    toIp: '',
-    ...over,
-  };
-}
 
 const SEED_RULES: RuleIntent[] = [
   rule({ ruleId: '1', protocol: 6, action: 'deny' }),
