@@ -95,6 +95,9 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Newest store revision seen by the watches, and the newest one the switch reflects. */
+  private seenRevision = 0;
+  private compiledRevision = 0;
   /** The private subnet our MASQUERADE rule is for, once made. */
   private natSubnet: string | undefined;
   private readonly bgp: BgpHook;
@@ -149,6 +152,11 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     return this.bgp;
   }
 
+  /** The store revision up to which intent has been compiled and applied (0 before any event). */
+  get appliedRevision(): number {
+    return this.compiledRevision;
+  }
+
   get flowManager(): FlowTableManager {
     return this.manager;
   }
@@ -171,6 +179,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
           (e) => {
             if (e.type === 'put' && e.value !== undefined) this.kvs.set(e.key, e.value);
             else this.kvs.delete(e.key);
+            if (e.revision > this.seenRevision) this.seenRevision = e.revision;
             this.schedule();
           },
           {
@@ -189,6 +198,8 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     this.manager.setFlows(state.flows);
     this.manager.setGroups(state.groups);
     this.manager.setMeters(state.meters);
+    // The listing's revision is compiled; events after it arrive through the watches.
+    this.compiledRevision = rev;
     this.client.start();
     this.bgp.announce(this.compilation.ix);
     this.opts.logger.info({ flows: state.flows.length, host: host.name }, 'agent started');
@@ -273,6 +284,16 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   private async reconcile(): Promise<void> {
     if (!this.intent || !this.compilation) return;
     const t0 = performance.now();
+    const upTo = this.seenRevision;
+    try {
+      await this.reconcileIntent(t0);
+    } finally {
+      this.compiledRevision = Math.max(this.compiledRevision, upTo);
+    }
+  }
+
+  private async reconcileIntent(t0: number): Promise<void> {
+    if (!this.intent || !this.compilation) return;
     const next = intentFromStore(this.kvEntries());
     const changes = diffIntent(this.intent, next);
     const routerChanged = this.configureBgp();

@@ -3,6 +3,7 @@
 // plugged in as netplugin does. Everything is registered for cleanup.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
@@ -33,7 +34,7 @@ export interface AgentLab {
   plugin: RunningNetplugin;
   /** A REST call that must succeed. */
   rest(method: 'POST' | 'DELETE', url: string, body?: object): Promise<void>;
-  /** Waits for the agent's next compile (or half a second) and for the switch to hold it. */
+  /** Waits until everything written to the store so far is compiled and on the switch. */
   converged(): Promise<void>;
   /** The namespace standing for the host (with `hostNamespace`), else undefined: the real host. */
   hostNs: Namespace | undefined;
@@ -106,15 +107,12 @@ export async function startAgentLab(opts: AgentLabOptions = {}): Promise<AgentLa
       assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
     },
     async converged() {
-      const agent = lab.plugin.agent;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, 500);
-        agent.once('converged', () => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-      await agent.flowManager.apply();
+      // A barrier the agent watches (a config type nothing compiles): once its revision is compiled,
+      // so is every write before it. The store's own revision also counts writes nobody watches.
+      const rev = await store.put('/contiv.io/config/zz-test-barrier/lab', String(Date.now()));
+      const deadline = Date.now() + 10_000;
+      while (lab.plugin.agent.appliedRevision < rev && Date.now() < deadline) await sleep(5);
+      await lab.plugin.agent.flowManager.apply();
     },
     async addEndpoint(id, network, group, ip, gateway, tenant = 'default') {
       const ns = await addNamespace();
