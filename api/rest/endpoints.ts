@@ -204,7 +204,10 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
       const ip = formatIP(6, v);
       return { ip, key: addrKey(netKey, ip) };
     }
-    throw new AllocationError(`network ${netKey}: no free IPv6 address left in ${text}`);
+    throw new AllocationError(`network ${netKey}`, 'no free IPv6 address left', {
+      name: 'ipv6Subnet',
+      value: text,
+    });
   }
 
   app.post('/plugin/allocAddress', async (req) => {
@@ -225,7 +228,12 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
       }
       const ip = await allocAddress(store, v4Space(t), {
         owner: UNBOUND_OWNER,
-        ...(preferred ? { preferred: preferred.split('/')[0] } : {}),
+        ...(preferred
+          ? {
+              preferred: preferred.split('/')[0],
+              preferredField: str(body, 'preferred', false) ? 'preferred' : 'address',
+            }
+          : {}),
         extras: { compares: parentCompares(t), ops: [] },
       });
       return { networkID: `${t.network}.${t.tenant}`, address: `${ip}/${len}`, ipAddress: `${ip}/${len}` };
@@ -341,7 +349,12 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
           // The record holding the address goes in the allocation's own transaction.
           const ip = await allocAddress(store, space, {
             owner: endpointID,
-            ...(requested ? { preferred: requested } : {}),
+            ...(requested
+              ? {
+                  preferred: requested,
+                  preferredField: str(body, 'ipAddress', false) ? 'ipAddress' : 'preferred',
+                }
+              : {}),
             extras: (chosen) => {
               rec = record(chosen);
               return {

@@ -415,7 +415,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (await rs.get(k)) continue; // taken in the store (read fresh after a conflict)
       return id;
     }
-    throw new AllocationError(`no free endpoint group id left in ${EPG_ID_RANGE.lo}-${EPG_ID_RANGE.hi}`);
+    throw new AllocationError(
+      'endpointGroup',
+      `no free group id left in ${EPG_ID_RANGE.lo}-${EPG_ID_RANGE.hi}`,
+    );
   }
 
   /** A group's id from the copy (owner index checked against the key), or from the store. */

@@ -47,9 +47,18 @@ export const TENANT_ID_RANGE = { lo: 1, hi: 65535 } as const;
 const MAX_ATTEMPTS = 1000;
 
 /** An allocation that cannot be made (exhausted, out of range, in use); the message names the network. */
+/**
+ * A refused allocation. Like the model's errors, the message names the object, the field whose value
+ * was refused (when one was) and the reason: `network default:net: pktTag 5000: outside the vlan range 1-4094`.
+ */
 export class AllocationError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(
+    readonly subject: string,
+    readonly reason: string,
+    readonly field?: { name: string; value?: string | number },
+  ) {
+    const v = field?.value === undefined ? '' : ` ${JSON.stringify(field.value)}`;
+    super(`${subject}: ${field ? `${field.name}${v}: ` : ''}${reason}`);
     this.name = 'AllocationError';
   }
 }
@@ -125,6 +134,14 @@ function describe(space: AddressSpace): string {
   return `${space.subnet.cidr} (addresses ${formatIP(f, first)}-${formatIP(f, last)})`;
 }
 
+/** The network field whose addresses ran out: the group's pool when allocating from one, else the subnet. */
+function spaceField(space: AddressSpace): { name: string; value: string } {
+  const f = space.subnet.family;
+  return space.pool
+    ? { name: 'ipPool', value: `${formatIP(f, space.pool.first)}-${formatIP(f, space.pool.last)}` }
+    : { name: 'subnet', value: space.subnet.cidr };
+}
+
 function ownerOf(kv: KV | undefined): string | undefined {
   if (!kv) return undefined;
   try {
@@ -165,6 +182,8 @@ export async function allocAddress(
   opts: {
     owner: string;
     preferred?: string;
+    /** The request field that named `preferred`, for errors (default `ipAddress`). */
+    preferredField?: string;
     /** The caller's part of the transaction; a function gets the address being tried (e.g. for a record holding it). */
     extras?: TxnExtras | ((ip: string) => TxnExtras);
   },
@@ -172,13 +191,13 @@ export async function allocAddress(
   const extrasFor = (ip: string) => (typeof opts.extras === 'function' ? opts.extras(ip) : opts.extras);
   const value = JSON.stringify({ owner: opts.owner });
   const f: Family = space.subnet.family;
+  const subject = `network ${space.network}`;
   if (opts.preferred) {
+    const asked = { name: opts.preferredField ?? 'ipAddress', value: opts.preferred };
     const ip = parseIP(opts.preferred);
     const { first, last } = bounds(space);
     if (!ip || ip.family !== f || ip.value < first || ip.value > last || ip.value === space.gateway) {
-      throw new AllocationError(
-        `network ${space.network}: address ${opts.preferred} is not allocatable in ${describe(space)}`,
-      );
+      throw new AllocationError(subject, `not allocatable in ${describe(space)}`, asked);
     }
     const text = formatIP(f, ip.value);
     const key = addrKey(space.network, text);
@@ -188,17 +207,14 @@ export async function allocAddress(
       for (const [group, range] of Object.entries(readPools(pk))) {
         const r = parsePool(range);
         if (ip.value >= r.first && ip.value <= r.last) {
-          throw new AllocationError(
-            `network ${space.network}: address ${text} is reserved for group ${group}`,
-          );
+          throw new AllocationError(subject, `reserved for the ipPool of group ${group}`, asked);
         }
       }
       guard.push({ key: poolsKey(space.network), target: 'mod', op: '==', value: pk?.modRevision ?? 0 });
     }
     if (!(await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], extrasFor(text)))) {
-      throw new AllocationError(
-        `network ${space.network}: address ${text} is in use by ${ownerOf(await store.get(key)) ?? 'another endpoint'}`,
-      );
+      const holder = ownerOf(await store.get(key)) ?? 'another endpoint';
+      throw new AllocationError(subject, `in use by ${holder}`, asked);
     }
     return text;
   }
@@ -217,14 +233,14 @@ export async function allocAddress(
     const taken = await takenAddresses(store, space);
     const candidate = pick(freeSkipping(first, last, taken, exclude, skip, attempt === 0 ? 1 : 8), attempt);
     if (candidate === undefined) {
-      throw new AllocationError(`network ${space.network}: no free address left in ${describe(space)}`);
+      throw new AllocationError(subject, `no free address left in ${describe(space)}`, spaceField(space));
     }
     const text = formatIP(f, candidate);
     const key = addrKey(space.network, text);
     if (await tryTxn(store, [absent(key), ...guard], [{ type: 'put', key, value }], extrasFor(text)))
       return text;
   }
-  throw new AllocationError(`network ${space.network}: address allocation kept conflicting; try again`);
+  throw new AllocationError(subject, 'address allocation kept conflicting; try again');
 }
 
 /** Free values in [first, last] outside taken, exclude and the skipped ranges, up to n, in order. */
@@ -269,10 +285,12 @@ function readPools(kv: KV | undefined): Record<string, string> {
  */
 export async function reservePool(store: Store, space: AddressSpace, group: string): Promise<void> {
   const pool = space.pool;
-  if (!pool) throw new AllocationError(`group ${group}: no ip-pool to reserve`);
-  if (space.subnet.family !== 4) throw new AllocationError(`group ${group}: IPv6 ip-pools are not supported`);
+  const subject = `endpointGroup ${group}`;
+  if (!pool) throw new AllocationError(subject, 'no ipPool to reserve');
   const f = space.subnet.family;
   const text = `${formatIP(f, pool.first)}-${formatIP(f, pool.last)}`;
+  const field = { name: 'ipPool', value: text };
+  if (f !== 4) throw new AllocationError(subject, 'IPv6 ip-pools are not supported', field);
   const key = poolsKey(space.network);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const kv = await store.get(key);
@@ -281,9 +299,7 @@ export async function reservePool(store: Store, space: AddressSpace, group: stri
       if (other === group) continue;
       const r = parsePool(range);
       if (r.first <= pool.last && pool.first <= r.last) {
-        throw new AllocationError(
-          `group ${group}: ip-pool ${text} overlaps the ip-pool ${range} of group ${other}`,
-        );
+        throw new AllocationError(subject, `overlaps the ipPool ${range} of group ${other}`, field);
       }
     }
     const next = JSON.stringify({ ...pools, [group]: text });
@@ -299,13 +315,11 @@ export async function reservePool(store: Store, space: AddressSpace, group: stri
         .sort((a, b) => (a < b ? -1 : 1))
         .slice(0, 5)
         .map((v) => formatIP(f, v));
-      throw new AllocationError(
-        `group ${group}: ip-pool ${text} holds allocated address(es) ${shown.join(', ')}`,
-      );
+      throw new AllocationError(subject, `holds allocated address(es) ${shown.join(', ')}`, field);
     }
     return;
   }
-  throw new AllocationError(`group ${group}: ip-pool reservation kept conflicting; try again`);
+  throw new AllocationError(subject, 'ipPool reservation kept conflicting; try again', field);
 }
 
 /** Gives a deleted group's ip-pool back to its network. */
@@ -323,7 +337,7 @@ export async function releasePool(store: Store, network: string, group: string):
     const r = await store.txn([{ key, target: 'mod', op: '==', value: kv?.modRevision ?? 0 }], ops);
     if (r.succeeded) return;
   }
-  throw new AllocationError(`group ${group}: ip-pool release kept conflicting; try again`);
+  throw new AllocationError(`endpointGroup ${group}`, 'ipPool release kept conflicting; try again');
 }
 
 /** Returns an address to the pool. With owner, only if that owner holds it. True when it was released. */
@@ -411,11 +425,12 @@ export async function allocNetworkTags(
   const vlans = vlanRange(ranges);
   const tagKind: TagKind = req.encap;
   const tagRange = req.encap === 'vlan' ? vlans : vxlanRange(ranges);
+  const subject = `network ${req.network}`;
+  const asked = { name: 'pktTag', value: req.pktTag };
   if (req.pktTag !== undefined && req.pktTag !== 0) {
     if (!Number.isInteger(req.pktTag) || req.pktTag < tagRange.lo || req.pktTag > tagRange.hi) {
-      throw new AllocationError(
-        `network ${req.network}: pkt-tag ${req.pktTag} is outside the ${req.encap} range ${tagRange.lo}-${tagRange.hi}`,
-      );
+      const reason = `outside the global ${req.encap}s range ${tagRange.lo}-${tagRange.hi}`;
+      throw new AllocationError(subject, reason, asked);
     }
   }
   const pktValue = JSON.stringify({ owner: req.network, use: 'pktTag' });
@@ -426,17 +441,14 @@ export async function allocNetworkTags(
     if (req.pktTag) {
       const holder = taken.get(req.pktTag);
       if (holder !== undefined) {
-        throw new AllocationError(
-          `network ${req.network}: pkt-tag ${req.pktTag} is in use by ${holder || 'another network'}`,
-        );
+        throw new AllocationError(subject, `in use by network ${holder || '(unknown)'}`, asked);
       }
       pktTag = req.pktTag;
     } else {
       pktTag = pick(freeIds(tagRange, taken, attempt === 0 ? 1 : 8), attempt);
       if (pktTag === undefined) {
-        throw new AllocationError(
-          `network ${req.network}: no free ${req.encap} id left in ${tagRange.lo}-${tagRange.hi}`,
-        );
+        const reason = `no free ${req.encap} id left in the global ${req.encap}s range ${tagRange.lo}-${tagRange.hi}`;
+        throw new AllocationError(subject, reason, { name: 'encap', value: req.encap });
       }
     }
     const compares: Compare[] = [absent(tagKey(tagKind, pktTag))];
@@ -446,9 +458,8 @@ export async function allocNetworkTags(
       const vlanTaken = await takenIds(store, 'vlan');
       localVlan = pick(freeIds(vlans, vlanTaken, attempt === 0 ? 1 : 8), attempt);
       if (localVlan === undefined) {
-        throw new AllocationError(
-          `network ${req.network}: no free local vlan left in ${vlans.lo}-${vlans.hi} for the vxlan network`,
-        );
+        const reason = `no free local vlan left in the global vlans range ${vlans.lo}-${vlans.hi}`;
+        throw new AllocationError(subject, reason, { name: 'encap', value: 'vxlan' });
       }
       compares.push(absent(tagKey('vlan', localVlan)));
       ops.push({ type: 'put', key: tagKey('vlan', localVlan), value: localValue });
@@ -456,7 +467,7 @@ export async function allocNetworkTags(
     if (await tryTxn(store, compares, ops, extras))
       return localVlan === undefined ? { encap: req.encap, pktTag } : { encap: req.encap, pktTag, localVlan };
   }
-  throw new AllocationError(`network ${req.network}: tag allocation kept conflicting; try again`);
+  throw new AllocationError(subject, 'tag allocation kept conflicting; try again');
 }
 
 /** Returns a network's ids, each only if this network still holds it. */
@@ -496,7 +507,7 @@ export async function checkRangeChange(store: Store, kind: TagKind, newRange: st
   try {
     range = parseIdRange(newRange, limits.lo, limits.hi);
   } catch (e) {
-    throw new AllocationError(`global ${kind}s "${newRange}": ${(e as Error).message}`);
+    throw new AllocationError('global global', (e as Error).message, { name: `${kind}s`, value: newRange });
   }
   const rev = await store.revision();
   const lost = orphans(await listTags(store, kind), range);
@@ -505,9 +516,8 @@ export async function checkRangeChange(store: Store, kind: TagKind, newRange: st
       .slice(0, 10)
       .map((o) => `${o.id} (${o.owner})`)
       .join(', ');
-    throw new AllocationError(
-      `global ${kind}s "${newRange}": would orphan ${lost.length} allocated id(s): ${shown}${lost.length > 10 ? ', …' : ''}`,
-    );
+    const reason = `would orphan ${lost.length} allocated id(s): ${shown}${lost.length > 10 ? ', …' : ''}`;
+    throw new AllocationError('global global', reason, { name: `${kind}s`, value: newRange });
   }
   return rev;
 }
@@ -524,11 +534,11 @@ export async function allocId(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const id = pick(freeIds(range, await takenIds(store, kind), attempt === 0 ? 1 : 8), attempt);
     if (id === undefined)
-      throw new AllocationError(`${owner}: no free ${kind} id left in ${range.lo}-${range.hi}`);
+      throw new AllocationError(`${kind} ${owner}`, `no free ${kind} id left in ${range.lo}-${range.hi}`);
     const key = tagKey(kind, id);
     if (await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], extras)) return id;
   }
-  throw new AllocationError(`${owner}: ${kind} id allocation kept conflicting; try again`);
+  throw new AllocationError(`${kind} ${owner}`, `${kind} id allocation kept conflicting; try again`);
 }
 
 /** Returns an id allocated by allocId, only if owner still holds it. True when released. */

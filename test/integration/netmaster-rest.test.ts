@@ -199,6 +199,14 @@ describe('netmaster REST', () => {
       pktTag: 1001,
     });
     assert.equal(again.status, 200, JSON.stringify(again.body));
+    // A taken tag is refused with the network, the field and the reason named.
+    const taken = await call(x.app, 'POST', path('network', 'default:third'), {
+      subnet: '31.1.1.0/24',
+      pktTag: 1001,
+    });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.Err, 'network default:third: pktTag 1001: in use by network default:other');
+    assert.equal((await call(x.app, 'GET', path('network', 'default:third'))).status, 404);
     assert.equal((await call(x.app, 'DELETE', path('network', 'default:other'))).status, 200);
     assert.deepEqual(await x.store.list('/contiv.io/ipam/vxlan/'), []);
   });
@@ -216,7 +224,10 @@ describe('netmaster REST', () => {
       ipPool: '60.1.1.15-60.1.1.30',
     });
     assert.equal(clash.status, 409);
-    assert.match(clash.body.Err ?? '', /overlaps/);
+    assert.equal(
+      clash.body.Err,
+      'endpointGroup default:g2: ipPool "60.1.1.15-60.1.1.30": overlaps the ipPool 60.1.1.10-60.1.1.20 of group default:g1',
+    );
     assert.equal((await call(x.app, 'GET', path('endpointGroup', 'default:g2'))).status, 404);
     const outside = await call(x.app, 'POST', path('endpointGroup', 'default:g3'), {
       ...g,
@@ -259,7 +270,10 @@ describe('netmaster REST', () => {
     assert.match(fwd.body.Err ?? '', /fwdMode/);
     const range = await call(x.app, 'POST', '/api/v1/globals/global/', { ...g, vlans: '1-100' });
     assert.equal(range.status, 409);
-    assert.match(range.body.Err ?? '', /orphan/);
+    assert.match(
+      range.body.Err ?? '',
+      /^global global: vlans "1-100": would orphan 1 allocated id\(s\): 300 \(default:v\)/,
+    );
     assert.equal(
       (await call(x.app, 'POST', '/api/v1/globals/global/', { ...g, vlans: '1-1000' })).status,
       200,

@@ -271,12 +271,12 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       const pooled = addressSpace('t:b', '10.1.1.10-10.1.1.20/24', '10.1.1.10', '10.1.1.15-10.1.1.16');
       assert.equal(await allocAddress(store, pooled, { owner: 'g1' }), '10.1.1.15');
       assert.equal(await allocAddress(store, pooled, { owner: 'g2' }), '10.1.1.16');
-      // The pool is exhausted; the error names the network and the pool's addresses.
+      // The pool is exhausted; the error names the network, the field (the pool) and its addresses.
       await assert.rejects(
         allocAddress(store, pooled, { owner: 'g3' }),
         (e: unknown) =>
           e instanceof AllocationError &&
-          /^network t:b: no free address left in 10\.1\.1\.0\/24 \(addresses 10\.1\.1\.15-10\.1\.1\.16\)$/.test(
+          /^network t:b: ipPool "10\.1\.1\.15-10\.1\.1\.16": no free address left in 10\.1\.1\.0\/24 \(addresses 10\.1\.1\.15-10\.1\.1\.16\)$/.test(
             e.message,
           ),
       );
@@ -293,7 +293,7 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       assert.equal(await allocAddress(store, space, { owner: 'a' }), '10.9.9.2');
       await assert.rejects(
         allocAddress(store, space, { owner: 'b' }),
-        /network blue:tiny: no free address left/,
+        /network blue:tiny: subnet "10\.9\.9\.0\/30": no free address left/,
       );
       await store.close();
     });
@@ -349,18 +349,18 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       assert.equal(await allocAddress(store, web, { owner: 'w1' }), '10.1.1.2');
       await assert.rejects(
         allocAddress(store, net, { owner: 'n2', preferred: '10.1.1.3' }),
-        /address 10\.1\.1\.3 is reserved for group default:web/,
+        /network default:p: ipAddress "10\.1\.1\.3": reserved for the ipPool of group default:web$/,
       );
       // Overlapping another pool, or holding an allocated address, is refused (and leaves nothing behind).
       const db = addressSpace('default:p', '10.1.1.0/24', '10.1.1.1', '10.1.1.4-10.1.1.9');
       await assert.rejects(
         reservePool(store, db, 'default:db'),
-        /overlaps the ip-pool 10\.1\.1\.2-10\.1\.1\.4 of group default:web/,
+        /endpointGroup default:db: ipPool "10\.1\.1\.4-10\.1\.1\.9": overlaps the ipPool 10\.1\.1\.2-10\.1\.1\.4 of group default:web$/,
       );
       const app = addressSpace('default:p', '10.1.1.0/24', '10.1.1.1', '10.1.1.5-10.1.1.9');
       await assert.rejects(
         reservePool(store, app, 'default:app'),
-        /holds allocated address\(es\) 10\.1\.1\.5/,
+        /endpointGroup default:app: ipPool "10\.1\.1\.5-10\.1\.1\.9": holds allocated address\(es\) 10\.1\.1\.5$/,
       );
       const v6 = addressSpace('default:p6', '2001:db8::/64', undefined, '2001:db8::10-2001:db8::20');
       await assert.rejects(reservePool(store, v6, 'default:v6'), /IPv6 ip-pools are not supported/);
@@ -423,15 +423,15 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       );
       await assert.rejects(
         allocNetworkTags(store, { network: 'default:c', encap: 'vlan', pktTag: 112 }, {}),
-        /network default:c: pkt-tag 112 is in use by default:b/,
+        /network default:c: pktTag 112: in use by network default:b$/,
       );
       await assert.rejects(
         allocNetworkTags(store, { network: 'default:c', encap: 'vlan', pktTag: 4095 }, {}),
-        /pkt-tag 4095 is outside the vlan range 1-4094/,
+        /pktTag 4095: outside the global vlans range 1-4094$/,
       );
       await assert.rejects(
         allocNetworkTags(store, { network: 'default:c', encap: 'vlan', pktTag: 50 }, { vlans: '100-200' }),
-        /outside the vlan range 100-200/,
+        /outside the global vlans range 100-200/,
       );
       assert.equal(
         (await allocNetworkTags(store, { network: 'default:d', encap: 'vlan' }, { vlans: '100-200' })).pktTag,
@@ -449,7 +449,7 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       assert.equal((await allocNetworkTags(store, { network: 'default:v', encap: 'vlan' }, {})).pktTag, 3);
       await assert.rejects(
         allocNetworkTags(store, { network: 'default:z', encap: 'vxlan', pktTag: 10001 }, {}),
-        /outside the vxlan range 1-10000/,
+        /outside the global vxlans range 1-10000/,
       );
       await releaseNetworkTags(store, 'default:x', t);
       assert.deepEqual(
@@ -470,11 +470,11 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       await allocNetworkTags(store, { network: 'default:a', encap: 'vlan' }, { vlans: '10-10' });
       await assert.rejects(
         allocNetworkTags(store, { network: 'default:b', encap: 'vlan' }, { vlans: '10-10' }),
-        /network default:b: no free vlan id left in 10-10/,
+        /network default:b: encap "vlan": no free vlan id left in the global vlans range 10-10$/,
       );
       await assert.rejects(
         allocNetworkTags(store, { network: 'default:c', encap: 'vxlan' }, { vlans: '10-10' }),
-        /network default:c: no free local vlan/,
+        /network default:c: encap "vxlan": no free local vlan/,
       );
       assert.deepEqual(await listTags(store, 'vxlan'), [], 'the failed vxlan network kept no VNI');
       await store.close();
@@ -485,7 +485,7 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       await allocNetworkTags(store, { network: 'default:x', encap: 'vxlan', pktTag: 9000 }, {});
       await assert.rejects(
         checkRangeChange(store, 'vlan', '100-200'),
-        /would orphan 2 allocated id\(s\): 1 \(default:x\), 5 \(default:a\)/,
+        /global global: vlans "[^"]+": would orphan 2 allocated id\(s\): 1 \(default:x\), 5 \(default:a\)$/,
       );
       assert.equal(typeof (await checkRangeChange(store, 'vlan', '1-100')), 'number');
       await assert.rejects(checkRangeChange(store, 'vxlan', '1-5000'), /9000 \(default:x\)/);
