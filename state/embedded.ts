@@ -18,6 +18,7 @@
 // lease stays alive until revoked or abandon()ed (the in-process stand-in for its holder dying).
 import {
   closeSync,
+  constants as fsConstants,
   fsyncSync,
   linkSync,
   openSync,
@@ -350,7 +351,12 @@ export class EmbeddedStore implements Store {
         image = Buffer.alloc(0);
       }
       const { records, validBytes } = parseLog(image);
-      const log = await open(join(dir, 'log'), 'a+');
+      // O_DSYNC: each append returns once its data is on disk, one thread-pool trip per group commit
+      // instead of write + fdatasync (same guarantee, fewer hops on the event loop).
+      const log = await open(
+        join(dir, 'log'),
+        fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_APPEND | fsConstants.O_DSYNC,
+      );
       if (validBytes < image.length) {
         // Drop the torn tail so new records do not follow garbage.
         await log.truncate(validBytes);
@@ -689,8 +695,9 @@ export class EmbeddedStore implements Store {
       if (this.failed) throw this.failed;
       if (bufs.length > 0) {
         const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
-        await this.log.write(data);
-        await this.log.datasync();
+        const { bytesWritten } = await this.log.write(data);
+        if (bytesWritten !== data.length)
+          throw new Error(`log append wrote ${bytesWritten} of ${data.length} bytes`);
         this.logBytes += data.length;
       }
     } catch (err) {
