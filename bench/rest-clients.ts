@@ -2,7 +2,7 @@
 // work does not share an event loop (and a core) with the netmaster being measured: real clients
 // (netctl, scripts) are other processes. Posts {secs} when every create succeeded, {error} if not.
 
-import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface ClientJob {
@@ -12,52 +12,90 @@ export interface ClientJob {
   network: string;
 }
 
-function post(
-  agent: Agent,
-  port: number,
-  path: string,
-  body: unknown,
-): Promise<{ status: number; text: string }> {
-  const payload = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path,
-        agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(payload);
-  });
+/**
+ * One keep-alive HTTP/1.1 connection that sends a request and reads its reply, nothing more: the
+ * load generator must cost less CPU than the server it measures (node:http's client cost more per
+ * request than netmaster itself and shares the machine's two cores with it), as wrk and autocannon do.
+ */
+class Lane {
+  private buf: Buffer = Buffer.alloc(0);
+  private waiting?: { resolve: (r: { status: number; text: string }) => void; reject: (e: Error) => void };
+
+  private constructor(private readonly sock: Socket) {
+    sock.setNoDelay(true);
+    sock.on('data', (d: Buffer) => {
+      this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+      this.tryReply();
+    });
+    const fail = (e: Error) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.reject(e);
+    };
+    sock.on('error', fail);
+    sock.on('close', () => fail(new Error('the server closed the connection')));
+  }
+
+  static open(port: number): Promise<Lane> {
+    return new Promise((resolve, reject) => {
+      const sock = connect(port, '127.0.0.1', () => resolve(new Lane(sock)));
+      sock.once('error', reject);
+    });
+  }
+
+  post(path: string, body: unknown): Promise<{ status: number; text: string }> {
+    const payload = JSON.stringify(body);
+    const head =
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(payload)}\r\n\r\n`;
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+      this.sock.write(head + payload);
+    });
+  }
+
+  private tryReply(): void {
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0 || !this.waiting) return;
+    const head = this.buf.toString('latin1', 0, end);
+    const status = Number(head.slice(9, 12));
+    const len = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    if (!len) {
+      this.waiting.reject(new Error(`reply without content-length: ${head.split('\r\n')[0]}`));
+      this.waiting = undefined;
+      return;
+    }
+    const total = end + 4 + Number(len[1]);
+    if (this.buf.length < total) return;
+    const text = this.buf.toString('utf8', end + 4, total);
+    this.buf = this.buf.subarray(total);
+    const w = this.waiting;
+    this.waiting = undefined;
+    w.resolve({ status, text });
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
 }
 
 async function main(job: ClientJob): Promise<number> {
-  const agents = Array.from({ length: job.clients }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+  const lanes = await Promise.all(Array.from({ length: job.clients }, () => Lane.open(job.port)));
   let next = 0;
   const t0 = performance.now();
   try {
     await Promise.all(
-      agents.map(async (agent) => {
+      lanes.map(async (lane) => {
         for (let i = next++; i < job.groups; i = next++) {
           const body = { tenantName: 'default', groupName: `g${i}`, networkName: job.network };
-          const r = await post(agent, job.port, `/api/v1/endpointGroups/default:g${i}/`, body);
+          const r = await lane.post(`/api/v1/endpointGroups/default:g${i}/`, body);
           if (r.status !== 200) throw new Error(`group g${i}: ${r.status} ${r.text}`);
         }
       }),
     );
     return (performance.now() - t0) / 1000;
   } finally {
-    for (const a of agents) a.destroy();
+    for (const l of lanes) l.close();
   }
 }
 

@@ -1,6 +1,7 @@
 // Owns the REST create benchmark: 10k endpoint groups through a listening netmaster (embedded and etcd
 // stores), against a fixed target and raw etcd3 puts. It never listens beyond 127.0.0.1 nor leaves dirs or servers.
 
+import { readFileSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -97,8 +98,26 @@ function clientsInWorker(job: ClientJob): Promise<number> {
   });
 }
 
+/** CPU seconds the main thread (netmaster's event loop; the clients run in a worker) has used so far. */
+function mainThreadCpu(): number {
+  // Fields 14 and 15 of /proc/<pid>/task/<tid>/stat are utime and stime in clock ticks (100/s);
+  // the comm field before them may hold spaces, so count from the closing parenthesis.
+  const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+interface RestRun {
+  rate: number;
+  /** Main-thread CPU per create (ms) and its share of the wall time: 1 means the event loop was the limit. */
+  serverCpuMsPerCreate: number;
+  serverBusy: number;
+  /** Whole-process CPU per create (ms): server, clients, fsync threads, GC. */
+  processCpuMsPerCreate: number;
+}
+
 /** Creates the network (untimed), then GROUPS groups over CLIENTS keep-alive agents; checks the count. */
-async function createThroughRest(store: Store, label: string): Promise<number> {
+async function createThroughRest(store: Store, label: string): Promise<RestRun> {
   const app = buildServer({ store });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
@@ -109,6 +128,8 @@ async function createThroughRest(store: Store, label: string): Promise<number> {
   try {
     const net = await call(clients[0]!, 'POST', `/api/v1/networks/default:${NETWORK.networkName}/`, NETWORK);
     if (net.status !== 200) throw new Error(`${label}: network create: ${net.status} ${net.text}`);
+    const cpu0 = mainThreadCpu();
+    const proc0 = process.cpuUsage();
     const secs = await clientsInWorker({
       port,
       clients: CLIENTS,
@@ -120,8 +141,20 @@ async function createThroughRest(store: Store, label: string): Promise<number> {
     const n = (JSON.parse(list.text) as unknown[]).length;
     if (n !== GROUPS) throw new Error(`${label}: ${n} endpoint groups listed, ${GROUPS} expected`);
     const rate = GROUPS / secs;
-    log(`${label}: ${GROUPS} groups in ${secs.toFixed(3)} s = ${rate.toFixed(0)} creates/s (${n} listed)`);
-    return rate;
+    const serverCpu = mainThreadCpu() - cpu0;
+    const proc = process.cpuUsage(proc0);
+    const run: RestRun = {
+      rate,
+      serverCpuMsPerCreate: (serverCpu * 1000) / GROUPS,
+      serverBusy: serverCpu / secs,
+      processCpuMsPerCreate: (proc.user + proc.system) / 1000 / GROUPS,
+    };
+    log(
+      `${label}: ${GROUPS} groups in ${secs.toFixed(3)} s = ${rate.toFixed(0)} creates/s (${n} listed); ` +
+        `server thread ${run.serverCpuMsPerCreate.toFixed(3)} ms CPU/create, busy ${(run.serverBusy * 100).toFixed(0)}%; ` +
+        `process ${run.processCpuMsPerCreate.toFixed(3)} ms CPU/create`,
+    );
+    return run;
   } finally {
     for (const c of clients) c.agent.destroy();
     await app.close();
@@ -159,12 +192,13 @@ async function embeddedBench(): Promise<BenchResult> {
     `fdatasync ${(fsync * 1000).toFixed(2)} ms: ${CLIENTS} clients each waiting for theirs can be acked at most ${ceiling.toFixed(0)}/s`,
   );
   const store = await EmbeddedStore.open(dir);
-  let rate: number;
+  let run: RestRun;
   try {
-    rate = await createThroughRest(store, 'embedded');
+    run = await createThroughRest(store, 'embedded');
   } finally {
     await store.close();
   }
+  const { rate, ...cpu } = run;
   return {
     name: 'rest-create/embedded',
     value: rate,
@@ -172,7 +206,7 @@ async function embeddedBench(): Promise<BenchResult> {
     peer: 'target',
     peerValue: TARGET,
     ratio: rate / TARGET,
-    context: { fdatasyncMs: fsync * 1000, fsyncCeilingPerSec: ceiling, ofCeiling: rate / ceiling },
+    context: { fdatasyncMs: fsync * 1000, fsyncCeilingPerSec: ceiling, ofCeiling: rate / ceiling, ...cpu },
   };
 }
 
@@ -182,7 +216,7 @@ async function etcdBench(): Promise<BenchResult> {
     const store = await EtcdStore.connect([etcd.endpoint]);
     let ours: number;
     try {
-      ours = await createThroughRest(store, 'etcd');
+      ours = (await createThroughRest(store, 'etcd')).rate;
     } finally {
       await store.close();
     }
