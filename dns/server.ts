@@ -33,10 +33,16 @@ export interface DnsServerOptions extends AnswererOptions {
 
 const MAX_BIND_TRIES = 20;
 
+/** A UDP process that died is started again after this long (doubling while it keeps dying, to 30 s). */
+const CHILD_RESTART_MS = 200;
+const CHILD_RESTART_MAX_MS = 30_000;
+
 export class DnsServer {
   private readonly tcpClients = new Set<TcpSocket>();
   private readonly children: ChildProcess[] = [];
   private stopMirror: () => void = () => {};
+  private closing = false;
+  private readonly restarts = new Set<NodeJS.Timeout>();
 
   private constructor(
     readonly answerer: Answerer,
@@ -85,7 +91,16 @@ export class DnsServer {
     return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
   }
 
+  /** The pids of the extra UDP processes now serving. */
+  get udpChildPids(): number[] {
+    return this.children.flatMap((c) =>
+      c.pid !== undefined && c.exitCode === null && c.signalCode === null ? [c.pid] : [],
+    );
+  }
+
   async close(): Promise<void> {
+    this.closing = true;
+    for (const t of this.restarts) clearTimeout(t);
     this.stopMirror();
     this.answerer.close();
     for (const c of this.children) c.kill();
@@ -97,36 +112,54 @@ export class DnsServer {
     ]);
   }
 
-  /** Children get the UDP socket and the registry's contents, then every change, in order. */
+  /**
+   * Children get the UDP socket and the registry's contents, then every change, in order. One that
+   * dies later is started again (with the registry as it is then): the socket keeps being read by
+   * the others meanwhile, so nothing is lost but capacity.
+   */
   private async startChildren(opts: DnsServerOptions, upstreams: Upstream[]): Promise<void> {
     const n = (opts.udpProcesses ?? 1) - 1;
     if (n <= 0) return;
     const script = fileURLToPath(new URL('./udp-worker.js', import.meta.url));
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < n; i++) {
-      const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      this.children.push(child);
-      ready.push(
-        new Promise((resolve, reject) => {
-          child.once('message', () => resolve());
-          child.once('exit', (code) => reject(new Error(`dns UDP process exited (${code}) before serving`)));
-        }),
-      );
-    }
-    const sendAll = (m: WorkerMessage) => {
-      for (const c of this.children) if (c.connected) c.send(m);
-    };
-    this.stopMirror = opts.registry.onUpdate((u) => sendAll({ type: 'update', u }));
-    const init: WorkerMessage = {
+    const initOf = (): WorkerMessage => ({
       type: 'init',
       tenant: this.tenant,
       ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
       upstreams: upstreams.map((u) => (u.family === 6 ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`)),
       ...(opts.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: opts.forwardTimeoutMs } : {}),
       kvs: opts.registry.snapshot(),
+    });
+    const spawn = (slot: number, delayMs: number, initial: boolean): Promise<void> => {
+      const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+      // The snapshot goes first, in the same tick the child joins the update fan-out, so no update
+      // can reach it before the state it applies to.
+      child.send(initOf(), this.udp);
+      this.children[slot] = child;
+      const started = Date.now();
+      return new Promise((resolve, reject) => {
+        let serving = false;
+        child.once('message', () => {
+          serving = true;
+          resolve();
+        });
+        child.once('exit', (code, signal) => {
+          if (!serving) reject(new Error(`dns UDP process exited (${code ?? signal}) before serving`));
+          // At start a failure is the caller's error; later, a child is always retried.
+          if (this.closing || (initial && !serving)) return;
+          // A child that lived long is restarted promptly; one that keeps dying, ever more slowly.
+          const next = Date.now() - started > CHILD_RESTART_MAX_MS ? CHILD_RESTART_MS : delayMs;
+          const t = setTimeout(() => {
+            this.restarts.delete(t);
+            if (!this.closing) spawn(slot, Math.min(next * 2, CHILD_RESTART_MAX_MS), false).catch(() => {});
+          }, next);
+          this.restarts.add(t);
+        });
+      });
     };
-    for (const c of this.children) c.send(init, this.udp);
-    await Promise.all(ready);
+    this.stopMirror = opts.registry.onUpdate((u) => {
+      for (const c of this.children) if (c.connected) c.send({ type: 'update', u } satisfies WorkerMessage);
+    });
+    await Promise.all(Array.from({ length: n }, (_, slot) => spawn(slot, CHILD_RESTART_MS, true)));
   }
 
   private serve(opts: DnsServerOptions): void {

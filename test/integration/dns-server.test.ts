@@ -137,6 +137,24 @@ describe(
       for (let i = 0; i < 6; i++) assert.deepEqual(await short(dns, 'web'), ['10.1.1.2', '10.1.1.3']);
     });
 
+    it('a UDP process that dies is started again and serves the names as they are now', async () => {
+      const server = dns.server!;
+      const [old] = server.udpChildPids;
+      assert.ok(old, 'one extra UDP process');
+      process.kill(old, 'SIGKILL');
+      // A name written while it is down must be in the new process's registry.
+      await store.put(epKey('e4'), ep('e4', 'default', 'contiv-c4', 'db', '10.1.1.5'));
+      const t0 = Date.now();
+      while (server.udpChildPids.length !== 1 || server.udpChildPids[0] === old) {
+        assert.ok(Date.now() - t0 < 5000, 'a new UDP process within 5 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      // Queries are spread over both processes: every answer is right.
+      for (let i = 0; i < 8; i++) assert.deepEqual(await short(dns, 'contiv-c4'), ['10.1.1.5']);
+      await store.delete(epKey('e4'));
+      await until((l) => l.length === 0, 'contiv-c4');
+    });
+
     it('a large group is truncated over UDP (TC) and complete over TCP; dig retries by itself', async () => {
       for (let i = 0; i < 60; i++)
         await store.put(epKey(`m${i}`), ep(`m${i}`, 'default', `m${i}`, 'big', `10.3.0.${i + 1}`));
