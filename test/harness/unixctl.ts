@@ -68,3 +68,39 @@ export class Unixctl {
     w?.reject(err);
   }
 }
+
+/**
+ * `ofproto/trace` of flow on bridge with the given conntrack state for every recirculation: did the
+ * last pass leave the switch (any datapath action but drop)?
+ */
+export async function traceDelivers(
+  ctl: Unixctl,
+  bridge: string,
+  flow: string,
+  ct: string,
+): Promise<boolean> {
+  const out = await ctl.call('ofproto/trace', bridge, flow, '--ct-next', ct);
+  const lines = out.split('\n').filter((l) => l.startsWith('Datapath actions:'));
+  const last = lines[lines.length - 1];
+  if (!last) throw new Error(`no datapath actions in trace of ${flow}:\n${out}`);
+  return last.trim() !== 'Datapath actions: drop';
+}
+
+/** Runs fn over items with one unixctl connection per worker (the daemon answers each in turn). */
+export async function overConnections<T, R>(
+  ctls: readonly Unixctl[],
+  items: readonly T[],
+  fn: (ctl: Unixctl, t: T) => Promise<R>,
+): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    ctls.map(async (ctl) => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(ctl, items[i]!);
+      }
+    }),
+  );
+  return out;
+}

@@ -19,7 +19,7 @@ import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { type Conn, evaluate, randomWorld } from '../harness/policy-eval.js';
 import { prng } from '../harness/prng.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
-import { Unixctl } from '../harness/unixctl.js';
+import { overConnections, traceDelivers, Unixctl } from '../harness/unixctl.js';
 
 const missing = missingFor(...LAB_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -62,29 +62,6 @@ function traceFlow(intent: Intent, f: HostFacts, c: Conn): string {
     ? `in_port=${f.endpointPorts.get(src.id)}`
     : `in_port=${TUNNEL},tun_id=${net.pktTag},tun_src=192.168.0.2,tun_dst=192.168.0.1`;
   return `${proto},${entry},dl_src=${src.mac},dl_dst=${dst.mac},nw_src=${p.src},nw_dst=${p.dst},nw_ttl=64${l4}`;
-}
-
-async function delivered(ctl: Unixctl, flow: string): Promise<boolean> {
-  const out = await ctl.call('ofproto/trace', br, flow, '--ct-next', 'trk,new');
-  const lines = out.split('\n').filter((l) => l.startsWith('Datapath actions:'));
-  const last = lines[lines.length - 1];
-  if (!last) throw new Error(`no datapath actions in trace of ${flow}:\n${out}`);
-  return last.trim() !== 'Datapath actions: drop';
-}
-
-/** Runs fn over items with one unixctl connection per worker (the daemon answers each in turn). */
-async function pool<T, R>(items: readonly T[], fn: (ctl: Unixctl, t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    ctls.map(async (ctl) => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(ctl, items[i]!);
-      }
-    }),
-  );
-  return out;
 }
 
 /** New connections within one network that h1 sees: from a local endpoint, or to one from h2. */
@@ -161,7 +138,9 @@ describe('forwarding + policy pipeline vs the reference evaluator (ofproto/trace
       assert.ok(f.endpointPorts.size <= PORTS);
       await applyState(mgr, compile(intent, f, [...forwardingFeatures, policyFeature]));
       const cs = conns(intent, w * 77, CONNS);
-      const got = await pool(cs, (ctl, c) => delivered(ctl, traceFlow(intent, f, c)));
+      const got = await overConnections(ctls, cs, (ctl, c) =>
+        traceDelivers(ctl, br, traceFlow(intent, f, c), 'trk,new'),
+      );
       cs.forEach((c, i) => {
         const want = evaluate(intent, c);
         if (got[i] !== want) {

@@ -18,7 +18,7 @@ import { runCleanups } from '../harness/cleanup.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { type Conn, evaluate, randomConns, randomWorld } from '../harness/policy-eval.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
-import { Unixctl } from '../harness/unixctl.js';
+import { overConnections, traceDelivers, Unixctl } from '../harness/unixctl.js';
 
 const missing = missingFor(...LAB_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -88,30 +88,6 @@ const mgr = new FlowTableManager();
 /** ofproto/trace over unixctl connections: thousands of ovs-appctl processes would dominate. */
 const ctls: Unixctl[] = [];
 
-/** Verdict of the last pass through the pipeline: did the packet leave by OUT_PORT? */
-async function traced(ctl: Unixctl, flow: string, ct: string): Promise<boolean> {
-  const out = await ctl.call('ofproto/trace', br, flow, '--ct-next', ct);
-  const lines = out.split('\n').filter((l) => l.startsWith('Datapath actions:'));
-  const last = lines[lines.length - 1];
-  if (!last) throw new Error(`no datapath actions in trace of ${flow}:\n${out}`);
-  return last.trim() !== 'Datapath actions: drop';
-}
-
-/** Runs fn over items with one unixctl connection per worker (the daemon answers each in turn). */
-async function pool<T, R>(items: readonly T[], fn: (ctl: Unixctl, t: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    ctls.map(async (ctl) => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(ctl, items[i]!);
-      }
-    }),
-  );
-  return out;
-}
-
 describe('policy flows vs the reference evaluator (ofproto/trace)', { skip }, () => {
   before(async () => {
     ovs = await startOvs();
@@ -147,7 +123,9 @@ describe('policy flows vs the reference evaluator (ofproto/trace)', { skip }, ()
       const flows = [...scaffold(), ...compile(world.intent, HOST, [policyFeature]).flows];
       await mgr.sync(flows);
       const conns = randomConns(world, w * 1000 + 1, CONNS);
-      const got = await pool(conns, (ctl, c) => traced(ctl, traceFlow(world.intent, c), 'trk,new'));
+      const got = await overConnections(ctls, conns, (ctl, c) =>
+        traceDelivers(ctl, br, traceFlow(world.intent, c), 'trk,new'),
+      );
       conns.forEach((c, i) => {
         const want = evaluate(world.intent, c);
         if (got[i] !== want) {
@@ -162,9 +140,9 @@ describe('policy flows vs the reference evaluator (ofproto/trace)', { skip }, ()
       });
       // Established and related traffic passes whatever the rules; invalid is dropped.
       const c0 = conns[0]!;
-      assert.equal(await traced(ctls[0]!, traceFlow(world.intent, c0), 'trk,est'), true);
-      assert.equal(await traced(ctls[0]!, traceFlow(world.intent, c0), 'trk,rel'), true);
-      assert.equal(await traced(ctls[0]!, traceFlow(world.intent, c0), 'trk,inv'), false);
+      assert.equal(await traceDelivers(ctls[0]!, br, traceFlow(world.intent, c0), 'trk,est'), true);
+      assert.equal(await traceDelivers(ctls[0]!, br, traceFlow(world.intent, c0), 'trk,rel'), true);
+      assert.equal(await traceDelivers(ctls[0]!, br, traceFlow(world.intent, c0), 'trk,inv'), false);
     }
     // Both verdicts must be well represented, or the comparison proves little.
     assert.ok(allowed > total * 0.2 && allowed < total * 0.9, `allowed ${allowed} of ${total}`);
