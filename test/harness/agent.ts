@@ -10,9 +10,10 @@ import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
 import { macFromIpv4, plugContainer } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
-import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
+import { endpointKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { onCleanup } from './cleanup.js';
+import { endpointRecord } from './intents.js';
 import { tempDirPrefix, uniqueName } from './names.js';
 import { addNamespace, type Namespace } from './netns.js';
 import { type OvsInstance, startOvs } from './ovs.js';
@@ -125,21 +126,7 @@ export async function startAgentLab(opts: AgentLabOptions = {}): Promise<AgentLa
         ip: `${ip}/24`,
         ...(gateway ? { gateway } : {}),
       });
-      const rec: EndpointRecord = {
-        endpointID: id,
-        tenant,
-        network,
-        endpointGroup: group,
-        endpointGroupId: 0,
-        ipAddress: ip,
-        ipv6Address: '',
-        macAddress: macOf(ip),
-        homingHost: cfg.host,
-        intfName: hostIf,
-        containerID: id,
-        containerName: id,
-        labels: {},
-      };
+      const rec = endpointRecord({ id, tenant, network, group, ip, host: cfg.host, intfName: hostIf });
       await store.put(endpointKey(id), JSON.stringify(rec));
       await lab.converged();
       await lab.plugin.agent.attachEndpoint(id, hostIf);

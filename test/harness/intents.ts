@@ -18,6 +18,7 @@ import type {
   NetworkIntent,
   RuleIntent,
 } from '../../policy/compiler/intent.js';
+import type { EndpointRecord } from '../../policy/model/endpoint.js';
 import { prng } from './prng.js';
 
 /** One extra kind of step: returns the next intent, or undefined when it does not apply. */
@@ -415,5 +416,35 @@ export function rule(over: Partial<RuleIntent> & Pick<RuleIntent, 'ruleId'>): Ru
     fromIp: '',
     toIp: '',
     ...over,
+  };
+}
+
+/**
+ * The record netmaster writes for an endpoint, as tests put it in the store directly: a container
+ * named after its id, MAC 02:02:+IPv4, no IPv6, no group id.
+ */
+export function endpointRecord(e: {
+  id: string;
+  network: string;
+  ip: string;
+  host: string;
+  intfName: string;
+  group?: string;
+  tenant?: string;
+}): EndpointRecord {
+  return {
+    endpointID: e.id,
+    tenant: e.tenant ?? 'default',
+    network: e.network,
+    endpointGroup: e.group ?? '',
+    endpointGroupId: 0,
+    ipAddress: e.ip,
+    ipv6Address: '',
+    macAddress: macOf(e.ip),
+    homingHost: e.host,
+    intfName: e.intfName,
+    containerID: e.id,
+    containerName: e.id,
+    labels: {},
   };
 }

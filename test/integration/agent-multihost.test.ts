@@ -11,14 +11,15 @@ import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { registerStoreProxy } from '../../api/rest/store-proxy.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
-import { macFromIpv4 as macOf, plugContainer } from '../../datapath/host/index.js';
+import { plugContainer } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
-import { type EndpointRecord, endpointKey, HOST_PREFIX } from '../../policy/model/endpoint.js';
+import { endpointKey, HOST_PREFIX } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { RemoteStore } from '../../state/remote.js';
 import type { Store } from '../../state/store.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { type Host, startHosts } from '../harness/hosts.js';
+import { endpointRecord } from '../harness/intents.js';
 import { tempDirPrefix, uniqueName } from '../harness/names.js';
 import {
   addNamespace,
@@ -72,21 +73,14 @@ for (const encap of ['vxlan', 'vlan'] as const) {
         ip: `${ip}/24`,
         mtu: encap === 'vxlan' ? 1450 : 1500,
       });
-      const rec: EndpointRecord = {
-        endpointID: name,
-        tenant: 'default',
+      const rec = endpointRecord({
+        id: name,
         network: 'contiv-net',
-        endpointGroup: group,
-        endpointGroupId: 0,
-        ipAddress: ip,
-        ipv6Address: '',
-        macAddress: macOf(ip),
-        homingHost: h.name,
+        group,
+        ip,
+        host: h.name,
         intfName: hostIf,
-        containerID: name,
-        containerName: name,
-        labels: {},
-      };
+      });
       await store.put(endpointKey(name), JSON.stringify(rec));
       await plugin.agent.attachEndpoint(name, hostIf);
       ns.set(name, n);
