@@ -29,7 +29,14 @@ import {
   type NetworkIdRequest,
   PluginError,
 } from './protocol.js';
-import { type ContivTarget, describeSelector, OPT_TAG, selectorFrom, type TargetResolver } from './target.js';
+import {
+  type ContivTarget,
+  describeSelector,
+  type NetworkMemory,
+  OPT_TAG,
+  selectorFrom,
+  type TargetResolver,
+} from './target.js';
 
 /** VXLAN adds 50 bytes to a 1500-byte underlay frame. */
 export const VXLAN_MTU = 1450;
@@ -112,6 +119,8 @@ export interface NetworkDriverOptions {
    * Docker does not repeat CreateNetwork, so they are read back from the engine.
    */
   networkOptions?: (networkID: string) => Promise<Record<string, unknown> | undefined>;
+  /** Where the Contiv object of each Docker network is kept; asked before networkOptions. */
+  memory?: NetworkMemory;
   log?: Logger;
 }
 
@@ -139,9 +148,21 @@ export class NetworkDriver {
   /** Endpoints whose Leave has run: their DeleteEndpoint has nothing of the host left to undo. */
   private readonly left = new Set<string>();
   private readonly links: Links;
+  /** Endpoints Docker has called about while a reconcile may run (see noteEndpoints). */
+  private touched: Set<string> | undefined;
 
   constructor(private readonly opts: NetworkDriverOptions) {
     this.links = opts.links ?? hostLinks;
+  }
+
+  /** Notes, until stopNoting, every endpoint a call names: a reconcile must leave those alone. */
+  noteEndpoints(): ReadonlySet<string> {
+    this.touched = new Set();
+    return this.touched;
+  }
+
+  stopNoting(): void {
+    this.touched = undefined;
   }
 
   handlers(): Record<string, Handler> {
@@ -152,10 +173,7 @@ export class NetworkDriver {
         ConnectivityScope: 'global',
       }),
       '/NetworkDriver.CreateNetwork': (b) => this.createNetwork(obj(b, 'CreateNetwork')),
-      '/NetworkDriver.DeleteNetwork': (b) => {
-        this.networks.delete(obj<NetworkIdRequest>(b, 'DeleteNetwork').NetworkID);
-        return {};
-      },
+      '/NetworkDriver.DeleteNetwork': (b) => this.deleteNetwork(obj(b, 'DeleteNetwork')),
       '/NetworkDriver.CreateEndpoint': (b) => this.createEndpoint(obj(b, 'CreateEndpoint')),
       '/NetworkDriver.DeleteEndpoint': (b) => this.deleteEndpoint(obj(b, 'DeleteEndpoint')),
       '/NetworkDriver.EndpointOperInfo': (b) => this.endpointOperInfo(obj(b, 'EndpointOperInfo')),
@@ -190,15 +208,26 @@ export class NetworkDriver {
         `Contiv ${describeSelector(sel)} needs --ipam-driver ${this.opts.pluginName} with the same options ` +
           `(Docker's pool is ${pool ?? 'none'}, the Contiv subnet ${t.subnet})`,
       );
+    this.touched?.add(req.NetworkID);
+    await this.opts.memory?.remember(req.NetworkID, t);
     this.networks.set(req.NetworkID, t);
     this.opts.log?.info({ networkID: req.NetworkID, ...t }, 'docker network mapped');
+    return {};
+  }
+
+  async deleteNetwork(req: NetworkIdRequest): Promise<Record<string, never>> {
+    await this.opts.memory?.forget(req.NetworkID);
+    this.networks.delete(req.NetworkID);
     return {};
   }
 
   private async network(networkID: string): Promise<ContivTarget> {
     const known = this.networks.get(networkID);
     if (known) return known;
-    const sel = selectorFrom(await this.opts.networkOptions?.(networkID));
+    // Remembered, or (a network made before netplugin kept that memory) the engine's options.
+    const sel =
+      (await this.opts.memory?.recall(networkID)) ??
+      selectorFrom(await this.opts.networkOptions?.(networkID));
     if (!sel)
       throw new PluginError(`Docker network ${networkID} is not a known ${this.opts.pluginName} network`);
     const t = await this.opts.targets.resolve(sel);
@@ -207,6 +236,7 @@ export class NetworkDriver {
   }
 
   async createEndpoint(req: CreateEndpointRequest): Promise<CreateEndpointResponse> {
+    this.touched?.add(req.EndpointID);
     const t = await this.network(req.NetworkID);
     const ip = (req.Interface?.Address ?? '').split('/')[0] ?? '';
     if (!isIPv4(ip))
@@ -239,6 +269,7 @@ export class NetworkDriver {
   }
 
   async deleteEndpoint(req: EndpointRequest): Promise<Record<string, never>> {
+    this.touched?.add(req.EndpointID);
     // A Leave that never came (dockerd stopped with the container running, or this netplugin
     // restarted in between) left the port and the veth: they go with the endpoint.
     if (!this.left.delete(req.EndpointID)) {
@@ -262,6 +293,7 @@ export class NetworkDriver {
   }
 
   async join(req: JoinRequest): Promise<JoinResponse> {
+    this.touched?.add(req.EndpointID);
     const t = await this.network(req.NetworkID);
     const ep = this.endpoints.get(req.EndpointID);
     const hostIf = hostIfName(req.EndpointID);
@@ -306,6 +338,7 @@ export class NetworkDriver {
   }
 
   async leave(req: EndpointRequest): Promise<Record<string, never>> {
+    this.touched?.add(req.EndpointID);
     const hostIf = hostIfName(req.EndpointID);
     const t0 = performance.now();
     await this.opts.host.detachEndpoint(req.EndpointID, hostIf);

@@ -1,6 +1,7 @@
 // Owns how a Docker network is mapped onto Contiv: Docker's network names for Contiv objects, the
 // options that select a Contiv (tenant, network, group), the IPAM pool id that carries that choice,
-// and reading the selected objects' config from the store. It never allocates anything.
+// reading the selected objects' config from the store, and each host's memory of which Contiv object
+// its Docker networks are. It never allocates anything.
 
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store } from '../../state/store.js';
@@ -150,4 +151,54 @@ function targetOf(net: NetworkConfig, group: EndpointGroupConfig | undefined): C
     ipPool: group?.ipPool ?? '',
     encap: net.encap === 'vlan' ? 'vlan' : 'vxlan',
   };
+}
+
+/** `/contiv.io/oper/docknet/<host>/<dockerNetworkID>` → the Contiv object (JSON {tenant, network, group}). */
+export const DOCKNET_PREFIX = '/contiv.io/oper/docknet/';
+
+/** Which Contiv object each Docker network of this host is, kept across netplugin restarts. */
+export interface NetworkMemory {
+  remember(networkID: string, t: { tenant: string; network: string; group: string }): Promise<void>;
+  /** undefined when the network was never remembered. */
+  recall(networkID: string): Promise<{ tenant: string; network: string; group: string } | undefined>;
+  forget(networkID: string): Promise<void>;
+  /** Every network id remembered on this host. */
+  list(): Promise<string[]>;
+}
+
+/**
+ * Docker calls CreateNetwork once per network, and after a dockerd restart it calls CreateEndpoint
+ * and Join for restarting containers before it serves its API: the mapping cannot be read back from
+ * the engine then. Kept per host: local-scope networks have a different id on every engine.
+ */
+export class StoreNetworkMemory implements NetworkMemory {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly store: Store,
+    host: string,
+  ) {
+    this.prefix = `${DOCKNET_PREFIX}${encodeURIComponent(host)}/`;
+  }
+
+  async remember(networkID: string, t: { tenant: string; network: string; group: string }): Promise<void> {
+    const value = JSON.stringify({ tenant: t.tenant, network: t.network, group: t.group });
+    await this.store.put(this.prefix + networkID, value);
+  }
+
+  async recall(networkID: string): Promise<{ tenant: string; network: string; group: string } | undefined> {
+    const v = parse<{ tenant?: unknown; network?: unknown; group?: unknown }>(
+      (await this.store.get(this.prefix + networkID))?.value,
+    );
+    if (typeof v?.tenant !== 'string' || typeof v.network !== 'string') return undefined;
+    return { tenant: v.tenant, network: v.network, group: typeof v.group === 'string' ? v.group : '' };
+  }
+
+  async forget(networkID: string): Promise<void> {
+    await this.store.delete(this.prefix + networkID);
+  }
+
+  async list(): Promise<string[]> {
+    return (await this.store.list(this.prefix)).map((kv) => kv.key.slice(this.prefix.length));
+  }
 }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
@@ -56,6 +56,68 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
         await sleep(500);
       }
     }
+  };
+  /** netmaster's REST API, from inside the plugin's host. */
+  const rest = async (path: string): Promise<unknown> =>
+    JSON.parse(
+      await run('ip', ['netns', 'exec', ns.name, 'busybox', 'wget', '-qO-', `http://127.0.0.1:9999${path}`]),
+    );
+  /** ovs-vsctl/ovs-ofctl against the plugin's own OVS (its rootfs lies in dockerd's data root). */
+  const pluginOvs = async () => {
+    const id = (await docker(['plugin', 'inspect', '-f', '{{.Id}}', plugin])).trim();
+    const rundir = join(dockerd.dir, 'root', 'plugins', id, 'rootfs', 'var', 'run', 'openvswitch');
+    return {
+      vsctl: (args: string[]) => run('ovs-vsctl', [`--db=unix:${rundir}/db.sock`, ...args]),
+      flows: () => run('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-flows', `unix:${rundir}/contivbr.mgmt`]),
+    };
+  };
+  /** Docker's endpoints on our networks, by network name. */
+  const dockerEndpoints = async (): Promise<Map<string, string[]>> => {
+    const out = new Map<string, string[]>();
+    const ids = (await docker(['network', 'ls', '-q', '--filter', `driver=${plugin}`])).split('\n');
+    for (const id of ids.filter(Boolean)) {
+      const [n] = JSON.parse(await docker(['network', 'inspect', id])) as {
+        Name: string;
+        Containers?: Record<string, { EndpointID: string }>;
+      }[];
+      if (n)
+        out.set(
+          n.Name,
+          Object.values(n.Containers ?? {}).map((c) => c.EndpointID),
+        );
+    }
+    return out;
+  };
+  /**
+   * Nothing leaked: netmaster's endpoint records are Docker's endpoints, the bridge's container
+   * ports theirs, each Contiv network's allocated addresses its endpoints' (gateways are not
+   * allocated), and no flow names an address in `gone`.
+   */
+  const assertNoLeaks = async (networks: string[], gone: string[] = []) => {
+    const live = [...(await dockerEndpoints()).values()].flat().sort();
+    const records = ((await rest('/plugin/endpoints')) as { endpointID: string }[])
+      .map((e) => e.endpointID)
+      .sort();
+    assert.deepEqual(records, live, 'endpoint records are not Docker endpoints');
+    const ovs = await pluginOvs();
+    const ports = (await ovs.vsctl(['list-ports', 'contivbr']))
+      .split('\n')
+      .filter((p) => p.startsWith('vp'))
+      .sort();
+    assert.deepEqual(ports, live.map((id) => `vp${id.slice(0, 11)}`).sort(), 'stale OVS ports');
+    for (const net of networks) {
+      const { Oper } = (await rest(`/api/v1/inspect/networks/default:${net}/`)) as {
+        Oper: { numEndpoints: number; allocatedAddressesCount: number; allocatedIPAddresses: string };
+      };
+      assert.equal(
+        Oper.allocatedAddressesCount,
+        Oper.numEndpoints,
+        `${net}: addresses ${Oper.allocatedIPAddresses} for ${Oper.numEndpoints} endpoints`,
+      );
+    }
+    const flows = await ovs.flows();
+    for (const ip of gone)
+      assert.ok(!flows.includes(`${ip},`) && !flows.includes(`${ip} `), `flows of ${ip} left`);
   };
   const step = async (fn: () => Promise<void>) => {
     try {
@@ -116,7 +178,7 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
           'CONTIV_NETPLUGIN_ETCD_ENDPOINTS=',
           'CONTIV_OVS=own',
           `log_dir.source=${logDir}`,
-          `docker_socket.source=${dockerd.socket}`,
+          `docker_dir.source=${dirname(dockerd.socket)}`,
         ],
         120_000,
       );
@@ -164,6 +226,39 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       const out = await docker(['run', '--rm', '--net=contiv-net', 'bbox', 'ping', '-c2', '-W2', 'c1']);
       assert.match(out, /2 packets received/);
       await docker(['rm', '-f', 'c1']);
+    }));
+
+  test('dockerd restart with the plugin enabled: it comes back enabled, networks and containers stay, nothing leaks', () =>
+    step(async () => {
+      await docker([
+        'run',
+        '-d',
+        '--restart=always',
+        '--net=contiv-net',
+        '--name=c3',
+        'bbox',
+        'sleep',
+        '3600',
+      ]);
+      const before = await ipOf('c3', 'contiv-net');
+      const starts = () => bootLog().split('started netplugin with netmaster').length;
+      const started = starts();
+      await dockerd.restart();
+      // dockerd waited for the plugin's socket and enabled it before it served its API.
+      assert.equal((await docker(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true');
+      assert.equal(starts(), started + 1, 'the plugin was not started again');
+      for (let i = 0; (await docker(['inspect', '-f', '{{.State.Running}}', 'c3'])).trim() !== 'true'; i++) {
+        assert.ok(i < 150, 'c3 (--restart=always) did not come back');
+        await sleep(200);
+      }
+      const after = await ipOf('c3', 'contiv-net');
+      assert.match(after, /^100\.1\.1\./);
+      process.stderr.write(`# c3 ${before} before the restart, ${after} after\n`);
+      const out = await docker(['run', '--rm', '--net=contiv-net', 'bbox', 'ping', '-c2', '-W2', 'c3']);
+      assert.match(out, /2 packets received/);
+      await assertNoLeaks(['contiv-net']);
+      await docker(['rm', '-f', 'c3']);
+      await assertNoLeaks(['contiv-net'], [after]);
     }));
 
   test('swarm mode with a Contiv group: a dnsrr service of 3 replicas reach each other, p1 holds', () =>
