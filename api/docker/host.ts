@@ -49,6 +49,7 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
   const pluginName = opts.pluginName ?? 'netplugin';
   const engine = new DockerEngine(opts.dockerSocket ?? DEFAULT_DOCKER_SOCKET);
   const netmaster = new RestNetmasterClient(opts.netmasterUrl);
+  const targets = new StoreTargetResolver(opts.store);
   let plugin: DockerPlugin | undefined;
   let sync: DockerNetworkSync | undefined;
   try {
@@ -56,8 +57,10 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
       name: pluginName,
       ...(opts.pluginDir ? { dir: opts.pluginDir } : {}),
       ...(opts.socketName ? { socketName: opts.socketName } : {}),
-      targets: new StoreTargetResolver(opts.store),
+      targets,
       memory: new StoreNetworkMemory(opts.store, opts.hostName),
+      // Swarm mode (a global-scope driver): `--subnet` networks without a contiv-tag, as Contiv's.
+      ...(opts.scope === 'global' ? { subnetPools: targets } : {}),
       netmaster,
       host: opts.agent,
       hostName: opts.hostName,

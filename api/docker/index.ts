@@ -10,7 +10,7 @@ import { type PluginServer, startPluginServer } from './plugin-server.js';
 import { FreedAddresses, type HostAttach, type NetmasterClient } from './ports.js';
 import { type ReconcileResult, reconcileEndpoints } from './reconcile.js';
 import { type Retried, retryInBackground } from './retry.js';
-import type { NetworkMemory, TargetResolver } from './target.js';
+import type { NetworkMemory, SubnetPools, TargetResolver } from './target.js';
 
 export type { DockerNetwork, NetworkSpec } from './engine.js';
 export { DEFAULT_DOCKER_SOCKET, DockerEngine, DockerEngineError, MANAGED_LABEL } from './engine.js';
@@ -29,7 +29,7 @@ export type { Retried, RetryOptions } from './retry.js';
 export { retryInBackground } from './retry.js';
 export type { DockerSyncOptions, SyncResult } from './sync.js';
 export { DockerNetworkSync, desiredNetworks } from './sync.js';
-export type { ContivTarget, NetworkMemory, Selector, TargetResolver } from './target.js';
+export type { ContivTarget, NetworkMemory, Selector, SubnetPools, TargetResolver } from './target.js';
 export { DOCKNET_PREFIX, dockerNetworkName, StoreNetworkMemory, StoreTargetResolver } from './target.js';
 
 export interface DockerPluginOptions {
@@ -48,6 +48,11 @@ export interface DockerPluginOptions {
   engine?: DockerEngine;
   /** The Contiv object of each Docker network, kept across restarts. */
   memory?: NetworkMemory;
+  /**
+   * Swarm mode's networks without a contiv-tag (`--subnet`): their pools are found here, and their
+   * Contiv networks made at AllocateNetwork under the engine's name for them (needs engine).
+   */
+  subnetPools?: SubnetPools;
   /** The namespace dockerd runs in (a simulated host); veths are made there. */
   netns?: NetnsRef;
   links?: Links;
@@ -77,11 +82,20 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
     links,
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.memory ? { memory: opts.memory } : {}),
+    ...(engine && opts.subnetPools
+      ? { dockerNetworkName: async (id: string) => (await engine.inspectNetwork(id))?.Name }
+      : {}),
     ...(engine
       ? { networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined }
       : {}),
   });
-  const ipam = new IpamDriver({ targets: opts.targets, netmaster: opts.netmaster, pluginName: name, freed });
+  const ipam = new IpamDriver({
+    targets: opts.targets,
+    netmaster: opts.netmaster,
+    pluginName: name,
+    freed,
+    ...(opts.subnetPools ? { subnetPools: opts.subnetPools } : {}),
+  });
   const { netmaster } = opts;
   // Noted from before the socket opens: the endpoints Docker calls about are its current ones.
   const touched = engine && netmaster.listEndpoints ? network.noteEndpoints() : undefined;

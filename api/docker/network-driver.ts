@@ -17,6 +17,7 @@ import {
 import { parseSubnet } from '../../policy/ipam/addr.js';
 import type { FreedAddresses, HostAttach, NetmasterClient } from './ports.js';
 import {
+  type AllocateNetworkRequest,
   type CreateEndpointRequest,
   type CreateEndpointResponse,
   type CreateNetworkRequest,
@@ -31,9 +32,12 @@ import {
 } from './protocol.js';
 import {
   type ContivTarget,
+  DEFAULT_TENANT,
   describeSelector,
   type NetworkMemory,
+  OPT_NETWORK,
   OPT_TAG,
+  OPT_TENANT,
   selectorFrom,
   type TargetResolver,
 } from './target.js';
@@ -121,6 +125,11 @@ export interface NetworkDriverOptions {
   networkOptions?: (networkID: string) => Promise<Record<string, unknown> | undefined>;
   /** Where the Contiv object of each Docker network is kept; asked before networkOptions. */
   memory?: NetworkMemory;
+  /**
+   * Swarm mode: a Docker network's name by id. With it, AllocateNetwork of a network without a
+   * contiv-tag makes its Contiv network (named so, default tenant) and FreeNetwork removes it.
+   */
+  dockerNetworkName?: (networkID: string) => Promise<string | undefined>;
   log?: Logger;
 }
 
@@ -179,13 +188,9 @@ export class NetworkDriver {
       '/NetworkDriver.EndpointOperInfo': (b) => this.endpointOperInfo(obj(b, 'EndpointOperInfo')),
       '/NetworkDriver.Join': (b) => this.join(obj(b, 'Join')),
       '/NetworkDriver.Leave': (b) => this.leave(obj(b, 'Leave')),
-      // Swarm keeps what AllocateNetwork answers as the network's driver options for the nodes'
-      // CreateNetwork: echo them, or the nodes never see the contiv-tag.
-      '/NetworkDriver.AllocateNetwork': (b) => ({
-        Options: (b as { Options?: Record<string, string> | null }).Options ?? {},
-      }),
-      // Swarm's other manager-side call and external connectivity: nothing for this driver to do.
-      '/NetworkDriver.FreeNetwork': ok,
+      '/NetworkDriver.AllocateNetwork': (b) => this.allocateNetwork(obj(b, 'AllocateNetwork')),
+      '/NetworkDriver.FreeNetwork': (b) => this.freeNetwork(obj(b, 'FreeNetwork')),
+      // External connectivity: nothing for this driver to do.
       '/NetworkDriver.ProgramExternalConnectivity': ok,
       '/NetworkDriver.RevokeExternalConnectivity': ok,
       '/NetworkDriver.DiscoverNew': ok,
@@ -212,6 +217,43 @@ export class NetworkDriver {
     await this.opts.memory?.remember(req.NetworkID, t);
     this.networks.set(req.NetworkID, t);
     this.opts.log?.info({ networkID: req.NetworkID, ...t }, 'docker network mapped');
+    return {};
+  }
+
+  /**
+   * Swarm's manager-side call, once per network; what it answers becomes the network's driver
+   * options in the nodes' CreateNetwork: the given ones echoed (or the nodes never see the
+   * contiv-tag), plus, for a network it made the Contiv network of, that network's name.
+   */
+  async allocateNetwork(req: AllocateNetworkRequest): Promise<{ Options: Record<string, string> }> {
+    const options = req.Options ?? {};
+    const nameOf = this.opts.dockerNetworkName;
+    if (selectorFrom(options) || !nameOf) return { Options: options };
+    const create = this.opts.netmaster.createDockerNetwork;
+    if (!create) throw new PluginError('this netmaster client cannot create networks');
+    const v4 = req.IPv4Data?.[0];
+    const subnet = v4?.Pool ? cidrOf(v4.Pool) : undefined;
+    if (!subnet)
+      throw new PluginError(
+        `Docker network ${req.NetworkID} has no IPv4 pool: give --subnet, or -o ${OPT_TAG}=T --ipam-opt ${OPT_TAG}=T`,
+      );
+    const name = await nameOf(req.NetworkID);
+    if (!name) throw new PluginError(`Docker network ${req.NetworkID}: the engine does not know it`);
+    await create.call(this.opts.netmaster, {
+      networkID: req.NetworkID,
+      name,
+      subnet,
+      gateway: (v4?.Gateway ?? '').split('/')[0] ?? '',
+    });
+    this.opts.log?.info(
+      { networkID: req.NetworkID, name, subnet },
+      'contiv network made for a docker network',
+    );
+    return { Options: { ...options, [OPT_TENANT]: DEFAULT_TENANT, [OPT_NETWORK]: name } };
+  }
+
+  async freeNetwork(req: NetworkIdRequest): Promise<Record<string, never>> {
+    if (this.opts.dockerNetworkName) await this.opts.netmaster.deleteDockerNetwork?.(req.NetworkID);
     return {};
   }
 

@@ -10,6 +10,7 @@
 
 import type { Logger } from 'pino';
 import { parseSubnet } from '../../policy/ipam/addr.js';
+import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store, Watcher } from '../../state/store.js';
 import { type DockerEngine, type DockerNetwork, MANAGED_LABEL, type NetworkSpec } from './engine.js';
@@ -60,6 +61,8 @@ export function desiredNetworks(
   pluginName: string,
   owner: string,
   scope?: 'local' | 'swarm',
+  /** "tenant:network" of Contiv networks made for a Docker network: that one exists already. */
+  dockerMade: ReadonlySet<string> = new Set(),
 ): Map<string, NetworkSpec> {
   const out = new Map<string, NetworkSpec>();
   const byKey = new Map<string, NetworkConfig>();
@@ -83,6 +86,7 @@ export function desiredNetworks(
     // Docker's IPAM config needs an IPv4 subnet; a network without one has no Docker network.
     if (!n.subnet) continue;
     byKey.set(`${n.tenantName}:${n.networkName}`, n);
+    if (dockerMade.has(`${n.tenantName}:${n.networkName}`)) continue;
     out.set(dockerNetworkName(n.tenantName, n.networkName), spec(n));
   }
   for (const g of groups) {
@@ -200,7 +204,10 @@ export class DockerNetworkSync {
     const { store, engine, pluginName, log } = this.opts;
     const networks = (await store.list(NETWORKS)).flatMap((kv) => parse<NetworkConfig>(kv.value) ?? []);
     const groups = (await store.list(GROUPS)).flatMap((kv) => parse<EndpointGroupConfig>(kv.value) ?? []);
-    const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope);
+    const made = new Set(
+      (await store.list(DOCKERNET_PREFIX)).map((kv) => kv.key.slice(DOCKERNET_PREFIX.length)),
+    );
+    const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope, made);
     const present = await engine.listNetworks({ label: [`${MANAGED_LABEL}=${this.owner}`] });
     const result: SyncResult = { created: [], removed: [], failed: [] };
     const attempt = async (name: string, fn: () => Promise<void>) => {

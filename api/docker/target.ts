@@ -3,6 +3,8 @@
 // reading the selected objects' config from the store, and each host's memory of which Contiv object
 // its Docker networks are. It never allocates anything.
 
+import { parseSubnet, type Subnet } from '../../policy/ipam/addr.js';
+import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store } from '../../state/store.js';
 import { PluginError } from './protocol.js';
@@ -44,6 +46,17 @@ export interface TargetResolver {
   resolve(sel: Selector): Promise<ContivTarget>;
 }
 
+/** The Contiv networks made for Docker networks (swarm mode without a contiv-tag), found by subnet. */
+export interface SubnetPools {
+  /** The Contiv network made for a Docker network with exactly this subnet; undefined when none (yet). */
+  forSubnet(cidr: string): Promise<ContivTarget | undefined>;
+  /**
+   * A default-tenant Contiv network whose subnet overlaps cidr, as "NAME (SUBNET)", other than one
+   * made for a Docker network with exactly cidr (swarm asks for the pool again on every node).
+   */
+  overlapping(cidr: string): Promise<string | undefined>;
+}
+
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
@@ -82,6 +95,17 @@ export function poolIdOf(t: { tenant: string; network: string; group: string }):
   return [POOL_PREFIX, t.tenant, t.network, t.group].map(encodeURIComponent).join('/');
 }
 
+/** The pool id of a Docker network made without a contiv-tag: its subnet (its Contiv network may not exist yet). */
+const SUBNET_POOL_PREFIX = 'contiv-docker/';
+export const subnetPoolIdOf = (cidr: string) => `${SUBNET_POOL_PREFIX}${cidr}`;
+
+/** The CIDR of a subnet pool id; undefined for any other id. */
+export function subnetOfPoolId(id: string): string | undefined {
+  return typeof id === 'string' && id.startsWith(SUBNET_POOL_PREFIX)
+    ? id.slice(SUBNET_POOL_PREFIX.length)
+    : undefined;
+}
+
 export function parsePoolId(id: string): { tenant: string; network: string; group: string } {
   const parts = typeof id === 'string' ? id.split('/') : [];
   if (parts.length !== 4 || parts[0] !== POOL_PREFIX || !parts[1] || !parts[2])
@@ -104,8 +128,38 @@ function parse<T>(value: string | undefined): T | undefined {
 }
 
 /** Resolves selectors from the intent in the store (netplugin reads the same store netmaster writes). */
-export class StoreTargetResolver implements TargetResolver {
+export class StoreTargetResolver implements TargetResolver, SubnetPools {
   constructor(private readonly store: Store) {}
+
+  async forSubnet(cidr: string): Promise<ContivTarget | undefined> {
+    for (const kv of await this.store.list(DOCKERNET_PREFIX)) {
+      const [tenant = '', network = ''] = kv.key.slice(DOCKERNET_PREFIX.length).split(':');
+      const net = parse<NetworkConfig>((await this.store.get(networkKey(tenant, network)))?.value);
+      if (net?.subnet && cidrOrUndefined(net.subnet) === cidr) return targetOf(net, undefined);
+    }
+    return undefined;
+  }
+
+  async overlapping(cidr: string): Promise<string | undefined> {
+    const made = new Set(
+      (await this.store.list(DOCKERNET_PREFIX)).map((kv) => kv.key.slice(DOCKERNET_PREFIX.length)),
+    );
+    const want = parseSubnet(cidr);
+    for (const kv of await this.store.list(`${CONFIG_PREFIX}network/${DEFAULT_TENANT}:`)) {
+      const n = parse<NetworkConfig>(kv.value);
+      if (!n?.subnet) continue;
+      let s: Subnet;
+      try {
+        s = parseSubnet(n.subnet);
+      } catch {
+        continue;
+      }
+      if (s.network > want.broadcast || want.network > s.broadcast) continue;
+      if (s.cidr === want.cidr && made.has(`${n.tenantName}:${n.networkName}`)) continue;
+      return `${n.networkName} (${n.subnet})`;
+    }
+    return undefined;
+  }
 
   async resolve(sel: Selector): Promise<ContivTarget> {
     if ('tag' in sel) return this.byTag(sel.tag);
@@ -136,6 +190,14 @@ export class StoreTargetResolver implements TargetResolver {
       if (n?.cfgdTag === tag) return targetOf(n, undefined);
     }
     throw new PluginError(`no Contiv group or network has ${OPT_TAG} "${tag}"`);
+  }
+}
+
+function cidrOrUndefined(text: string): string | undefined {
+  try {
+    return parseSubnet(text).cidr;
+  } catch {
+    return undefined;
   }
 }
 
