@@ -30,7 +30,7 @@ export { retryInBackground } from './retry.js';
 export type { DockerSyncOptions, SyncResult } from './sync.js';
 export { DockerNetworkSync, desiredNetworks } from './sync.js';
 export type { ContivTarget, NetworkMemory, Selector, SubnetPools, TargetResolver } from './target.js';
-export { DOCKNET_PREFIX, dockerNetworkName, StoreNetworkMemory, StoreTargetResolver } from './target.js';
+export { dockerNetworkName, StoreNetworkMemory, StoreTargetResolver } from './target.js';
 
 export interface DockerPluginOptions {
   /** Default "netplugin". */

@@ -4,7 +4,7 @@
 // its Docker networks are. It never allocates anything.
 
 import { parseSubnet, type Subnet } from '../../policy/ipam/addr.js';
-import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
+import { DOCKERNET_PREFIX, DOCKNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store } from '../../state/store.js';
 import { PluginError } from './protocol.js';
@@ -214,9 +214,6 @@ function targetOf(net: NetworkConfig, group: EndpointGroupConfig | undefined): C
     encap: net.encap === 'vlan' ? 'vlan' : 'vxlan',
   };
 }
-
-/** `/contiv.io/oper/docknet/<host>/<dockerNetworkID>` → the Contiv object (JSON {tenant, network, group}). */
-export const DOCKNET_PREFIX = '/contiv.io/oper/docknet/';
 
 /** Which Contiv object each Docker network of this host is, kept across netplugin restarts. */
 export interface NetworkMemory {
