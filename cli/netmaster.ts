@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import type { Leadership } from '../api/rest/forward.js';
 import { buildServer } from '../api/rest/server.js';
 import { registerStoreProxy } from '../api/rest/store-proxy.js';
-import { BGP_OPER_PREFIX, HOST_PREFIX } from '../policy/model/endpoint.js';
+import { BGP_OPER_PREFIX, DOCKNET_PREFIX, HOST_PREFIX } from '../policy/model/endpoint.js';
 import { openStore } from '../state/index.js';
 import { type Election, elect } from '../state/leader.js';
 import type { Store } from '../state/store.js';
@@ -114,10 +114,12 @@ export async function startNetmaster(
         : `embedded:${cfg.dataDir}`,
     logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
   });
-  // Netplugins write only their own host and BGP records through it; everything else is read-only.
+  // Netplugins write only their own host, BGP and Docker network records through it; everything
+  // else is read-only.
   registerStoreProxy(app, {
     store,
-    writable: (key) => key.startsWith(HOST_PREFIX) || key.startsWith(BGP_OPER_PREFIX),
+    writable: (key) =>
+      key.startsWith(HOST_PREFIX) || key.startsWith(BGP_OPER_PREFIX) || key.startsWith(DOCKNET_PREFIX),
   });
   try {
     await app.listen({ host: cfg.host, port: cfg.port });

@@ -64,8 +64,9 @@ export const SETTINGS = [
 export const SOCKET = 'netplugin.sock';
 /** The env entry holding the name the plugin was built for (the @NAME@ defaults). */
 export const BUILD_NAME = 'V2PLUGIN_BUILD_NAME';
-/** Inside the plugin: the docker_socket mount's destination. */
-export const DOCKER_SOCKET = '/run/contiv/docker.sock';
+/** Inside the plugin: the docker_dir mount's destination, and the engine's socket in it. */
+export const DOCKER_DIR = '/run/contiv/docker';
+export const DOCKER_SOCKET = `${DOCKER_DIR}/docker.sock`;
 /** Inside the plugin: the host's /run, to find the host's OVS. */
 export const HOST_RUN = '/host/run';
 
@@ -93,11 +94,14 @@ export function pluginConfig(name) {
         options: ['rbind'],
         settable: ['source'],
       },
+      // The socket's directory, not the socket: a restarted dockerd makes a new socket file, which
+      // a file bind mount would never show (it keeps the old inode).
       {
-        name: 'docker_socket',
-        description: "the engine's API socket: Contiv networks become Docker networks",
-        source: '/var/run/docker.sock',
-        destination: DOCKER_SOCKET,
+        name: 'docker_dir',
+        description:
+          "the directory of the engine's API socket docker.sock: Contiv networks become Docker networks",
+        source: '/var/run',
+        destination: DOCKER_DIR,
         type: 'bind',
         options: ['bind'],
         settable: ['source'],

@@ -1,7 +1,8 @@
 // Owns netplugin's Docker side on one host, put together from its parts: the plugin socket (the
 // drivers, netmaster over REST, the intent from the store, this host's agent), endpoint records
-// reconciled with Docker before the socket opens, and the Docker networks of the Contiv objects
-// kept in this host's engine (local scope: each engine needs its own copy).
+// reconciled with Docker, and the Docker networks of the Contiv objects kept in this host's engine
+// (local scope: each engine needs its own copy). Only the socket is awaited: the engine work runs
+// in the background, retried, because dockerd serves its API only once a managed plugin's socket is up.
 
 import type { Logger } from 'pino';
 import type { NetnsRef } from '../../datapath/host/index.js';
@@ -11,7 +12,7 @@ import { type DockerPlugin, startDockerPlugin } from './index.js';
 import { RestNetmasterClient } from './netmaster-client.js';
 import type { HostAttach } from './ports.js';
 import { DockerNetworkSync } from './sync.js';
-import { StoreTargetResolver } from './target.js';
+import { StoreNetworkMemory, StoreTargetResolver } from './target.js';
 
 export interface DockerHostOptions {
   store: Store;
@@ -39,6 +40,8 @@ export interface DockerHost {
   readonly plugin: DockerPlugin;
   readonly engine: DockerEngine;
   readonly sync: DockerNetworkSync | undefined;
+  /** Settles once endpoints are reconciled and the networks synced with the engine (or on close). */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,7 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
   const pluginName = opts.pluginName ?? 'netplugin';
   const engine = new DockerEngine(opts.dockerSocket ?? DEFAULT_DOCKER_SOCKET);
   const netmaster = new RestNetmasterClient(opts.netmasterUrl);
+  const targets = new StoreTargetResolver(opts.store);
   let plugin: DockerPlugin | undefined;
   let sync: DockerNetworkSync | undefined;
   try {
@@ -53,7 +57,10 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
       name: pluginName,
       ...(opts.pluginDir ? { dir: opts.pluginDir } : {}),
       ...(opts.socketName ? { socketName: opts.socketName } : {}),
-      targets: new StoreTargetResolver(opts.store),
+      targets,
+      memory: new StoreNetworkMemory(opts.store, opts.hostName),
+      // Swarm mode (a global-scope driver): `--subnet` networks without a contiv-tag, as Contiv's.
+      ...(opts.scope === 'global' ? { subnetPools: targets } : {}),
       netmaster,
       host: opts.agent,
       hostName: opts.hostName,
@@ -71,7 +78,9 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
         ...(opts.scope === 'global' ? { scope: 'swarm' as const } : {}),
         ...(opts.log ? { log: opts.log } : {}),
       });
-      await sync.start();
+      await sync.listen();
+      // Not awaited: see above. A failed pass is retried by the sync itself.
+      sync.sync().catch(() => undefined);
     }
   } catch (err) {
     await sync?.stop();
@@ -80,11 +89,18 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
     throw err;
   }
   const running = plugin;
+  let closed!: () => void;
+  const closing = new Promise<void>((resolve) => {
+    closed = resolve;
+  });
+  const synced = sync?.synced;
   return {
     plugin: running,
     engine,
     sync,
+    ready: Promise.race([Promise.all([running.reconciled, synced]).then(() => undefined), closing]),
     async close() {
+      closed();
       await sync?.stop();
       await running.close();
       netmaster.close();

@@ -8,8 +8,9 @@ import { IpamDriver } from './ipam-driver.js';
 import { type Links, linksIn, NetworkDriver } from './network-driver.js';
 import { type PluginServer, startPluginServer } from './plugin-server.js';
 import { FreedAddresses, type HostAttach, type NetmasterClient } from './ports.js';
-import { reconcileEndpoints } from './reconcile.js';
-import type { TargetResolver } from './target.js';
+import { type ReconcileResult, reconcileEndpoints } from './reconcile.js';
+import { type Retried, retryInBackground } from './retry.js';
+import type { NetworkMemory, SubnetPools, TargetResolver } from './target.js';
 
 export type { DockerNetwork, NetworkSpec } from './engine.js';
 export { DEFAULT_DOCKER_SOCKET, DockerEngine, DockerEngineError, MANAGED_LABEL } from './engine.js';
@@ -24,10 +25,12 @@ export { FreedAddresses } from './ports.js';
 export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
 export type { ReconcileOptions, ReconcileResult } from './reconcile.js';
 export { dockerEndpointIds, reconcileEndpoints } from './reconcile.js';
+export type { Retried, RetryOptions } from './retry.js';
+export { retryInBackground } from './retry.js';
 export type { DockerSyncOptions, SyncResult } from './sync.js';
 export { DockerNetworkSync, desiredNetworks } from './sync.js';
-export type { ContivTarget, Selector, TargetResolver } from './target.js';
-export { dockerNetworkName, StoreTargetResolver } from './target.js';
+export type { ContivTarget, NetworkMemory, Selector, SubnetPools, TargetResolver } from './target.js';
+export { dockerNetworkName, StoreNetworkMemory, StoreTargetResolver } from './target.js';
 
 export interface DockerPluginOptions {
   /** Default "netplugin". */
@@ -41,8 +44,15 @@ export interface DockerPluginOptions {
   host: HostAttach;
   hostName: string;
   scope?: 'local' | 'global';
-  /** Reads back networks created before this process started. */
+  /** Reads back networks created before this process started (when memory does not know them). */
   engine?: DockerEngine;
+  /** The Contiv object of each Docker network, kept across restarts. */
+  memory?: NetworkMemory;
+  /**
+   * Swarm mode's networks without a contiv-tag (`--subnet`): their pools are found here, and their
+   * Contiv networks made at AllocateNetwork under the engine's name for them (needs engine).
+   */
+  subnetPools?: SubnetPools;
   /** The namespace dockerd runs in (a simulated host); veths are made there. */
   netns?: NetnsRef;
   links?: Links;
@@ -52,6 +62,8 @@ export interface DockerPluginOptions {
 export interface DockerPlugin extends PluginServer {
   readonly network: NetworkDriver;
   readonly ipam: IpamDriver;
+  /** Settles once the endpoints are reconciled with the engine (undefined: no engine, or closed first). */
+  readonly reconciled: Promise<ReconcileResult | undefined>;
 }
 
 export async function startDockerPlugin(opts: DockerPluginOptions): Promise<DockerPlugin> {
@@ -69,25 +81,24 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
     ...(opts.scope ? { scope: opts.scope } : {}),
     links,
     ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.memory ? { memory: opts.memory } : {}),
+    ...(engine && opts.subnetPools
+      ? { dockerNetworkName: async (id: string) => (await engine.inspectNetwork(id))?.Name }
+      : {}),
     ...(engine
       ? { networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined }
       : {}),
   });
-  const ipam = new IpamDriver({ targets: opts.targets, netmaster: opts.netmaster, pluginName: name, freed });
+  const ipam = new IpamDriver({
+    targets: opts.targets,
+    netmaster: opts.netmaster,
+    pluginName: name,
+    freed,
+    ...(opts.subnetPools ? { subnetPools: opts.subnetPools } : {}),
+  });
   const { netmaster } = opts;
-  if (engine && netmaster.listEndpoints) {
-    // Before the socket opens: Docker cannot be half-way through a call while this decides.
-    const r = await reconcileEndpoints({
-      engine,
-      netmaster,
-      host: opts.host,
-      hostName: opts.hostName,
-      pluginName: name,
-      links,
-    });
-    if (r.removed.length > 0)
-      opts.log?.info({ removed: r.removed }, 'endpoints Docker no longer has removed');
-  }
+  // Noted from before the socket opens: the endpoints Docker calls about are its current ones.
+  const touched = engine && netmaster.listEndpoints ? network.noteEndpoints() : undefined;
   const server = await startPluginServer({
     name: opts.socketName ?? name,
     ...(opts.dir ? { dir: opts.dir } : {}),
@@ -95,10 +106,42 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
     handlers: { ...network.handlers(), ...ipam.handlers() },
     ...(opts.log ? { log: opts.log } : {}),
   });
+  // The socket first: dockerd waits for a managed plugin's socket before it serves its API, so
+  // the engine is asked only now, in the background; reconciling leaves the noted endpoints alone.
+  let reconcile: Retried<ReconcileResult> | undefined;
+  if (engine && touched) {
+    reconcile = retryInBackground(
+      () =>
+        reconcileEndpoints({
+          engine,
+          netmaster,
+          host: opts.host,
+          hostName: opts.hostName,
+          pluginName: name,
+          links,
+          skip: touched,
+          ...(opts.memory ? { memory: opts.memory } : {}),
+        }),
+      { what: 'reconciling endpoints with Docker', ...(opts.log ? { log: opts.log } : {}) },
+    );
+    void reconcile.done.then((r) => {
+      network.stopNoting();
+      if (r && (r.removed.length > 0 || r.forgotten.length > 0))
+        opts.log?.info(
+          { removed: r.removed, forgotten: r.forgotten },
+          'endpoints and networks Docker no longer has removed',
+        );
+    });
+  }
   return {
     name: server.name,
     socketPath: server.socketPath,
-    close: () => server.close(),
+    async close() {
+      reconcile?.cancel();
+      await reconcile?.done;
+      await server.close();
+    },
+    reconciled: reconcile ? reconcile.done : Promise.resolve(undefined),
     network,
     ipam,
   };

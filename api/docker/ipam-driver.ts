@@ -1,8 +1,10 @@
 // Owns Docker's IpamDriver calls: a pool is a Contiv network (or group) chosen by IPAM options,
 // addresses come from netmaster's allocator. The pool id names the Contiv object, so nothing is kept
-// between calls and a restarted netplugin answers Docker's later calls as before.
+// between calls and a restarted netplugin answers Docker's later calls as before. In swarm mode a
+// pool may also be just a subnet (`--subnet` without a contiv-tag): its Contiv network is made
+// later, at AllocateNetwork, so that pool id is the subnet and its network is found by it.
 
-import { parseIP, parseSubnet } from '../../policy/ipam/addr.js';
+import { formatIP, parseIP, parseSubnet, type Subnet } from '../../policy/ipam/addr.js';
 import type { FreedAddresses, NetmasterClient } from './ports.js';
 import {
   GATEWAY_REQUEST,
@@ -21,7 +23,10 @@ import {
   OPT_TAG,
   parsePoolId,
   poolIdOf,
+  type SubnetPools,
   selectorFrom,
+  subnetOfPoolId,
+  subnetPoolIdOf,
   type TargetResolver,
 } from './target.js';
 
@@ -32,6 +37,8 @@ export interface IpamDriverOptions {
   pluginName: string;
   /** Addresses already returned with their endpoint: their ReleaseAddress is a no-op. */
   freed?: FreedAddresses;
+  /** Swarm mode: pools given by subnet alone are allowed, their Contiv networks found here. */
+  subnetPools?: SubnetPools;
 }
 
 function obj<T>(body: unknown, call: string): T {
@@ -56,8 +63,10 @@ export class IpamDriver {
       }),
       '/IpamDriver.RequestPool': (b) => this.requestPool(obj(b, 'RequestPool')),
       '/IpamDriver.ReleasePool': (b) => {
-        // The pool is the Contiv network's; it outlives the Docker network.
-        parsePoolId(obj<{ PoolID: string }>(b, 'ReleasePool').PoolID);
+        // The pool is the Contiv network's; it outlives the Docker network (or, made for it, goes
+        // with it at FreeNetwork).
+        const id = obj<{ PoolID: string }>(b, 'ReleasePool').PoolID;
+        if (subnetOfPoolId(id) === undefined) parsePoolId(id);
         return {};
       },
       '/IpamDriver.RequestAddress': (b) => this.requestAddress(obj(b, 'RequestAddress')),
@@ -68,10 +77,11 @@ export class IpamDriver {
   async requestPool(req: RequestPoolRequest): Promise<RequestPoolResponse> {
     if (req.V6) throw new PluginError(`the ${this.opts.pluginName} IPAM driver has no IPv6 pools`);
     const sel = selectorFrom(req.Options);
+    if (!sel && this.opts.subnetPools) return this.subnetPool(this.opts.subnetPools, req);
     if (!sel)
       throw new PluginError(
         `the ${this.opts.pluginName} IPAM driver needs to know the Contiv group: ` +
-          `--ipam-opt ${OPT_TAG}=T (or tenant=, network=, group=)`,
+          `--ipam-opt ${OPT_TAG}=T (or tenant=, network=, group=; in swarm mode --subnet alone)`,
       );
     const t = await this.opts.targets.resolve(sel);
     const cidr = parseSubnet(t.subnet).cidr;
@@ -82,12 +92,40 @@ export class IpamDriver {
     return { PoolID: poolIdOf(t), Pool: cidr, Data: {} };
   }
 
+  /** Swarm mode's `--subnet` without a contiv-tag: the pool is the subnet (see the top). */
+  private async subnetPool(pools: SubnetPools, req: RequestPoolRequest): Promise<RequestPoolResponse> {
+    if (!req.Pool)
+      throw new PluginError(
+        `the ${this.opts.pluginName} IPAM driver needs --subnet (a new Contiv network) or --ipam-opt ${OPT_TAG}=T`,
+      );
+    let cidr: string;
+    try {
+      cidr = parseSubnet(req.Pool).cidr;
+    } catch (err) {
+      throw new PluginError(`--subnet "${req.Pool}": ${(err as Error).message}`);
+    }
+    if (parseSubnet(cidr).family !== 4) throw new PluginError(`--subnet ${cidr}: only IPv4 subnets`);
+    if (req.SubPool)
+      throw new PluginError('--ip-range is not supported: the Contiv network gets the whole --subnet');
+    const other = await pools.overlapping(cidr);
+    if (other) throw new PluginError(`--subnet ${cidr} overlaps Contiv network ${other} in tenant default`);
+    return { PoolID: subnetPoolIdOf(cidr), Pool: cidr, Data: {} };
+  }
+
+  /** The target of a pool id; undefined for a subnet pool whose Contiv network is not made (yet, or any more). */
+  private async poolTarget(poolID: string): Promise<ContivTarget | undefined> {
+    const cidr = subnetOfPoolId(poolID);
+    if (cidr === undefined) return this.opts.targets.resolve(parsePoolId(poolID));
+    if (!this.opts.subnetPools) throw new PluginError(`pool id "${poolID}" is only used in swarm mode`);
+    return this.opts.subnetPools.forSubnet(cidr);
+  }
+
   async requestAddress(req: RequestAddressRequest): Promise<RequestAddressResponse> {
-    const pool = parsePoolId(req.PoolID);
-    const t = await this.opts.targets.resolve(pool);
     const asked = req.Address ? req.Address : undefined;
     if (asked !== undefined && !parseIP(asked))
       throw new PluginError(`RequestAddress: "${asked}" is not an IP address`);
+    const t = await this.poolTarget(req.PoolID);
+    if (!t) return this.gatewayBeforeNetwork(req, asked);
     if (req.Options?.[REQUEST_ADDRESS_TYPE] === GATEWAY_REQUEST && t.gateway) {
       if (asked !== undefined && asked !== t.gateway)
         throw new PluginError(
@@ -106,17 +144,43 @@ export class IpamDriver {
     return { Address: withPrefix(t, ip), Data: {} };
   }
 
-  async releaseAddress(req: ReleaseAddressRequest): Promise<Record<string, never>> {
-    const pool = parsePoolId(req.PoolID);
-    const address = (req.Address ?? '').split('/')[0] ?? '';
-    let t: ContivTarget;
+  /**
+   * Swarm's manager asks for the gateway of a subnet pool before AllocateNetwork makes the Contiv
+   * network, which then takes that gateway: the one given with --gateway, else the first address.
+   */
+  private gatewayBeforeNetwork(
+    req: RequestAddressRequest,
+    asked: string | undefined,
+  ): RequestAddressResponse {
+    const cidr = subnetOfPoolId(req.PoolID) ?? '';
+    if (req.Options?.[REQUEST_ADDRESS_TYPE] !== GATEWAY_REQUEST)
+      throw new PluginError(
+        `no Contiv network has the pool ${cidr} yet (swarm has not allocated the network)`,
+      );
+    let s: Subnet;
     try {
-      t = await this.opts.targets.resolve(pool);
+      s = parseSubnet(cidr);
+    } catch {
+      throw new PluginError(`pool id "${req.PoolID}" is not one this IPAM driver gave out`);
+    }
+    if (asked === undefined) return { Address: `${formatIP(4, s.first)}/${s.prefixLen}`, Data: {} };
+    const ip = parseIP(asked);
+    if (!ip || ip.family !== 4 || ip.value < s.first || ip.value > s.last)
+      throw new PluginError(`--gateway ${asked} is not a host address of --subnet ${cidr}`);
+    return { Address: `${asked}/${s.prefixLen}`, Data: {} };
+  }
+
+  async releaseAddress(req: ReleaseAddressRequest): Promise<Record<string, never>> {
+    const address = (req.Address ?? '').split('/')[0] ?? '';
+    let t: ContivTarget | undefined;
+    try {
+      t = await this.poolTarget(req.PoolID);
     } catch (err) {
       // A Contiv network deleted first took its addresses with it: nothing is left to release.
       if (err instanceof PluginError) return {};
       throw err;
     }
+    if (!t) return {};
     if (address === t.gateway) return {};
     if (this.opts.freed?.take(t.tenant, t.network, address)) return {};
     await this.opts.netmaster.releaseAddress({ tenant: t.tenant, network: t.network, address });

@@ -4,7 +4,7 @@
 
 import { Agent, request } from 'node:http';
 import type { EndpointRecord } from '../../policy/model/endpoint.js';
-import type { AddressRequest, EndpointRequest, NetmasterClient } from './ports.js';
+import type { AddressRequest, DockerNetworkRequest, EndpointRequest, NetmasterClient } from './ports.js';
 
 export class NetmasterCallError extends Error {
   override readonly name = 'NetmasterCallError';
@@ -47,6 +47,14 @@ export class RestNetmasterClient implements NetmasterClient {
 
   async deleteEndpoint(endpointID: string): Promise<void> {
     await this.post('/plugin/deleteEndpoint', { endpointID });
+  }
+
+  async createDockerNetwork(req: DockerNetworkRequest): Promise<void> {
+    await this.post('/plugin/dockerNetwork', req);
+  }
+
+  async deleteDockerNetwork(networkID: string): Promise<void> {
+    await this.post('/plugin/deleteDockerNetwork', { networkID });
   }
 
   async listEndpoints(host: string): Promise<EndpointRecord[]> {

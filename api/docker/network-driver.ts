@@ -17,6 +17,7 @@ import {
 import { parseSubnet } from '../../policy/ipam/addr.js';
 import type { FreedAddresses, HostAttach, NetmasterClient } from './ports.js';
 import {
+  type AllocateNetworkRequest,
   type CreateEndpointRequest,
   type CreateEndpointResponse,
   type CreateNetworkRequest,
@@ -29,7 +30,17 @@ import {
   type NetworkIdRequest,
   PluginError,
 } from './protocol.js';
-import { type ContivTarget, describeSelector, OPT_TAG, selectorFrom, type TargetResolver } from './target.js';
+import {
+  type ContivTarget,
+  DEFAULT_TENANT,
+  describeSelector,
+  type NetworkMemory,
+  OPT_NETWORK,
+  OPT_TAG,
+  OPT_TENANT,
+  selectorFrom,
+  type TargetResolver,
+} from './target.js';
 
 /** VXLAN adds 50 bytes to a 1500-byte underlay frame. */
 export const VXLAN_MTU = 1450;
@@ -112,6 +123,13 @@ export interface NetworkDriverOptions {
    * Docker does not repeat CreateNetwork, so they are read back from the engine.
    */
   networkOptions?: (networkID: string) => Promise<Record<string, unknown> | undefined>;
+  /** Where the Contiv object of each Docker network is kept; asked before networkOptions. */
+  memory?: NetworkMemory;
+  /**
+   * Swarm mode: a Docker network's name by id. With it, AllocateNetwork of a network without a
+   * contiv-tag makes its Contiv network (named so, default tenant) and FreeNetwork removes it.
+   */
+  dockerNetworkName?: (networkID: string) => Promise<string | undefined>;
   log?: Logger;
 }
 
@@ -139,9 +157,21 @@ export class NetworkDriver {
   /** Endpoints whose Leave has run: their DeleteEndpoint has nothing of the host left to undo. */
   private readonly left = new Set<string>();
   private readonly links: Links;
+  /** Endpoints Docker has called about while a reconcile may run (see noteEndpoints). */
+  private touched: Set<string> | undefined;
 
   constructor(private readonly opts: NetworkDriverOptions) {
     this.links = opts.links ?? hostLinks;
+  }
+
+  /** Notes, until stopNoting, every endpoint a call names: a reconcile must leave those alone. */
+  noteEndpoints(): ReadonlySet<string> {
+    this.touched = new Set();
+    return this.touched;
+  }
+
+  stopNoting(): void {
+    this.touched = undefined;
   }
 
   handlers(): Record<string, Handler> {
@@ -152,22 +182,15 @@ export class NetworkDriver {
         ConnectivityScope: 'global',
       }),
       '/NetworkDriver.CreateNetwork': (b) => this.createNetwork(obj(b, 'CreateNetwork')),
-      '/NetworkDriver.DeleteNetwork': (b) => {
-        this.networks.delete(obj<NetworkIdRequest>(b, 'DeleteNetwork').NetworkID);
-        return {};
-      },
+      '/NetworkDriver.DeleteNetwork': (b) => this.deleteNetwork(obj(b, 'DeleteNetwork')),
       '/NetworkDriver.CreateEndpoint': (b) => this.createEndpoint(obj(b, 'CreateEndpoint')),
       '/NetworkDriver.DeleteEndpoint': (b) => this.deleteEndpoint(obj(b, 'DeleteEndpoint')),
       '/NetworkDriver.EndpointOperInfo': (b) => this.endpointOperInfo(obj(b, 'EndpointOperInfo')),
       '/NetworkDriver.Join': (b) => this.join(obj(b, 'Join')),
       '/NetworkDriver.Leave': (b) => this.leave(obj(b, 'Leave')),
-      // Swarm keeps what AllocateNetwork answers as the network's driver options for the nodes'
-      // CreateNetwork: echo them, or the nodes never see the contiv-tag.
-      '/NetworkDriver.AllocateNetwork': (b) => ({
-        Options: (b as { Options?: Record<string, string> | null }).Options ?? {},
-      }),
-      // Swarm's other manager-side call and external connectivity: nothing for this driver to do.
-      '/NetworkDriver.FreeNetwork': ok,
+      '/NetworkDriver.AllocateNetwork': (b) => this.allocateNetwork(obj(b, 'AllocateNetwork')),
+      '/NetworkDriver.FreeNetwork': (b) => this.freeNetwork(obj(b, 'FreeNetwork')),
+      // External connectivity: nothing for this driver to do.
       '/NetworkDriver.ProgramExternalConnectivity': ok,
       '/NetworkDriver.RevokeExternalConnectivity': ok,
       '/NetworkDriver.DiscoverNew': ok,
@@ -190,15 +213,63 @@ export class NetworkDriver {
         `Contiv ${describeSelector(sel)} needs --ipam-driver ${this.opts.pluginName} with the same options ` +
           `(Docker's pool is ${pool ?? 'none'}, the Contiv subnet ${t.subnet})`,
       );
+    this.touched?.add(req.NetworkID);
+    await this.opts.memory?.remember(req.NetworkID, t);
     this.networks.set(req.NetworkID, t);
     this.opts.log?.info({ networkID: req.NetworkID, ...t }, 'docker network mapped');
+    return {};
+  }
+
+  /**
+   * Swarm's manager-side call, once per network; what it answers becomes the network's driver
+   * options in the nodes' CreateNetwork: the given ones echoed (or the nodes never see the
+   * contiv-tag), plus, for a network it made the Contiv network of, that network's name.
+   */
+  async allocateNetwork(req: AllocateNetworkRequest): Promise<{ Options: Record<string, string> }> {
+    const options = req.Options ?? {};
+    const nameOf = this.opts.dockerNetworkName;
+    if (selectorFrom(options) || !nameOf) return { Options: options };
+    const create = this.opts.netmaster.createDockerNetwork;
+    if (!create) throw new PluginError('this netmaster client cannot create networks');
+    const v4 = req.IPv4Data?.[0];
+    const subnet = v4?.Pool ? cidrOf(v4.Pool) : undefined;
+    if (!subnet)
+      throw new PluginError(
+        `Docker network ${req.NetworkID} has no IPv4 pool: give --subnet, or -o ${OPT_TAG}=T --ipam-opt ${OPT_TAG}=T`,
+      );
+    const name = await nameOf(req.NetworkID);
+    if (!name) throw new PluginError(`Docker network ${req.NetworkID}: the engine does not know it`);
+    await create.call(this.opts.netmaster, {
+      networkID: req.NetworkID,
+      name,
+      subnet,
+      gateway: (v4?.Gateway ?? '').split('/')[0] ?? '',
+    });
+    this.opts.log?.info(
+      { networkID: req.NetworkID, name, subnet },
+      'contiv network made for a docker network',
+    );
+    return { Options: { ...options, [OPT_TENANT]: DEFAULT_TENANT, [OPT_NETWORK]: name } };
+  }
+
+  async freeNetwork(req: NetworkIdRequest): Promise<Record<string, never>> {
+    if (this.opts.dockerNetworkName) await this.opts.netmaster.deleteDockerNetwork?.(req.NetworkID);
+    return {};
+  }
+
+  async deleteNetwork(req: NetworkIdRequest): Promise<Record<string, never>> {
+    await this.opts.memory?.forget(req.NetworkID);
+    this.networks.delete(req.NetworkID);
     return {};
   }
 
   private async network(networkID: string): Promise<ContivTarget> {
     const known = this.networks.get(networkID);
     if (known) return known;
-    const sel = selectorFrom(await this.opts.networkOptions?.(networkID));
+    // Remembered, or (a network made before netplugin kept that memory) the engine's options.
+    const sel =
+      (await this.opts.memory?.recall(networkID)) ??
+      selectorFrom(await this.opts.networkOptions?.(networkID));
     if (!sel)
       throw new PluginError(`Docker network ${networkID} is not a known ${this.opts.pluginName} network`);
     const t = await this.opts.targets.resolve(sel);
@@ -207,6 +278,7 @@ export class NetworkDriver {
   }
 
   async createEndpoint(req: CreateEndpointRequest): Promise<CreateEndpointResponse> {
+    this.touched?.add(req.EndpointID);
     const t = await this.network(req.NetworkID);
     const ip = (req.Interface?.Address ?? '').split('/')[0] ?? '';
     if (!isIPv4(ip))
@@ -239,6 +311,7 @@ export class NetworkDriver {
   }
 
   async deleteEndpoint(req: EndpointRequest): Promise<Record<string, never>> {
+    this.touched?.add(req.EndpointID);
     // A Leave that never came (dockerd stopped with the container running, or this netplugin
     // restarted in between) left the port and the veth: they go with the endpoint.
     if (!this.left.delete(req.EndpointID)) {
@@ -262,6 +335,7 @@ export class NetworkDriver {
   }
 
   async join(req: JoinRequest): Promise<JoinResponse> {
+    this.touched?.add(req.EndpointID);
     const t = await this.network(req.NetworkID);
     const ep = this.endpoints.get(req.EndpointID);
     const hostIf = hostIfName(req.EndpointID);
@@ -306,6 +380,7 @@ export class NetworkDriver {
   }
 
   async leave(req: EndpointRequest): Promise<Record<string, never>> {
+    this.touched?.add(req.EndpointID);
     const hostIf = hostIfName(req.EndpointID);
     const t0 = performance.now();
     await this.opts.host.detachEndpoint(req.EndpointID, hostIf);

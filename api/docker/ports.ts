@@ -40,6 +40,23 @@ export interface NetmasterClient {
   deleteEndpoint(endpointID: string): Promise<void>;
   /** The records homed on a host (for reconciling at start); optional for clients that cannot list. */
   listEndpoints?(host: string): Promise<EndpointRecord[]>;
+  /**
+   * Creates the Contiv network (default tenant, named after the Docker network) of a Docker network
+   * made without a contiv-tag, with the record tying them; idempotent for the same Docker network.
+   */
+  createDockerNetwork?(req: DockerNetworkRequest): Promise<void>;
+  /** Removes what createDockerNetwork made for that Docker network; nothing made is not an error. */
+  deleteDockerNetwork?(networkID: string): Promise<void>;
+}
+
+export interface DockerNetworkRequest {
+  networkID: string;
+  /** Docker's name for it: the Contiv network's name. */
+  name: string;
+  /** CIDR. */
+  subnet: string;
+  /** '' for none. */
+  gateway: string;
 }
 
 /** This host's datapath: HostAgent has these two methods. */

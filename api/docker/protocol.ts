@@ -33,6 +33,13 @@ export interface CreateNetworkRequest {
   IPv6Data?: IpamData[];
 }
 
+/** Swarm's manager-side call, once per swarm network: its answer's Options become the nodes' generic options. */
+export interface AllocateNetworkRequest {
+  NetworkID: string;
+  Options?: Record<string, string> | null;
+  IPv4Data?: IpamData[] | null;
+}
+
 export interface NetworkIdRequest {
   NetworkID: string;
 }

@@ -1,11 +1,13 @@
 // Owns making this host's endpoints agree with Docker when netplugin starts: endpoint records
 // netmaster holds for this host whose Docker endpoint is gone (removed while netplugin was down,
-// so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth. It runs
-// before the plugin socket opens, so no Docker call is half-way through while it decides.
+// so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth. It runs once
+// the plugin socket is up (dockerd serves its API only then); endpoints Docker has called about
+// since are skipped, so a call half-way through is never undone.
 
 import type { DockerEngine } from './engine.js';
 import { hostIfName, hostLinks, type Links } from './network-driver.js';
 import type { HostAttach, NetmasterClient } from './ports.js';
+import type { NetworkMemory } from './target.js';
 
 export interface ReconcileOptions {
   engine: DockerEngine;
@@ -16,6 +18,10 @@ export interface ReconcileOptions {
   /** Only networks of this driver are ours. */
   pluginName: string;
   links?: Links;
+  /** Endpoint and network ids to leave alone (Docker called about them since the socket opened); read live. */
+  skip?: ReadonlySet<string>;
+  /** This host's memory of Docker networks: those the engine no longer has are forgotten. */
+  memory?: NetworkMemory;
 }
 
 export interface ReconcileResult {
@@ -23,6 +29,8 @@ export interface ReconcileResult {
   kept: string[];
   /** Records deleted (and their ports and veths removed). */
   removed: string[];
+  /** Docker networks forgotten (removed while netplugin was down). */
+  forgotten: string[];
 }
 
 /** Endpoint ids of every container attached to a network of ours, as the engine reports them. */
@@ -39,12 +47,22 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
   const links = opts.links ?? hostLinks;
   const list = opts.netmaster.listEndpoints;
   if (!list) throw new Error('reconcileEndpoints: this netmaster client cannot list endpoints');
+  // Read before the engine's list: a network created after this is not in it, so not forgotten.
+  const remembered = (await opts.memory?.list()) ?? [];
   const live = await dockerEndpointIds(opts.engine, opts.pluginName);
-  const result: ReconcileResult = { kept: [], removed: [] };
+  const result: ReconcileResult = { kept: [], removed: [], forgotten: [] };
+  if (opts.memory && remembered.length > 0) {
+    const networks = new Set((await opts.engine.listNetworks()).map((n) => n.Id));
+    for (const id of remembered) {
+      if (networks.has(id) || opts.skip?.has(id)) continue;
+      await opts.memory.forget(id);
+      result.forgotten.push(id);
+    }
+  }
   for (const rec of await list.call(opts.netmaster, opts.hostName)) {
     // CNI endpoints ("<container>-<ifname>") share the host; only Docker's 64-hex ids are ours here.
     if (!/^[0-9a-f]{64}$/.test(rec.endpointID)) continue;
-    if (live.has(rec.endpointID)) {
+    if (live.has(rec.endpointID) || opts.skip?.has(rec.endpointID)) {
       result.kept.push(rec.endpointID);
       continue;
     }

@@ -5,10 +5,12 @@
 //
 // Each store change (and a periodic pass, which also repairs a restarted dockerd or a broken watch)
 // runs one full comparison: the whole desired list against the engine's list. Cheap at the sizes
-// Docker networks come in, and nothing is lost between passes.
+// Docker networks come in, and nothing is lost between passes. A pass the engine fails (dockerd
+// still starting: it serves its API only once our plugin socket is up) is retried within seconds.
 
 import type { Logger } from 'pino';
 import { parseSubnet } from '../../policy/ipam/addr.js';
+import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store, Watcher } from '../../state/store.js';
 import { type DockerEngine, type DockerNetwork, MANAGED_LABEL, type NetworkSpec } from './engine.js';
@@ -17,6 +19,9 @@ import { dockerNetworkName, OPT_GROUP, OPT_NETWORK, OPT_TENANT } from './target.
 const CONFIG_PREFIX = '/contiv.io/config/';
 const NETWORKS = `${CONFIG_PREFIX}network/`;
 const GROUPS = `${CONFIG_PREFIX}endpointGroup/`;
+/** Retry pauses after a failed pass (ms), doubled up to the maximum. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5000;
 
 export interface DockerSyncOptions {
   store: Store;
@@ -56,6 +61,8 @@ export function desiredNetworks(
   pluginName: string,
   owner: string,
   scope?: 'local' | 'swarm',
+  /** "tenant:network" of Contiv networks made for a Docker network: that one exists already. */
+  dockerMade: ReadonlySet<string> = new Set(),
 ): Map<string, NetworkSpec> {
   const out = new Map<string, NetworkSpec>();
   const byKey = new Map<string, NetworkConfig>();
@@ -79,6 +86,7 @@ export function desiredNetworks(
     // Docker's IPAM config needs an IPv4 subnet; a network without one has no Docker network.
     if (!n.subnet) continue;
     byKey.set(`${n.tenantName}:${n.networkName}`, n);
+    if (dockerMade.has(`${n.tenantName}:${n.networkName}`)) continue;
     out.set(dockerNetworkName(n.tenantName, n.networkName), spec(n));
   }
   for (const g of groups) {
@@ -113,13 +121,26 @@ export class DockerNetworkSync {
   private again = false;
   private stopped = false;
   private readonly owner: string;
+  private retryMs = RETRY_FIRST_MS;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private markSynced!: (r: SyncResult) => void;
+  /** Resolves with the first pass that succeeded. */
+  readonly synced: Promise<SyncResult> = new Promise((resolve) => {
+    this.markSynced = resolve;
+  });
 
   constructor(private readonly opts: DockerSyncOptions) {
     this.owner = opts.owner ?? 'contiv';
   }
 
-  /** Watches the store and runs a first pass; resolves when that pass is done. */
+  /** Watches the store and runs a first pass; resolves when that pass is done (a failed one is retried). */
   async start(): Promise<SyncResult> {
+    await this.listen();
+    return this.sync();
+  }
+
+  /** Watches the store and starts the periodic pass; no pass yet (the engine may not answer yet). */
+  async listen(): Promise<void> {
     const rev = await this.opts.store.revision();
     for (const prefix of [NETWORKS, GROUPS])
       this.watchers.push(
@@ -127,12 +148,12 @@ export class DockerNetworkSync {
       );
     this.interval = setInterval(() => this.schedule(), this.opts.resyncMs ?? 30_000);
     this.interval.unref();
-    return this.sync();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
     clearInterval(this.interval);
     for (const w of this.watchers.splice(0)) await w.close();
     await this.running?.catch(() => undefined);
@@ -154,7 +175,22 @@ export class DockerNetworkSync {
       this.again = true;
       return this.running;
     }
-    this.running = this.pass().finally(() => {
+    const pass = this.pass();
+    pass.then(
+      (r) => {
+        this.retryMs = RETRY_FIRST_MS;
+        this.markSynced(r);
+      },
+      () => {
+        if (this.stopped || this.retryTimer) return;
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.schedule();
+        }, this.retryMs);
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      },
+    );
+    this.running = pass.finally(() => {
       this.running = undefined;
       if (this.again && !this.stopped) {
         this.again = false;
@@ -168,7 +204,10 @@ export class DockerNetworkSync {
     const { store, engine, pluginName, log } = this.opts;
     const networks = (await store.list(NETWORKS)).flatMap((kv) => parse<NetworkConfig>(kv.value) ?? []);
     const groups = (await store.list(GROUPS)).flatMap((kv) => parse<EndpointGroupConfig>(kv.value) ?? []);
-    const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope);
+    const made = new Set(
+      (await store.list(DOCKERNET_PREFIX)).map((kv) => kv.key.slice(DOCKERNET_PREFIX.length)),
+    );
+    const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope, made);
     const present = await engine.listNetworks({ label: [`${MANAGED_LABEL}=${this.owner}`] });
     const result: SyncResult = { created: [], removed: [], failed: [] };
     const attempt = async (name: string, fn: () => Promise<void>) => {

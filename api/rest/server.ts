@@ -20,7 +20,13 @@ import {
   tagKey,
   tagPrefix,
 } from '../../policy/ipam/index.js';
-import { bgpOperKey, type EndpointRecord } from '../../policy/model/endpoint.js';
+import {
+  bgpOperKey,
+  DOCKERNET_PREFIX,
+  type DockerNetRecord,
+  dockerNetKey,
+  type EndpointRecord,
+} from '../../policy/model/endpoint.js';
 import {
   checkDelete,
   checkGlobalUpdate,
@@ -79,6 +85,37 @@ class HttpError extends Error {
 
 const absent = (key: string): Compare => ({ key, target: 'create', op: '==', value: 0 });
 const unchanged = (kv: KV): Compare => ({ key: kv.key, target: 'mod', op: '==', value: kv.modRevision });
+
+/** Writes that must land in the same transaction as a new network. */
+interface TxnExtra {
+  compares: Compare[];
+  ops: TxnOp[];
+}
+
+/** /plugin/dockerNetwork's body, checked field by field. */
+function dockerNetBody(b: unknown): { networkID: string; name: string; subnet: string; gateway: string } {
+  if (typeof b !== 'object' || b === null || Array.isArray(b))
+    throw new HttpError(400, 'the request body must be a JSON object');
+  const o = b as PlainObject;
+  const field = (f: string, required: boolean): string => {
+    const v = o[f];
+    if (v === undefined || v === null || v === '') {
+      if (required) throw new HttpError(400, `${f} is required`);
+      return '';
+    }
+    if (typeof v !== 'string') throw new HttpError(400, `${f} must be a string, not ${JSON.stringify(v)}`);
+    return v;
+  };
+  const networkID = field('networkID', true);
+  if (!/^[0-9a-z]{1,64}$/.test(networkID))
+    throw new HttpError(400, `networkID: "${networkID}" is not a Docker network id`);
+  return {
+    networkID,
+    name: field('name', true),
+    subnet: field('subnet', true),
+    gateway: field('gateway', false),
+  };
+}
 
 function parseObj(kv: KV | undefined): PlainObject | undefined {
   if (!kv) return undefined;
@@ -287,14 +324,14 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
    * a stale copy makes the compares fail, and the failure branch returns the keys fresh for the next
    * attempt. A check that fails on the copy is redone on the store before it is reported.
    */
-  async function writeObj(t: ObjType, key: string, obj: PlainObject): Promise<void> {
+  async function writeObj(t: ObjType, key: string, obj: PlainObject, extra?: TxnExtra): Promise<void> {
     let fresh: Map<string, KV | undefined> | undefined;
     let useCache = cache?.ready === true && !aloneOnWrite.has(t);
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
       const rs = new ReadSet(store, useCache ? cache : undefined, fresh);
       let outcome: 'done' | 'conflict';
       try {
-        outcome = await writeAttempt(t, key, obj, rs);
+        outcome = await writeAttempt(t, key, obj, rs, extra);
       } catch (e) {
         // A refusal seen through the copy may be the copy's lag (a parent created a moment ago).
         if (rs.usedCache && (e instanceof ModelError || e instanceof HttpError)) {
@@ -316,10 +353,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     key: string,
     obj: PlainObject,
     rs: ReadSet,
+    extra: TxnExtra | undefined,
   ): Promise<'done' | 'conflict'> {
     const selfKey = configKey(t, key);
     const before = await rs.get(selfKey);
     const old = before ? (parseCached(before) ?? {}) : undefined;
+    if (extra && (old || t !== 'network')) throw new Error('internal: extra writes only with a new network');
     if (old) checkUpdate(t, old, obj);
     const lookup = async (pt: ObjType, pk: string) => parseCached(await rs.get(configKey(pt, pk)));
     await checkParents(t, obj, lookup);
@@ -339,7 +378,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
           store,
           { network: key, encap, ...(pktTag !== undefined ? { pktTag } : {}) },
           await globalRanges(),
-          { compares: rs.compares(), ops: [put] },
+          { compares: [...rs.compares(), ...(extra?.compares ?? [])], ops: [put, ...(extra?.ops ?? [])] },
         );
       } catch (e) {
         if (e instanceof CallerConflictError) return 'conflict';
@@ -435,10 +474,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return undefined;
   }
 
-  async function remove(t: ObjType, key: string): Promise<void> {
+  /** dockerNetworkID: the removal of the Docker network a Contiv network was made for (see DockerNetRecord). */
+  async function remove(t: ObjType, key: string, dockerNetworkID?: string): Promise<void> {
     const kv = await store.get(configKey(t, key));
     const obj = parseObj(kv);
     if (!kv || !obj) throw new HttpError(404, `${t} ${key} not found`);
+    const docknetKv = t === 'network' ? await store.get(`${DOCKERNET_PREFIX}${key}`) : undefined;
+    const docknet = parseObj(docknetKv) as DockerNetRecord | undefined;
+    if (docknet && docknet.networkID !== dockerNetworkID)
+      throw new HttpError(
+        409,
+        `network ${key}: made for Docker network ${docknet.name} (${docknet.networkID}); remove it with docker network rm`,
+      );
     if (t === 'network' || t === 'endpointGroup' || t === 'tenant') {
       // Endpoints are created under the same lock-free discipline as config children: deletes run
       // alone, so none can appear between this check and the delete below.
@@ -464,8 +511,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const ops: TxnOp[] = [{ type: 'delete', key: configKey(t, key) }];
     for (const o of await ownedBy(t, key, listObjs))
       ops.push({ type: 'delete', key: configKey(o.objType, o.key) });
+    if (docknetKv) ops.push({ type: 'delete', key: docknetKv.key });
     const tags = t === 'network' ? await getTags(key) : undefined;
-    const r = await store.txn([unchanged(kv)], ops);
+    const r = await store.txn([unchanged(kv), ...(docknetKv ? [unchanged(docknetKv)] : [])], ops);
     if (!r.succeeded) throw new HttpError(409, `${t} ${key}: changed meanwhile; try again`);
     // Allocations go back after the object is gone: a crash in between leaks ids, never hands out one in use.
     if (t === 'network') {
@@ -645,6 +693,54 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     };
   });
   app.get('/api/v1/openapi.json', async () => openapi());
+
+  // A Docker network made without a contiv-tag (swarm mode, `--subnet`): its Contiv network, named
+  // after it in the default tenant, and the record saying so, in one transaction; idempotent for
+  // that Docker network (swarm allocates again after a manager restart).
+  app.post('/plugin/dockerNetwork', async (req) => {
+    const body = dockerNetBody(req.body);
+    const key = `default:${body.name}`;
+    return exclusive(async () => {
+      const recKey = dockerNetKey('default', body.name);
+      const rec = parseObj(await store.get(recKey)) as DockerNetRecord | undefined;
+      const existing = await getObj('network', key);
+      if (rec?.networkID === body.networkID && existing) return shown('network', existing);
+      if (rec)
+        throw new HttpError(
+          409,
+          `name: Contiv network ${key} was made for another Docker network (${rec.networkID})`,
+        );
+      if (existing)
+        throw new HttpError(
+          409,
+          `name: Contiv network ${key} exists already; give the Docker network another name, or map it to ` +
+            'that network with -o contiv-tag / --ipam-opt contiv-tag',
+        );
+      const obj = objectFromRequest('network', key, {
+        subnet: body.subnet,
+        ...(body.gateway ? { gateway: body.gateway } : {}),
+        encap: 'vxlan',
+      });
+      const record: DockerNetRecord = { networkID: body.networkID, name: body.name };
+      await writeObj('network', key, obj, {
+        compares: [absent(recKey)],
+        ops: [{ type: 'put', key: recKey, value: JSON.stringify(record) }],
+      });
+      return shown('network', obj);
+    });
+  });
+  app.post('/plugin/deleteDockerNetwork', async (req) => {
+    const body = typeof req.body === 'object' && req.body !== null ? (req.body as PlainObject) : {};
+    const id = body.networkID;
+    if (typeof id !== 'string' || id === '') throw new HttpError(400, 'networkID is required');
+    await exclusive(async () => {
+      for (const kv of await store.list(DOCKERNET_PREFIX)) {
+        const rec = parseObj(kv) as DockerNetRecord | undefined;
+        if (rec?.networkID === id) await remove('network', kv.key.slice(DOCKERNET_PREFIX.length), id);
+      }
+    });
+    return {};
+  });
 
   registerEndpointRoutes(app, {
     store,

@@ -71,3 +71,26 @@ export interface BgpOperRecord {
   /** A misconfiguration in words ('' when none). */
   problem: string;
 }
+
+/**
+ * `/contiv.io/oper/docknet/<host>/<dockerNetworkID>` → {tenant, network, group} (JSON): which Contiv
+ * object a Docker network of that host is, written by its netplugin at CreateNetwork (see
+ * api/docker/target.ts, StoreNetworkMemory).
+ */
+export const DOCKNET_PREFIX = '/contiv.io/oper/docknet/';
+
+/**
+ * `/contiv.io/oper/dockernet/<tenant>:<network>` → DockerNetRecord (JSON): the Contiv network was
+ * made for a Docker network (swarm's `docker network create --subnet …` without a contiv-tag); it
+ * is written and removed in the same transaction as the network, and only that Docker network's
+ * removal removes it.
+ */
+export const DOCKERNET_PREFIX = '/contiv.io/oper/dockernet/';
+export const dockerNetKey = (tenant: string, network: string) => `${DOCKERNET_PREFIX}${tenant}:${network}`;
+
+export interface DockerNetRecord {
+  /** Docker's network id. */
+  networkID: string;
+  /** Docker's network name (also the Contiv network's). */
+  name: string;
+}

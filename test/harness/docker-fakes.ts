@@ -2,7 +2,12 @@
 // records) and the intent (targets by selector or tag). They keep what they hold inspectable so
 // tests can check that nothing is left allocated. Never used outside tests.
 
-import type { AddressRequest, EndpointRequest, NetmasterClient } from '../../api/docker/ports.js';
+import type {
+  AddressRequest,
+  DockerNetworkRequest,
+  EndpointRequest,
+  NetmasterClient,
+} from '../../api/docker/ports.js';
 import { PluginError } from '../../api/docker/protocol.js';
 import type { ContivTarget, Selector, TargetResolver } from '../../api/docker/target.js';
 import { formatIPv4, parseIPv4, parsePool, parseSubnet } from '../../policy/ipam/addr.js';
@@ -116,6 +121,19 @@ export class FakeNetmaster implements NetmasterClient {
   async listEndpoints(host: string): Promise<EndpointRecord[]> {
     this.check('listEndpoints');
     return [...this.endpoints.values()].filter((e) => e.homingHost === host);
+  }
+
+  /** Docker network id → what createDockerNetwork was asked to make. */
+  readonly dockerNetworks = new Map<string, DockerNetworkRequest>();
+
+  async createDockerNetwork(req: DockerNetworkRequest): Promise<void> {
+    this.check('createDockerNetwork');
+    this.dockerNetworks.set(req.networkID, req);
+  }
+
+  async deleteDockerNetwork(networkID: string): Promise<void> {
+    this.check('deleteDockerNetwork');
+    this.dockerNetworks.delete(networkID);
   }
 
   async deleteEndpoint(endpointID: string): Promise<void> {

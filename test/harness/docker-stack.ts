@@ -84,6 +84,8 @@ export async function startDockerStack(opts: { hostName?: string; log?: Logger }
     ...(opts.log ? { log: opts.log } : {}),
   });
   onCleanup(() => docker.close(), { label: 'stack docker side' });
+  // The engine work runs in the background (see host.ts); the tests start from a synced engine.
+  await docker.ready;
   const { plugin, engine } = docker;
   const sync = docker.sync!;
   return {

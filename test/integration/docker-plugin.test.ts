@@ -353,6 +353,8 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
       hostName: 'h1',
       engine: new DockerEngine(dockerd.socket),
     });
+    // Reconciling runs once the socket is up, in the background.
+    await plugin.reconciled;
     await assertClean();
   });
 

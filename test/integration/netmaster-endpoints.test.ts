@@ -1,7 +1,8 @@
 // Proves endpoints as operational state through real netmaster processes, on the embedded store and
 // on a real etcd: the /plugin routes (address allocation, endpoint create/delete with the address in
 // the same transaction), the endpoint inspect view, endpoint lists in the other inspect views,
-// deletes refused while endpoints exist, and netctl's endpoint inspect.
+// deletes refused while endpoints exist, and netctl's endpoint inspect; the Contiv networks made
+// for swarm's Docker networks without a contiv-tag (/plugin/dockerNetwork).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,6 +11,7 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EtcdStore } from '../../state/etcd.js';
+import { RemoteStore } from '../../state/remote.js';
 import { runCleanups } from '../harness/cleanup.js';
 import { startEtcd } from '../harness/etcd.js';
 import { tempDirPrefix } from '../harness/names.js';
@@ -272,6 +274,79 @@ describe('netmaster endpoints (real processes)', () => {
     } finally {
       await store.close();
       await etcd.stop();
+    }
+  });
+
+  test('networks made for Docker networks: checked by field, idempotent, removed only with theirs', async () => {
+    const dir = await mkdtemp(tempDirPrefix('nm-dockernet'));
+    try {
+      const nm = await startNetmaster(['--data-dir', dir]);
+      try {
+        const make = (body: unknown) => post(nm.url, '/plugin/dockerNetwork', body);
+        const svc = { networkID: 'abc', name: 'svc-net1', subnet: '100.1.1.0/24', gateway: '100.1.1.254' };
+        const expect = async (p: Promise<{ status: number; body: Json }>, status: number, err?: RegExp) => {
+          const r = await p;
+          assert.equal(r.status, status, JSON.stringify(r.body));
+          if (err) assert.match(r.body.Err ?? '', err);
+        };
+        await expect(make({}), 400, /^networkID is required/);
+        await expect(
+          make({ ...svc, networkID: 'ABC/x' }),
+          400,
+          /^networkID: "ABC\/x" is not a Docker network id/,
+        );
+        await expect(make({ ...svc, subnet: 7 }), 400, /^subnet must be a string/);
+        await expect(make({ ...svc, subnet: '100.1.1.0' }), 400, /subnet/);
+        await expect(make(svc), 200);
+        await expect(make(svc), 200); // swarm allocating again after a manager restart
+        const net = (await call(nm.url, 'GET', '/api/v1/networks/default:svc-net1/')).body;
+        assert.deepEqual([net.subnet, net.gateway, net.encap], ['100.1.1.0/24', '100.1.1.254', 'vxlan']);
+        await expect(make({ ...svc, networkID: 'def' }), 409, /^name: .*another Docker network \(abc\)/);
+        await expect(
+          post(nm.url, '/api/v1/networks/default:plain/', {
+            tenantName: 'default',
+            networkName: 'plain',
+            subnet: '10.2.0.0/24',
+          }),
+          200,
+        );
+        await expect(
+          make({ ...svc, networkID: 'def', name: 'plain', subnet: '10.3.0.0/24', gateway: '' }),
+          409,
+          /^name: .* exists already/,
+        );
+        await expect(
+          make({ networkID: 'def', name: 'other', subnet: '100.1.0.0/16' }),
+          400,
+          /subnet .*overlaps network default:svc-net1/,
+        );
+        await expect(
+          call(nm.url, 'DELETE', '/api/v1/networks/default:svc-net1/'),
+          409,
+          /made for Docker network svc-net1 \(abc\); remove it with docker network rm/,
+        );
+        await expect(post(nm.url, '/plugin/deleteDockerNetwork', { networkID: 'abc' }), 200);
+        await expect(call(nm.url, 'GET', '/api/v1/networks/default:svc-net1/'), 404);
+        await expect(post(nm.url, '/plugin/deleteDockerNetwork', { networkID: 'abc' }), 200);
+        // Name and subnet are free again, the record went with the network.
+        await expect(make({ ...svc, networkID: 'def' }), 200);
+        // A netplugin without etcd keeps its Docker networks' Contiv objects through the store API.
+        const remote = new RemoteStore(nm.url);
+        try {
+          await remote.put(
+            '/contiv.io/oper/docknet/h1/def',
+            '{"tenant":"default","network":"svc-net1","group":""}',
+          );
+          await assert.rejects(remote.put('/contiv.io/oper/dockernet/default:x', '{}'), /not writable/);
+        } finally {
+          await remote.close();
+        }
+      } finally {
+        nm.p.kill('SIGTERM');
+        await new Promise((r) => nm.p.once('exit', r));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

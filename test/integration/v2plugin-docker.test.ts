@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
@@ -56,6 +56,68 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
         await sleep(500);
       }
     }
+  };
+  /** netmaster's REST API, from inside the plugin's host. */
+  const rest = async (path: string): Promise<unknown> =>
+    JSON.parse(
+      await run('ip', ['netns', 'exec', ns.name, 'busybox', 'wget', '-qO-', `http://127.0.0.1:9999${path}`]),
+    );
+  /** ovs-vsctl/ovs-ofctl against the plugin's own OVS (its rootfs lies in dockerd's data root). */
+  const pluginOvs = async () => {
+    const id = (await docker(['plugin', 'inspect', '-f', '{{.Id}}', plugin])).trim();
+    const rundir = join(dockerd.dir, 'root', 'plugins', id, 'rootfs', 'var', 'run', 'openvswitch');
+    return {
+      vsctl: (args: string[]) => run('ovs-vsctl', [`--db=unix:${rundir}/db.sock`, ...args]),
+      flows: () => run('ovs-ofctl', ['-O', 'OpenFlow13', 'dump-flows', `unix:${rundir}/contivbr.mgmt`]),
+    };
+  };
+  /** Docker's endpoints on our networks, by network name. */
+  const dockerEndpoints = async (): Promise<Map<string, string[]>> => {
+    const out = new Map<string, string[]>();
+    const ids = (await docker(['network', 'ls', '-q', '--filter', `driver=${plugin}`])).split('\n');
+    for (const id of ids.filter(Boolean)) {
+      const [n] = JSON.parse(await docker(['network', 'inspect', id])) as {
+        Name: string;
+        Containers?: Record<string, { EndpointID: string }>;
+      }[];
+      if (n)
+        out.set(
+          n.Name,
+          Object.values(n.Containers ?? {}).map((c) => c.EndpointID),
+        );
+    }
+    return out;
+  };
+  /**
+   * Nothing leaked: netmaster's endpoint records are Docker's endpoints, the bridge's container
+   * ports theirs, each Contiv network's allocated addresses its endpoints' (gateways are not
+   * allocated), and no flow names an address in `gone`.
+   */
+  const assertNoLeaks = async (networks: string[], gone: string[] = []) => {
+    const live = [...(await dockerEndpoints()).values()].flat().sort();
+    const records = ((await rest('/plugin/endpoints')) as { endpointID: string }[])
+      .map((e) => e.endpointID)
+      .sort();
+    assert.deepEqual(records, live, 'endpoint records are not Docker endpoints');
+    const ovs = await pluginOvs();
+    const ports = (await ovs.vsctl(['list-ports', 'contivbr']))
+      .split('\n')
+      .filter((p) => p.startsWith('vp'))
+      .sort();
+    assert.deepEqual(ports, live.map((id) => `vp${id.slice(0, 11)}`).sort(), 'stale OVS ports');
+    for (const net of networks) {
+      const { Oper } = (await rest(`/api/v1/inspect/networks/default:${net}/`)) as {
+        Oper: { numEndpoints: number; allocatedAddressesCount: number; allocatedIPAddresses: string };
+      };
+      assert.equal(
+        Oper.allocatedAddressesCount,
+        Oper.numEndpoints,
+        `${net}: addresses ${Oper.allocatedIPAddresses} for ${Oper.numEndpoints} endpoints`,
+      );
+    }
+    const flows = await ovs.flows();
+    for (const ip of gone)
+      assert.ok(!flows.includes(`${ip},`) && !flows.includes(`${ip} `), `flows of ${ip} left`);
   };
   const step = async (fn: () => Promise<void>) => {
     try {
@@ -116,7 +178,7 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
           'CONTIV_NETPLUGIN_ETCD_ENDPOINTS=',
           'CONTIV_OVS=own',
           `log_dir.source=${logDir}`,
-          `docker_socket.source=${dockerd.socket}`,
+          `docker_dir.source=${dirname(dockerd.socket)}`,
         ],
         120_000,
       );
@@ -164,6 +226,39 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       const out = await docker(['run', '--rm', '--net=contiv-net', 'bbox', 'ping', '-c2', '-W2', 'c1']);
       assert.match(out, /2 packets received/);
       await docker(['rm', '-f', 'c1']);
+    }));
+
+  test('dockerd restart with the plugin enabled: it comes back enabled, networks and containers stay, nothing leaks', () =>
+    step(async () => {
+      await docker([
+        'run',
+        '-d',
+        '--restart=always',
+        '--net=contiv-net',
+        '--name=c3',
+        'bbox',
+        'sleep',
+        '3600',
+      ]);
+      const before = await ipOf('c3', 'contiv-net');
+      const starts = () => bootLog().split('started netplugin with netmaster').length;
+      const started = starts();
+      await dockerd.restart();
+      // dockerd waited for the plugin's socket and enabled it before it served its API.
+      assert.equal((await docker(['plugin', 'inspect', '-f', '{{.Enabled}}', plugin])).trim(), 'true');
+      assert.equal(starts(), started + 1, 'the plugin was not started again');
+      for (let i = 0; (await docker(['inspect', '-f', '{{.State.Running}}', 'c3'])).trim() !== 'true'; i++) {
+        assert.ok(i < 150, 'c3 (--restart=always) did not come back');
+        await sleep(200);
+      }
+      const after = await ipOf('c3', 'contiv-net');
+      assert.match(after, /^100\.1\.1\./);
+      process.stderr.write(`# c3 ${before} before the restart, ${after} after\n`);
+      const out = await docker(['run', '--rm', '--net=contiv-net', 'bbox', 'ping', '-c2', '-W2', 'c3']);
+      assert.match(out, /2 packets received/);
+      await assertNoLeaks(['contiv-net']);
+      await docker(['rm', '-f', 'c3']);
+      await assertNoLeaks(['contiv-net'], [after]);
     }));
 
   test('swarm mode with a Contiv group: a dnsrr service of 3 replicas reach each other, p1 holds', () =>
@@ -249,6 +344,132 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
         await sleep(200);
       }
       await docker(['network', 'rm', 'svc-net2']);
+    }));
+
+  /** The replicas of my-db running now: container id → address on net. */
+  const replicas = async (net: string, want: number): Promise<Map<string, string>> => {
+    let ids: string[] = [];
+    for (let i = 0; ; i++) {
+      ids = (await docker(['ps', '-q', '--filter', 'label=com.docker.swarm.service.name=my-db']))
+        .split('\n')
+        .filter(Boolean);
+      if (ids.length === want) break;
+      if (i >= 300) {
+        const ps = await docker(['service', 'ps', '--no-trunc', 'my-db']).catch((e: Error) => e.message);
+        assert.fail(`${ids.length} replicas, not ${want}: ${ps}`);
+      }
+      await sleep(200);
+    }
+    return new Map(await Promise.all(ids.map(async (id) => [id, await ipOf(id, net)] as const)));
+  };
+  /** Retries a check while the swarm converges (task shutdown and address release are asynchronous). */
+  const eventually = async (check: () => Promise<void>, ms = 30_000) => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      try {
+        return await check();
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await sleep(500);
+      }
+    }
+  };
+  const contivNetwork = (name: string) =>
+    rest(`/api/v1/networks/default:${name}/`).then(
+      (n) => n as { subnet: string; gateway: string },
+      () => undefined,
+    );
+  /** The seed's no-tenancy line; today's Docker needs --scope swarm --attachable for a plugin's swarm network. */
+  const createSvcNet1 = async () => {
+    const line = ['network', 'create', 'svc-net1', '--subnet', '100.1.1.0/24', '--gateway', '100.1.1.254'];
+    const drivers = ['-d', plugin, '--ipam-driver', plugin];
+    try {
+      await docker([...line, ...drivers]);
+    } catch (err) {
+      process.stderr.write(`# the seed's line alone: ${(err as Error).message.split('\n')[1] ?? ''}\n`);
+      await docker([...line, ...drivers, '--scope', 'swarm', '--attachable']);
+    }
+  };
+
+  test("swarm mode without tenancy: the seed's --subnet network becomes a Contiv network; a dnsrr service of 3 replicas, one address each", () =>
+    step(async () => {
+      // contiv-net (legacy test) has 100.1.1.0/24 in the default tenant: the pool is refused, by field.
+      await createSvcNet1();
+      const dockerdLog = () => readFileSync(join(dockerd.dir, 'dockerd.log'), 'utf8');
+      await eventually(async () =>
+        assert.match(
+          dockerdLog(),
+          /--subnet 100\.1\.1\.0\/24 overlaps Contiv network contiv-net \(100\.1\.1\.\d+\/24\) in tenant default/,
+        ),
+      );
+      assert.equal(await contivNetwork('svc-net1'), undefined);
+      await docker(['network', 'rm', 'svc-net1']);
+      await netctl(['network', 'rm', 'contiv-net']);
+      await createSvcNet1();
+      // Made at swarm's allocation, named after the Docker network, in the default tenant.
+      let made: { subnet: string; gateway: string } | undefined;
+      await eventually(async () => {
+        made = await contivNetwork('svc-net1');
+        assert.ok(made, 'no Contiv network svc-net1');
+      });
+      assert.equal(made?.subnet, '100.1.1.0/24');
+      assert.equal(made?.gateway, '100.1.1.254');
+      // netctl cannot remove what Docker made: docker network rm does.
+      await assert.rejects(netctl(['network', 'rm', 'svc-net1']), /made for Docker network svc-net1/);
+      await docker([
+        'service',
+        'create',
+        '--name',
+        'my-db',
+        '--replicas',
+        '3',
+        '--network',
+        'svc-net1',
+        '--endpoint-mode',
+        'dnsrr',
+        '--no-resolve-image',
+        '--detach',
+        'bbox',
+        'sleep',
+        '3600',
+      ]);
+      const tasks = await replicas('svc-net1', 3);
+      const ips = [...tasks.values()];
+      for (const ip of ips) assert.match(ip, /^100\.1\.1\./);
+      assert.equal(new Set(ips).size, 3, `distinct addresses: ${ips.join(' ')}`);
+      const [first = '', ...others] = tasks.keys();
+      for (const id of others) {
+        const name = (await docker(['inspect', '-f', '{{.Name}}', id])).trim().replace(/^\//, '');
+        await docker(['exec', first, 'ping', '-c1', '-W2', tasks.get(id) ?? '']);
+        await docker(['exec', first, 'ping', '-c1', '-W2', name]);
+      }
+      const names = await docker(['exec', first, 'nslookup', 'tasks.my-db']);
+      for (const ip of ips) assert.ok(names.includes(ip), `tasks.my-db: ${names}`);
+      // Swarm asked twice per task (manager, node): one address each, all held by endpoints.
+      await eventually(() => assertNoLeaks(['svc-net1']));
+    }));
+
+  test('swarm scale down and up, service rm, network rm: addresses, ports, flows and records go', () =>
+    step(async () => {
+      const before = await replicas('svc-net1', 3);
+      await docker(['service', 'scale', '--detach', 'my-db=1']);
+      const one = await replicas('svc-net1', 1);
+      const gone = [...before.values()].filter((ip) => ![...one.values()].includes(ip));
+      assert.equal(gone.length, 2);
+      await eventually(() => assertNoLeaks(['svc-net1'], gone));
+      await docker(['service', 'scale', '--detach', 'my-db=3']);
+      const three = await replicas('svc-net1', 3);
+      assert.equal(new Set(three.values()).size, 3);
+      await eventually(() => assertNoLeaks(['svc-net1']));
+      const [first = ''] = three.keys();
+      for (const ip of three.values()) await docker(['exec', first, 'ping', '-c1', '-W2', ip]);
+      await docker(['service', 'rm', 'my-db']);
+      await replicas('svc-net1', 0);
+      await eventually(() => assertNoLeaks(['svc-net1'], [...three.values()]));
+      await docker(['network', 'rm', 'svc-net1']);
+      // The Contiv network made for it goes with it, with its record.
+      await eventually(async () => assert.equal(await contivNetwork('svc-net1'), undefined));
+      await eventually(() => assertNoLeaks([]));
       await docker(['swarm', 'leave', '--force']);
     }));
 });

@@ -362,3 +362,111 @@ describe('NetworkDriver', () => {
     });
   });
 });
+
+describe("swarm's --subnet networks without a contiv-tag", () => {
+  const GW = { RequestAddressType: 'com.docker.network.gateway' };
+
+  test('the pool is the subnet, refused when it overlaps a Contiv network; the gateway before the network exists', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'docker-unit-'));
+    const store = await EmbeddedStore.open(dir);
+    try {
+      const put = (k: string, v: object) => store.put(k, JSON.stringify(v));
+      await put('/contiv.io/config/network/default:contiv-net', {
+        tenantName: 'default',
+        networkName: 'contiv-net',
+        subnet: '10.1.1.0/24',
+        encap: 'vxlan',
+      });
+      const r = new StoreTargetResolver(store);
+      const netmaster = new FakeNetmaster(r);
+      const ipam = new IpamDriver({ targets: r, netmaster, pluginName: 'np', subnetPools: r });
+      await assert.rejects(
+        ipam.requestPool({ AddressSpace: 'contiv-global', Pool: '10.1.0.0/16' }),
+        /--subnet 10\.1\.0\.0\/16 overlaps Contiv network contiv-net \(10\.1\.1\.0\/24\) in tenant default/,
+      );
+      await assert.rejects(ipam.requestPool({ AddressSpace: 'contiv-global' }), /needs --subnet/);
+      await assert.rejects(
+        ipam.requestPool({ AddressSpace: 'contiv-global', Pool: '100.1.1.0/24', SubPool: '100.1.1.0/28' }),
+        /--ip-range/,
+      );
+      const p = await ipam.requestPool({ AddressSpace: 'contiv-global', Pool: '100.1.1.0/24' });
+      assert.deepEqual(p, { PoolID: 'contiv-docker/100.1.1.0/24', Pool: '100.1.1.0/24', Data: {} });
+      // Swarm's manager asks for the gateway before AllocateNetwork makes the Contiv network.
+      const gw = (Address?: string) =>
+        ipam.requestAddress({ PoolID: p.PoolID, ...(Address ? { Address } : {}), Options: GW });
+      assert.equal((await gw('100.1.1.254')).Address, '100.1.1.254/24');
+      assert.equal((await gw()).Address, '100.1.1.1/24');
+      await assert.rejects(gw('10.9.9.9'), /--gateway 10\.9\.9\.9 is not a host address of --subnet/);
+      await assert.rejects(ipam.requestAddress({ PoolID: p.PoolID }), /no Contiv network has the pool/);
+      // What /plugin/dockerNetwork writes: the network and its record.
+      await put('/contiv.io/config/network/default:svc-net1', {
+        tenantName: 'default',
+        networkName: 'svc-net1',
+        subnet: '100.1.1.0/24',
+        gateway: '100.1.1.254',
+        encap: 'vxlan',
+      });
+      await put('/contiv.io/oper/dockernet/default:svc-net1', { networkID: 'abc', name: 'svc-net1' });
+      // Each node asks for the pool again: its own network is no conflict, another one would be.
+      assert.equal(
+        (await ipam.requestPool({ AddressSpace: 'contiv-global', Pool: '100.1.1.0/24' })).PoolID,
+        p.PoolID,
+      );
+      await assert.rejects(
+        ipam.requestPool({ AddressSpace: 'contiv-global', Pool: '100.1.0.0/16' }),
+        /overlaps Contiv network svc-net1/,
+      );
+      const a = await ipam.requestAddress({ PoolID: p.PoolID });
+      assert.equal(a.Address, '100.1.1.1/24');
+      assert.deepEqual(netmaster.allocated(), ['default:svc-net1/100.1.1.1']);
+      await ipam.releaseAddress({ PoolID: p.PoolID, Address: a.Address });
+      assert.deepEqual(netmaster.allocated(), []);
+      // Its network removed: releases find nothing to give back.
+      await store.delete('/contiv.io/oper/dockernet/default:svc-net1');
+      await ipam.releaseAddress({ PoolID: p.PoolID, Address: '100.1.1.254/24' });
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('AllocateNetwork makes the Contiv network under the Docker name and answers its options; FreeNetwork removes it', async () => {
+    const targets = new FakeTargets();
+    targets.add({ network: 'n', subnet: '10.1.1.0/24', gateway: '10.1.1.254' });
+    const netmaster = new FakeNetmaster(targets);
+    const host: HostAttach = { attachEndpoint: async () => 1, detachEndpoint: async () => undefined };
+    const driver = new NetworkDriver({
+      targets,
+      netmaster,
+      host,
+      hostName: 'h1',
+      pluginName: 'np',
+      dockerNetworkName: async (id) => (id === 'abc' ? 'svc-net1' : undefined),
+    });
+    const h = driver.handlers();
+    const v4 = [{ Pool: '100.1.1.0/24', Gateway: '100.1.1.254/24' }];
+    assert.deepEqual(
+      await h['/NetworkDriver.AllocateNetwork']?.({ NetworkID: 'abc', Options: {}, IPv4Data: v4 }),
+      {
+        Options: { tenant: 'default', network: 'svc-net1' },
+      },
+    );
+    assert.deepEqual(netmaster.dockerNetworks.get('abc'), {
+      networkID: 'abc',
+      name: 'svc-net1',
+      subnet: '100.1.1.0/24',
+      gateway: '100.1.1.254',
+    });
+    // A contiv-tag network is only echoed; one without a pool is refused.
+    const tagged = { 'contiv-tag': 'T' };
+    assert.deepEqual(await h['/NetworkDriver.AllocateNetwork']?.({ NetworkID: 'def', Options: tagged }), {
+      Options: tagged,
+    });
+    await assert.rejects(
+      Promise.resolve(h['/NetworkDriver.AllocateNetwork']?.({ NetworkID: 'abc', Options: {} })),
+      /no IPv4 pool: give --subnet/,
+    );
+    await h['/NetworkDriver.FreeNetwork']?.({ NetworkID: 'abc' });
+    assert.equal(netmaster.dockerNetworks.size, 0);
+  });
+});
