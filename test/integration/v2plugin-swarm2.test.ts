@@ -193,6 +193,13 @@ for (const encap of ['vxlan', 'vlan'] as const)
             'sleep',
             '3600',
           ]);
+          // netmaster's endpoint records (the worker's netplugin writes through it).
+          const endpoints = async () =>
+            JSON.parse(
+              await run('busybox', ['wget', '-q', '-O', '-', 'http://127.0.0.1:9999/plugin/endpoints'], {
+                netns: m.host.netns,
+              }),
+            ) as unknown[];
           const tasksOn = async (n: Node) =>
             (await n.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${SERVICE}`]))
               .split('\n')
@@ -221,6 +228,9 @@ for (const encap of ['vxlan', 'vlan'] as const)
           const all = [...ipsM, ...ipsW];
           for (const ip of all) assert.match(ip, /^200\.1\.1\./);
           assert.equal(new Set(all).size, REPLICAS, `distinct addresses: ${all.join(' ')}`);
+          // Each host's netplugin recorded its own tasks with netmaster (the worker through its URL).
+          const homes = (await endpoints()).map((e) => (e as { homingHost?: string }).homingHost).sort();
+          assert.deepEqual(homes, [m.host.name, m.host.name, w.host.name, w.host.name]);
           const [a = '', ...restM] = onM;
           const [b = ''] = onW;
           // Across the nodes both ways, and on the same node.
@@ -251,12 +261,6 @@ for (const encap of ['vxlan', 'vlan'] as const)
             await sleep(200);
           }
           // Every endpoint gone from netmaster (the worker's too).
-          const endpoints = async () =>
-            JSON.parse(
-              await run('busybox', ['wget', '-q', '-O', '-', 'http://127.0.0.1:9999/plugin/endpoints'], {
-                netns: m.host.netns,
-              }),
-            ) as unknown[];
           for (let i = 0; ; i++) {
             const eps = await endpoints();
             if (eps.length === 0) break;
