@@ -158,6 +158,26 @@ for (const encap of ['vxlan', 'vlan'] as const)
           ]);
           await netctl(['policy', 'create', 'p1']);
           await netctl(['group', 'create', '-p', 'p1', '-tag', 'policylabel', 'contiv-net-1', 'group1']);
+          // The manager's netplugin makes the Contiv network a swarm network (group1.contiv-net-1 is no
+          // DNS name component: swarm would refuse it); the worker's leaves swarm networks to managers.
+          const managed = async () =>
+            (
+              await m.docker([
+                'network',
+                'ls',
+                '--filter',
+                'label=io.contiv.managed-by=contiv',
+                '--format',
+                '{{.ID}} {{.Name}} {{.Scope}}',
+              ])
+            ).trim();
+          let made = await managed();
+          for (let i = 0; made === ''; i++) {
+            assert.ok(i < 100, 'no swarm network contiv-net-1');
+            await sleep(200);
+            made = await managed();
+          }
+          assert.match(made, /^\S+ contiv-net-1 swarm$/);
           await m.docker([
             'network',
             'create',
@@ -254,6 +274,17 @@ for (const encap of ['vxlan', 'vlan'] as const)
             );
           assert.ok(denied, `p1's deny icmp rule did not hold for ${toW} on ${w.host.name}`);
           await netctl(['policy', 'rule-rm', 'p1', '1']);
+          // Another group: a sync pass on both hosts, which keeps the network as it is (same id).
+          await netctl(['group', 'create', 'contiv-net-1', 'group2']);
+          await sleep(1000);
+          assert.equal(await managed(), made);
+          for (const n of nodes)
+            assert.doesNotMatch(
+              readFileSync(join(n.logDir, 'netplugin.log'), 'utf8'),
+              /not synced/,
+              n.host.name,
+            );
+          assert.match(readFileSync(join(w.logDir, 'netplugin.log'), 'utf8'), /not a swarm manager/);
           await m.docker(['exec', a, 'ping', '-c2', '-W3', toW]);
           await m.docker(['service', 'rm', SERVICE]);
           for (let i = 0; (await Promise.all(nodes.map(tasksOn))).flat().length > 0; i++) {
