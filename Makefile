@@ -1,5 +1,5 @@
 # Two entry points on a fresh machine: `make demo` (the main job) and `make test` (everything CI runs).
-.PHONY: deps build lint test unit integration bench demo demo-stop install clean v2plugin v2plugin-push v2plugin-clean
+.PHONY: deps build lint test unit integration bench demo demo-v2plugin demo-stop install clean v2plugin v2plugin-push v2plugin-clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -28,6 +28,10 @@ bench: build
 
 demo: build
 	bash scripts/demo.sh
+
+# The managed plugin on a single-node swarm, with the seed's swarm workflows (docs/architecture.md, "v2plugin").
+demo-v2plugin: build
+	bash scripts/demo-v2plugin.sh
 
 demo-stop:
 	bash scripts/demo-stop.sh

@@ -36,10 +36,12 @@ const BENCHMARKS: Readonly<Record<string, Loader>> = {
   'openflow-install': async () => (await import('./openflow-install.js')).benchmark,
   'openflow-reconcile': async () => (await import('./openflow-reconcile.js')).benchmark,
   'ovsdb-ports': async () => (await import('./ovsdb-ports.js')).benchmark,
+  'plugin-enable': async () => (await import('./swarm.js')).enableBenchmark,
   'policy-compile': async () => (await import('./policy.js')).compileBenchmark,
   'policy-incremental': async () => (await import('./policy.js')).incrementalBenchmark,
   'policy-install': async () => (await import('./policy.js')).installBenchmark,
   'rest-create': async () => (await import('./rest-create.js')).benchmark,
+  'swarm-scale': async () => (await import('./swarm.js')).scaleBenchmark,
 };
 
 function usage(): string {

@@ -7,13 +7,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-S=${CONTIV_DEMO_DIR:-/run/contiv-ts-demo}
-mkdir -p "$S"
+. scripts/demo-common.sh
 OVS=$S/ovs
 BR=contivbr
-# Debian's CLI matches its dockerd (20.10); a newer one earlier on the PATH may not.
-docker() { if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi; }
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+if [ -f "$S/v2plugin/demo" ]; then
+  echo "the managed-plugin demo (make demo-v2plugin) runs in $S: make demo-stop first"; exit 1
+fi
 
 # ---- Open vSwitch (private, userspace)
 mkdir -p "$OVS"
@@ -30,30 +29,8 @@ fi
 echo "== Open vSwitch: $OVS (db.sock, $BR.mgmt)"
 
 # ---- dockerd: the system's if it answers, else our own
-if docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
-  DOCKER_SOCK=/var/run/docker.sock
-else
-  DOCKER_SOCK=$S/docker/docker.sock
-  if ! alive "$S/docker/docker.pid"; then
-    mkdir -p "$S/docker"
-    setsid dockerd --storage-driver=vfs --iptables=false --ip-masq=false --bridge=none \
-      --data-root="$S/docker/root" --exec-root="$S/docker/exec" -H unix://"$DOCKER_SOCK" \
-      --pidfile="$S/docker/docker.pid" >>"$S/docker/dockerd.log" 2>&1 &
-    for _ in $(seq 100); do docker -H unix://"$DOCKER_SOCK" version >/dev/null 2>&1 && break; sleep 0.2; done
-  fi
-fi
-export DOCKER_HOST=unix://$DOCKER_SOCK
-docker version --format 'dockerd {{.Server.Version}}' || { echo "dockerd did not answer on $DOCKER_SOCK"; exit 1; }
-echo "== Docker: $DOCKER_HOST"
-
-# A tiny image from busybox-static: there is no registry to pull from.
-if ! docker image inspect bbox:latest >/dev/null 2>&1; then
-  R=$S/rootfs; rm -rf "$R"; mkdir -p "$R/bin" "$R/etc"
-  cp /bin/busybox "$R/bin/busybox"
-  for a in sh ping ip nc nslookup wget cat sleep ifconfig hostname; do ln -sf busybox "$R/bin/$a"; done
-  echo 'root:x:0:0:root:/:/bin/sh' > "$R/etc/passwd"
-  tar -C "$R" -c . | docker import - bbox:latest >/dev/null
-fi
+demo_dockerd
+demo_image
 
 # ---- netplugin + netmaster, one process, embedded store
 if ! alive "$S/netplugin.pid"; then

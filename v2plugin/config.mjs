@@ -27,6 +27,11 @@ export const SETTINGS = [
   ],
   ['CONTIV_NETPLUGIN_USE_JSON_LOG', '', 'log JSON lines if set'],
   ['CONTIV_NETPLUGIN_VXLAN_PORT', '4789', 'VXLAN UDP port'],
+  [
+    'CONTIV_NETPLUGIN_NETMASTER_URL',
+    '',
+    "role netplugin without etcd: netmaster's URL (http://host:9999), whose store API it follows",
+  ],
   ['CONTIV_NETMASTER_CONSUL_ENDPOINTS', '', 'consul endpoints (not supported)'],
   ['CONTIV_NETMASTER_ETCD_ENDPOINTS', '', 'etcd endpoints ("": the netplugin ones)'],
   ['CONTIV_NETMASTER_FORWARD_MODE', '', 'options: [bridge, routing]'],

@@ -65,9 +65,20 @@ function netpluginArgs() {
     if (!/^(etcd|https?):\/\/[^/\s]+\/?$/.test(e))
       throw new BadSetting(`etcd endpoint "${e}" is not etcd://host:port`);
   }
-  if (etcd === '' && role !== 'netmaster')
-    throw new BadSetting('no etcd endpoints: role netplugin needs CONTIV_NETPLUGIN_ETCD_ENDPOINTS');
+  // A worker may follow the manager's netmaster (its store API) instead of etcd.
+  const netmaster = env.CONTIV_NETPLUGIN_NETMASTER_URL ?? '';
+  if (netmaster && !/^http:\/\/[^/\s]+:\d+\/?$/.test(netmaster))
+    throw new BadSetting(`CONTIV_NETPLUGIN_NETMASTER_URL="${netmaster}" is not http://host:port`);
+  if (netmaster && role === 'netmaster')
+    throw new BadSetting('CONTIV_NETPLUGIN_NETMASTER_URL is for role netplugin (netmaster is this plugin)');
+  // Given alone, it replaces the default etcd endpoint (an etcd given too wins).
+  if (netmaster && etcd === DEFAULTS.get('CONTIV_NETPLUGIN_ETCD_ENDPOINTS')) etcd = '';
+  if (etcd === '' && role !== 'netmaster' && !netmaster)
+    throw new BadSetting(
+      'no etcd endpoints: role netplugin needs CONTIV_NETPLUGIN_ETCD_ENDPOINTS or CONTIV_NETPLUGIN_NETMASTER_URL',
+    );
   const args = [`--role=${role}`, `--etcd=${etcd.replace(/etcd:\/\//g, 'http://')}`];
+  if (netmaster) args.push(`--netmaster=${netmaster}`);
   const ip = (name, v) => {
     if (v && !IPV4.test(v)) throw new BadSetting(`${name}="${v}" is not an IPv4 address`);
     return v;

@@ -98,11 +98,19 @@ export function desiredNetworks(
   return out;
 }
 
+/** Swarm refuses network names that are not DNS name components (`group.net`, `net/tenant`). */
+const SWARM_NAME = /^[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*$/;
+
 /** Does the engine's network say what the spec says? */
 function sameAs(d: DockerNetwork, s: NetworkSpec): boolean {
   const cfg = d.IPAM.Config?.[0];
+  // The engine adds options of its own (swarm: com.docker.network.ipam.serial); ours never start so.
   const eq = (a: Record<string, string> | null, b: Record<string, string>) =>
-    JSON.stringify(Object.entries(a ?? {}).sort()) === JSON.stringify(Object.entries(b).sort());
+    JSON.stringify(
+      Object.entries(a ?? {})
+        .filter(([k]) => !k.startsWith('com.docker.'))
+        .sort(),
+    ) === JSON.stringify(Object.entries(b).sort());
   return (
     d.Driver === s.driver &&
     d.IPAM.Driver === s.ipamDriver &&
@@ -128,6 +136,9 @@ export class DockerNetworkSync {
   readonly synced: Promise<SyncResult> = new Promise((resolve) => {
     this.markSynced = resolve;
   });
+  /** Swarm mode: names already reported as refused by swarm, and whether this engine manages. */
+  private readonly refusedNoted = new Set<string>();
+  private managerNoted: boolean | undefined;
 
   constructor(private readonly opts: DockerSyncOptions) {
     this.owner = opts.owner ?? 'contiv';
@@ -202,14 +213,27 @@ export class DockerNetworkSync {
 
   private async pass(): Promise<SyncResult> {
     const { store, engine, pluginName, log } = this.opts;
+    const result: SyncResult = { created: [], removed: [], failed: [] };
+    // Swarm networks are made by a manager; every engine of a worker would be refused.
+    if (this.opts.scope === 'swarm' && !(await this.isManager())) return result;
     const networks = (await store.list(NETWORKS)).flatMap((kv) => parse<NetworkConfig>(kv.value) ?? []);
     const groups = (await store.list(GROUPS)).flatMap((kv) => parse<EndpointGroupConfig>(kv.value) ?? []);
     const made = new Set(
       (await store.list(DOCKERNET_PREFIX)).map((kv) => kv.key.slice(DOCKERNET_PREFIX.length)),
     );
     const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope, made);
+    if (this.opts.scope === 'swarm')
+      for (const name of [...desired.keys()]) {
+        if (SWARM_NAME.test(name)) continue;
+        desired.delete(name);
+        if (this.refusedNoted.has(name)) continue;
+        this.refusedNoted.add(name);
+        log?.info(
+          { network: name },
+          'no swarm network of this name (swarm refuses names that are not DNS name components): use a contiv-tag network',
+        );
+      }
     const present = await engine.listNetworks({ label: [`${MANAGED_LABEL}=${this.owner}`] });
-    const result: SyncResult = { created: [], removed: [], failed: [] };
     const attempt = async (name: string, fn: () => Promise<void>) => {
       try {
         await fn();
@@ -242,5 +266,21 @@ export class DockerNetworkSync {
     if (result.created.length || result.removed.length)
       log?.info({ created: result.created, removed: result.removed }, 'docker networks synced');
     return result;
+  }
+
+  /** Is this engine a swarm manager now (a node can be promoted or demoted)? Noted when it changes. */
+  private async isManager(): Promise<boolean> {
+    const info = (await this.opts.engine.call('GET', '/info')) as { Swarm?: { ControlAvailable?: boolean } };
+    const manager = info.Swarm?.ControlAvailable === true;
+    if (manager !== this.managerNoted) {
+      this.managerNoted = manager;
+      this.opts.log?.info(
+        { manager },
+        manager
+          ? 'a swarm manager: making the swarm networks'
+          : 'not a swarm manager: the managers make the swarm networks',
+      );
+    }
+    return manager;
   }
 }

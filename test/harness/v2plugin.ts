@@ -15,19 +15,25 @@ import { run } from './run.js';
 /** The checkout (dist/test/harness → ../../..). */
 export const CHECKOUT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** Builds the plugin as `name` into `dockerd` (config.json + rootfs in a temp dir). */
-export async function buildV2plugin(dockerd: DockerDaemon, name: string): Promise<void> {
+/**
+ * Builds the plugin directory for `name` (config.json + rootfs, `build.sh --no-create`) in a temp
+ * dir removed at cleanup, and resolves with it: one build for any number of engines.
+ */
+export async function buildV2pluginDir(name: string): Promise<string> {
   const dir = await mkdtemp(tempDirPrefix('v2p'));
   onCleanup(() => rm(dir, { recursive: true, force: true }), { label: `v2plugin dir ${dir}` });
-  await run('bash', [join(CHECKOUT, 'v2plugin', 'build.sh')], {
-    env: {
-      DOCKER_HOST: `unix://${dockerd.socket}`,
-      DOCKER_CONFIG: join(dockerd.dir, 'cli'),
-      V2PLUGIN_NAME: name,
-      V2PLUGIN_DIR: join(dir, 'plugin'),
-    },
+  const out = join(dir, 'plugin');
+  await run('bash', [join(CHECKOUT, 'v2plugin', 'build.sh'), '--no-create'], {
+    env: { V2PLUGIN_NAME: name, V2PLUGIN_DIR: out },
     timeoutMs: 120_000,
   });
+  return out;
+}
+
+/** Builds the plugin as `name` into `dockerd`. */
+export async function buildV2plugin(dockerd: DockerDaemon, name: string): Promise<void> {
+  const dir = await buildV2pluginDir(name);
+  await dockerd.docker(['plugin', 'create', name, dir], { timeoutMs: 120_000 });
 }
 
 /** Removes every plugin of dockerd at cleanup, before the engine stops (registered after it). */

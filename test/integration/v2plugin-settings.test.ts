@@ -105,6 +105,21 @@ describe('v2plugin settings (entrypoint, both generations)', async () => {
     assert.equal(plan({ plugin_role: 'worker' }).role, 'netplugin');
   });
 
+  test("a worker following the manager's netmaster instead of etcd", () => {
+    const p = plan({ plugin_role: 'worker', CONTIV_NETPLUGIN_NETMASTER_URL: 'http://192.168.2.10:9999' });
+    assert.equal(p.role, 'netplugin');
+    assert.ok(p.args.includes('--etcd='), p.args.join(' '));
+    assert.ok(p.args.includes('--netmaster=http://192.168.2.10:9999'), p.args.join(' '));
+    refused(
+      { CONTIV_NETPLUGIN_NETMASTER_URL: '192.168.2.10' },
+      /CONTIV_NETPLUGIN_NETMASTER_URL="192.168.2.10" is not http:\/\/host:port/,
+    );
+    refused(
+      { CONTIV_ROLE: 'netmaster', CONTIV_NETPLUGIN_NETMASTER_URL: 'http://10.0.0.1:9999' },
+      /CONTIV_NETPLUGIN_NETMASTER_URL is for role netplugin/,
+    );
+  });
+
   test('a bad value: one line in plugin_bootup.log, exit 1', () => {
     refused(
       { CONTIV_ROLE: 'boss' },
