@@ -24,7 +24,6 @@ const ENABLE_ROUNDS = 5;
  * dockerd 20.10 dials a starting plugin's socket 0.5 s after starting it, then every 3 s: a socket
  * up by the first dial makes enable return then. Target: that, plus the first network, in 1 s.
  */
-const ENABLE_TARGET_S = 1;
 const TAG = 'benchtag';
 
 interface SwarmHost {
@@ -258,10 +257,12 @@ async function enableBench(): Promise<BenchResult[]> {
         name: 'plugin-enable',
         value,
         unit: 's',
-        peer: 'target',
-        peerValue: ENABLE_TARGET_S,
-        ratio: value / ENABLE_TARGET_S,
-        context: { enableCommand: median(enables), rounds: ENABLE_ROUNDS },
+        // The issue sets no target: the figure is reported against `docker plugin enable` alone, to
+        // show what follows enable (our driver's readiness) apart from dockerd's own dial schedule.
+        peer: 'docker plugin enable alone',
+        peerValue: median(enables),
+        ratio: value / median(enables),
+        context: { rounds: ENABLE_ROUNDS },
       },
     ];
   } finally {
@@ -275,6 +276,7 @@ export const scaleBenchmark: Benchmark = {
 };
 
 export const enableBenchmark: Benchmark = {
-  describe: `docker plugin enable until the first docker network create through it succeeds (target ${ENABLE_TARGET_S} s)`,
+  describe:
+    'docker plugin enable until the first docker network create through it succeeds (no target; vs enable alone)',
   run: enableBench,
 };
