@@ -4,8 +4,9 @@
 //   session comes up, from Established until all are in the ToR's table. Target ours ÷ peer ≤ 1.5.
 // bgp-learn: 10,000 routes announced by the ToR until the matching flows are in OVS; target < 2 s.
 
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { GobgpApi } from '../datapath/bgp/gobgp-api.js';
 import { GobgpdSupervisor } from '../datapath/bgp/gobgpd.js';
 import { type EndpointRecord, endpointKey } from '../policy/model/endpoint.js';
 import { type BgpLab, startBgpLab } from '../test/harness/bgp-lab.js';
@@ -81,11 +82,11 @@ async function announce(): Promise<BenchResult[]> {
 
     // Peer: the agent goes (its gobgpd with it; the router port and its flows stay in OVS), then a
     // plain gobgpd holding the same paths opens its session.
-    await (lab.plugins[0] as { stop(): Promise<void> }).stop();
+    await lab.plugins[0]?.stop({ stopGobgpd: true });
     await until('ToR empty', async () => (await torHostRoutes(lab)) === 0, 60_000, 100);
-    const sock = `${tempDirPrefix('gobgp')}peer.sock`;
-    const peer = new GobgpdSupervisor({ netns: lab.hosts[0]?.netns as string, apiSocket: sock });
-    const api = await new Promise<import('../datapath/bgp/gobgp-api.js').GobgpApi>((resolve) => {
+    const stateDir = await mkdtemp(tempDirPrefix('gobgp'));
+    const peer = new GobgpdSupervisor({ netns: lab.hosts[0]?.netns as string, stateDir });
+    const api = await new Promise<GobgpApi>((resolve) => {
       peer.once('up', resolve);
       peer.start();
     });
@@ -126,8 +127,8 @@ async function announce(): Promise<BenchResult[]> {
         },
       ];
     } finally {
-      await peer.stop();
-      await rm(sock, { force: true });
+      await peer.stop({ kill: true });
+      await rm(stateDir, { recursive: true, force: true });
     }
   } finally {
     await runCleanups();

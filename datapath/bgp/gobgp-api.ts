@@ -142,8 +142,9 @@ export class GobgpApi {
     return g && g.asn !== 0 ? { asn: g.asn, routerId: g.router_id } : undefined;
   }
 
-  startBgp(asn: number, routerId: string): Promise<void> {
-    return this.unary('StartBgp', { global: { asn, router_id: routerId, listen_port: 179 } });
+  /** listenPort -1: no BGP listener (sessions only by connecting out). */
+  startBgp(asn: number, routerId: string, listenPort = 179): Promise<void> {
+    return this.unary('StartBgp', { global: { asn, router_id: routerId, listen_port: listenPort } });
   }
 
   stopBgp(): Promise<void> {
@@ -280,19 +281,27 @@ export class GobgpApi {
     };
   }
 
-  /** The best path of every IPv4 unicast destination in the global RIB. */
-  async listBest(): Promise<RibPath[]> {
+  /**
+   * The IPv4 unicast global RIB: the best path of every destination, and the paths this speaker
+   * originated (best or not), which a gobgpd adopted after a netplugin restart already holds.
+   */
+  async listRib(): Promise<{ best: RibPath[]; originated: RibPath[] }> {
     const rows = await this.collect<{ destination: { paths: RawPath[] } }>('ListPath', {
       table_type: 'GLOBAL',
       family: IPV4_UNICAST,
     });
-    const out: RibPath[] = [];
+    const best: RibPath[] = [];
+    const originated: RibPath[] = [];
     for (const r of rows) {
-      const best = r.destination.paths.find((p) => p.best) ?? r.destination.paths[0];
-      const p = best && this.decodePath(best);
-      if (p) out.push(p);
+      const b = r.destination.paths.find((p) => p.best) ?? r.destination.paths[0];
+      for (const raw of r.destination.paths) {
+        const p = this.decodePath(raw);
+        if (!p) continue;
+        if (raw === b) best.push(p);
+        if (p.neighbor === '') originated.push(p);
+      }
     }
-    return out;
+    return { best, originated };
   }
 
   /**

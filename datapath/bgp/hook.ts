@@ -1,13 +1,16 @@
 // Owns what the agent asks of BGP on one host: the Bgp object read into a speaker config (errors
 // as a clear state, not a crash), the /32s of local endpoints on routing-mode VLAN networks to
 // announce, and learned routes turned into prefix → next hop MAC for the pipeline (HostFacts.bgp).
-// gobgpd is started the first time this host has a Bgp object and lives as long as the agent.
+// gobgpd is started (or adopted from an earlier netplugin) the first time this host has a Bgp
+// object; a netplugin stopping leaves it running unless told to stop it, and one starting with no
+// Bgp object stops a gobgpd left over.
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { NetnsRef } from '../host/exec.js';
+import { GobgpdSupervisor } from './gobgpd.js';
 import { resolveNextHops } from './neighbor.js';
 import { type BgpConfig, BgpSpeaker, type BgpStatus } from './speaker.js';
 
@@ -16,8 +19,10 @@ export const ROUTER_PORT_NAME = 'inb01';
 
 export interface BgpHookOptions {
   netns?: NetnsRef;
-  /** gobgpd's API socket. */
-  apiSocket: string;
+  /** gobgpd's pidfile, log and default API socket. */
+  stateDir: string;
+  /** gobgpd's gRPC listen address (default unix://<stateDir>/gobgpd.sock). */
+  api?: string;
   binary?: string;
   protoDir?: string;
   logger: Logger;
@@ -86,6 +91,8 @@ export class BgpHook extends EventEmitter<HookEvents> {
   private macs = new Map<string, string>();
   private macsAt = 0;
   private stopped = false;
+  private leftoverChecked = false;
+  private leftover: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: BgpHookOptions) {
     super();
@@ -118,6 +125,7 @@ export class BgpHook extends EventEmitter<HookEvents> {
       this.router = undefined;
       this.problem = '';
       this.speaker?.setConfig(undefined);
+      if (!this.speaker) this.stopLeftover();
     } else {
       const p = parseBgpObject(o);
       if (typeof p === 'string') {
@@ -146,18 +154,34 @@ export class BgpHook extends EventEmitter<HookEvents> {
     this.speaker.setAnnounced(this.router ? announcedPrefixes(ix, this.router.ip) : new Map());
   }
 
-  async stop(): Promise<void> {
+  /** stopGobgpd: the ToR withdraws this host; else gobgpd stays for the next netplugin to adopt. */
+  async stop(opts: { stopGobgpd: boolean }): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
-    await this.speaker?.stop();
+    await this.leftover;
+    await this.speaker?.stop({ kill: opts.stopGobgpd });
+  }
+
+  /** No Bgp object at start: a gobgpd an earlier netplugin left would announce stale routes. */
+  private stopLeftover(): void {
+    if (this.leftoverChecked) return;
+    this.leftoverChecked = true;
+    this.leftover = GobgpdSupervisor.stopLeftover(this.opts.stateDir).then(
+      (stopped) => {
+        if (stopped) this.opts.logger.info('bgp: stopped the gobgpd left running (no Bgp object)');
+      },
+      (err: Error) => this.opts.logger.warn({ err: err.message }, 'bgp: leftover gobgpd'),
+    );
   }
 
   private ensureSpeaker(): BgpSpeaker {
     if (this.speaker) return this.speaker;
-    const { netns, apiSocket, binary, protoDir, logger } = this.opts;
+    this.leftoverChecked = true;
+    const { netns, stateDir, api, binary, protoDir, logger } = this.opts;
     const s = new BgpSpeaker(
       {
-        apiSocket,
+        stateDir,
+        ...(api !== undefined ? { api } : {}),
         ...(netns !== undefined ? { netns } : {}),
         ...(binary !== undefined ? { binary } : {}),
         ...(protoDir !== undefined ? { protoDir } : {}),
@@ -166,7 +190,10 @@ export class BgpHook extends EventEmitter<HookEvents> {
     );
     s.on('routes', () => this.resolveSoon());
     s.on('status', () => this.emit('status', this.status()));
-    s.start();
+    // After a leftover gobgpd is gone, not adopting it half-stopped.
+    void this.leftover.then(() => {
+      if (!this.stopped) s.start();
+    });
     this.speaker = s;
     return s;
   }

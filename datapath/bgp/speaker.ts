@@ -1,7 +1,8 @@
 // Owns keeping one gobgpd equal to what this host wants said over BGP: the global AS and router
 // id, the one neighbor (the ToR), the /32s of local endpoints; and reporting what the peer taught
-// it (the learned routes, from gobgpd's RIB, never from memory). Every gobgpd (re)start is
-// configured from scratch and its RIB read back, so a crash ends with the same routes as before.
+// it (the learned routes, from gobgpd's RIB, never from memory). A fresh gobgpd is configured
+// from scratch; one adopted from an earlier netplugin is read back (global config, peer, the
+// paths it originates) and only the difference applied, so its session and routes stay up.
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -36,11 +37,18 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private readonly gobgpd: GobgpdSupervisor;
   private wantConfig: BgpConfig | undefined;
   private readonly wantPaths = new Map<string, string>();
-  /** What the current gobgpd holds (forgotten at each restart). */
+  /** What the current gobgpd holds (forgotten at each restart, read back when adopted). */
   private hasConfig: BgpConfig | undefined;
   private readonly hasPaths = new Map<string, string>();
   private readonly learned = new Map<string, string>();
   private api: GobgpApi | undefined;
+  /** The gobgpd just adopted has state of its own to read before anything is changed. */
+  private adopting = false;
+  /**
+   * Whether setAnnounced was called: until then the wanted paths are unknown, and an adopted
+   * gobgpd's paths must not be withdrawn for being unwanted.
+   */
+  private pathsKnown = false;
   private cancelWatch: (() => void) | undefined;
   private running: Promise<void> = Promise.resolve();
   private pending = false;
@@ -54,11 +62,12 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   ) {
     super();
     this.gobgpd = new GobgpdSupervisor(opts);
-    this.gobgpd.on('up', (api) => {
+    this.gobgpd.on('up', (api, { adopted }) => {
       this.api = api;
+      this.adopting = adopted;
       this.hasConfig = undefined;
       this.hasPaths.clear();
-      this.logger.info({ pid: this.gobgpd.pid }, 'gobgpd up');
+      this.logger.info({ pid: this.gobgpd.pid, adopted }, 'gobgpd up');
       this.kick();
     });
     this.gobgpd.on('exit', ({ code, signal, stderr }) => {
@@ -78,9 +87,10 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     this.gobgpd.start();
   }
 
-  async stop(): Promise<void> {
+  /** kill: gobgpd ends too (the ToR withdraws); else it stays for the next netplugin to adopt. */
+  async stop(opts: { kill: boolean }): Promise<void> {
     this.cancelWatch?.();
-    await this.gobgpd.stop();
+    await this.gobgpd.stop(opts);
   }
 
   /** undefined: no BGP on this host (no peer, nothing announced). */
@@ -93,6 +103,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   setAnnounced(paths: ReadonlyMap<string, string>): void {
     this.wantPaths.clear();
     for (const [p, nh] of paths) this.wantPaths.set(p, nh);
+    this.pathsKnown = true;
     this.kick();
   }
 
@@ -133,6 +144,10 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private async reconcile(): Promise<void> {
     const api = this.api;
     if (!api) return;
+    if (this.adopting) {
+      this.adopting = false;
+      await this.readBack(api);
+    }
     const want = this.wantConfig;
     const has = this.hasConfig;
     if (has && (!want || want.asn !== has.asn || want.routerId !== has.routerId)) {
@@ -151,13 +166,14 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       this.startWatch(api);
       if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
       this.hasConfig = want;
-      this.setLearned(learnedOf(await api.listBest()));
+      this.setLearned(learnedOf((await api.listRib()).best));
     } else if (has && (has.neighbor !== want.neighbor || has.neighborAs !== want.neighborAs)) {
       if (has.neighbor) await api.deletePeer(has.neighbor).catch(() => undefined);
       if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
       this.hasConfig = want;
       this.session = 'NONE';
     }
+    if (!this.pathsKnown) return;
     const gone = [...this.hasPaths].filter(([p, nh]) => this.wantPaths.get(p) !== nh);
     // Withdrawals in parallel batches: DeletePath has no stream form.
     for (let i = 0; i < gone.length; i += 64) {
@@ -171,6 +187,30 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     for (const [p, nh] of added) this.hasPaths.set(p, nh);
     if (this.error) this.setError('');
     else this.emit('status', this.status());
+  }
+
+  /** What an adopted gobgpd holds, as hasConfig and hasPaths; the one peer wanted kept. */
+  private async readBack(api: GobgpApi): Promise<void> {
+    const g = await api.globalAs();
+    if (!g) return;
+    const peers = await api.listPeers();
+    const keep = peers.find((p) => p.address === this.wantConfig?.neighbor) ?? peers[0];
+    for (const p of peers) if (p !== keep) await api.deletePeer(p.address);
+    this.hasConfig = {
+      asn: g.asn,
+      routerId: g.routerId,
+      neighbor: keep?.address ?? '',
+      neighborAs: keep?.peerAs ?? 0,
+    };
+    this.session = keep?.state ?? 'NONE';
+    this.startWatch(api);
+    const rib = await api.listRib();
+    for (const p of rib.originated) this.hasPaths.set(p.prefix, p.nextHop);
+    this.setLearned(learnedOf(rib.best));
+    this.logger.info(
+      { neighbor: this.hasConfig.neighbor, session: this.session, paths: this.hasPaths.size },
+      'gobgpd adopted',
+    );
   }
 
   private startWatch(api: GobgpApi): void {

@@ -5,10 +5,12 @@
 // (20.1.1.0/24), a Bgp object per host, and each host's agent with hostNetns = its namespace.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
+import { GobgpdSupervisor } from '../../datapath/bgp/gobgpd.js';
 import { configureInterface, setTxOffload } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
 import { EmbeddedStore } from '../../state/embedded.js';
@@ -190,11 +192,15 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
       pluginName: 'netplugin',
       dockerSocket: '/var/run/docker.sock',
       hostNetns: h.netns,
+      // Each host's gobgpd pidfile and socket apart: a restarted agent adopts its own.
+      stateDir: join(dir, `run-h${i + 1}`),
     };
     if (opts.agents !== false) await lab.startPlugin(i);
   }
   onCleanup(async () => {
-    for (const p of plugins) await p.stop();
+    for (const p of plugins) await p.stop({ stopGobgpd: true });
+    // One left by an agent a test stopped without stopping gobgpd.
+    for (const c of cfgs) await GobgpdSupervisor.stopLeftover(c.stateDir as string);
   });
   return lab;
 }

@@ -4,7 +4,7 @@
 // each other and the outside only through the ToR; then the triggers: an endpoint removed, the
 // peer deleted and added back, gobgpd killed, the agent restarted, a misconfiguration fixed.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
@@ -25,6 +25,14 @@ const missing = [
   ...(existsSync('/usr/lib/frr/bgpd') ? [] : ['frr (/usr/lib/frr/bgpd)']),
 ];
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+function isZombie(pid: number): boolean {
+  try {
+    return /\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
 
 async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<number> {
   const t0 = Date.now();
@@ -205,12 +213,82 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     await allPing();
   });
 
-  test('netplugin restart: the same routes and flows come back', async () => {
+  /** The ToR's view of host i's session: how often it came up and went down, since when up. */
+  async function torSession(i: number): Promise<{ established: number; dropped: number; upSince: number }> {
+    const ip = `50.1.${i + 1}.2`;
+    const n = (
+      JSON.parse(await tor.vtysh(`show bgp neighbors ${ip} json`)) as Record<string, Record<string, number>>
+    )[ip];
+    assert.ok(n, `no neighbor ${ip} on the ToR`);
+    return {
+      established: Number(n.connectionsEstablished),
+      dropped: Number(n.connectionsDropped),
+      upSince: Number(n.bgpTimerUpEstablishedEpoch),
+    };
+  }
+
+  /** When the ToR last changed its route to prefix (epoch seconds). */
+  async function torRouteEpoch(prefix: string): Promise<number> {
+    const r = JSON.parse(await tor.vtysh(`show bgp ipv4 unicast ${prefix} json`)) as {
+      paths?: { lastUpdate?: { epoch?: number } }[];
+    };
+    return Number(r.paths?.[0]?.lastUpdate?.epoch ?? Number.NaN);
+  }
+
+  test('netplugin restart: gobgpd adopted, the ToR keeps its session and routes throughout', async () => {
     const flowsBefore = await learnedFlows(0);
+    const pid = (plugins[0] as RunningNetplugin).agent.bgpHook.bgpSpeaker?.supervisor.pid;
+    assert.ok(pid);
+    const session = await torSession(0);
+    const epoch = await torRouteEpoch('20.1.1.1/32');
+    // Sampled all along: a withdraw, however short, leaves the ToR's kernel without the /32.
+    let sampling = true;
+    let missed = 0;
+    const sampler = (async () => {
+      while (sampling) {
+        if (!(await tor.bgpRoutes()).has('20.1.1.1/32')) missed++;
+        await sleep(20);
+      }
+    })();
     await (plugins[0] as RunningNetplugin).stop();
-    await startPlugin(0);
-    await waitFor('routes on the ToR', torHasEndpoints, 20_000);
+    // The gap of a real restart, longer than the ToR's 9 s hold time would forgive were gobgpd gone.
+    await sleep(1000);
+    const p = await startPlugin(0);
+    await waitFor('gobgpd adopted', () => p.agent.bgpHook.bgpSpeaker?.supervisor.current !== undefined);
+    assert.equal(p.agent.bgpHook.bgpSpeaker?.supervisor.pid, pid, 'the same gobgpd');
+    await waitFor('inspect shows the adopted session', async () => {
+      const o = await inspect('h1');
+      return o.neighborStatus === 'ESTABLISHED' && o.announced?.length === 1;
+    });
     await waitFor('learned flows back', async () => (await learnedFlows(0)) === flowsBefore, 20_000);
+    // An endpoint added under the new agent goes out on the adopted session.
+    await addEndpoint('a3', 0, '20.1.1.4');
+    await waitFor('a3 on the ToR', torHasEndpoints, 5000);
+    sampling = false;
+    await sampler;
+    assert.equal(missed, 0, 'the ToR lost 20.1.1.1/32 during the restart');
+    assert.deepEqual(await torSession(0), session, 'the session did not flap');
+    assert.equal(await torRouteEpoch('20.1.1.1/32'), epoch, 'the route was not re-announced');
+    await allPing();
+    await removeEndpoint('a3');
+    await waitFor('a3 withdrawn', torHasEndpoints, 1000);
+  });
+
+  test('netplugin restarted with no Bgp object: the gobgpd left running is stopped', async () => {
+    const pid = (plugins[1] as RunningNetplugin).agent.bgpHook.bgpSpeaker?.supervisor.pid;
+    assert.ok(pid);
+    await (plugins[1] as RunningNetplugin).stop();
+    await rest('DELETE', '/api/v1/Bgps/h2/');
+    await startPlugin(1);
+    await waitFor('the old gobgpd gone', () => !existsSync(`/proc/${pid}`) || isZombie(pid));
+    await waitFor(
+      'h2 routes gone from the ToR',
+      async () => !(await tor.bgpRoutes()).has('20.1.1.3/32'),
+      15_000,
+    );
+    await rest('POST', '/api/v1/Bgps/h2/', bgpObject(1));
+    await waitFor('h2 back', torHasEndpoints, 20_000);
+    await waitFor('h2 learned flows back', async () => (await learnedFlows(1)) === 2, 20_000);
     await allPing();
   });
 
