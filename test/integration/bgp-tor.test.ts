@@ -9,15 +9,10 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { RunningNetplugin } from '../../cli/netplugin.js';
-import { macFromIpv4 as macOf, plugContainer } from '../../datapath/host/index.js';
-import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
-import type { EmbeddedStore } from '../../state/embedded.js';
-import { type BgpLab, OUTSIDE, startBgpLab } from '../harness/bgp-lab.js';
+import { type BgpLab, startBgpLab } from '../harness/bgp-lab.js';
 import { runCleanups } from '../harness/cleanup.js';
 import type { Tor } from '../harness/frr.js';
 import type { Host } from '../harness/hosts.js';
-import { uniqueName } from '../harness/names.js';
-import { addNamespace, type Namespace, pingFrom } from '../harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 
 const missing = [
@@ -48,10 +43,8 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
   let lab: BgpLab;
   let hosts: Host[] = [];
   let tor: Tor;
-  let store: EmbeddedStore;
   let api: FastifyInstance;
   let plugins: RunningNetplugin[] = [];
-  const eps = new Map<string, { ns: Namespace; hostIf: string; host: number; ip: string }>();
 
   async function rest(method: 'POST' | 'DELETE', url: string, body?: object): Promise<void> {
     const res = await api.inject({ method, url, ...(body ? { payload: body } : {}) });
@@ -74,74 +67,19 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
 
   const bgpObject = (i: number, over: Record<string, string> = {}) => lab.bgpObject(i, over);
 
-  async function addEndpoint(name: string, i: number, ip: string): Promise<void> {
-    const h = hosts[i] as Host;
-    const n = await addNamespace();
-    const hostIf = uniqueName('v');
-    await plugContainer({
-      hostNetns: h.netns,
-      hostIf,
-      netns: { name: n.name },
-      ifName: 'eth0',
-      ip: `${ip}/16`,
-      gateway: '20.1.255.254',
-    });
-    const rec: EndpointRecord = {
-      endpointID: name,
-      tenant: 'default',
-      network: 'public',
-      endpointGroup: '',
-      endpointGroupId: 0,
-      ipAddress: ip,
-      ipv6Address: '',
-      macAddress: macOf(ip),
-      homingHost: h.name,
-      intfName: hostIf,
-      containerID: name,
-      containerName: name,
-      labels: {},
-    };
-    await store.put(endpointKey(name), JSON.stringify(rec));
-    await (plugins[i] as RunningNetplugin).agent.attachEndpoint(name, hostIf);
-    eps.set(name, { ns: n, hostIf, host: i, ip });
-  }
-
-  async function removeEndpoint(name: string): Promise<void> {
-    const e = eps.get(name);
-    assert.ok(e);
-    await store.delete(endpointKey(name));
-    await (plugins[e.host] as RunningNetplugin).agent.detachEndpoint(name, e.hostIf);
-    await e.ns.destroy();
-    eps.delete(name);
-  }
-
-  /** The ToR's kernel holds exactly one /32 per endpoint, via its host's router IP. */
-  async function torHasEndpoints(): Promise<boolean> {
-    const routes = await tor.bgpRoutes();
-    const host32 = [...routes].filter(([p]) => p.endsWith('/32'));
-    if (host32.length !== eps.size) return false;
-    for (const e of eps.values()) if (routes.get(`${e.ip}/32`) !== `50.1.${e.host + 1}.2`) return false;
-    return true;
-  }
+  const addEndpoint = (name: string, i: number, ip: string) => lab.addEndpoint(name, i, ip);
+  const removeEndpoint = (name: string) => lab.removeEndpoint(name);
+  const torHasEndpoints = () => lab.torHasEndpoints();
 
   const learnedFlows = (i: number) => lab.learnedFlows(i);
   const startPlugin = (i: number) => lab.startPlugin(i);
 
-  async function allPing(): Promise<void> {
-    const list = [...eps.values()];
-    for (const a of list) {
-      for (const b of list) {
-        if (a === b) continue;
-        assert.ok(await pingFrom(a.ns.name, b.ip, { timeoutSec: 10 }), `${a.ip} (h${a.host + 1}) → ${b.ip}`);
-      }
-      assert.ok(await pingFrom(a.ns.name, OUTSIDE, { timeoutSec: 10 }), `${a.ip} → outside`);
-    }
-  }
+  const allPing = () => lab.allPing();
 
   before(async () => {
     if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
     lab = await startBgpLab();
-    ({ hosts, tor, store, api, plugins } = lab);
+    ({ hosts, tor, api, plugins } = lab);
   });
 
   after(() => runCleanups());
