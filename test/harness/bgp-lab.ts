@@ -73,8 +73,11 @@ export interface BgpLab {
   addEndpoint(name: string, i: number, ip: string): Promise<void>;
   /** Record deleted, detached, namespace gone. */
   removeEndpoint(name: string): Promise<void>;
-  /** The ToR's kernel holds exactly one /32 per endpoint, via its host's router IP. */
-  torHasEndpoints(): Promise<boolean>;
+  /**
+   * The ToR's kernel holds exactly one /32 per endpoint (and per extra one: a Docker container),
+   * via its host's router IP.
+   */
+  torHasEndpoints(extra?: readonly { ip: string; host: number }[]): Promise<boolean>;
   /** Every endpoint pings every other and the outside (asserts). */
   allPing(): Promise<void>;
 }
@@ -221,12 +224,12 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
       await e.ns.destroy();
       endpoints.delete(name);
     },
-    async torHasEndpoints() {
+    async torHasEndpoints(extra = []) {
       const routes = await tor.bgpRoutes();
       const host32 = [...routes].filter(([p]) => p.endsWith('/32'));
-      if (host32.length !== endpoints.size) return false;
-      for (const e of endpoints.values())
-        if (routes.get(`${e.ip}/32`) !== `50.1.${e.host + 1}.2`) return false;
+      const all = [...endpoints.values(), ...extra];
+      if (host32.length !== all.length) return false;
+      for (const e of all) if (routes.get(`${e.ip}/32`) !== `50.1.${e.host + 1}.2`) return false;
       return true;
     },
     async allPing() {
