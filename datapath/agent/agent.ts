@@ -18,6 +18,7 @@ import { type BgpOperRecord, bgpOperKey, type HostRecord, hostKey } from '../../
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { Lease, Store, Watcher } from '../../state/store.js';
 import { BgpHook, ROUTER_PORT_NAME } from '../bgp/hook.js';
+import { BULK_PATHS } from '../bgp/speaker.js';
 import {
   configureInterface,
   ensureHostNat,
@@ -206,7 +207,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     // The listing's revision is compiled; events after it arrive through the watches.
     this.compiledRevision = rev;
     this.client.start();
-    this.bgp.announce(this.compilation.ix);
+    this.bgp.announce(intent, host.name);
     this.opts.logger.info({ flows: state.flows.length, host: host.name }, 'agent started');
   }
 
@@ -317,6 +318,18 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       await this.syncPorts(next);
     if (this.facts !== factsBefore) changes.push(hostFactsChange(this.facts));
     this.intent = next;
+    // Announced as the records join, before they are compiled and their flows reach the switch:
+    // the ports follow the records anyway. A burst (thousands of endpoints at once) is handed to
+    // gobgpd before the compile holds the event loop for a while; bounded, so a hung gobgpd
+    // cannot hold the datapath up.
+    if (this.bgp.announce(next, this.opts.host.name) >= BULK_PATHS) {
+      let timer: NodeJS.Timeout | undefined;
+      const cap = new Promise((r) => {
+        timer = setTimeout(r, 2000);
+      });
+      await Promise.race([this.bgp.settled(), cap]);
+      clearTimeout(timer);
+    }
     const owners = await this.applyChanges(changes);
     this.emit('converged', { flows: this.manager.desiredCount, owners, ms: performance.now() - t0 });
   }
@@ -336,7 +349,6 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       })),
     );
     await applyDelta(this.manager, delta);
-    this.bgp.announce(c.ix);
     return delta.owners;
   }
 

@@ -7,7 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import type { Intent } from '../../policy/compiler/intent.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { NetnsRef } from '../host/exec.js';
 import { GobgpdSupervisor } from './gobgpd.js';
@@ -68,15 +68,18 @@ export function parseBgpObject(
 }
 
 /**
- * The /32s this host announces: its endpoints (by their records in the store, as they join) on
- * VLAN networks, in routing mode.
+ * The /32s `host` announces: its endpoints (by their records in the store, as they join) on VLAN
+ * networks, in routing mode. From the intent as read, before it is compiled: 10,000 endpoints
+ * take a while to compile, and their routes need none of it.
  */
-export function announcedPrefixes(ix: IntentIndex, nextHop: string): Map<string, string> {
+export function announcedPrefixes(intent: Intent, host: string, nextHop: string): Map<string, string> {
   const out = new Map<string, string>();
-  if (ix.global.fwdMode !== 'routing') return out;
-  for (const e of ix.endpoints.values()) {
-    if (!ix.isLocal(e) || ix.networkOf(e)?.encap !== 'vlan') continue;
-    out.set(`${e.ip}/32`, nextHop);
+  if (intent.global.fwdMode !== 'routing') return out;
+  const vlan = new Set(
+    intent.networks.filter((n) => n.encap === 'vlan').map((n) => `${n.tenant}\u0000${n.name}`),
+  );
+  for (const e of intent.endpoints) {
+    if (e.host === host && vlan.has(`${e.tenant}\u0000${e.network}`)) out.set(`${e.ip}/32`, nextHop);
   }
   return out;
 }
@@ -149,9 +152,12 @@ export class BgpHook extends EventEmitter<HookEvents> {
     await this.speaker?.settled();
   }
 
-  announce(ix: IntentIndex): void {
-    if (!this.speaker) return;
-    this.speaker.setAnnounced(this.router ? announcedPrefixes(ix, this.router.ip) : new Map());
+  /** What to announce for this intent (this host's endpoints); returns how many paths are new. */
+  announce(intent: Intent, host: string): number {
+    if (!this.speaker) return 0;
+    return this.speaker.setAnnounced(
+      this.router ? announcedPrefixes(intent, host, this.router.ip) : new Map(),
+    );
   }
 
   /** stopGobgpd: the ToR withdraws this host; else gobgpd stays for the next netplugin to adopt. */

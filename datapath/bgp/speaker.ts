@@ -33,6 +33,9 @@ export interface SpeakerEvents {
   status: [BgpStatus];
 }
 
+/** From this many new paths at once, addBulk (held back, then one soft reset) instead of AddPathStream. */
+export const BULK_PATHS = 256;
+
 export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private readonly gobgpd: GobgpdSupervisor;
   private wantConfig: BgpConfig | undefined;
@@ -99,12 +102,17 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     this.kick();
   }
 
-  /** The prefixes ("a.b.c.d/32") to originate, each with its next hop. */
-  setAnnounced(paths: ReadonlyMap<string, string>): void {
+  /** The prefixes ("a.b.c.d/32") to originate, each with its next hop; returns how many are new. */
+  setAnnounced(paths: ReadonlyMap<string, string>): number {
     this.wantPaths.clear();
-    for (const [p, nh] of paths) this.wantPaths.set(p, nh);
+    let fresh = 0;
+    for (const [p, nh] of paths) {
+      this.wantPaths.set(p, nh);
+      if (this.hasPaths.get(p) !== nh) fresh++;
+    }
     this.pathsKnown = true;
     this.kick();
+    return fresh;
   }
 
   get learnedRoutes(): ReadonlyMap<string, string> {
@@ -166,7 +174,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       this.startWatch(api);
       if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
       this.hasConfig = want;
-      this.setLearned(learnedOf((await api.listRib()).best));
+      this.setLearned(learnedOf((await api.listRib({ originated: false })).best));
     } else if (has && (has.neighbor !== want.neighbor || has.neighborAs !== want.neighborAs)) {
       if (has.neighbor) await api.deletePeer(has.neighbor).catch(() => undefined);
       if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
@@ -182,11 +190,42 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       for (const [p] of batch) this.hasPaths.delete(p);
     }
     const added = [...this.wantPaths].filter(([p]) => !this.hasPaths.has(p));
-    if (added.length === 1) await api.addPath(...(added[0] as [string, string]));
+    if (added.length >= BULK_PATHS && this.session === 'ESTABLISHED' && want.neighbor) {
+      await this.addBulk(api, added, want.neighbor);
+    } else if (added.length === 1) await api.addPath(...(added[0] as [string, string]));
     else if (added.length > 1) await api.addPaths(added);
     for (const [p, nh] of added) this.hasPaths.set(p, nh);
     if (this.error) this.setError('');
     else this.emit('status', this.status());
+  }
+
+  /**
+   * Many paths for an Established session: gobgpd would send each added path in an UPDATE of its
+   * own (10,000 UPDATEs for 10,000 endpoints, seconds for it and the ToR). Held back by the
+   * export policy while they go in, they leave in one soft reset, packed as at session start.
+   * The watch pauses meanwhile (gobgpd would echo every path to it, one message each, doubling
+   * its intake); what the peer taught us is read back after.
+   */
+  private async addBulk(api: GobgpApi, paths: [string, string][], neighbor: string): Promise<void> {
+    this.cancelWatch?.();
+    this.cancelWatch = undefined;
+    try {
+      await api.setExportDefault('REJECT');
+      try {
+        await api.addPaths(paths);
+      } finally {
+        await api.setExportDefault('ACCEPT');
+      }
+      await api.softResetOut(neighbor);
+    } finally {
+      if (this.api === api) {
+        this.startWatch(api);
+        // The RIB would be all 10,000 of ours again: the peer's Adj-RIB-In is what it taught us.
+        const own = new Set(this.wantPaths.keys());
+        const learned = await api.listAdjIn(neighbor, this.hasConfig?.asn ?? 0);
+        this.setLearned(learnedOf(learned.filter((p) => !own.has(p.prefix))));
+      }
+    }
   }
 
   /** What an adopted gobgpd holds, as hasConfig and hasPaths; the one peer wanted kept. */
@@ -203,8 +242,13 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       neighborAs: keep?.peerAs ?? 0,
     };
     this.session = keep?.state ?? 'NONE';
+    // An earlier netplugin that died during addBulk left paths held back: let them go.
+    if ((await api.exportDefault()) === 'REJECT') {
+      await api.setExportDefault('ACCEPT');
+      if (keep) await api.softResetOut(keep.address);
+    }
     this.startWatch(api);
-    const rib = await api.listRib();
+    const rib = await api.listRib({ originated: true });
     for (const p of rib.originated) this.hasPaths.set(p.prefix, p.nextHop);
     this.setLearned(learnedOf(rib.best));
     this.logger.info(

@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { RunningNetplugin } from '../../cli/netplugin.js';
+import { endpointKey } from '../../policy/model/endpoint.js';
 import { type BgpLab, startBgpLab } from '../harness/bgp-lab.js';
 import { runCleanups } from '../harness/cleanup.js';
 import type { Tor } from '../harness/frr.js';
@@ -120,6 +121,60 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     await waitFor('a2 withdrawn', torHasEndpoints, 1000);
     process.stdout.write(`# withdrawn from the ToR in ${Date.now() - t0} ms\n`);
     await waitFor('h2 forgot a2', async () => (await learnedFlows(1)) === 2);
+    await allPing();
+  });
+
+  test('a burst of endpoints goes out packed (few UPDATEs), then withdrawn', async () => {
+    const n = 300;
+    const ip = (i: number) => `20.1.${2 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+    const rec = (i: number) => ({
+      endpointID: `burst${i}`,
+      tenant: 'default',
+      network: 'public',
+      endpointGroup: '',
+      endpointGroupId: 0,
+      ipAddress: ip(i),
+      ipv6Address: '',
+      macAddress: '',
+      homingHost: hosts[0]?.name,
+      intfName: '',
+      containerID: `burst${i}`,
+      containerName: `burst${i}`,
+      labels: {},
+    });
+    const updates = async () =>
+      Number(
+        (
+          JSON.parse(await tor.vtysh('show bgp neighbors 50.1.1.2 json')) as Record<
+            string,
+            { messageStats: { updatesRecv: number } }
+          >
+        )['50.1.1.2']?.messageStats.updatesRecv,
+      );
+    const before = await updates();
+    const t0 = Date.now();
+    // Records only (as netmaster writes them before the containers are plugged): routes follow records.
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => lab.store.put(endpointKey(`burst${i}`), JSON.stringify(rec(i)))),
+    );
+    await waitFor('the burst on the ToR', async () => {
+      const r = await tor.bgpRoutes();
+      return Array.from({ length: n }, (_, i) => ip(i)).every((a) => r.get(`${a}/32`) === '50.1.1.2');
+    });
+    const sent = (await updates()) - before;
+    process.stdout.write(`# ${n} endpoints on the ToR in ${Date.now() - t0} ms, in ${sent} UPDATEs\n`);
+    assert.ok(sent < 20, `${sent} UPDATEs for ${n} prefixes: not packed`);
+    // What h1 learned is read back after the burst: still h2's /32 and the outside, not its own.
+    await waitFor('h2 learned the burst', async () => (await learnedFlows(1)) === n + 2);
+    assert.equal(await learnedFlows(0), 2);
+    // Held back only while they went in: one endpoint after the burst goes out on its own.
+    await addEndpoint('a4', 0, '20.1.1.5');
+    await waitFor('a4 on the ToR', async () => (await tor.bgpRoutes()).has('20.1.1.5/32'), 1000);
+    await Promise.all(Array.from({ length: n }, (_, i) => lab.store.delete(endpointKey(`burst${i}`))));
+    await removeEndpoint('a4');
+    await waitFor('the burst withdrawn', torHasEndpoints, 5000);
+    await waitFor('h2 forgot the burst', async () => (await learnedFlows(1)) === 2);
+    assert.equal(await learnedFlows(0), 2);
     await allPing();
   });
 

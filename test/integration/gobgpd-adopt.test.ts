@@ -71,7 +71,7 @@ describe('gobgpd supervisor: adoption across restarts', { skip }, () => {
     assert.equal(second.adopted, true);
     assert.equal(second.s.pid, pid);
     assert.deepEqual(await second.api.globalAs(), { asn: 65001, routerId: '10.0.0.1' });
-    const rib = await second.api.listRib();
+    const rib = await second.api.listRib({ originated: true });
     assert.deepEqual(
       rib.originated.map((p) => [p.prefix, p.nextHop]),
       [['20.9.9.9/32', '10.0.0.1']],
