@@ -124,17 +124,22 @@ export class BgpHook extends EventEmitter<HookEvents> {
   /** The host's Bgp object (undefined: none). Returns whether the router address changed. */
   configure(o: BgpObject | undefined): boolean {
     const before = this.router;
+    if (!o && !this.speaker && !before && !this.problem) {
+      // No BGP before or now (the agent's first look): nothing to report, only a leftover to stop.
+      this.stopLeftover();
+      return false;
+    }
     if (!o) {
       this.router = undefined;
       this.problem = '';
       this.speaker?.setConfig(undefined);
-      if (!this.speaker) this.stopLeftover();
     } else {
       const p = parseBgpObject(o);
       if (typeof p === 'string') {
         this.router = undefined;
         this.problem = p;
         this.speaker?.setConfig(undefined);
+        if (!this.speaker) this.stopLeftover();
         this.opts.logger.error({ problem: p }, 'bgp: unusable Bgp object');
       } else {
         this.router = p.router;
