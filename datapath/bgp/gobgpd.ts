@@ -110,7 +110,11 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
   /** Adopts the gobgpd of the pidfile if it is alive and answers; else starts one. */
   start(): void {
     this.stopped = false;
-    void this.adoptOrSpawn();
+    this.adoptOrSpawn().catch((err: Error) => {
+      // A state dir that cannot be made, say: reported like a gobgpd that died, and retried.
+      this.emit('exit', { code: null, signal: null, stderr: err.message });
+      this.retryLater();
+    });
   }
 
   private readPidFile(): PidRecord | undefined {
@@ -163,11 +167,30 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
     if (this.api === api) this.api = undefined;
     if (this.running === rec) this.running = undefined;
     this.emit('exit', { code, signal, stderr: this.logTail() });
+    this.retryLater();
+  }
+
+  private retryLater(): void {
     if (this.stopped) return;
     // Quick at first (a crash), slower if it keeps dying (a port taken, a bad binary).
     this.restarts++;
     const delay = Math.min(100 * 2 ** Math.min(this.restarts - 1, 5), 3000);
-    this.timer = setTimeout(() => this.spawnOne(), delay);
+    this.timer = setTimeout(() => {
+      try {
+        this.spawnOne();
+      } catch (err) {
+        this.emit('exit', { code: null, signal: null, stderr: (err as Error).message });
+        this.retryLater();
+      }
+    }, delay);
+  }
+
+  private removePidFile(): void {
+    try {
+      rmSync(this.pidFile, { force: true });
+    } catch {
+      // The state dir never existed (could not be made): no pidfile either.
+    }
   }
 
   private logTail(): string {
@@ -205,7 +228,7 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
       if (exited) return;
       exited = true;
       if (this.child === child) this.child = undefined;
-      if (rec && this.readPidFile()?.pid === rec.pid) rmSync(this.pidFile, { force: true });
+      if (rec && this.readPidFile()?.pid === rec.pid) this.removePidFile();
       this.gone(api, rec, code, signal);
     };
     child.on('exit', onGone);
@@ -262,7 +285,7 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
       this.api = undefined;
       await killAndWait(rec);
     }
-    rmSync(this.pidFile, { force: true });
+    this.removePidFile();
   }
 
   /** Stops a gobgpd left running by an earlier netplugin (this host has no BGP any more). */
@@ -272,7 +295,7 @@ export class GobgpdSupervisor extends EventEmitter<GobgpdEvents> {
     if (!rec) return false;
     const ours = isGobgpd(rec);
     if (ours) await killAndWait(rec);
-    rmSync(s.pidFile, { force: true });
+    s.removePidFile();
     return ours;
   }
 }

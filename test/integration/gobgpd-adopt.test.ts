@@ -3,7 +3,7 @@
 // state intact; one not answering on the recorded address replaced; a dead one restarted; a
 // leftover stopped; the API address given as HOST:PORT.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -115,6 +115,17 @@ describe('gobgpd supervisor: adoption across restarts', { skip }, () => {
     assert.equal(await GobgpdSupervisor.stopLeftover(dir), true);
     assert.ok(!alive(pid));
     assert.equal(await GobgpdSupervisor.stopLeftover(dir), false);
+  });
+
+  test('a state dir that cannot be made is reported and retried, not a crash', async () => {
+    const dir = await stateDir();
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const s = new GobgpdSupervisor({ stateDir: join(file, 'sub') });
+    const exit = new Promise<{ stderr: string }>((resolve) => s.once('exit', resolve));
+    s.start();
+    assert.match((await exit).stderr, /ENOTDIR/);
+    await s.stop({ kill: true });
   });
 
   test('the API address is checked, naming the flag', () => {
