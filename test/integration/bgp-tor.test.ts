@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { RunningNetplugin } from '../../cli/netplugin.js';
+import { GobgpApi } from '../../datapath/bgp/gobgp-api.js';
 import { endpointKey } from '../../policy/model/endpoint.js';
 import { type BgpLab, startBgpLab } from '../harness/bgp-lab.js';
 import { runCleanups } from '../harness/cleanup.js';
@@ -265,6 +266,40 @@ describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {
     await allPing();
     await removeEndpoint('a3');
     await waitFor('a3 withdrawn', torHasEndpoints, 1000);
+  });
+
+  test('netplugin died inside a burst (paths held back): the next one lets them go', async () => {
+    const sup = (plugins[0] as RunningNetplugin).agent.bgpHook.bgpSpeaker?.supervisor;
+    assert.ok(sup);
+    await (plugins[0] as RunningNetplugin).stop();
+    // What a netplugin killed between addBulk's REJECT and ACCEPT leaves: a path in, held back.
+    const api = new GobgpApi(sup.apiAddress);
+    try {
+      await api.setExportDefault('REJECT');
+      await api.addPath('20.1.1.6/32', '50.1.1.2');
+    } finally {
+      api.close();
+    }
+    const rec = {
+      endpointID: 'held',
+      tenant: 'default',
+      network: 'public',
+      endpointGroup: '',
+      endpointGroupId: 0,
+      ipAddress: '20.1.1.6',
+      ipv6Address: '',
+      macAddress: '',
+      homingHost: hosts[0]?.name,
+      intfName: '',
+      containerID: 'held',
+      containerName: 'held',
+      labels: {},
+    };
+    await lab.store.put(endpointKey('held'), JSON.stringify(rec));
+    await startPlugin(0);
+    await waitFor('the held path on the ToR', async () => (await tor.bgpRoutes()).has('20.1.1.6/32'), 10_000);
+    await lab.store.delete(endpointKey('held'));
+    await waitFor('withdrawn', torHasEndpoints, 5000);
   });
 
   test('netplugin restarted with no Bgp object: the gobgpd left running is stopped', async () => {
