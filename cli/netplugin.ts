@@ -9,8 +9,9 @@ import { startCniServer } from '../api/cni/server.js';
 import { startDockerHost } from '../api/docker/host.js';
 import { RestNetmasterClient } from '../api/docker/netmaster-client.js';
 import { StoreTargetResolver } from '../api/docker/target.js';
-import { HostAgent } from '../datapath/agent/agent.js';
+import { DEFAULT_BGP_STATE_DIR, HostAgent } from '../datapath/agent/agent.js';
 import { startDnsService } from '../datapath/agent/dns-service.js';
+import { parseGobgpApi } from '../datapath/bgp/gobgpd.js';
 import { OvsdbClient } from '../datapath/ovsdb/client.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { VSwitch } from '../datapath/vswitch.js';
@@ -106,6 +107,17 @@ const FLAGS = {
     env: 'CONTIV_NETPLUGIN_DNS_LISTEN',
     help: 'also answer DNS at HOST:PORT (UDP and TCP) for the default tenant, forwarding other names',
   },
+  bgpApi: {
+    names: ['bgp-api'],
+    env: 'CONTIV_NETPLUGIN_BGP_API',
+    help: "gobgpd's gRPC listen address: unix:///PATH or HOST:PORT (default unix://STATE-DIR/gobgpd.sock)",
+  },
+  stateDir: {
+    names: ['state-dir'],
+    env: 'CONTIV_NETPLUGIN_STATE_DIR',
+    default: DEFAULT_BGP_STATE_DIR,
+    help: "run state: gobgpd's pidfile (a restarted netplugin adopts a gobgpd still running), log, socket",
+  },
   bridge: { names: ['bridge'], default: 'contivbr', help: 'the OVS integration bridge' },
   ovsRundir: {
     names: ['ovs-rundir'],
@@ -192,6 +204,10 @@ export interface NetpluginConfig {
   /** '' when not given: /run/docker/plugins/<pluginName>.sock. */
   pluginSocket?: string;
   dockerSocket: string;
+  /** gobgpd's gRPC listen address; absent: unix://<stateDir>/gobgpd.sock. */
+  bgpApi?: string;
+  /** gobgpd's pidfile, log and default socket; absent: /var/run/contiv-ts. */
+  stateDir?: string;
   /** Tests: the namespace standing for the host (where ovs-vswitchd runs and contivh0 lives). */
   hostNetns?: string;
 }
@@ -251,6 +267,8 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     pluginName: f.pluginName,
     pluginSocket: f.pluginSocket,
     dockerSocket: f.dockerSocket,
+    ...(f.bgpApi ? { bgpApi: parseGobgpApi('--bgp-api', f.bgpApi) } : {}),
+    stateDir: f.stateDir,
   };
 }
 
@@ -267,7 +285,8 @@ export async function openNetpluginStore(cfg: NetpluginConfig): Promise<Store> {
 
 export interface RunningNetplugin {
   agent: HostAgent;
-  stop(): Promise<void>;
+  /** stopGobgpd: see HostAgent.stop (by default gobgpd outlives netplugin, for the next to adopt). */
+  stop(opts?: { stopGobgpd?: boolean }): Promise<void>;
 }
 
 /** Starts the host agent for cfg on store; the caller owns the store. */
@@ -302,15 +321,17 @@ export async function startNetplugin(
       features,
       logger,
       ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
+      ...(cfg.stateDir ? { bgpStateDir: cfg.stateDir } : {}),
+      ...(cfg.bgpApi ? { bgpApi: cfg.bgpApi } : {}),
     });
     await agent.start();
     const listen = cfg.dnsListen ? parseHostPort('dns-listen', cfg.dnsListen) : undefined;
     const dns = cfg.dns === false ? undefined : await startDnsService(store, agent, listen ? { listen } : {});
     return {
       agent,
-      async stop() {
+      async stop(opts = {}) {
         await dns?.close();
-        await agent.stop();
+        await agent.stop(opts);
         ovsdb.close();
       },
     };

@@ -18,6 +18,7 @@ import { type BgpOperRecord, bgpOperKey, type HostRecord, hostKey } from '../../
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { Lease, Store, Watcher } from '../../state/store.js';
 import { BgpHook, ROUTER_PORT_NAME } from '../bgp/hook.js';
+import { BULK_PATHS } from '../bgp/speaker.js';
 import {
   configureInterface,
   ensureHostNat,
@@ -41,6 +42,8 @@ export const EXT_ROLE = 'contiv-role';
 export const EXT_HOST_IP = 'contiv-host-ip';
 /** The BGP router port's address (a.b.c.d/n): a new address replaces the port. */
 export const EXT_ROUTER_IP = 'contiv-router-ip';
+/** gobgpd's pidfile, log and API socket unless told otherwise. */
+export const DEFAULT_BGP_STATE_DIR = '/var/run/contiv-ts';
 /** Where the intent keeps the Bgp objects, keyed by host name. */
 const BGP_CONFIG_PREFIX = '/contiv.io/config/Bgp/';
 
@@ -58,11 +61,10 @@ export interface AgentOptions {
   settleMs?: number;
   /** Where the host port's device lives: the host's namespace (tests: the one ovs-vswitchd runs in). */
   hostNetns?: NetnsRef;
-  /**
-   * gobgpd's API socket (default /var/run/contiv-ts/gobgpd-<host>.sock); gobgpd starts once this
-   * host has a Bgp object.
-   */
-  bgpApiSocket?: string;
+  /** gobgpd's pidfile, log and default API socket (default /var/run/contiv-ts). */
+  bgpStateDir?: string;
+  /** gobgpd's gRPC listen address, unix:///PATH or HOST:PORT (default unix://<bgpStateDir>/gobgpd.sock). */
+  bgpApi?: string;
 }
 
 export interface AgentEvents {
@@ -101,8 +103,11 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   /** The private subnet our MASQUERADE rule is for, once made. */
   private natSubnet: string | undefined;
   private readonly bgp: BgpHook;
-  /** This host's Bgp object as last configured (JSON), to notice changes. */
-  private bgpObject = '';
+  /**
+   * This host's Bgp object as last configured (JSON, '' for none), to notice changes; undefined
+   * before the first: "none" at start is news too (a gobgpd left running must go).
+   */
+  private bgpObject: string | undefined;
   /** Learned routes with resolved next hops (prefix → MAC), kept for facts read back from OVS. */
   private bgpRoutes: ReadonlyMap<string, string> = new Map();
   private bgpOperTimer: NodeJS.Timeout | undefined;
@@ -113,7 +118,8 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     this.client = new SwitchClient(opts.switchTarget);
     this.bgp = new BgpHook({
       ...(opts.hostNetns !== undefined ? { netns: opts.hostNetns } : {}),
-      apiSocket: opts.bgpApiSocket ?? `/var/run/contiv-ts/gobgpd-${opts.host.name}.sock`,
+      stateDir: opts.bgpStateDir ?? DEFAULT_BGP_STATE_DIR,
+      ...(opts.bgpApi !== undefined ? { api: opts.bgpApi } : {}),
       logger: opts.logger.child({ part: 'bgp' }),
     });
     this.bgp.on('routes', (routes) => {
@@ -201,18 +207,22 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     // The listing's revision is compiled; events after it arrive through the watches.
     this.compiledRevision = rev;
     this.client.start();
-    this.bgp.announce(this.compilation.ix);
+    this.bgp.announce(intent, host.name);
     this.opts.logger.info({ flows: state.flows.length, host: host.name }, 'agent started');
   }
 
-  async stop(): Promise<void> {
+  /**
+   * stopGobgpd: gobgpd ends with the agent (the ToR withdraws this host's routes); by default it
+   * stays and the next agent adopts it, so a netplugin restart does not flap the ToR's routes.
+   */
+  async stop(opts: { stopGobgpd?: boolean } = {}): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.bgpOperTimer);
     await this.running;
     for (const w of this.watchers.splice(0)) await w.close();
     this.client.stop();
-    await this.bgp.stop();
+    await this.bgp.stop({ stopGobgpd: opts.stopGobgpd === true });
     await this.lease?.revoke().catch(() => undefined);
   }
 
@@ -308,6 +318,18 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       await this.syncPorts(next);
     if (this.facts !== factsBefore) changes.push(hostFactsChange(this.facts));
     this.intent = next;
+    // Announced as the records join, before they are compiled and their flows reach the switch:
+    // the ports follow the records anyway. A burst (thousands of endpoints at once) is handed to
+    // gobgpd before the compile holds the event loop for a while; bounded, so a hung gobgpd
+    // cannot hold the datapath up.
+    if (this.bgp.announce(next, this.opts.host.name) >= BULK_PATHS) {
+      let timer: NodeJS.Timeout | undefined;
+      const cap = new Promise((r) => {
+        timer = setTimeout(r, 2000);
+      });
+      await Promise.race([this.bgp.settled(), cap]);
+      clearTimeout(timer);
+    }
     const owners = await this.applyChanges(changes);
     this.emit('converged', { flows: this.manager.desiredCount, owners, ms: performance.now() - t0 });
   }
@@ -327,7 +349,6 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       })),
     );
     await applyDelta(this.manager, delta);
-    this.bgp.announce(c.ix);
     return delta.owners;
   }
 

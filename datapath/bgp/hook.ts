@@ -1,13 +1,16 @@
 // Owns what the agent asks of BGP on one host: the Bgp object read into a speaker config (errors
 // as a clear state, not a crash), the /32s of local endpoints on routing-mode VLAN networks to
 // announce, and learned routes turned into prefix → next hop MAC for the pipeline (HostFacts.bgp).
-// gobgpd is started the first time this host has a Bgp object and lives as long as the agent.
+// gobgpd is started (or adopted from an earlier netplugin) the first time this host has a Bgp
+// object; a netplugin stopping leaves it running unless told to stop it, and one starting with no
+// Bgp object stops a gobgpd left over.
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import type { Intent } from '../../policy/compiler/intent.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { NetnsRef } from '../host/exec.js';
+import { GobgpdSupervisor } from './gobgpd.js';
 import { resolveNextHops } from './neighbor.js';
 import { type BgpConfig, BgpSpeaker, type BgpStatus } from './speaker.js';
 
@@ -16,8 +19,10 @@ export const ROUTER_PORT_NAME = 'inb01';
 
 export interface BgpHookOptions {
   netns?: NetnsRef;
-  /** gobgpd's API socket. */
-  apiSocket: string;
+  /** gobgpd's pidfile, log and default API socket. */
+  stateDir: string;
+  /** gobgpd's gRPC listen address (default unix://<stateDir>/gobgpd.sock). */
+  api?: string;
   binary?: string;
   protoDir?: string;
   logger: Logger;
@@ -63,15 +68,18 @@ export function parseBgpObject(
 }
 
 /**
- * The /32s this host announces: its endpoints (by their records in the store, as they join) on
- * VLAN networks, in routing mode.
+ * The /32s `host` announces: its endpoints (by their records in the store, as they join) on VLAN
+ * networks, in routing mode. From the intent as read, before it is compiled: 10,000 endpoints
+ * take a while to compile, and their routes need none of it.
  */
-export function announcedPrefixes(ix: IntentIndex, nextHop: string): Map<string, string> {
+export function announcedPrefixes(intent: Intent, host: string, nextHop: string): Map<string, string> {
   const out = new Map<string, string>();
-  if (ix.global.fwdMode !== 'routing') return out;
-  for (const e of ix.endpoints.values()) {
-    if (!ix.isLocal(e) || ix.networkOf(e)?.encap !== 'vlan') continue;
-    out.set(`${e.ip}/32`, nextHop);
+  if (intent.global.fwdMode !== 'routing') return out;
+  const vlan = new Set(
+    intent.networks.filter((n) => n.encap === 'vlan').map((n) => `${n.tenant}\u0000${n.name}`),
+  );
+  for (const e of intent.endpoints) {
+    if (e.host === host && vlan.has(`${e.tenant}\u0000${e.network}`)) out.set(`${e.ip}/32`, nextHop);
   }
   return out;
 }
@@ -86,6 +94,8 @@ export class BgpHook extends EventEmitter<HookEvents> {
   private macs = new Map<string, string>();
   private macsAt = 0;
   private stopped = false;
+  private leftoverChecked = false;
+  private leftover: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: BgpHookOptions) {
     super();
@@ -114,6 +124,11 @@ export class BgpHook extends EventEmitter<HookEvents> {
   /** The host's Bgp object (undefined: none). Returns whether the router address changed. */
   configure(o: BgpObject | undefined): boolean {
     const before = this.router;
+    if (!o && !this.speaker && !before && !this.problem) {
+      // No BGP before or now (the agent's first look): nothing to report, only a leftover to stop.
+      this.stopLeftover();
+      return false;
+    }
     if (!o) {
       this.router = undefined;
       this.problem = '';
@@ -124,6 +139,7 @@ export class BgpHook extends EventEmitter<HookEvents> {
         this.router = undefined;
         this.problem = p;
         this.speaker?.setConfig(undefined);
+        if (!this.speaker) this.stopLeftover();
         this.opts.logger.error({ problem: p }, 'bgp: unusable Bgp object');
       } else {
         this.router = p.router;
@@ -141,23 +157,42 @@ export class BgpHook extends EventEmitter<HookEvents> {
     await this.speaker?.settled();
   }
 
-  announce(ix: IntentIndex): void {
-    if (!this.speaker) return;
-    this.speaker.setAnnounced(this.router ? announcedPrefixes(ix, this.router.ip) : new Map());
+  /** What to announce for this intent (this host's endpoints); returns how many paths are new. */
+  announce(intent: Intent, host: string): number {
+    if (!this.speaker) return 0;
+    return this.speaker.setAnnounced(
+      this.router ? announcedPrefixes(intent, host, this.router.ip) : new Map(),
+    );
   }
 
-  async stop(): Promise<void> {
+  /** stopGobgpd: the ToR withdraws this host; else gobgpd stays for the next netplugin to adopt. */
+  async stop(opts: { stopGobgpd: boolean }): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retry);
-    await this.speaker?.stop();
+    await this.leftover;
+    await this.speaker?.stop({ kill: opts.stopGobgpd });
+  }
+
+  /** No Bgp object at start: a gobgpd an earlier netplugin left would announce stale routes. */
+  private stopLeftover(): void {
+    if (this.leftoverChecked) return;
+    this.leftoverChecked = true;
+    this.leftover = GobgpdSupervisor.stopLeftover(this.opts.stateDir).then(
+      (stopped) => {
+        if (stopped) this.opts.logger.info('bgp: stopped the gobgpd left running (no Bgp object)');
+      },
+      (err: Error) => this.opts.logger.warn({ err: err.message }, 'bgp: leftover gobgpd'),
+    );
   }
 
   private ensureSpeaker(): BgpSpeaker {
     if (this.speaker) return this.speaker;
-    const { netns, apiSocket, binary, protoDir, logger } = this.opts;
+    this.leftoverChecked = true;
+    const { netns, stateDir, api, binary, protoDir, logger } = this.opts;
     const s = new BgpSpeaker(
       {
-        apiSocket,
+        stateDir,
+        ...(api !== undefined ? { api } : {}),
         ...(netns !== undefined ? { netns } : {}),
         ...(binary !== undefined ? { binary } : {}),
         ...(protoDir !== undefined ? { protoDir } : {}),
@@ -166,7 +201,10 @@ export class BgpHook extends EventEmitter<HookEvents> {
     );
     s.on('routes', () => this.resolveSoon());
     s.on('status', () => this.emit('status', this.status()));
-    s.start();
+    // After a leftover gobgpd is gone, not adopting it half-stopped.
+    void this.leftover.then(() => {
+      if (!this.stopped) s.start();
+    });
     this.speaker = s;
     return s;
   }

@@ -1,7 +1,8 @@
 // Owns keeping one gobgpd equal to what this host wants said over BGP: the global AS and router
 // id, the one neighbor (the ToR), the /32s of local endpoints; and reporting what the peer taught
-// it (the learned routes, from gobgpd's RIB, never from memory). Every gobgpd (re)start is
-// configured from scratch and its RIB read back, so a crash ends with the same routes as before.
+// it (the learned routes, from gobgpd's RIB, never from memory). A fresh gobgpd is configured
+// from scratch; one adopted from an earlier netplugin is read back (global config, peer, the
+// paths it originates) and only the difference applied, so its session and routes stay up.
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -32,15 +33,25 @@ export interface SpeakerEvents {
   status: [BgpStatus];
 }
 
+/** From this many new paths at once, addBulk (held back, then one soft reset) instead of AddPathStream. */
+export const BULK_PATHS = 256;
+
 export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private readonly gobgpd: GobgpdSupervisor;
   private wantConfig: BgpConfig | undefined;
   private readonly wantPaths = new Map<string, string>();
-  /** What the current gobgpd holds (forgotten at each restart). */
+  /** What the current gobgpd holds (forgotten at each restart, read back when adopted). */
   private hasConfig: BgpConfig | undefined;
   private readonly hasPaths = new Map<string, string>();
   private readonly learned = new Map<string, string>();
   private api: GobgpApi | undefined;
+  /** The gobgpd just adopted has state of its own to read before anything is changed. */
+  private adopting = false;
+  /**
+   * Whether setAnnounced was called: until then the wanted paths are unknown, and an adopted
+   * gobgpd's paths must not be withdrawn for being unwanted.
+   */
+  private pathsKnown = false;
   private cancelWatch: (() => void) | undefined;
   private running: Promise<void> = Promise.resolve();
   private pending = false;
@@ -54,11 +65,12 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   ) {
     super();
     this.gobgpd = new GobgpdSupervisor(opts);
-    this.gobgpd.on('up', (api) => {
+    this.gobgpd.on('up', (api, { adopted }) => {
       this.api = api;
+      this.adopting = adopted;
       this.hasConfig = undefined;
       this.hasPaths.clear();
-      this.logger.info({ pid: this.gobgpd.pid }, 'gobgpd up');
+      this.logger.info({ pid: this.gobgpd.pid, adopted }, 'gobgpd up');
       this.kick();
     });
     this.gobgpd.on('exit', ({ code, signal, stderr }) => {
@@ -78,9 +90,10 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     this.gobgpd.start();
   }
 
-  async stop(): Promise<void> {
+  /** kill: gobgpd ends too (the ToR withdraws); else it stays for the next netplugin to adopt. */
+  async stop(opts: { kill: boolean }): Promise<void> {
     this.cancelWatch?.();
-    await this.gobgpd.stop();
+    await this.gobgpd.stop(opts);
   }
 
   /** undefined: no BGP on this host (no peer, nothing announced). */
@@ -89,11 +102,17 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     this.kick();
   }
 
-  /** The prefixes ("a.b.c.d/32") to originate, each with its next hop. */
-  setAnnounced(paths: ReadonlyMap<string, string>): void {
+  /** The prefixes ("a.b.c.d/32") to originate, each with its next hop; returns how many are new. */
+  setAnnounced(paths: ReadonlyMap<string, string>): number {
     this.wantPaths.clear();
-    for (const [p, nh] of paths) this.wantPaths.set(p, nh);
+    let fresh = 0;
+    for (const [p, nh] of paths) {
+      this.wantPaths.set(p, nh);
+      if (this.hasPaths.get(p) !== nh) fresh++;
+    }
+    this.pathsKnown = true;
     this.kick();
+    return fresh;
   }
 
   get learnedRoutes(): ReadonlyMap<string, string> {
@@ -133,6 +152,10 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   private async reconcile(): Promise<void> {
     const api = this.api;
     if (!api) return;
+    if (this.adopting) {
+      this.adopting = false;
+      await this.readBack(api);
+    }
     const want = this.wantConfig;
     const has = this.hasConfig;
     if (has && (!want || want.asn !== has.asn || want.routerId !== has.routerId)) {
@@ -151,13 +174,14 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       this.startWatch(api);
       if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
       this.hasConfig = want;
-      this.setLearned(learnedOf(await api.listBest()));
+      this.setLearned(learnedOf((await api.listRib({ originated: false })).best));
     } else if (has && (has.neighbor !== want.neighbor || has.neighborAs !== want.neighborAs)) {
       if (has.neighbor) await api.deletePeer(has.neighbor).catch(() => undefined);
       if (want.neighbor) await api.addPeer(want.neighbor, want.neighborAs);
       this.hasConfig = want;
       this.session = 'NONE';
     }
+    if (!this.pathsKnown) return;
     const gone = [...this.hasPaths].filter(([p, nh]) => this.wantPaths.get(p) !== nh);
     // Withdrawals in parallel batches: DeletePath has no stream form.
     for (let i = 0; i < gone.length; i += 64) {
@@ -166,11 +190,71 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       for (const [p] of batch) this.hasPaths.delete(p);
     }
     const added = [...this.wantPaths].filter(([p]) => !this.hasPaths.has(p));
-    if (added.length === 1) await api.addPath(...(added[0] as [string, string]));
+    if (added.length >= BULK_PATHS && this.session === 'ESTABLISHED' && want.neighbor) {
+      await this.addBulk(api, added, want.neighbor);
+    } else if (added.length === 1) await api.addPath(...(added[0] as [string, string]));
     else if (added.length > 1) await api.addPaths(added);
     for (const [p, nh] of added) this.hasPaths.set(p, nh);
     if (this.error) this.setError('');
     else this.emit('status', this.status());
+  }
+
+  /**
+   * Many paths for an Established session: gobgpd would send each added path in an UPDATE of its
+   * own (10,000 UPDATEs for 10,000 endpoints, seconds for it and the ToR). Held back by the
+   * export policy while they go in, they leave in one soft reset, packed as at session start.
+   * The watch pauses meanwhile (gobgpd would echo every path to it, one message each, doubling
+   * its intake); what the peer taught us is read back after.
+   */
+  private async addBulk(api: GobgpApi, paths: [string, string][], neighbor: string): Promise<void> {
+    this.cancelWatch?.();
+    this.cancelWatch = undefined;
+    try {
+      await api.setExportDefault('REJECT');
+      try {
+        await api.addPaths(paths);
+      } finally {
+        await api.setExportDefault('ACCEPT');
+      }
+      await api.softResetOut(neighbor);
+    } finally {
+      if (this.api === api) {
+        this.startWatch(api);
+        // The RIB would be all 10,000 of ours again: the peer's Adj-RIB-In is what it taught us.
+        const own = new Set(this.wantPaths.keys());
+        const learned = await api.listAdjIn(neighbor, this.hasConfig?.asn ?? 0);
+        this.setLearned(learnedOf(learned.filter((p) => !own.has(p.prefix))));
+      }
+    }
+  }
+
+  /** What an adopted gobgpd holds, as hasConfig and hasPaths; the one peer wanted kept. */
+  private async readBack(api: GobgpApi): Promise<void> {
+    const g = await api.globalAs();
+    if (!g) return;
+    const peers = await api.listPeers();
+    const keep = peers.find((p) => p.address === this.wantConfig?.neighbor) ?? peers[0];
+    for (const p of peers) if (p !== keep) await api.deletePeer(p.address);
+    this.hasConfig = {
+      asn: g.asn,
+      routerId: g.routerId,
+      neighbor: keep?.address ?? '',
+      neighborAs: keep?.peerAs ?? 0,
+    };
+    this.session = keep?.state ?? 'NONE';
+    // An earlier netplugin that died during addBulk left paths held back: let them go.
+    if ((await api.exportDefault()) === 'REJECT') {
+      await api.setExportDefault('ACCEPT');
+      if (keep) await api.softResetOut(keep.address);
+    }
+    this.startWatch(api);
+    const rib = await api.listRib({ originated: true });
+    for (const p of rib.originated) this.hasPaths.set(p.prefix, p.nextHop);
+    this.setLearned(learnedOf(rib.best));
+    this.logger.info(
+      { neighbor: this.hasConfig.neighbor, session: this.session, paths: this.hasPaths.size },
+      'gobgpd adopted',
+    );
   }
 
   private startWatch(api: GobgpApi): void {

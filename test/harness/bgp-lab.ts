@@ -3,20 +3,28 @@
 // the ToR at .1, the host's router IP .2), an outside namespace behind the ToR (60.1.1.2), one
 // embedded store with netmaster's REST API in-process, routing mode, a VLAN network `public`
 // (20.1.1.0/24), a Bgp object per host, and each host's agent with hostNetns = its namespace.
+// The store is embedded, or a real etcd when given (then netmasters can run as processes on it).
+// Endpoints are container namespaces plugged into a host's bridge; the checks the BGP tests share
+// (one /32 per endpoint on the ToR, everyone pings everyone and the outside) are here too.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
-import { configureInterface, setTxOffload } from '../../datapath/host/index.js';
+import { GobgpdSupervisor } from '../../datapath/bgp/gobgpd.js';
+import { configureInterface, macFromIpv4, plugContainer, setTxOffload } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
+import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import { EtcdStore } from '../../state/etcd.js';
+import type { Store } from '../../state/store.js';
 import { onCleanup } from './cleanup.js';
 import { startTor, type Tor } from './frr.js';
 import { type Host, startHosts } from './hosts.js';
 import { tempDirPrefix, uniqueName } from './names.js';
-import { addNamespace, type Namespace } from './netns.js';
+import { addNamespace, type Namespace, pingFrom } from './netns.js';
 import { run } from './run.js';
 
 export const OUTSIDE = '60.1.1.2';
@@ -29,6 +37,16 @@ export interface BgpLabOptions {
   torGlobal?: string[];
   /** Start the agents (default true). */
   agents?: boolean;
+  /** host:port of an etcd to keep the state in (default: an embedded store). */
+  etcd?: string;
+}
+
+export interface LabEndpoint {
+  ns: Namespace;
+  hostIf: string;
+  /** Index of its host. */
+  host: number;
+  ip: string;
 }
 
 export interface BgpLab {
@@ -36,7 +54,7 @@ export interface BgpLab {
   tor: Tor;
   torNs: Namespace;
   outside: Namespace;
-  store: EmbeddedStore;
+  store: Store;
   api: FastifyInstance;
   plugins: RunningNetplugin[];
   cfgs: NetpluginConfig[];
@@ -47,6 +65,21 @@ export interface BgpLab {
   learnedFlows(i: number): Promise<number>;
   /** Both (all) sessions Established on the ToR. */
   established(): Promise<boolean>;
+  /** The endpoints plugged so far and not removed, by name. */
+  endpoints: Map<string, LabEndpoint>;
+  /** A container namespace with ip plugged into host i's bridge (no record, not attached). */
+  plugEndpoint(name: string, i: number, ip: string): Promise<LabEndpoint>;
+  /** plugEndpoint, its record written to the store, attached to host i's agent. */
+  addEndpoint(name: string, i: number, ip: string): Promise<void>;
+  /** Record deleted, detached, namespace gone. */
+  removeEndpoint(name: string): Promise<void>;
+  /**
+   * The ToR's kernel holds exactly one /32 per endpoint (and per extra one: a Docker container),
+   * via its host's router IP.
+   */
+  torHasEndpoints(extra?: readonly { ip: string; host: number }[]): Promise<boolean>;
+  /** Every endpoint pings every other and the outside (asserts). */
+  allPing(): Promise<void>;
 }
 
 /** A veth from namespace a (name an) to namespace b (name bn), offload off on both ends. */
@@ -96,8 +129,9 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
 
   const dir = await mkdtemp(tempDirPrefix('bgp'));
   onCleanup(() => rm(dir, { recursive: true, force: true }));
-  const store = await EmbeddedStore.open(dir);
+  const store: Store = opts.etcd ? await EtcdStore.connect([opts.etcd]) : await EmbeddedStore.open(dir);
   onCleanup(() => store.close());
+  const endpoints = new Map<string, LabEndpoint>();
   const api = buildServer({ store });
   onCleanup(() => api.close());
   const plugins: RunningNetplugin[] = [];
@@ -145,6 +179,72 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
         .ipv4Unicast?.peers;
       return !!peers && Object.values(peers).filter((p) => p.state === 'Established').length === n;
     },
+    endpoints,
+    async plugEndpoint(name, i, ip) {
+      const h = hosts[i] as Host;
+      const ns = await addNamespace();
+      const hostIf = uniqueName('v');
+      await plugContainer({
+        hostNetns: h.netns,
+        hostIf,
+        netns: { name: ns.name },
+        ifName: 'eth0',
+        ip: `${ip}/16`,
+        gateway: '20.1.255.254',
+      });
+      const e = { ns, hostIf, host: i, ip };
+      endpoints.set(name, e);
+      return e;
+    },
+    async addEndpoint(name, i, ip) {
+      const { hostIf } = await lab.plugEndpoint(name, i, ip);
+      const rec: EndpointRecord = {
+        endpointID: name,
+        tenant: 'default',
+        network: 'public',
+        endpointGroup: '',
+        endpointGroupId: 0,
+        ipAddress: ip,
+        ipv6Address: '',
+        macAddress: macFromIpv4(ip),
+        homingHost: (hosts[i] as Host).name,
+        intfName: hostIf,
+        containerID: name,
+        containerName: name,
+        labels: {},
+      };
+      await store.put(endpointKey(name), JSON.stringify(rec));
+      await (plugins[i] as RunningNetplugin).agent.attachEndpoint(name, hostIf);
+    },
+    async removeEndpoint(name) {
+      const e = endpoints.get(name);
+      assert.ok(e, `no endpoint ${name}`);
+      await store.delete(endpointKey(name));
+      await (plugins[e.host] as RunningNetplugin).agent.detachEndpoint(name, e.hostIf);
+      await e.ns.destroy();
+      endpoints.delete(name);
+    },
+    async torHasEndpoints(extra = []) {
+      const routes = await tor.bgpRoutes();
+      const host32 = [...routes].filter(([p]) => p.endsWith('/32'));
+      const all = [...endpoints.values(), ...extra];
+      if (host32.length !== all.length) return false;
+      for (const e of all) if (routes.get(`${e.ip}/32`) !== `50.1.${e.host + 1}.2`) return false;
+      return true;
+    },
+    async allPing() {
+      const list = [...endpoints.values()];
+      for (const a of list) {
+        for (const b of list) {
+          if (a === b) continue;
+          assert.ok(
+            await pingFrom(a.ns.name, b.ip, { timeoutSec: 10 }),
+            `${a.ip} (h${a.host + 1}) → ${b.ip}`,
+          );
+        }
+        assert.ok(await pingFrom(a.ns.name, OUTSIDE, { timeoutSec: 10 }), `${a.ip} → outside`);
+      }
+    },
   };
   await lab.rest('POST', '/api/v1/globals/global/', {
     key: 'global',
@@ -172,7 +272,7 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
       vtepIp: h.underlayIp,
       controlIp: h.underlayIp,
       vlanUplinks: ['up0'],
-      etcdEndpoints: [],
+      etcdEndpoints: opts.etcd ? [opts.etcd] : [],
       fwdMode: '',
       netMode: '',
       mode: 'docker',
@@ -190,11 +290,15 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
       pluginName: 'netplugin',
       dockerSocket: '/var/run/docker.sock',
       hostNetns: h.netns,
+      // Each host's gobgpd pidfile and socket apart: a restarted agent adopts its own.
+      stateDir: join(dir, `run-h${i + 1}`),
     };
     if (opts.agents !== false) await lab.startPlugin(i);
   }
   onCleanup(async () => {
-    for (const p of plugins) await p.stop();
+    for (const p of plugins) await p.stop({ stopGobgpd: true });
+    // One left by an agent a test stopped without stopping gobgpd.
+    for (const c of cfgs) await GobgpdSupervisor.stopLeftover(c.stateDir as string);
   });
   return lab;
 }
