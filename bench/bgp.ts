@@ -14,6 +14,7 @@ import { GobgpdSupervisor } from '../datapath/bgp/gobgpd.js';
 import { type EndpointRecord, endpointKey } from '../policy/model/endpoint.js';
 import { type BgpLab, startBgpLab } from '../test/harness/bgp-lab.js';
 import { onCleanup, runCleanups } from '../test/harness/cleanup.js';
+import { endpointRecord } from '../test/harness/intents.js';
 import { tempDirPrefix } from '../test/harness/names.js';
 import { LAB_COMMANDS, missingFor } from '../test/harness/require.js';
 import { run } from '../test/harness/run.js';
@@ -112,25 +113,13 @@ class TorRouteClock {
 const ipOf = (i: number) => `20.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
 
 function record(i: number): EndpointRecord {
-  const ip = ipOf(i);
-  return {
-    endpointID: `bench${i}`,
-    tenant: 'default',
+  return endpointRecord({
+    id: `bench${i}`,
     network: 'public',
-    endpointGroup: '',
-    endpointGroupId: 0,
-    ipAddress: ip,
-    ipv6Address: '',
-    macAddress: `02:02:${ip
-      .split('.')
-      .map((o) => Number(o).toString(16).padStart(2, '0'))
-      .join(':')}`,
-    homingHost: 'h1',
+    ip: ipOf(i),
+    host: 'h1',
     intfName: `bench${i}`,
-    containerID: `bench${i}`,
-    containerName: `bench${i}`,
-    labels: {},
-  };
+  });
 }
 
 async function announce(): Promise<BenchResult[]> {

@@ -14,15 +14,16 @@ import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
 import { GobgpdSupervisor } from '../../datapath/bgp/gobgpd.js';
-import { configureInterface, macFromIpv4, plugContainer, setTxOffload } from '../../datapath/host/index.js';
+import { configureInterface, plugContainer, setTxOffload } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
-import { type EndpointRecord, endpointKey } from '../../policy/model/endpoint.js';
+import { endpointKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
 import type { Store } from '../../state/store.js';
 import { onCleanup } from './cleanup.js';
 import { startTor, type Tor } from './frr.js';
 import { type Host, startHosts } from './hosts.js';
+import { endpointRecord } from './intents.js';
 import { tempDirPrefix, uniqueName } from './names.js';
 import { addNamespace, type Namespace, pingFrom } from './netns.js';
 import { run } from './run.js';
@@ -198,21 +199,13 @@ export async function startBgpLab(opts: BgpLabOptions = {}): Promise<BgpLab> {
     },
     async addEndpoint(name, i, ip) {
       const { hostIf } = await lab.plugEndpoint(name, i, ip);
-      const rec: EndpointRecord = {
-        endpointID: name,
-        tenant: 'default',
+      const rec = endpointRecord({
+        id: name,
         network: 'public',
-        endpointGroup: '',
-        endpointGroupId: 0,
-        ipAddress: ip,
-        ipv6Address: '',
-        macAddress: macFromIpv4(ip),
-        homingHost: (hosts[i] as Host).name,
+        ip,
+        host: (hosts[i] as Host).name,
         intfName: hostIf,
-        containerID: name,
-        containerName: name,
-        labels: {},
-      };
+      });
       await store.put(endpointKey(name), JSON.stringify(rec));
       await (plugins[i] as RunningNetplugin).agent.attachEndpoint(name, hostIf);
     },
