@@ -130,8 +130,14 @@ async function announce(): Promise<BenchResult[]> {
     const clock = await TorRouteClock.start(lab.torNs.name);
     clock.arm(N);
     const t0 = Date.now();
-    await Promise.all(
-      Array.from({ length: N }, (_, i) => lab.store.put(endpointKey(`bench${i}`), JSON.stringify(record(i)))),
+    // "At once": one transaction, one revision, one watch batch.
+    await lab.store.txn(
+      [],
+      Array.from({ length: N }, (_, i) => ({
+        type: 'put' as const,
+        key: endpointKey(`bench${i}`),
+        value: JSON.stringify(record(i)),
+      })),
     );
     const written = Date.now() - t0;
     await until(`${N} /32s on the ToR`, async () => (await torHostRoutes(lab)) === N, 120_000, 100);
