@@ -7,9 +7,10 @@ import type { DockerEngine } from './engine.js';
 import { IpamDriver } from './ipam-driver.js';
 import { type Links, linksIn, NetworkDriver } from './network-driver.js';
 import { type PluginServer, startPluginServer } from './plugin-server.js';
-import { FreedAddresses, type HostAttach, type NetmasterClient } from './ports.js';
+import { FreedAddresses, type HostAttach, type NetmasterClient, type SparePorts } from './ports.js';
 import { reconcileEndpoints } from './reconcile.js';
 import type { TargetResolver } from './target.js';
+import { VethPool } from './veth-pool.js';
 
 export type { DockerNetwork, NetworkSpec } from './engine.js';
 export { DEFAULT_DOCKER_SOCKET, DockerEngine, DockerEngineError, MANAGED_LABEL } from './engine.js';
@@ -19,7 +20,7 @@ export type { Links } from './network-driver.js';
 export { hostIfName, hostLinks, linksIn, NetworkDriver, peerIfName, VXLAN_MTU } from './network-driver.js';
 export type { PluginServer } from './plugin-server.js';
 export { DEFAULT_PLUGIN_DIR, DEFAULT_PLUGIN_NAME, startPluginServer } from './plugin-server.js';
-export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient } from './ports.js';
+export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient, SparePorts } from './ports.js';
 export { FreedAddresses } from './ports.js';
 export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
 export type { ReconcileOptions, ReconcileResult } from './reconcile.js';
@@ -28,6 +29,8 @@ export type { DockerSyncOptions, SyncResult } from './sync.js';
 export { DockerNetworkSync, desiredNetworks } from './sync.js';
 export type { ContivTarget, Selector, TargetResolver } from './target.js';
 export { dockerNetworkName, StoreTargetResolver } from './target.js';
+export type { Spare, VethPoolOptions } from './veth-pool.js';
+export { VethPool } from './veth-pool.js';
 
 export interface DockerPluginOptions {
   /** Default "netplugin". */
@@ -46,20 +49,43 @@ export interface DockerPluginOptions {
   /** The namespace dockerd runs in (a simulated host); veths are made there. */
   netns?: NetnsRef;
   links?: Links;
+  /** The datapath's spare ports: with them Joins take pre-plugged veths (veth-pool.ts). */
+  spares?: SparePorts;
+  /** Spare veths kept per MTU (default 8; 0: none, every Join makes its own). */
+  poolSize?: number;
   log?: Logger;
 }
 
 export interface DockerPlugin extends PluginServer {
   readonly network: NetworkDriver;
   readonly ipam: IpamDriver;
+  readonly pool: VethPool | undefined;
 }
+
+/** The alias of the veths a plugin of this (socket) name makes. */
+export const vethOwner = (pluginName: string) => `contiv-ts/${pluginName}`;
 
 export async function startDockerPlugin(opts: DockerPluginOptions): Promise<DockerPlugin> {
   const name = opts.name ?? 'netplugin';
   const engine = opts.engine;
   const links = opts.links ?? linksIn(opts.netns);
   const freed = new FreedAddresses();
+  // Unique per plugin in a namespace: another plugin's veths are never swept.
+  const owner = vethOwner(opts.socketName ?? name);
+  const pool =
+    opts.spares && opts.poolSize !== 0
+      ? new VethPool({
+          links,
+          ports: opts.spares,
+          owner,
+          ...(opts.poolSize !== undefined ? { size: opts.poolSize } : {}),
+          ...(opts.log ? { log: opts.log.child({ part: 'veth-pool' }) } : {}),
+        })
+      : undefined;
   const network = new NetworkDriver({
+    owner,
+    ...(pool ? { pool } : {}),
+    ...(opts.spares ? { plugged: opts.spares } : {}),
     freed,
     targets: opts.targets,
     netmaster: opts.netmaster,
@@ -84,9 +110,16 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       hostName: opts.hostName,
       pluginName: name,
       links,
+      ...(opts.spares ? { plugged: opts.spares } : {}),
     });
     if (r.removed.length > 0)
       opts.log?.info({ removed: r.removed }, 'endpoints Docker no longer has removed');
+    if (pool && opts.spares) {
+      const plugged = (await opts.spares.pluggedPorts()).endpoints;
+      const keep = new Set(r.kept.map((id) => plugged.get(id)).filter((n): n is string => n !== undefined));
+      const swept = await pool.sweep(keep);
+      if (swept.length > 0) opts.log?.info({ swept }, 'veths a previous run left removed');
+    }
   }
   const server = await startPluginServer({
     name: opts.socketName ?? name,
@@ -98,8 +131,13 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
   return {
     name: server.name,
     socketPath: server.socketPath,
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      await network.settled();
+      await pool?.close();
+    },
     network,
     ipam,
+    pool,
   };
 }

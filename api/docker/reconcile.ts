@@ -5,7 +5,7 @@
 
 import type { DockerEngine } from './engine.js';
 import { hostIfName, hostLinks, type Links } from './network-driver.js';
-import type { HostAttach, NetmasterClient } from './ports.js';
+import type { HostAttach, NetmasterClient, SparePorts } from './ports.js';
 
 export interface ReconcileOptions {
   engine: DockerEngine;
@@ -16,6 +16,8 @@ export interface ReconcileOptions {
   /** Only networks of this driver are ours. */
   pluginName: string;
   links?: Links;
+  /** Where a pooled endpoint's host interface is found (it is not named after the endpoint). */
+  plugged?: Pick<SparePorts, 'pluggedPorts'>;
 }
 
 export interface ReconcileResult {
@@ -41,6 +43,7 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
   if (!list) throw new Error('reconcileEndpoints: this netmaster client cannot list endpoints');
   const live = await dockerEndpointIds(opts.engine, opts.pluginName);
   const result: ReconcileResult = { kept: [], removed: [] };
+  const plugged = (await opts.plugged?.pluggedPorts())?.endpoints;
   for (const rec of await list.call(opts.netmaster, opts.hostName)) {
     // CNI endpoints ("<container>-<ifname>") share the host; only Docker's 64-hex ids are ours here.
     if (!/^[0-9a-f]{64}$/.test(rec.endpointID)) continue;
@@ -48,7 +51,7 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
       result.kept.push(rec.endpointID);
       continue;
     }
-    const ifName = hostIfName(rec.endpointID);
+    const ifName = plugged?.get(rec.endpointID) ?? hostIfName(rec.endpointID);
     await opts.host.detachEndpoint(rec.endpointID, ifName);
     await links.deleteLink(ifName);
     await opts.netmaster.deleteEndpoint(rec.endpointID);

@@ -190,9 +190,15 @@ function fakeHost(failAt?: string) {
       );
       existing.add(v.hostName);
     },
+    async createVeths(vs) {
+      for (const v of vs) await this.createVeth(v);
+    },
     async deleteLink(n) {
       log.push(`del ${n}`);
       existing.delete(n);
+    },
+    async ownedVeths() {
+      return [...existing];
     },
   };
   const attached = new Set<string>();
@@ -326,6 +332,7 @@ describe('NetworkDriver', () => {
     assert.ok(attached.has(EP));
     log.length = 0;
     await driver.leave({ NetworkID: 'N1', EndpointID: EP });
+    await driver.settled();
     assert.deepEqual(log, [`detach ${h}`, `del ${h}`]);
   });
 

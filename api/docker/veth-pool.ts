@@ -1,0 +1,132 @@
+// Owns the spare veth pairs the Docker driver hands to Join: made, their offload turned off and
+// their host ends plugged into the bridge ahead of use, so a Join only relabels a port (no process
+// spawned, no reconfiguration of ovs-vswitchd waited for). A taken pair is never given back: Leave
+// deletes it as any other. Every pair carries the owner as its host end's alias, so what a crash
+// leaves is found and removed at the next start (sweep) and close removes the spares.
+
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Links, VethSpec } from './network-driver.js';
+import type { SparePorts } from './ports.js';
+
+export interface Spare {
+  hostName: string;
+  /** The end Docker moves into the container. */
+  peerName: string;
+}
+
+export interface VethPoolOptions {
+  links: Links;
+  ports: SparePorts;
+  /** The veths' alias, e.g. "contiv-ts/netplugin": one owner per plugin and namespace. */
+  owner: string;
+  /** Spares kept per MTU (default 8); refilled when a quarter are left. */
+  size?: number;
+  log?: Logger;
+}
+
+/** Spares per MTU (undefined: the kernel's default). */
+const key = (mtu: number | undefined) => String(mtu ?? 'default');
+
+export class VethPool {
+  private readonly ready = new Map<string, Spare[]>();
+  readonly owner: string;
+  private readonly size: number;
+  private refilling: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(private readonly opts: VethPoolOptions) {
+    this.size = opts.size ?? 8;
+    this.owner = opts.owner;
+    if (!Number.isInteger(this.size) || this.size < 1 || this.size > 64)
+      throw new Error(`veth pool size ${String(opts.size)}: an integer from 1 to 64`);
+  }
+
+  /**
+   * A plugged spare of this MTU, or undefined when none is ready (the caller makes its own pair).
+   * The first call for an MTU starts its pool; one down to a quarter is refilled in the background,
+   * in one batch: each refill makes ovs-vswitchd reconfigure (~30 ms, during which it installs no
+   * flows, a Join's included), so it happens once every few Joins rather than after each.
+   */
+  take(mtu: number | undefined): Spare | undefined {
+    const list = this.ready.get(key(mtu)) ?? [];
+    this.ready.set(key(mtu), list);
+    const spare = list.shift();
+    if (list.length <= Math.floor(this.size / 4)) this.refill(mtu);
+    return spare;
+  }
+
+  /** How many spares of this MTU are ready (tests). */
+  readyCount(mtu: number | undefined): number {
+    return this.ready.get(key(mtu))?.length ?? 0;
+  }
+
+  /** Resolves once the refills asked for so far have finished. */
+  async settled(): Promise<void> {
+    let seen: Promise<void> | undefined;
+    while (seen !== this.refilling) {
+      seen = this.refilling;
+      await seen;
+    }
+  }
+
+  private refill(mtu: number | undefined): void {
+    this.refilling = this.refilling.then(async () => {
+      const list = this.ready.get(key(mtu)) ?? [];
+      const missing = this.size - list.length;
+      if (this.closed || missing <= 0) return;
+      const made: Spare[] = [];
+      for (let i = 0; i < missing; i++) {
+        const id = randomBytes(5).toString('hex');
+        made.push({ hostName: `vs${id}`, peerName: `vt${id}` });
+      }
+      const specs: VethSpec[] = made.map((s) => ({
+        ...s,
+        ...(mtu !== undefined ? { mtu } : {}),
+        owner: this.opts.owner,
+      }));
+      try {
+        await this.opts.links.createVeths(specs);
+        await this.opts.ports.plugSpares(made.map((s) => s.hostName));
+      } catch (err) {
+        this.opts.log?.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          'veth pool: refill failed',
+        );
+        await this.remove(made);
+        return;
+      }
+      // Closed meanwhile: these are not handed out, and close may have listed the spares before.
+      if (this.closed) await this.remove(made);
+      else list.push(...made);
+    });
+  }
+
+  private async remove(spares: readonly Spare[]): Promise<void> {
+    const names = spares.map((s) => s.hostName);
+    await this.opts.ports.unplugSpares(names).catch(() => undefined);
+    await Promise.all(names.map((n) => this.opts.links.deleteLink(n).catch(() => undefined)));
+  }
+
+  /**
+   * At start, before any Join: unplugs every spare port and deletes every veth of this owner but
+   * the host ends in `keep` (ports of endpoints Docker still has). Left by a crash or a kill.
+   */
+  async sweep(keep: ReadonlySet<string>): Promise<string[]> {
+    const { spares } = await this.opts.ports.pluggedPorts();
+    if (spares.length > 0) await this.opts.ports.unplugSpares(spares);
+    const gone = new Set(spares.filter((s) => !keep.has(s)));
+    for (const n of await this.opts.links.ownedVeths(this.opts.owner)) if (!keep.has(n)) gone.add(n);
+    await Promise.all([...gone].map((n) => this.opts.links.deleteLink(n)));
+    return [...gone];
+  }
+
+  /** Stops refilling and removes the spares (their ports and veths). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settled();
+    const all = [...this.ready.values()].flat();
+    this.ready.clear();
+    await this.remove(all);
+  }
+}
