@@ -174,6 +174,10 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
         servers,
       ]);
       await s.dockerd.docker(['run', '-d', '--name', db, '--net', 'db.contiv-net', 'bbox', 'sleep', '300']);
+      // The earlier containers started the pool: these two are on spare veths, the policy with them.
+      const plugged = [...(await s.agent.pluggedPorts()).endpoints.values()];
+      assert.equal(plugged.length, 2);
+      for (const h of plugged) assert.match(h, /^vs[0-9a-f]{10}$/);
       const ip = await ipOf(web);
       // docker run returns once Join did; the agent compiles the new endpoints' flows from the
       // store's watch a moment later, so the first allowed connection may need a few tries.
