@@ -354,6 +354,8 @@ export class NetworkDriver {
           `join ${req.EndpointID}: ${msg}; undoing also failed: ${undo.map(String).join('; ')}`,
         );
       throw new Error(`join ${req.EndpointID}: ${msg}`, { cause: err });
+    } finally {
+      this.opts.pool?.replenish(mtu);
     }
     this.hostIfs.set(req.EndpointID, hostIf);
     const t1 = performance.now();

@@ -42,18 +42,21 @@ export class VethPool {
       throw new Error(`veth pool size ${String(opts.size)}: an integer from 1 to 64`);
   }
 
-  /**
-   * A plugged spare of this MTU, or undefined when none is ready (the caller makes its own pair).
-   * The first call for an MTU starts its pool; one down to a quarter is refilled in the background,
-   * in one batch: each refill makes ovs-vswitchd reconfigure (~30 ms, during which it installs no
-   * flows, a Join's included), so it happens once every few Joins rather than after each.
-   */
+  /** A plugged spare of this MTU, or undefined when none is ready (the caller makes its own pair). */
   take(mtu: number | undefined): Spare | undefined {
+    return this.ready.get(key(mtu))?.shift();
+  }
+
+  /**
+   * Called once the Join that took (or wanted) a spare is done, so the refill does not delay its
+   * flows: the first call for an MTU starts its pool; one down to a quarter is refilled in the
+   * background, in one batch: each refill makes ovs-vswitchd reconfigure (~30 ms, during which it
+   * installs no flows), so it happens once every few Joins rather than after each.
+   */
+  replenish(mtu: number | undefined): void {
     const list = this.ready.get(key(mtu)) ?? [];
     this.ready.set(key(mtu), list);
-    const spare = list.shift();
     if (list.length <= Math.floor(this.size / 4)) this.refill(mtu);
-    return spare;
   }
 
   /** How many spares of this MTU are ready (tests). */

@@ -47,11 +47,17 @@ describe('VethPool', () => {
     const f = fakes();
     const pool = new VethPool({ links: f.links, ports: f.ports, owner: 'contiv-ts/np', size: 4 });
     assert.equal(pool.take(1450), undefined);
+    pool.replenish(1450);
     await pool.settled();
     assert.equal(pool.readyCount(1450), 4);
     assert.equal(pool.readyCount(undefined), 0, 'each MTU has its own spares');
     for (const [, v] of f.veths) assert.deepEqual(v, { owner: 'contiv-ts/np', mtu: 1450 });
-    const taken = [pool.take(1450), pool.take(1450), pool.take(1450)];
+    const taken = [pool.take(1450), pool.take(1450)];
+    pool.replenish(1450);
+    await pool.settled();
+    assert.equal(f.batches(), 1, 'half full: no refill yet');
+    taken.push(pool.take(1450));
+    pool.replenish(1450);
     for (const t of taken) {
       assert.match(t?.hostName ?? '', /^vs[0-9a-f]{10}$/);
       assert.equal(t?.peerName, `vt${t?.hostName.slice(2)}`);
@@ -64,6 +70,7 @@ describe('VethPool', () => {
     // The taken ones belong to their endpoints (Leave deletes them); the spares are gone.
     assert.deepEqual([...f.veths.keys()].sort(), taken.map((t) => t?.hostName).sort());
     assert.equal(pool.take(1450), undefined, 'a closed pool hands out nothing');
+    pool.replenish(1450);
     await pool.settled();
     assert.equal(f.veths.size, 3, 'and makes nothing');
   });
@@ -71,7 +78,7 @@ describe('VethPool', () => {
   test('a refill the switch refuses leaves no veth and no port behind', async () => {
     const f = fakes({ failPlug: true });
     const pool = new VethPool({ links: f.links, ports: f.ports, owner: 'contiv-ts/np', size: 2 });
-    assert.equal(pool.take(undefined), undefined);
+    pool.replenish(undefined);
     await pool.settled();
     assert.equal(pool.readyCount(undefined), 0);
     assert.equal(f.veths.size, 0);
