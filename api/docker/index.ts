@@ -110,16 +110,13 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       hostName: opts.hostName,
       pluginName: name,
       links,
-      ...(opts.spares ? { plugged: opts.spares } : {}),
+      owner,
+      ...(opts.spares ? { spares: opts.spares } : {}),
     });
     if (r.removed.length > 0)
       opts.log?.info({ removed: r.removed }, 'endpoints Docker no longer has removed');
-    if (pool && opts.spares) {
-      const plugged = (await opts.spares.pluggedPorts()).endpoints;
-      const keep = new Set(r.kept.map((id) => plugged.get(id)).filter((n): n is string => n !== undefined));
-      const swept = await pool.sweep(keep);
-      if (swept.length > 0) opts.log?.info({ swept }, 'veths a previous run left removed');
-    }
+    if (r.swept.length > 0)
+      opts.log?.info({ swept: r.swept }, 'veths and spares a previous run left removed');
   }
   const server = await startPluginServer({
     name: opts.socketName ?? name,

@@ -1,7 +1,8 @@
 // Owns making this host's endpoints agree with Docker when netplugin starts: endpoint records
 // netmaster holds for this host whose Docker endpoint is gone (removed while netplugin was down,
-// so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth. It runs
-// before the plugin socket opens, so no Docker call is half-way through while it decides.
+// so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth; then the
+// spare ports and every veth of the plugin's mark but live endpoints' (a kill -9 left them) go.
+// It runs before the plugin socket opens, so no Docker call is half-way through while it decides.
 
 import type { DockerEngine } from './engine.js';
 import { hostIfName, hostLinks, type Links } from './network-driver.js';
@@ -16,8 +17,10 @@ export interface ReconcileOptions {
   /** Only networks of this driver are ours. */
   pluginName: string;
   links?: Links;
-  /** Where a pooled endpoint's host interface is found (it is not named after the endpoint). */
-  plugged?: Pick<SparePorts, 'pluggedPorts'>;
+  /** The alias of the plugin's veths (VethSpec.owner): those no live endpoint has are deleted. */
+  owner?: string;
+  /** Where a pooled endpoint's host interface is found (it is not named after the endpoint); spares. */
+  spares?: Pick<SparePorts, 'pluggedPorts' | 'unplugSpares'>;
 }
 
 export interface ReconcileResult {
@@ -25,6 +28,8 @@ export interface ReconcileResult {
   kept: string[];
   /** Records deleted (and their ports and veths removed). */
   removed: string[];
+  /** Spare ports unplugged and veths deleted that no endpoint had. */
+  swept: string[];
 }
 
 /** Endpoint ids of every container attached to a network of ours, as the engine reports them. */
@@ -42,8 +47,8 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
   const list = opts.netmaster.listEndpoints;
   if (!list) throw new Error('reconcileEndpoints: this netmaster client cannot list endpoints');
   const live = await dockerEndpointIds(opts.engine, opts.pluginName);
-  const result: ReconcileResult = { kept: [], removed: [] };
-  const plugged = (await opts.plugged?.pluggedPorts())?.endpoints;
+  const result: ReconcileResult = { kept: [], removed: [], swept: [] };
+  const plugged = (await opts.spares?.pluggedPorts())?.endpoints;
   for (const rec of await list.call(opts.netmaster, opts.hostName)) {
     // CNI endpoints ("<container>-<ifname>") share the host; only Docker's 64-hex ids are ours here.
     if (!/^[0-9a-f]{64}$/.test(rec.endpointID)) continue;
@@ -57,5 +62,15 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
     await opts.netmaster.deleteEndpoint(rec.endpointID);
     result.removed.push(rec.endpointID);
   }
+  const spares = (await opts.spares?.pluggedPorts())?.spares ?? [];
+  if (spares.length > 0) await opts.spares?.unplugSpares(spares);
+  const gone = new Set(spares);
+  if (opts.owner !== undefined) {
+    const keep = new Set(result.kept.map((id) => plugged?.get(id) ?? hostIfName(id)));
+    for (const n of await links.ownedVeths(opts.owner)) if (!keep.has(n)) gone.add(n);
+  }
+  // A spare's veth carries the mark too; one whose veth is already gone is only unplugged.
+  for (const n of gone) await links.deleteLink(n);
+  result.swept.push(...gone);
   return result;
 }

@@ -2,7 +2,7 @@
 // their host ends plugged into the bridge ahead of use, so a Join only relabels a port (no process
 // spawned, no reconfiguration of ovs-vswitchd waited for). A taken pair is never given back: Leave
 // deletes it as any other. Every pair carries the owner as its host end's alias, so what a crash
-// leaves is found and removed at the next start (sweep) and close removes the spares.
+// leaves is found and removed at the next start (reconcile.ts) and close removes the spares.
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -109,19 +109,6 @@ export class VethPool {
     const names = spares.map((s) => s.hostName);
     await this.opts.ports.unplugSpares(names).catch(() => undefined);
     await Promise.all(names.map((n) => this.opts.links.deleteLink(n).catch(() => undefined)));
-  }
-
-  /**
-   * At start, before any Join: unplugs every spare port and deletes every veth of this owner but
-   * the host ends in `keep` (ports of endpoints Docker still has). Left by a crash or a kill.
-   */
-  async sweep(keep: ReadonlySet<string>): Promise<string[]> {
-    const { spares } = await this.opts.ports.pluggedPorts();
-    if (spares.length > 0) await this.opts.ports.unplugSpares(spares);
-    const gone = new Set(spares.filter((s) => !keep.has(s)));
-    for (const n of await this.opts.links.ownedVeths(this.opts.owner)) if (!keep.has(n)) gone.add(n);
-    await Promise.all([...gone].map((n) => this.opts.links.deleteLink(n)));
-    return [...gone];
   }
 
   /** Stops refilling and removes the spares (their ports and veths). */

@@ -4,6 +4,7 @@
 // netmaster and the intent are in-memory fakes here (docker-e2e covers the real ones); what is
 // checked after every run is that nothing is left: addresses, endpoint records, veths, OVS ports.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   DockerEngine,
@@ -15,7 +16,7 @@ import {
 import type { HostAttach } from '../../api/docker/ports.js';
 import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { VSwitch } from '../../datapath/vswitch.js';
-import { runCleanups } from '../harness/cleanup.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
 import { FakeNetmaster, FakeTargets } from '../harness/docker-fakes.js';
 import { uniqueName } from '../harness/names.js';
@@ -305,7 +306,18 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
     const c1 = `${P}-r1`;
     await dockerd.docker(['run', '-d', '--name', c1, '--net', 'contiv-net', 'bbox', 'sleep', '60']);
     try {
+      const [live] = await ourVeths();
       await plugin.close();
+      // A veth a killed netplugin left (Leave deletes it after answering Docker), and one of
+      // another plugin's: the start removes the first, keeps the other and the live container's.
+      const id = randomBytes(5).toString('hex');
+      const left = `vp${id}`;
+      const others = `vo${id}`;
+      await hostLinks.createVeths([
+        { hostName: left, peerName: `vc${left.slice(2)}`, owner: vethOwner(P) },
+        { hostName: others, peerName: `vq${others.slice(2)}`, owner: vethOwner(`${P}x`) },
+      ]);
+      onCleanup(() => hostLinks.deleteLink(others), { label: `veth ${others}` });
       // A fresh driver knows no network: it reads them back from the engine.
       plugin = await startDockerPlugin({
         name: P,
@@ -315,6 +327,8 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
         hostName: 'h1',
         engine: new DockerEngine(dockerd.socket),
       });
+      assert.deepEqual(await ourVeths(), [live]);
+      assert.deepEqual(await hostLinks.ownedVeths(vethOwner(`${P}x`)), [others]);
       const out = await dockerd.docker([
         'run',
         '--rm',

@@ -1,6 +1,6 @@
 // The spare veth pool's bookkeeping with fake links and ports: batches per MTU, a failed refill
-// leaves nothing, close and the start-up sweep remove every spare and leftover but the kept ones.
-// The real thing (real veths, OVS, dockerd, a restart) is in test/integration/docker-e2e.test.ts.
+// leaves nothing, close removes every spare. The real thing (real veths, OVS, dockerd, the sweep
+// at a restart) is in test/integration/docker-e2e.test.ts and docker-plugin.test.ts.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Links } from '../../api/docker/network-driver.js';
@@ -82,22 +82,6 @@ describe('VethPool', () => {
     await pool.settled();
     assert.equal(pool.readyCount(undefined), 0);
     assert.equal(f.veths.size, 0);
-    assert.equal(f.spares.size, 0);
-  });
-
-  test("the start-up sweep removes spares and this owner's leftovers, keeps live endpoints' and others'", async () => {
-    const f = fakes();
-    await f.links.createVeths([
-      { hostName: 'vsaaaaaaaaaa', peerName: 'vtaaaaaaaaaa', owner: 'contiv-ts/np' }, // a spare
-      { hostName: 'vsbbbbbbbbbb', peerName: 'vtbbbbbbbbbb', owner: 'contiv-ts/np' }, // a live container's
-      { hostName: 'vp0123456789a', peerName: 'vc0123456789a', owner: 'contiv-ts/np' }, // Leave's unfinished delete
-      { hostName: 'vscccccccccc', peerName: 'vtcccccccccc', owner: 'contiv-ts/other' }, // another plugin's
-    ]);
-    f.spares.add('vsaaaaaaaaaa');
-    const pool = new VethPool({ links: f.links, ports: f.ports, owner: 'contiv-ts/np' });
-    const gone = await pool.sweep(new Set(['vsbbbbbbbbbb']));
-    assert.deepEqual(gone.sort(), ['vp0123456789a', 'vsaaaaaaaaaa']);
-    assert.deepEqual([...f.veths.keys()].sort(), ['vsbbbbbbbbbb', 'vscccccccccc']);
     assert.equal(f.spares.size, 0);
   });
 
