@@ -30,14 +30,12 @@ const key = (mtu: number | undefined) => String(mtu ?? 'default');
 
 export class VethPool {
   private readonly ready = new Map<string, Spare[]>();
-  readonly owner: string;
   private readonly size: number;
   private refilling: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(private readonly opts: VethPoolOptions) {
     this.size = opts.size ?? 8;
-    this.owner = opts.owner;
     if (!Number.isInteger(this.size) || this.size < 1 || this.size > 64)
       throw new Error(`veth pool size ${String(opts.size)}: an integer from 1 to 64`);
   }
