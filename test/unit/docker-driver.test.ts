@@ -6,8 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { IpamDriver } from '../../api/docker/ipam-driver.js';
-import { hostIfName, type Links, NetworkDriver, peerIfName } from '../../api/docker/network-driver.js';
-import { FreedAddresses, type HostAttach } from '../../api/docker/ports.js';
+import {
+  hostIfName,
+  type Links,
+  NetworkDriver,
+  peerIfName,
+  VXLAN_MTU,
+} from '../../api/docker/network-driver.js';
+import { FreedAddresses, type HostAttach, type SparePorts } from '../../api/docker/ports.js';
 import { GENERIC_OPTIONS, PluginError } from '../../api/docker/protocol.js';
 import {
   dockerNetworkName,
@@ -16,6 +22,7 @@ import {
   StoreTargetResolver,
   selectorFrom,
 } from '../../api/docker/target.js';
+import { VethPool } from '../../api/docker/veth-pool.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { FakeNetmaster, FakeTargets } from '../harness/docker-fakes.js';
 
@@ -216,12 +223,26 @@ function fakeHost(failAt?: string) {
   return { log, existing, attached, links, host };
 }
 
-async function driverWith(failAt?: string) {
+async function driverWith(failAt?: string, withPool = false) {
   const { targets, netmaster } = setup();
   const h = fakeHost(failAt);
   const freed = new FreedAddresses();
   const ipam = new IpamDriver({ targets, netmaster, pluginName: 'np', freed });
+  const plugged = new Set<string>();
+  const spares: SparePorts = {
+    async plugSpares(names) {
+      for (const n of names) plugged.add(n);
+    },
+    async unplugSpares(names) {
+      for (const n of names) plugged.delete(n);
+    },
+    async pluggedPorts() {
+      return { endpoints: new Map(), spares: [...plugged] };
+    },
+  };
+  const pool = withPool ? new VethPool({ links: h.links, ports: spares, owner: 'contiv-ts/np' }) : undefined;
   const driver = new NetworkDriver({
+    ...(pool ? { pool, plugged: spares } : {}),
     freed,
     targets,
     netmaster,
@@ -236,7 +257,7 @@ async function driverWith(failAt?: string) {
     Options: { [GENERIC_OPTIONS]: { network: 'n' } },
     IPv4Data: [{ Pool: '10.1.1.0/24' }],
   });
-  return { driver, ipam, netmaster, ...h };
+  return { driver, ipam, netmaster, pool, ...h };
 }
 
 const EP = '0123456789abcdef0123';
@@ -347,6 +368,53 @@ describe('NetworkDriver', () => {
       assert.deepEqual([...attached], []);
     });
   }
+
+  test('with spares, Join plugs no veth of its own: it attaches a spare and answers its peer; Leave deletes it', async () => {
+    const { driver, netmaster, log, pool, existing } = await driverWith(undefined, true);
+    const join = async (ep: string, ip: string) => {
+      await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: ip });
+      await driver.createEndpoint({ NetworkID: 'N1', EndpointID: ep, Interface: { Address: `${ip}/24` } });
+      return driver.join({ NetworkID: 'N1', EndpointID: ep, SandboxKey: 'k' });
+    };
+    await join(EP, '10.1.1.5'); // the MTU's first Join makes its own pair and starts the pool
+    await pool?.settled();
+    assert.equal(pool?.readyCount(VXLAN_MTU), 8);
+    log.length = 0;
+    const ep2 = `${EP}ff`;
+    const j = await join(ep2, '10.1.1.6');
+    const spare = log[0]?.replace(/^attach /, '') ?? '';
+    assert.match(spare, /^vs[0-9a-f]{10}$/);
+    assert.deepEqual(log, [`attach ${spare}`]);
+    assert.deepEqual(j.InterfaceName, { SrcName: `vt${spare.slice(2)}`, DstPrefix: 'eth' });
+    assert.equal(
+      (driver.endpointOperInfo({ NetworkID: 'N1', EndpointID: ep2 }).Value as { hostInterface?: string })
+        .hostInterface,
+      spare,
+    );
+    log.length = 0;
+    await driver.leave({ NetworkID: 'N1', EndpointID: ep2 });
+    await driver.settled();
+    assert.deepEqual(log, [`detach ${spare}`, `del ${spare}`]);
+    assert.ok(!existing.has(spare));
+  });
+
+  test('a Join failing on a spare leaves neither the spare nor anything attached', async () => {
+    const { driver, netmaster, pool, existing, attached } = await driverWith('attach vs', true);
+    pool?.replenish(VXLAN_MTU);
+    await pool?.settled();
+    const before = existing.size;
+    await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: '10.1.1.5' });
+    await driver.createEndpoint({ NetworkID: 'N1', EndpointID: EP, Interface: { Address: '10.1.1.5/24' } });
+    await assert.rejects(
+      driver.join({ NetworkID: 'N1', EndpointID: EP, SandboxKey: 'k' }),
+      /attach vs.* failed/,
+    );
+    await pool?.settled();
+    // The spare it took is gone with it (7 left: no refill until a quarter are).
+    assert.equal(pool?.readyCount(VXLAN_MTU), 7);
+    assert.equal(existing.size, before - 1);
+    assert.deepEqual([...attached], []);
+  });
 
   test('the calls Docker may make without anything to do answer empty objects', async () => {
     const { driver } = await driverWith();
