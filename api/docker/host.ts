@@ -10,14 +10,14 @@ import type { Store } from '../../state/store.js';
 import { DEFAULT_DOCKER_SOCKET, DockerEngine } from './engine.js';
 import { type DockerPlugin, startDockerPlugin } from './index.js';
 import { RestNetmasterClient } from './netmaster-client.js';
-import type { HostAttach } from './ports.js';
+import type { HostAttach, SparePorts } from './ports.js';
 import { DockerNetworkSync } from './sync.js';
 import { StoreNetworkMemory, StoreTargetResolver } from './target.js';
 
 export interface DockerHostOptions {
   store: Store;
-  /** HostAgent. */
-  agent: HostAttach;
+  /** HostAgent: plugs endpoints and the spare veths Joins take. */
+  agent: HostAttach & SparePorts;
   hostName: string;
   /** netmaster's base URL, e.g. "http://127.0.0.1:9999". */
   netmasterUrl: string;
@@ -33,6 +33,8 @@ export interface DockerHostOptions {
   scope?: 'local' | 'global';
   /** Keep this engine's Docker networks equal to the store (default true). */
   syncNetworks?: boolean;
+  /** Spare veths kept per MTU (default 8; 0: none). */
+  poolSize?: number;
   log?: Logger;
 }
 
@@ -63,6 +65,8 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
       ...(opts.scope === 'global' ? { subnetPools: targets } : {}),
       netmaster,
       host: opts.agent,
+      spares: opts.agent,
+      ...(opts.poolSize !== undefined ? { poolSize: opts.poolSize } : {}),
       hostName: opts.hostName,
       engine,
       ...(opts.netns !== undefined ? { netns: opts.netns } : {}),

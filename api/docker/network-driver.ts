@@ -13,9 +13,10 @@ import {
   normalizeMac,
   runHost,
   validateIfName,
+  vethsWithAlias,
 } from '../../datapath/host/index.js';
 import { parseSubnet } from '../../policy/ipam/addr.js';
-import type { FreedAddresses, HostAttach, NetmasterClient } from './ports.js';
+import type { FreedAddresses, HostAttach, NetmasterClient, SparePorts } from './ports.js';
 import {
   type AllocateNetworkRequest,
   type CreateEndpointRequest,
@@ -41,6 +42,7 @@ import {
   selectorFrom,
   type TargetResolver,
 } from './target.js';
+import type { VethPool } from './veth-pool.js';
 
 /** VXLAN adds 50 bytes to a 1500-byte underlay frame. */
 export const VXLAN_MTU = 1450;
@@ -52,6 +54,8 @@ export interface VethSpec {
   peerMac?: string;
   /** Both ends. */
   mtu?: number;
+  /** Set as the host end's alias: whose veth it is, so a restart finds the ones a crash left. */
+  owner?: string;
 }
 
 /** The link operations Join and Leave use; tests may count or fail them. */
@@ -62,22 +66,50 @@ export interface Links {
    * fail while ping works).
    */
   createVeth(spec: VethSpec): Promise<void>;
+  /** Several new pairs as createVeth makes them, in one process (the spare pool's refill). */
+  createVeths(specs: readonly VethSpec[]): Promise<void>;
   deleteLink(name: string): Promise<void>;
+  /** The host ends of the veths marked with this owner. */
+  ownedVeths(owner: string): Promise<string[]>;
 }
 
-// One process for the pair and both offload changes: under load each spawn from Node costs
-// several milliseconds of every docker run.
+// One process for the pairs (one `ip -batch`) and every offload change: under load each spawn
+// from Node costs several milliseconds of every docker run. Arguments: the ip batch, then the
+// names whose offload goes off.
 const VETH_SCRIPT =
-  'set -e; h=$1; p=$2; shift 2; ip "$@"; ethtool -K "$p" tx off >/dev/null; ethtool -K "$h" tx off >/dev/null';
+  'set -e; printf "%s\n" "$1" | ip -batch -; shift; for i in "$@"; do ethtool -K "$i" tx off >/dev/null; done';
+
+function vethArgs(specs: readonly VethSpec[]): string[] {
+  const batch: string[] = [];
+  const ends: string[] = [];
+  for (const spec of specs) {
+    validateIfName(spec.hostName, 'veth name');
+    validateIfName(spec.peerName, 'veth peer name');
+    if (spec.owner !== undefined && !/^[\w./:-]{1,200}$/.test(spec.owner))
+      throw new Error(`veth owner "${spec.owner}": 1 to 200 letters, digits or _ . / : -`);
+    const mtu = spec.mtu === undefined ? '' : ` mtu ${spec.mtu}`;
+    const mac = spec.peerMac === undefined ? '' : ` address ${normalizeMac(spec.peerMac)}`;
+    batch.push(`link add ${spec.hostName}${mtu} up type veth peer name ${spec.peerName}${mac}${mtu}`);
+    if (spec.owner !== undefined) batch.push(`link set dev ${spec.hostName} alias ${spec.owner}`);
+    ends.push(spec.peerName, spec.hostName);
+  }
+  return ['-c', VETH_SCRIPT, 'sh', batch.join('\n'), ...ends];
+}
+
+async function createVeths(specs: readonly VethSpec[], netns: NetnsRef | undefined): Promise<void> {
+  if (specs.length === 0) return;
+  const args = vethArgs(specs);
+  try {
+    await runHost(netns, 'sh', args);
+  } catch (err) {
+    // ip -batch stops at the first failure: whatever it made goes.
+    await Promise.all(specs.map((s) => deleteLink(s.hostName, netns).catch(() => undefined)));
+    throw err;
+  }
+}
 
 async function createVeth(spec: VethSpec, netns: NetnsRef | undefined): Promise<void> {
-  validateIfName(spec.hostName, 'veth name');
-  validateIfName(spec.peerName, 'veth peer name');
-  const mtu = spec.mtu === undefined ? [] : ['mtu', String(spec.mtu)];
-  const mac = spec.peerMac === undefined ? [] : ['address', normalizeMac(spec.peerMac)];
-  const ipArgs = ['link', 'add', spec.hostName, ...mtu, 'up', 'type', 'veth', 'peer', 'name', spec.peerName];
-  ipArgs.push(...mac, ...mtu);
-  const args = ['-c', VETH_SCRIPT, 'sh', spec.hostName, spec.peerName, ...ipArgs];
+  const args = vethArgs([spec]);
   try {
     await runHost(netns, 'sh', args);
   } catch (err) {
@@ -95,7 +127,9 @@ async function createVeth(spec: VethSpec, netns: NetnsRef | undefined): Promise<
 export function linksIn(netns?: NetnsRef): Links {
   return {
     createVeth: (spec) => createVeth(spec, netns),
+    createVeths: (specs) => createVeths(specs, netns),
     deleteLink: (n) => deleteLink(n, netns),
+    ownedVeths: (owner) => vethsWithAlias(owner, netns),
   };
 }
 
@@ -116,6 +150,12 @@ export interface NetworkDriverOptions {
   /** 'local' without swarm (Docker refuses global-scope networks outside a swarm manager). */
   scope?: 'local' | 'global';
   links?: Links;
+  /** The alias marking the veths Joins make (VethSpec.owner), so a restart can sweep them. */
+  owner?: string;
+  /** Spare veths already plugged into the bridge: a Join takes one when it can (veth-pool.ts). */
+  pool?: VethPool;
+  /** Finds an endpoint's host interface after a restart (a pooled one is not named after the endpoint). */
+  plugged?: Pick<SparePorts, 'pluggedPorts'>;
   /** Where addresses returned with their endpoint are noted for the IPAM driver. */
   freed?: FreedAddresses;
   /**
@@ -156,6 +196,10 @@ export class NetworkDriver {
   private readonly endpoints = new Map<string, EndpointState>();
   /** Endpoints whose Leave has run: their DeleteEndpoint has nothing of the host left to undo. */
   private readonly left = new Set<string>();
+  /** The host end Join plugged for each endpoint. */
+  private readonly hostIfs = new Map<string, string>();
+  /** Teardown Leave started and did not wait for. */
+  private readonly pending = new Set<Promise<void>>();
   private readonly links: Links;
   /** Endpoints Docker has called about while a reconcile may run (see noteEndpoints). */
   private touched: Set<string> | undefined;
@@ -315,9 +359,10 @@ export class NetworkDriver {
     // A Leave that never came (dockerd stopped with the container running, or this netplugin
     // restarted in between) left the port and the veth: they go with the endpoint.
     if (!this.left.delete(req.EndpointID)) {
-      const hostIf = hostIfName(req.EndpointID);
+      const hostIf = await this.hostIfOf(req.EndpointID);
       await this.opts.host.detachEndpoint(req.EndpointID, hostIf);
       await this.links.deleteLink(hostIf);
+      this.hostIfs.delete(req.EndpointID);
     }
     await this.opts.netmaster.deleteEndpoint(req.EndpointID);
     const ep = this.endpoints.get(req.EndpointID);
@@ -330,28 +375,46 @@ export class NetworkDriver {
   endpointOperInfo(req: EndpointRequest): EndpointOperInfoResponse {
     const ep = this.endpoints.get(req.EndpointID);
     return {
-      Value: ep ? { ipAddress: ep.ip, macAddress: ep.mac, hostInterface: hostIfName(req.EndpointID) } : {},
+      Value: ep
+        ? {
+            ipAddress: ep.ip,
+            macAddress: ep.mac,
+            hostInterface: this.hostIfs.get(req.EndpointID) ?? hostIfName(req.EndpointID),
+          }
+        : {},
     };
+  }
+
+  /** The host end of an endpoint's veth: as Join plugged it, else as the bridge says (a restart). */
+  private async hostIfOf(endpointID: string): Promise<string> {
+    const known = this.hostIfs.get(endpointID);
+    if (known) return known;
+    const plugged = await this.opts.plugged?.pluggedPorts();
+    return plugged?.endpoints.get(endpointID) ?? hostIfName(endpointID);
   }
 
   async join(req: JoinRequest): Promise<JoinResponse> {
     this.touched?.add(req.EndpointID);
     const t = await this.network(req.NetworkID);
     const ep = this.endpoints.get(req.EndpointID);
-    const hostIf = hostIfName(req.EndpointID);
-    const peer = peerIfName(req.EndpointID);
     const mtu = t.encap === 'vxlan' ? VXLAN_MTU : undefined;
+    // A spare's peer needs no MAC of its own: Docker sets the one CreateEndpoint answered.
+    const spare = this.opts.pool?.take(mtu);
+    const hostIf = spare?.hostName ?? hostIfName(req.EndpointID);
+    const peer = spare?.peerName ?? peerIfName(req.EndpointID);
     const links = this.links;
     let attached = false;
     const t0 = performance.now();
     let tLinks = t0;
     try {
-      await links.createVeth({
-        hostName: hostIf,
-        peerName: peer,
-        ...(ep ? { peerMac: ep.mac } : {}),
-        ...(mtu !== undefined ? { mtu } : {}),
-      });
+      if (!spare)
+        await links.createVeth({
+          hostName: hostIf,
+          peerName: peer,
+          ...(ep ? { peerMac: ep.mac } : {}),
+          ...(mtu !== undefined ? { mtu } : {}),
+          ...(this.opts.owner !== undefined ? { owner: this.opts.owner } : {}),
+        });
       attached = true;
       tLinks = performance.now();
       await this.opts.host.attachEndpoint(req.EndpointID, hostIf);
@@ -365,10 +428,18 @@ export class NetworkDriver {
           `join ${req.EndpointID}: ${msg}; undoing also failed: ${undo.map(String).join('; ')}`,
         );
       throw new Error(`join ${req.EndpointID}: ${msg}`, { cause: err });
+    } finally {
+      this.opts.pool?.replenish(mtu);
     }
+    this.hostIfs.set(req.EndpointID, hostIf);
     const t1 = performance.now();
     this.opts.log?.debug(
-      { endpointID: req.EndpointID, linksMs: Math.round(tLinks - t0), attachMs: Math.round(t1 - tLinks) },
+      {
+        endpointID: req.EndpointID,
+        spare: spare !== undefined,
+        linksMs: Math.round(tLinks - t0),
+        attachMs: Math.round(t1 - tLinks),
+      },
       'joined',
     );
     return {
@@ -381,22 +452,36 @@ export class NetworkDriver {
 
   async leave(req: EndpointRequest): Promise<Record<string, never>> {
     this.touched?.add(req.EndpointID);
-    const hostIf = hostIfName(req.EndpointID);
+    const hostIf = await this.hostIfOf(req.EndpointID);
     const t0 = performance.now();
+    // The flows and the port go before Leave answers: the address may be another container's as
+    // soon as DeleteEndpoint returns it.
     await this.opts.host.detachEndpoint(req.EndpointID, hostIf);
-    const t1 = performance.now();
-    // Deleting the host end removes the container end too, wherever Docker has moved it.
-    await this.links.deleteLink(hostIf);
     this.left.add(req.EndpointID);
+    this.hostIfs.delete(req.EndpointID);
+    // Deleting the host end removes the container end too, wherever Docker has moved it. The kernel
+    // takes ~20 ms for it, which Docker need not wait for: nothing plugs this name again (endpoint
+    // ids are not reused, spares are new pairs), and a veth a crash leaves is swept at the next start.
+    this.inBackground(`leave ${req.EndpointID}: delete ${hostIf}`, () => this.links.deleteLink(hostIf));
     this.opts.log?.debug(
-      {
-        endpointID: req.EndpointID,
-        detachMs: Math.round(t1 - t0),
-        linksMs: Math.round(performance.now() - t1),
-      },
+      { endpointID: req.EndpointID, detachMs: Math.round(performance.now() - t0) },
       'left',
     );
     return {};
+  }
+
+  private inBackground(what: string, fn: () => Promise<void>): void {
+    const done: Promise<void> = fn()
+      .catch((err: unknown) =>
+        this.opts.log?.error({ err: err instanceof Error ? err.message : String(err) }, `${what} failed`),
+      )
+      .finally(() => this.pending.delete(done));
+    this.pending.add(done);
+  }
+
+  /** Resolves once the work Leave left running (veth deletions) has finished; close waits for it. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all(this.pending);
   }
 }
 

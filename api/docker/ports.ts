@@ -88,3 +88,13 @@ export class FreedAddresses {
     return this.keys.delete(FreedAddresses.key(tenant, network, ip));
   }
 }
+
+/** Ports plugged ahead of use, so that a Join needs no new port on the switch (HostAgent has these). */
+export interface SparePorts {
+  /** Plugs host ends no endpoint has yet; resolves once the switch has them (their ofports). */
+  plugSpares(hostIfNames: readonly string[]): Promise<void>;
+  /** Unplugs spares of these names; a name that is not a spare is left alone. */
+  unplugSpares(hostIfNames: readonly string[]): Promise<void>;
+  /** What is plugged: the host interface of each endpoint's port, and the spares. */
+  pluggedPorts(): Promise<{ endpoints: Map<string, string>; spares: string[] }>;
+}

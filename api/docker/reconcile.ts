@@ -1,12 +1,14 @@
 // Owns making this host's endpoints agree with Docker when netplugin starts: endpoint records
 // netmaster holds for this host whose Docker endpoint is gone (removed while netplugin was down,
-// so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth. It runs once
-// the plugin socket is up (dockerd serves its API only then); endpoints Docker has called about
-// since are skipped, so a call half-way through is never undone.
+// so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth; then the
+// veths of the plugin's mark that existed before the socket opened and no live endpoint has (a
+// kill -9 left them) go. It runs once the plugin socket is up (dockerd serves its API only then);
+// endpoints Docker has called about since are skipped, so a call half-way through is never undone.
+// The spare ports a previous run left are removed before the socket opens (sweepSpares).
 
 import type { DockerEngine } from './engine.js';
 import { hostIfName, hostLinks, type Links } from './network-driver.js';
-import type { HostAttach, NetmasterClient } from './ports.js';
+import type { HostAttach, NetmasterClient, SparePorts } from './ports.js';
 import type { NetworkMemory } from './target.js';
 
 export interface ReconcileOptions {
@@ -22,6 +24,13 @@ export interface ReconcileOptions {
   skip?: ReadonlySet<string>;
   /** This host's memory of Docker networks: those the engine no longer has are forgotten. */
   memory?: NetworkMemory;
+  /**
+   * The plugin's marked veths as they were before its socket opened: those no live or skipped
+   * endpoint has are deleted. Later ones are Joins' and the pool's, never swept.
+   */
+  vethsBefore?: readonly string[];
+  /** Where a pooled endpoint's host interface is found (it is not named after the endpoint). */
+  spares?: Pick<SparePorts, 'pluggedPorts'>;
 }
 
 export interface ReconcileResult {
@@ -31,6 +40,8 @@ export interface ReconcileResult {
   removed: string[];
   /** Docker networks forgotten (removed while netplugin was down). */
   forgotten: string[];
+  /** Veths deleted that no endpoint had. */
+  swept: string[];
 }
 
 /** Endpoint ids of every container attached to a network of ours, as the engine reports them. */
@@ -43,6 +54,21 @@ export async function dockerEndpointIds(engine: DockerEngine, pluginName: string
   return ids;
 }
 
+/**
+ * Unplugs every spare port and deletes its veth: at start they are all a previous run's (the new
+ * pool fills only after a Join). Runs before the plugin socket opens. Returns the names removed.
+ */
+export async function sweepSpares(
+  spares: Pick<SparePorts, 'pluggedPorts' | 'unplugSpares'>,
+  links: Links = hostLinks,
+): Promise<string[]> {
+  const left = (await spares.pluggedPorts()).spares;
+  if (left.length > 0) await spares.unplugSpares(left);
+  // One whose veth is already gone is only unplugged.
+  for (const n of left) await links.deleteLink(n);
+  return left;
+}
+
 export async function reconcileEndpoints(opts: ReconcileOptions): Promise<ReconcileResult> {
   const links = opts.links ?? hostLinks;
   const list = opts.netmaster.listEndpoints;
@@ -50,7 +76,7 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
   // Read before the engine's list: a network created after this is not in it, so not forgotten.
   const remembered = (await opts.memory?.list()) ?? [];
   const live = await dockerEndpointIds(opts.engine, opts.pluginName);
-  const result: ReconcileResult = { kept: [], removed: [], forgotten: [] };
+  const result: ReconcileResult = { kept: [], removed: [], forgotten: [], swept: [] };
   if (opts.memory && remembered.length > 0) {
     const networks = new Set((await opts.engine.listNetworks()).map((n) => n.Id));
     for (const id of remembered) {
@@ -59,6 +85,8 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
       result.forgotten.push(id);
     }
   }
+  const plugged = (await opts.spares?.pluggedPorts())?.endpoints;
+  const ifOf = (id: string) => plugged?.get(id) ?? hostIfName(id);
   for (const rec of await list.call(opts.netmaster, opts.hostName)) {
     // CNI endpoints ("<container>-<ifname>") share the host; only Docker's 64-hex ids are ours here.
     if (!/^[0-9a-f]{64}$/.test(rec.endpointID)) continue;
@@ -66,11 +94,20 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
       result.kept.push(rec.endpointID);
       continue;
     }
-    const ifName = hostIfName(rec.endpointID);
+    const ifName = ifOf(rec.endpointID);
     await opts.host.detachEndpoint(rec.endpointID, ifName);
     await links.deleteLink(ifName);
     await opts.netmaster.deleteEndpoint(rec.endpointID);
     result.removed.push(rec.endpointID);
+  }
+  if (opts.vethsBefore && opts.vethsBefore.length > 0) {
+    const keep = new Set(result.kept.map(ifOf));
+    for (const id of opts.skip ?? []) keep.add(ifOf(id));
+    for (const n of opts.vethsBefore) {
+      if (keep.has(n) || result.removed.some((id) => ifOf(id) === n)) continue;
+      await links.deleteLink(n);
+      result.swept.push(n);
+    }
   }
   return result;
 }

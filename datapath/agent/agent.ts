@@ -38,6 +38,8 @@ import type { PortInfo, PortSpec, VSwitch } from '../vswitch.js';
 export const EXT_ENDPOINT = 'contiv-endpoint';
 export const EXT_REMOTE_HOST = 'contiv-remote-host';
 export const EXT_ROLE = 'contiv-role';
+/** EXT_ROLE of a port plugged ahead of use (see api/docker/veth-pool.ts). */
+export const ROLE_SPARE = 'spare';
 /** The host port's address, so facts read back from OVS say it (and a new address replaces the port). */
 export const EXT_HOST_IP = 'contiv-host-ip';
 /** The BGP router port's address (a.b.c.d/n): a new address replaces the port. */
@@ -111,6 +113,8 @@ export class HostAgent extends EventEmitter<AgentEvents> {
   /** Learned routes with resolved next hops (prefix → MAC), kept for facts read back from OVS. */
   private bgpRoutes: ReadonlyMap<string, string> = new Map();
   private bgpOperTimer: NodeJS.Timeout | undefined;
+  /** Spare ports plugged by this process: attaching one only relabels it. */
+  private readonly spares = new Set<string>();
 
   constructor(private readonly opts: AgentOptions) {
     super();
@@ -228,11 +232,10 @@ export class HostAgent extends EventEmitter<AgentEvents> {
 
   /** Plugs a local endpoint's host-side interface into the bridge; its flows follow. */
   async attachEndpoint(endpointId: string, ifName: string): Promise<number> {
-    const ofport = await this.opts.vswitch.addPort({
-      name: ifName,
-      kind: 'system',
-      externalIds: { [EXT_ENDPOINT]: endpointId },
-    });
+    const externalIds = { [EXT_ENDPOINT]: endpointId };
+    const ofport = this.spares.delete(ifName)
+      ? await this.opts.vswitch.relabelPort(ifName, { [EXT_ROLE]: ROLE_SPARE }, externalIds)
+      : await this.opts.vswitch.addPort({ name: ifName, kind: 'system', externalIds });
     await this.serially(async () => {
       const ports = new Map(this.facts.endpointPorts);
       ports.set(endpointId, ofport);
@@ -257,12 +260,24 @@ export class HostAgent extends EventEmitter<AgentEvents> {
         );
         return;
       }
+      if (this.timer) {
+        // Store events are waiting out the settle delay (the record among them, usually): a Join
+        // waiting on them is reason enough to compile them now.
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        await this.serially(() => this.reconcile());
+        continue;
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
     await this.running;
   }
 
-  /** Unplugs a local endpoint's interface; idempotent. */
+  /**
+   * Unplugs a local endpoint's interface; idempotent. Resolves once its flows are off the switch and
+   * OVSDB no longer has the port: ovs-vswitchd's own reconfiguration is not waited for (nothing
+   * depends on it, and it costs every container's teardown ~30 ms).
+   */
   async detachEndpoint(endpointId: string, ifName: string): Promise<void> {
     await this.serially(async () => {
       if (!this.facts.endpointPorts.has(endpointId)) return;
@@ -270,7 +285,38 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       ports.delete(endpointId);
       await this.applyChanges([hostFactsChangeFor({ ...this.facts, endpointPorts: ports }, endpointId)]);
     });
-    await this.opts.vswitch.removePorts([ifName]);
+    await this.opts.vswitch.removePorts([ifName], { applied: false });
+  }
+
+  /** Plugs host ends no endpoint has yet (the Docker driver's spare veths): role "spare", no flows. */
+  async plugSpares(ifNames: readonly string[]): Promise<void> {
+    await this.opts.vswitch.addPorts(
+      ifNames.map((name) => ({ name, kind: 'system', externalIds: { [EXT_ROLE]: ROLE_SPARE } })),
+    );
+    for (const n of ifNames) this.spares.add(n);
+  }
+
+  /** Unplugs spares; a name that is not a spare port (an endpoint took it, say) is left alone. */
+  async unplugSpares(ifNames: readonly string[]): Promise<void> {
+    const wanted = new Set(ifNames);
+    const spares = (await this.opts.vswitch.ports())
+      .filter((p) => p.ours && wanted.has(p.name) && p.externalIds[EXT_ROLE] === ROLE_SPARE)
+      .map((p) => p.name);
+    await this.opts.vswitch.removePorts(spares, { applied: false });
+    for (const n of ifNames) this.spares.delete(n);
+  }
+
+  /** The ports plugged for endpoints (endpoint id → interface) and the spares. */
+  async pluggedPorts(): Promise<{ endpoints: Map<string, string>; spares: string[] }> {
+    const endpoints = new Map<string, string>();
+    const spares: string[] = [];
+    for (const p of await this.opts.vswitch.ports()) {
+      if (!p.ours) continue;
+      const ep = p.externalIds[EXT_ENDPOINT];
+      if (ep !== undefined) endpoints.set(ep, p.name);
+      else if (p.externalIds[EXT_ROLE] === ROLE_SPARE) spares.push(p.name);
+    }
+    return { endpoints, spares };
   }
 
   private kvEntries(): { key: string; value: string }[] {

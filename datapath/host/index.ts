@@ -17,5 +17,6 @@ export {
   readMac,
   setTxOffload,
   validateIfName,
+  vethsWithAlias,
 } from './link.js';
 export { ensureHostNat, removeHostNat } from './nat.js';

@@ -152,6 +152,14 @@ export async function deleteLink(name: string, netns?: NetnsRef): Promise<void> 
   }
 }
 
+/** Names of the veths in netns whose alias is `alias` (how a component marks the veths it owns). */
+export async function vethsWithAlias(alias: string, netns?: NetnsRef): Promise<string[]> {
+  const links = JSON.parse(await ip(netns, '-j', 'link', 'show', 'type', 'veth')) as (LinkState & {
+    ifalias?: string;
+  })[];
+  return links.filter((l) => l.ifalias === alias).map((l) => l.ifname);
+}
+
 /** The link's MAC, lower case, read with ip(8): under nsenter /sys still shows the caller's namespace. */
 export async function readMac(name: string, netns?: NetnsRef): Promise<string> {
   validateIfName(name);

@@ -4,14 +4,17 @@
 // containers there get netmaster's addresses and reach each other through our flows; removing
 // them leaves no endpoint record, address, veth or port.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startDockerHost } from '../../api/docker/host.js';
+import { type DockerPlugin, hostLinks, VXLAN_MTU } from '../../api/docker/index.js';
 import { ENDPOINT_PREFIX, type EndpointRecord } from '../../policy/model/endpoint.js';
-import { runCleanups } from '../harness/cleanup.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS } from '../harness/docker.js';
 import { type DockerStack, startDockerStack } from '../harness/docker-stack.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
-import { CommandError, run } from '../harness/run.js';
+import { CommandError } from '../harness/run.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -23,17 +26,20 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
     (await s.store.list('/contiv.io/ipam/addr/')).map((kv) => kv.key.slice('/contiv.io/ipam/addr/'.length));
   const endpoints = async () =>
     (await s.store.list(ENDPOINT_PREFIX)).map((kv) => JSON.parse(kv.value) as EndpointRecord);
-  async function ourVeths(): Promise<string[]> {
-    const out = await run('ip', ['-o', 'link', 'show']);
-    return out
-      .split('\n')
-      .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
-      .filter((n) => /^v[pc][0-9a-f]{11}$/.test(n));
+  /**
+   * The plugin's veths (marked with its alias: other tests on this machine have veths too) that are
+   * not spare ports waiting for a Join.
+   */
+  async function usedVeths(): Promise<string[]> {
+    const { spares } = await s.agent.pluggedPorts();
+    return (await hostLinks.ownedVeths(`contiv-ts/${s.pluginName}`)).filter((n) => !spares.includes(n));
   }
-  async function assertClean(): Promise<void> {
+  async function assertClean(plugin: DockerPlugin = s.plugin): Promise<void> {
+    // Leave deletes the veth after answering Docker.
+    await plugin.network.settled();
     assert.deepEqual(await endpoints(), []);
     assert.deepEqual(await addresses(), []);
-    assert.deepEqual(await ourVeths(), []);
+    assert.deepEqual(await usedVeths(), []);
     assert.deepEqual(
       (await s.vswitch.ports()).filter((p) => p.externalIds['contiv-endpoint']).map((p) => p.name),
       [],
@@ -168,6 +174,10 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
         servers,
       ]);
       await s.dockerd.docker(['run', '-d', '--name', db, '--net', 'db.contiv-net', 'bbox', 'sleep', '300']);
+      // The earlier containers started the pool: these two are on spare veths, the policy with them.
+      const plugged = [...(await s.agent.pluggedPorts()).endpoints.values()];
+      assert.equal(plugged.length, 2);
+      for (const h of plugged) assert.match(h, /^vs[0-9a-f]{10}$/);
       const ip = await ipOf(web);
       // docker run returns once Join did; the agent compiles the new endpoints' flows from the
       // store's watch a moment later, so the first allowed connection may need a few tries.
@@ -261,6 +271,73 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
     }
     await assertClean();
     await s.rest('DELETE', '/api/v1/networks/blue:contiv-net/');
+  });
+
+  test('Joins take spare veths already on the bridge: right MAC, MTU, flows; a restarted plugin sweeps what a crash left', async () => {
+    const pool = s.plugin.pool;
+    assert.ok(pool, 'the stack plugin keeps spare veths');
+    await pool.settled(); // the earlier containers started the VXLAN MTU's pool
+    assert.equal(pool.readyCount(VXLAN_MTU), 8);
+    const names = ['p1', 'p2'].map((c) => `${s.pluginName}-${c}`);
+    const owner = `contiv-ts/${s.pluginName}`;
+    let restarted: DockerPlugin | undefined;
+    try {
+      for (const n of names)
+        await s.dockerd.docker(['run', '-d', '--name', n, '--net', 'web.contiv-net', 'bbox', 'sleep', '120']);
+      const eps = await endpoints();
+      const plugged = (await s.agent.pluggedPorts()).endpoints;
+      const hostIfs = eps.map((e) => plugged.get(e.endpointID) ?? '');
+      for (const h of hostIfs) assert.match(h, /^vs[0-9a-f]{10}$/, 'the host end is a spare');
+      for (const n of names) {
+        // Docker sets the MAC CreateEndpoint answered: a spare's peer was made without it.
+        const mac = (await s.dockerd.docker(['exec', n, 'cat', '/sys/class/net/eth0/address'])).trim();
+        assert.ok(
+          eps.some((e) => e.macAddress === mac),
+          `${n}: MAC ${mac} is one of ${eps.map((e) => e.macAddress).join(', ')}`,
+        );
+        assert.equal((await s.dockerd.docker(['exec', n, 'cat', '/sys/class/net/eth0/mtu'])).trim(), '1450');
+      }
+      const ip2 = (
+        await s.dockerd.docker([
+          'inspect',
+          '-f',
+          '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+          names[1]!,
+        ])
+      ).trim();
+      await s.dockerd.docker(['exec', names[0]!, 'ping', '-c', '2', '-W', '2', ip2]);
+
+      // What a crash leaves: a spare on the bridge, and a veth whose deletion Leave had not finished.
+      const id = randomBytes(5).toString('hex');
+      const leftSpare = `vs${id}`;
+      const leftVeth = `vp${id}0`;
+      await hostLinks.createVeths([
+        { hostName: leftSpare, peerName: `vt${id}`, owner },
+        { hostName: leftVeth, peerName: `vc${id}0`, owner },
+      ]);
+      await s.agent.plugSpares([leftSpare]);
+      // netplugin restarts (this one's close removes its own spares; the leftovers stay).
+      await s.plugin.close();
+      const again = await startDockerHost({
+        store: s.store,
+        agent: s.agent,
+        hostName: 'h1',
+        netmasterUrl: s.url,
+        pluginName: s.pluginName,
+        dockerSocket: s.dockerd.socket,
+        syncNetworks: false,
+      });
+      onCleanup(() => again.close(), { label: 'restarted docker side' });
+      restarted = again.plugin;
+      await again.ready; // the reconcile runs after the socket opens, in the background
+      assert.deepEqual((await s.agent.pluggedPorts()).spares, []);
+      assert.deepEqual((await usedVeths()).sort(), [...hostIfs].sort(), 'the live containers keep theirs');
+      // The restarted plugin finds the spares' names on the bridge when Docker removes the containers.
+      for (const n of names) await s.dockerd.docker(['rm', '-f', n]);
+      await assertClean(restarted);
+    } finally {
+      for (const n of names) await s.dockerd.docker(['rm', '-f', n]).catch(() => undefined);
+    }
   });
 
   test('deleting the group in netmaster removes its Docker network', async () => {

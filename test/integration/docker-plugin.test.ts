@@ -4,30 +4,28 @@
 // netmaster and the intent are in-memory fakes here (docker-e2e covers the real ones); what is
 // checked after every run is that nothing is left: addresses, endpoint records, veths, OVS ports.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { DockerEngine, type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js';
+import {
+  DockerEngine,
+  type DockerPlugin,
+  hostLinks,
+  startDockerPlugin,
+  vethOwner,
+} from '../../api/docker/index.js';
 import type { HostAttach } from '../../api/docker/ports.js';
 import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { VSwitch } from '../../datapath/vswitch.js';
-import { runCleanups } from '../harness/cleanup.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
 import { FakeNetmaster, FakeTargets } from '../harness/docker-fakes.js';
 import { uniqueName } from '../harness/names.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
-import { CommandError, run } from '../harness/run.js';
+import { CommandError } from '../harness/run.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-
-/** Links of the host namespace whose name starts with "vp" or "vc" (our veth ends). */
-async function ourVeths(): Promise<string[]> {
-  const out = await run('ip', ['-o', 'link', 'show']);
-  return out
-    .split('\n')
-    .map((l) => /^\d+:\s+([^:@\s]+)/.exec(l)?.[1] ?? '')
-    .filter((n) => /^v[pc][0-9a-f]{11}$/.test(n));
-}
 
 /** The message of a failed docker command (its stderr). */
 async function dockerFails(d: DockerDaemon, args: string[]): Promise<string> {
@@ -90,8 +88,12 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
     name,
   ];
 
+  /** The veths our plugin made (its alias marks them: other tests on this machine have veths too). */
+  const ourVeths = () => hostLinks.ownedVeths(vethOwner(P));
+
   /** Nothing of any container is left: only the listed addresses allocated, no records, veths, ports. */
   async function assertClean(allocated: string[] = []): Promise<void> {
+    await plugin.network.settled(); // Leave deletes the veth after answering Docker
     assert.deepEqual(netmaster.allocated(), allocated.sort());
     assert.deepEqual([...netmaster.endpoints.keys()], []);
     assert.deepEqual(await ourVeths(), []);
@@ -304,7 +306,18 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
     const c1 = `${P}-r1`;
     await dockerd.docker(['run', '-d', '--name', c1, '--net', 'contiv-net', 'bbox', 'sleep', '60']);
     try {
+      const [live] = await ourVeths();
       await plugin.close();
+      // A veth a killed netplugin left (Leave deletes it after answering Docker), and one of
+      // another plugin's: the start removes the first, keeps the other and the live container's.
+      const id = randomBytes(5).toString('hex');
+      const left = `vp${id}`;
+      const others = `vo${id}`;
+      await hostLinks.createVeths([
+        { hostName: left, peerName: `vc${left.slice(2)}`, owner: vethOwner(P) },
+        { hostName: others, peerName: `vq${others.slice(2)}`, owner: vethOwner(`${P}x`) },
+      ]);
+      onCleanup(() => hostLinks.deleteLink(others), { label: `veth ${others}` });
       // A fresh driver knows no network: it reads them back from the engine.
       plugin = await startDockerPlugin({
         name: P,
@@ -314,6 +327,9 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
         hostName: 'h1',
         engine: new DockerEngine(dockerd.socket),
       });
+      await plugin.reconciled; // after the socket opens, in the background
+      assert.deepEqual(await ourVeths(), [live]);
+      assert.deepEqual(await hostLinks.ownedVeths(vethOwner(`${P}x`)), [others]);
       const out = await dockerd.docker([
         'run',
         '--rm',
@@ -343,6 +359,7 @@ describe('Docker remote driver with a real dockerd', { skip }, () => {
       netmaster.down = false;
     }
     assert.equal(netmaster.endpoints.size, 1, 'Docker could not delete the record');
+    await plugin.network.settled();
     assert.deepEqual(await ourVeths(), [], 'Leave needs no netmaster');
     await plugin.close();
     plugin = await startDockerPlugin({

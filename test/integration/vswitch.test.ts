@@ -128,6 +128,32 @@ describe('VSwitch against ovsdb-server and ovs-vswitchd', { skip }, () => {
     await assert.rejects(userBridge.removeBridge(), /userbr is not ours/);
   });
 
+  test('relabelPort gives a spare port new external_ids with its ofport in one step; anything else is refused', async () => {
+    const vs = new VSwitch(client, config);
+    const ofport = await vs.addPort({
+      name: 'ctsspare',
+      kind: 'dummy',
+      externalIds: { 'contiv-role': 'spare' },
+    });
+    const spare = { 'contiv-role': 'spare' };
+    assert.equal(await vs.relabelPort('ctsspare', spare, { 'contiv-endpoint': 'e1' }), ofport);
+    assert.equal(await get('interface', 'ctsspare', 'external_ids:contiv-endpoint'), 'e1');
+    assert.equal(await get('port', 'ctsspare', 'external_ids:contiv-endpoint'), 'e1');
+    assert.equal(await get('port', 'ctsspare', `external_ids:${OWNER_KEY}`), 'netplugin');
+    // No longer a spare, someone else's, or missing: refused, nothing changed.
+    await assert.rejects(
+      vs.relabelPort('ctsspare', spare, { 'contiv-endpoint': 'e2' }),
+      /ctsspare: no port of ours/,
+    );
+    assert.equal(await get('interface', 'ctsspare', 'external_ids:contiv-endpoint'), 'e1');
+    await assert.rejects(vs.relabelPort('userport', {}, { x: 'y' }), /userport: no port of ours/);
+    await assert.rejects(vs.relabelPort('ctsnothere', spare, {}), /ctsnothere: no port of ours/);
+    await assert.rejects(vs.relabelPort('way-too-long-port-name', spare, {}), VSwitchError);
+    // Removal without waiting for ovs-vswitchd: OVSDB no longer has it when the call returns.
+    await vs.removePorts(['ctsspare'], { applied: false });
+    assert.doesNotMatch(await ovs.vsctl('list-ports', bridge), /ctsspare/);
+  });
+
   test('removeBridge removes our bridge and its ports', async () => {
     const vs = new VSwitch(client, config);
     await vs.removeBridge();

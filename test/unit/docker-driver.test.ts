@@ -5,10 +5,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import type { DockerEngine } from '../../api/docker/engine.js';
 import { IpamDriver } from '../../api/docker/ipam-driver.js';
-import { hostIfName, type Links, NetworkDriver, peerIfName } from '../../api/docker/network-driver.js';
-import { FreedAddresses, type HostAttach } from '../../api/docker/ports.js';
+import {
+  hostIfName,
+  type Links,
+  NetworkDriver,
+  peerIfName,
+  VXLAN_MTU,
+} from '../../api/docker/network-driver.js';
+import { FreedAddresses, type HostAttach, type SparePorts } from '../../api/docker/ports.js';
 import { GENERIC_OPTIONS, PluginError } from '../../api/docker/protocol.js';
+import { reconcileEndpoints } from '../../api/docker/reconcile.js';
 import {
   dockerNetworkName,
   parsePoolId,
@@ -16,6 +24,7 @@ import {
   StoreTargetResolver,
   selectorFrom,
 } from '../../api/docker/target.js';
+import { VethPool } from '../../api/docker/veth-pool.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { FakeNetmaster, FakeTargets } from '../harness/docker-fakes.js';
 
@@ -190,9 +199,15 @@ function fakeHost(failAt?: string) {
       );
       existing.add(v.hostName);
     },
+    async createVeths(vs) {
+      for (const v of vs) await this.createVeth(v);
+    },
     async deleteLink(n) {
       log.push(`del ${n}`);
       existing.delete(n);
+    },
+    async ownedVeths() {
+      return [...existing];
     },
   };
   const attached = new Set<string>();
@@ -210,12 +225,26 @@ function fakeHost(failAt?: string) {
   return { log, existing, attached, links, host };
 }
 
-async function driverWith(failAt?: string) {
+async function driverWith(failAt?: string, withPool = false) {
   const { targets, netmaster } = setup();
   const h = fakeHost(failAt);
   const freed = new FreedAddresses();
   const ipam = new IpamDriver({ targets, netmaster, pluginName: 'np', freed });
+  const plugged = new Set<string>();
+  const spares: SparePorts = {
+    async plugSpares(names) {
+      for (const n of names) plugged.add(n);
+    },
+    async unplugSpares(names) {
+      for (const n of names) plugged.delete(n);
+    },
+    async pluggedPorts() {
+      return { endpoints: new Map(), spares: [...plugged] };
+    },
+  };
+  const pool = withPool ? new VethPool({ links: h.links, ports: spares, owner: 'contiv-ts/np' }) : undefined;
   const driver = new NetworkDriver({
+    ...(pool ? { pool, plugged: spares } : {}),
     freed,
     targets,
     netmaster,
@@ -230,7 +259,7 @@ async function driverWith(failAt?: string) {
     Options: { [GENERIC_OPTIONS]: { network: 'n' } },
     IPv4Data: [{ Pool: '10.1.1.0/24' }],
   });
-  return { driver, ipam, netmaster, ...h };
+  return { driver, ipam, netmaster, pool, ...h };
 }
 
 const EP = '0123456789abcdef0123';
@@ -326,6 +355,7 @@ describe('NetworkDriver', () => {
     assert.ok(attached.has(EP));
     log.length = 0;
     await driver.leave({ NetworkID: 'N1', EndpointID: EP });
+    await driver.settled();
     assert.deepEqual(log, [`detach ${h}`, `del ${h}`]);
   });
 
@@ -340,6 +370,53 @@ describe('NetworkDriver', () => {
       assert.deepEqual([...attached], []);
     });
   }
+
+  test('with spares, Join plugs no veth of its own: it attaches a spare and answers its peer; Leave deletes it', async () => {
+    const { driver, netmaster, log, pool, existing } = await driverWith(undefined, true);
+    const join = async (ep: string, ip: string) => {
+      await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: ip });
+      await driver.createEndpoint({ NetworkID: 'N1', EndpointID: ep, Interface: { Address: `${ip}/24` } });
+      return driver.join({ NetworkID: 'N1', EndpointID: ep, SandboxKey: 'k' });
+    };
+    await join(EP, '10.1.1.5'); // the MTU's first Join makes its own pair and starts the pool
+    await pool?.settled();
+    assert.equal(pool?.readyCount(VXLAN_MTU), 8);
+    log.length = 0;
+    const ep2 = `${EP}ff`;
+    const j = await join(ep2, '10.1.1.6');
+    const spare = log[0]?.replace(/^attach /, '') ?? '';
+    assert.match(spare, /^vs[0-9a-f]{10}$/);
+    assert.deepEqual(log, [`attach ${spare}`]);
+    assert.deepEqual(j.InterfaceName, { SrcName: `vt${spare.slice(2)}`, DstPrefix: 'eth' });
+    assert.equal(
+      (driver.endpointOperInfo({ NetworkID: 'N1', EndpointID: ep2 }).Value as { hostInterface?: string })
+        .hostInterface,
+      spare,
+    );
+    log.length = 0;
+    await driver.leave({ NetworkID: 'N1', EndpointID: ep2 });
+    await driver.settled();
+    assert.deepEqual(log, [`detach ${spare}`, `del ${spare}`]);
+    assert.ok(!existing.has(spare));
+  });
+
+  test('a Join failing on a spare leaves neither the spare nor anything attached', async () => {
+    const { driver, netmaster, pool, existing, attached } = await driverWith('attach vs', true);
+    pool?.replenish(VXLAN_MTU);
+    await pool?.settled();
+    const before = existing.size;
+    await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: '10.1.1.5' });
+    await driver.createEndpoint({ NetworkID: 'N1', EndpointID: EP, Interface: { Address: '10.1.1.5/24' } });
+    await assert.rejects(
+      driver.join({ NetworkID: 'N1', EndpointID: EP, SandboxKey: 'k' }),
+      /attach vs.* failed/,
+    );
+    await pool?.settled();
+    // The spare it took is gone with it (7 left: no refill until a quarter are).
+    assert.equal(pool?.readyCount(VXLAN_MTU), 7);
+    assert.equal(existing.size, before - 1);
+    assert.deepEqual([...attached], []);
+  });
 
   test('the calls Docker may make without anything to do answer empty objects', async () => {
     const { driver } = await driverWith();
@@ -468,5 +545,60 @@ describe("swarm's --subnet networks without a contiv-tag", () => {
     );
     await h['/NetworkDriver.FreeNetwork']?.({ NetworkID: 'abc' });
     assert.equal(netmaster.dockerNetworks.size, 0);
+  });
+});
+
+describe('reconcileEndpoints', () => {
+  test('after the socket opened: removes dead records, sweeps only the veths listed before, skips what Docker called about', async () => {
+    const { netmaster } = setup();
+    const h = fakeHost();
+    const id = (c: string) => c.repeat(64);
+    for (const [c, ip] of [
+      ['a', '10.1.1.1'],
+      ['b', '10.1.1.2'],
+      ['c', '10.1.1.3'],
+    ] as const) {
+      await netmaster.allocAddress({ tenant: 'default', network: 'n', group: '', preferred: ip });
+      await netmaster.createEndpoint({
+        endpointID: id(c),
+        tenant: 'default',
+        network: 'n',
+        group: '',
+        ipAddress: ip,
+        host: 'h1',
+      });
+    }
+    for (const n of [
+      hostIfName(id('a')),
+      hostIfName(id('b')),
+      hostIfName(id('c')),
+      'vpleftover1',
+      'vpnewjoin01',
+    ])
+      h.existing.add(n);
+    // The engine has only a's endpoint; c is a Join Docker made since the socket opened.
+    const engine = {
+      listNetworks: async () => [{ Id: 'net1' }],
+      inspectNetwork: async () => ({ Containers: { x: { EndpointID: id('a') } } }),
+    } as unknown as DockerEngine;
+    const r = await reconcileEndpoints({
+      engine,
+      netmaster,
+      host: h.host,
+      hostName: 'h1',
+      pluginName: 'np',
+      links: h.links,
+      skip: new Set([id('c')]),
+      vethsBefore: [hostIfName(id('a')), hostIfName(id('b')), hostIfName(id('c')), 'vpleftover1'],
+    });
+    assert.deepEqual(r.kept.sort(), [id('a'), id('c')]);
+    assert.deepEqual(r.removed, [id('b')]);
+    assert.deepEqual(r.swept, ['vpleftover1']);
+    // The live and the skipped endpoints keep their veths; one made after the list is never swept.
+    assert.deepEqual(
+      [...h.existing].sort(),
+      [hostIfName(id('a')), hostIfName(id('c')), 'vpnewjoin01'].sort(),
+    );
+    assert.deepEqual([...netmaster.endpoints.keys()].sort(), [id('a'), id('c')]);
   });
 });
