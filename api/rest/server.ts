@@ -126,10 +126,18 @@ function parseObj(kv: KV | undefined): PlainObject | undefined {
   }
 }
 
-function parseCached(kv: { value: string } | undefined): PlainObject | undefined {
+/** Parsed values of the watch-fed copy's entries: each create reads its parents, parsed once. */
+const parsedEntries = new WeakMap<object, Readonly<PlainObject>>();
+
+/** A read's object; shared between requests while its entry is unchanged, so frozen. */
+function parseCached(kv: { value: string } | undefined): Readonly<PlainObject> | undefined {
   if (!kv) return undefined;
+  const known = parsedEntries.get(kv);
+  if (known) return known;
   try {
-    return JSON.parse(kv.value) as PlainObject;
+    const obj = Object.freeze(JSON.parse(kv.value) as PlainObject);
+    parsedEntries.set(kv, obj);
+    return obj;
   } catch {
     return undefined;
   }
