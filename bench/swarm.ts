@@ -13,7 +13,12 @@ import { tempDirPrefix, uniqueName } from '../test/harness/names.js';
 import { addNamespace } from '../test/harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../test/harness/require.js';
 import { run } from '../test/harness/run.js';
-import { buildV2pluginDir, CHECKOUT, removePluginsAtCleanup } from '../test/harness/v2plugin.js';
+import {
+  buildV2pluginDir,
+  CHECKOUT,
+  dnsrrService,
+  removePluginsAtCleanup,
+} from '../test/harness/v2plugin.js';
 import { alternate, log, median, secondsResult } from './openflow-install.js';
 import type { Benchmark, BenchResult } from './run.js';
 
@@ -110,23 +115,7 @@ let services = 0;
 async function scaleOnce(h: SwarmHost, network: string): Promise<number> {
   const service = `scale${++services}`;
   const t0 = performance.now();
-  await h.docker([
-    'service',
-    'create',
-    '--name',
-    service,
-    '--replicas',
-    String(REPLICAS),
-    '--endpoint-mode',
-    'dnsrr',
-    '--network',
-    network,
-    '--no-resolve-image',
-    '--detach',
-    'bbox',
-    'sleep',
-    '1d',
-  ]);
+  await h.docker(dnsrrService(service, network, REPLICAS));
   for (;;) {
     const replicas = (
       await h.docker(['service', 'ls', '--filter', `name=${service}`, '--format', '{{.Replicas}}'])

@@ -103,3 +103,33 @@ export async function startRegistry(netns: string): Promise<Registry> {
     }
   }
 }
+
+/**
+ * `docker service create` arguments for a dnsrr service of busybox sleepers (no IPVS in this kernel
+ * for service virtual IPs), detached and with the local image as it is.
+ */
+export function dnsrrService(
+  name: string,
+  network: string,
+  replicas: number,
+  extra: string[] = [],
+): string[] {
+  return [
+    'service',
+    'create',
+    '--name',
+    name,
+    '--replicas',
+    String(replicas),
+    ...extra,
+    '--endpoint-mode',
+    'dnsrr',
+    '--network',
+    network,
+    '--no-resolve-image',
+    '--detach',
+    'bbox',
+    'sleep',
+    '1d',
+  ];
+}

@@ -19,6 +19,7 @@ import { run } from '../harness/run.js';
 import {
   buildV2plugin,
   CHECKOUT,
+  dnsrrService,
   type Registry,
   removePluginsAtCleanup,
   startRegistry,
@@ -286,23 +287,7 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
         process.stderr.write(`# the seed's line alone: ${(err as Error).message.split('\n')[1] ?? ''}\n`);
         await docker([...create, ...ipam, '--scope', 'swarm', '--attachable']);
       }
-      await docker([
-        'service',
-        'create',
-        '--name',
-        'my-db',
-        '--replicas',
-        '3',
-        '--endpoint-mode',
-        'dnsrr',
-        '--network',
-        'svc-net2',
-        '--no-resolve-image',
-        '--detach',
-        'bbox',
-        'sleep',
-        '3600',
-      ]);
+      await docker(dnsrrService('my-db', 'svc-net2', 3));
       let ids: string[] = [];
       for (let i = 0; ids.length < 3; i++) {
         assert.ok(
@@ -416,23 +401,7 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       assert.equal(made?.gateway, '100.1.1.254');
       // netctl cannot remove what Docker made: docker network rm does.
       await assert.rejects(netctl(['network', 'rm', 'svc-net1']), /made for Docker network svc-net1/);
-      await docker([
-        'service',
-        'create',
-        '--name',
-        'my-db',
-        '--replicas',
-        '3',
-        '--network',
-        'svc-net1',
-        '--endpoint-mode',
-        'dnsrr',
-        '--no-resolve-image',
-        '--detach',
-        'bbox',
-        'sleep',
-        '3600',
-      ]);
+      await docker(dnsrrService('my-db', 'svc-net1', 3));
       const tasks = await replicas('svc-net1', 3);
       const ips = [...tasks.values()];
       for (const ip of ips) assert.match(ip, /^100\.1\.1\./);

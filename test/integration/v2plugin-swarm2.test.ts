@@ -19,7 +19,7 @@ import { type Host, startHosts } from '../harness/hosts.js';
 import { tempDirPrefix, uniqueName } from '../harness/names.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 import { run } from '../harness/run.js';
-import { buildV2pluginDir, CHECKOUT, removePluginsAtCleanup } from '../harness/v2plugin.js';
+import { buildV2pluginDir, CHECKOUT, dnsrrService, removePluginsAtCleanup } from '../harness/v2plugin.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -194,25 +194,9 @@ for (const encap of ['vxlan', 'vlan'] as const)
             'swarm',
             '--attachable',
           ]);
-          await m.docker([
-            'service',
-            'create',
-            '--name',
-            SERVICE,
-            '--replicas',
-            String(REPLICAS),
-            '--replicas-max-per-node',
-            String(REPLICAS / 2),
-            '--endpoint-mode',
-            'dnsrr',
-            '--network',
-            'svc-net2',
-            '--no-resolve-image',
-            '--detach',
-            'bbox',
-            'sleep',
-            '3600',
-          ]);
+          await m.docker(
+            dnsrrService(SERVICE, 'svc-net2', REPLICAS, ['--replicas-max-per-node', String(REPLICAS / 2)]),
+          );
           // netmaster's endpoint records (the worker's netplugin writes through it).
           const endpoints = async () =>
             JSON.parse(
