@@ -101,11 +101,14 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       .sort();
     assert.deepEqual(records, live, 'endpoint records are not Docker endpoints');
     const ovs = await pluginOvs();
-    const ports = (await ovs.vsctl(['list-ports', 'contivbr']))
-      .split('\n')
-      .filter((p) => p.startsWith('vp'))
+    // Endpoint ports carry their endpoint's id (a Join may have taken a spare veth, named vs…).
+    const table = JSON.parse(
+      await ovs.vsctl(['--format=json', '--columns=external_ids', 'find', 'Interface']),
+    ) as { data: [['map', [string, string][]]][] };
+    const labelled = table.data
+      .flatMap(([[, ids]]) => ids.filter(([k]) => k === 'contiv-endpoint').map(([, v]) => v))
       .sort();
-    assert.deepEqual(ports, live.map((id) => `vp${id.slice(0, 11)}`).sort(), 'stale OVS ports');
+    assert.deepEqual(labelled, live, 'stale OVS ports');
     for (const net of networks) {
       const { Oper } = (await rest(`/api/v1/inspect/networks/default:${net}/`)) as {
         Oper: { numEndpoints: number; allocatedAddressesCount: number; allocatedIPAddresses: string };
