@@ -133,7 +133,8 @@ export class DnsServer {
       const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
       // The snapshot goes first, in the same tick the child joins the update fan-out, so no update
       // can reach it before the state it applies to.
-      child.send(initOf(), this.udp);
+      child.send(initOf(), this.udp, (err) => void err); // a failure shows as its exit
+      child.on('error', () => {}); // ditto: a failed send or kill of a dying child
       this.children[slot] = child;
       const started = Date.now();
       return new Promise((resolve, reject) => {
@@ -157,7 +158,9 @@ export class DnsServer {
       });
     };
     this.stopMirror = opts.registry.onUpdate((u) => {
-      for (const c of this.children) if (c.connected) c.send({ type: 'update', u } satisfies WorkerMessage);
+      // A child dying this moment fails its send (EPIPE): its replacement starts from a fresh snapshot.
+      for (const c of this.children)
+        if (c.connected) c.send({ type: 'update', u } satisfies WorkerMessage, (err) => void err);
     });
     await Promise.all(Array.from({ length: n }, (_, slot) => spawn(slot, CHILD_RESTART_MS, true)));
   }
