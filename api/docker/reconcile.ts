@@ -87,27 +87,28 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
   }
   const plugged = (await opts.spares?.pluggedPorts())?.endpoints;
   const ifOf = (id: string) => plugged?.get(id) ?? hostIfName(id);
+  /** Host ends an endpoint still owns or that went with its record: not the sweep's. */
+  const accounted = new Set<string>();
   for (const rec of await list.call(opts.netmaster, opts.hostName)) {
     // CNI endpoints ("<container>-<ifname>") share the host; only Docker's 64-hex ids are ours here.
     if (!/^[0-9a-f]{64}$/.test(rec.endpointID)) continue;
+    const ifName = ifOf(rec.endpointID);
+    accounted.add(ifName);
     if (live.has(rec.endpointID) || opts.skip?.has(rec.endpointID)) {
       result.kept.push(rec.endpointID);
       continue;
     }
-    const ifName = ifOf(rec.endpointID);
     await opts.host.detachEndpoint(rec.endpointID, ifName);
     await links.deleteLink(ifName);
     await opts.netmaster.deleteEndpoint(rec.endpointID);
     result.removed.push(rec.endpointID);
   }
-  if (opts.vethsBefore && opts.vethsBefore.length > 0) {
-    const keep = new Set(result.kept.map(ifOf));
-    for (const id of opts.skip ?? []) keep.add(ifOf(id));
-    for (const n of opts.vethsBefore) {
-      if (keep.has(n) || result.removed.some((id) => ifOf(id) === n)) continue;
-      await links.deleteLink(n);
-      result.swept.push(n);
-    }
+  // Read last: skip grows while this runs.
+  for (const id of opts.skip ?? []) accounted.add(ifOf(id));
+  for (const n of opts.vethsBefore ?? []) {
+    if (accounted.has(n)) continue;
+    await links.deleteLink(n);
+    result.swept.push(n);
   }
   return result;
 }
