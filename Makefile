@@ -7,6 +7,7 @@ deps:
 
 build: deps
 	npx tsc -p tsconfig.json
+	bash scripts/build-native.sh
 
 lint: deps
 	npx biome check .

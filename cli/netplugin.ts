@@ -327,6 +327,12 @@ export async function startNetplugin(
     await agent.start();
     const listen = cfg.dnsListen ? parseHostPort('dns-listen', cfg.dnsListen) : undefined;
     const dns = cfg.dns === false ? undefined : await startDnsService(store, agent, listen ? { listen } : {});
+    if (dns?.server) {
+      const { address, udpPath } = dns.server;
+      if (udpPath === 'native') logger.info({ address, udpPath }, 'dns listening');
+      // The native hot path was not built (make build): UDP answers cost several times more.
+      else logger.warn({ address, udpPath }, 'dns listening without the native UDP path');
+    }
     return {
       agent,
       async stop(opts = {}) {

@@ -50,17 +50,31 @@ export type Resolution =
   | { kind: 'forward'; query: ParsedQuery }
   | { kind: 'drop' };
 
+/** A cached question's answers, as a copy of the cache elsewhere (the native UDP path) needs them. */
+export interface CachedAnswer {
+  /** RD, CD, EDNS, DO, punt: the query bits the answer depends on. */
+  readonly bits: number;
+  /** The size limit the answers obey. */
+  readonly limit: number;
+  /** The question's bytes (after the header): name as sent, type, class. */
+  readonly question: Buffer;
+  /** The lookup key a registry change names. */
+  readonly name: string;
+  /** Answers with the id zeroed, served in turn. */
+  readonly orders: readonly Buffer[];
+  /** The turn of the next answer (modulo the orders). */
+  readonly next: number;
+}
+
 /** Answers with the id zeroed, in rotation order; none means "not ours". */
-interface Entry {
+interface Entry extends CachedAnswer {
   orders: Buffer[];
   next: number;
-  /** What the entry answers: query bits, size limit, question bytes (after the header). */
   bits: number;
   limit: number;
   question: Buffer;
   /** The next entry of the same hash. */
   chain: Entry | undefined;
-  /** The question's lookup key (what a registry change names). */
   name: string;
 }
 
@@ -141,7 +155,13 @@ export class Answerer {
     return r.kind === 'answer' ? r.buf : undefined;
   }
 
-  resolve(q: Buffer, tenant: string, transport: Transport): Resolution {
+  /** onAnswers: called with the answers an answer came from (not for errors or forwarding). */
+  resolve(
+    q: Buffer,
+    tenant: string,
+    transport: Transport,
+    onAnswers?: (a: CachedAnswer) => void,
+  ): Resolution {
     const p = parseQuery(q);
     if (isRejection(p)) {
       return p.reject === 'drop' ? { kind: 'drop' } : { kind: 'answer', buf: headerOnlyError(q, p.rcode) };
@@ -172,6 +192,9 @@ export class Answerer {
     if (!e && depth >= MAX_CHAIN) {
       // Crafted collisions get answers, not a longer chain to walk.
       e = this.build(q, p, tenant, limit, fit);
+      e.bits = bits;
+      e.limit = limit;
+      e.question = Buffer.from(q.subarray(HEADER_SIZE, p.qEnd));
     } else if (!e) {
       if (this.cached >= MAX_CACHED) {
         // Every tenant starts over (the count is not kept per tenant).
@@ -194,6 +217,7 @@ export class Answerer {
     const n = e.orders.length;
     if (n === 0) return { kind: 'forward', query: p };
     const src = e.orders[n === 1 ? 0 : e.next++ % n]!;
+    onAnswers?.(e);
     const out = Buffer.allocUnsafe(src.length);
     src.copy(out);
     out[0] = q[0]!;

@@ -131,19 +131,10 @@ export interface KeyValue {
   value: string;
 }
 
-/** One change as fed, for mirroring a registry into another process. */
-export type RegistryUpdate =
-  | { op: 'put'; key: string; value: string }
-  | { op: 'delete'; key: string }
-  | { op: 'replaceAll'; kvs: KeyValue[] };
-
 export type ChangeListener = (tenant: string, names: readonly string[] | undefined) => void;
 
 export class NameRegistry {
   private readonly sources = new Map<string, Source>();
-  /** The values fed, kept for snapshot() (a mirror starting late needs them). */
-  private readonly values = new Map<string, string>();
-  private readonly updateListeners = new Set<(u: RegistryUpdate) => void>();
   private readonly tables = new Map<string, TenantTable>();
   private readonly listeners = new Set<ChangeListener>();
 
@@ -156,37 +147,17 @@ export class NameRegistry {
     return () => this.listeners.delete(fn);
   }
 
-  /** Called with every change as fed (to mirror this registry elsewhere). */
-  onUpdate(fn: (u: RegistryUpdate) => void): () => void {
-    this.updateListeners.add(fn);
-    return () => this.updateListeners.delete(fn);
-  }
-
-  /** The keys and values that make up the registry now (only those that give names). */
-  snapshot(): KeyValue[] {
-    return [...this.values].map(([key, value]) => ({ key, value }));
-  }
-
-  apply(u: RegistryUpdate): void {
-    if (u.op === 'put') this.put(u.key, u.value);
-    else if (u.op === 'delete') this.delete(u.key);
-    else this.replaceAll(u.kvs);
-  }
-
   /** Replaces everything with these keys (a fresh listing of REGISTRY_PREFIXES). */
   replaceAll(kvs: readonly KeyValue[]): void {
     this.sources.clear();
-    this.values.clear();
     this.tables.clear();
     for (const kv of kvs) {
       const s = toSource(kv.key, kv.value);
       if (!s) continue;
       this.sources.set(kv.key, s);
-      this.values.set(kv.key, kv.value);
       this.table(s.tenant).apply(s, 1);
     }
     this.emit('*', undefined);
-    this.emitUpdate({ op: 'replaceAll', kvs: this.snapshot() });
   }
 
   put(key: string, value: string): void {
@@ -196,11 +167,9 @@ export class NameRegistry {
     let added: string[] | undefined = [];
     if (after) {
       this.sources.set(key, after);
-      this.values.set(key, value);
       added = this.table(after.tenant).apply(after, 1);
     } else {
       this.sources.delete(key);
-      this.values.delete(key);
     }
     if (before && after && before.tenant === after.tenant) {
       this.changed(before.tenant, removed && added ? [...removed, ...added] : undefined);
@@ -208,20 +177,13 @@ export class NameRegistry {
       if (before) this.changed(before.tenant, removed);
       if (after) this.changed(after.tenant, added);
     }
-    this.emitUpdate(after ? { op: 'put', key, value } : { op: 'delete', key });
   }
 
   delete(key: string): void {
     const before = this.sources.get(key);
     if (!before) return;
     this.sources.delete(key);
-    this.values.delete(key);
     this.changed(before.tenant, this.table(before.tenant).apply(before, -1));
-    this.emitUpdate({ op: 'delete', key });
-  }
-
-  private emitUpdate(u: RegistryUpdate): void {
-    for (const fn of this.updateListeners) fn(u);
   }
 
   /** A forward name (A/AAAA) in a tenant. */

@@ -1,13 +1,13 @@
 // Owns the listening DNS service for one tenant: one UDP socket and one TCP listener on the same
 // address and port (`dig @addr`, tools, containers pointed at it). Answers come from the Answerer,
 // the rest goes through the Forwarder. Nothing a client sends can throw out of a handler.
-import { type ChildProcess, fork } from 'node:child_process';
+// UDP is read by the native hot path (udp-native.ts) when it is built, else by node:dgram.
 import { createSocket, type Socket } from 'node:dgram';
 import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { Answerer, type AnswererOptions } from './answer.js';
+import { Answerer, type AnswererOptions, type CachedAnswer } from './answer.js';
 import { Forwarder } from './forwarder.js';
-import type { KeyValue, NameRegistry, RegistryUpdate } from './registry.js';
+import type { NameRegistry } from './registry.js';
+import { type FastPath, type FastPathStats, fastPathAddon } from './udp-native.js';
 import { hostResolvers, parseUpstream, type Upstream } from './upstreams.js';
 
 export interface DnsServerOptions extends AnswererOptions {
@@ -24,31 +24,33 @@ export interface DnsServerOptions extends AnswererOptions {
   maxTcpClients?: number;
   /** A TCP client silent this long is closed (ms). */
   tcpIdleMs?: number;
-  /**
-   * Processes reading the UDP socket: this one plus (n - 1) children sharing its socket, each with
-   * a mirror of the registry (Node 20's dgram has no SO_REUSEPORT). Default 1.
-   */
-  udpProcesses?: number;
+  /** Native threads reading the UDP socket (default 1: one outruns dnsmasq on this 2-core machine). */
+  udpThreads?: number;
+  /** 'dgram': read UDP with node:dgram even when the native hot path is built. */
+  udp?: 'native' | 'dgram';
 }
+
+/** What reads the UDP socket: the native hot path or node:dgram (the addon not built). */
+export type UdpPath = 'native' | 'dgram';
 
 const MAX_BIND_TRIES = 20;
 
-/** A UDP process that died is started again after this long (doubling while it keeps dying, to 30 s). */
-const CHILD_RESTART_MS = 200;
-const CHILD_RESTART_MAX_MS = 30_000;
+/** The UDP side, whichever reads it. */
+interface UdpListener {
+  readonly path: UdpPath;
+  readonly port: number;
+  close(): Promise<void>;
+  stats(): FastPathStats | undefined;
+}
 
 export class DnsServer {
   private readonly tcpClients = new Set<TcpSocket>();
-  private readonly children: ChildProcess[] = [];
-  private stopMirror: () => void = () => {};
-  private closing = false;
-  private readonly restarts = new Set<NodeJS.Timeout>();
 
   private constructor(
     readonly answerer: Answerer,
     readonly tenant: string,
     private readonly forwarder: Forwarder,
-    private readonly udp: Socket,
+    private readonly udp: UdpListener,
     private readonly tcp: Server,
     readonly host: string,
     readonly port: number,
@@ -56,34 +58,30 @@ export class DnsServer {
 
   static async start(opts: DnsServerOptions): Promise<DnsServer> {
     const host = opts.host ?? '127.0.0.1';
-    const family = host.includes(':') ? 6 : 4;
     const tenant = opts.tenant ?? 'default';
     const answerer = new Answerer(opts.registry, opts);
     const upstreams: Upstream[] = opts.upstreams
       ? opts.upstreams.map(parseUpstream)
       : hostResolvers().filter((u) => !isSelf(u, host, opts.port ?? 53));
     const forwarder = new Forwarder(upstreams, opts.forwardTimeoutMs);
+    const ctx: UdpContext = { answerer, forwarder, tenant, registry: opts.registry };
     // With port 0, UDP picks a free port and TCP must get the same one; retry if TCP's is taken.
-    let server: DnsServer | undefined;
-    for (let i = 0; !server; i++) {
-      const udp = await bindUdp(family, host, opts.port ?? 53);
-      const port = udp.address().port;
+    for (let i = 0; ; i++) {
+      const udp = await listenUdp(ctx, host, opts);
       try {
-        const tcp = await listenTcp(host, port);
-        server = new DnsServer(answerer, tenant, forwarder, udp, tcp, host, port);
+        const tcp = await listenTcp(host, udp.port);
+        const server = new DnsServer(answerer, tenant, forwarder, udp, tcp, host, udp.port);
+        server.serveTcp(opts);
+        return server;
       } catch (err) {
-        udp.close();
-        if (opts.port !== 0 || i >= MAX_BIND_TRIES) throw err;
+        await udp.close();
+        if (opts.port !== 0 || i >= MAX_BIND_TRIES) {
+          answerer.close();
+          forwarder.close();
+          throw err;
+        }
       }
     }
-    server.serve(opts);
-    try {
-      await server.startChildren(opts, upstreams);
-    } catch (err) {
-      await server.close();
-      throw err;
-    }
-    return server;
   }
 
   /** `host:port`, for dig (`@host -p port`) and upstream lists. */
@@ -91,83 +89,25 @@ export class DnsServer {
     return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
   }
 
-  /** The pids of the extra UDP processes now serving. */
-  get udpChildPids(): number[] {
-    return this.children.flatMap((c) =>
-      c.pid !== undefined && c.exitCode === null && c.signalCode === null ? [c.pid] : [],
-    );
+  /** What reads UDP: 'native' unless the addon is not built (or 'dgram' was asked for). */
+  get udpPath(): UdpPath {
+    return this.udp.path;
+  }
+
+  /** The native hot path's counters (undefined on dgram). */
+  udpStats(): FastPathStats | undefined {
+    return this.udp.stats();
   }
 
   async close(): Promise<void> {
-    this.closing = true;
-    for (const t of this.restarts) clearTimeout(t);
-    this.stopMirror();
     this.answerer.close();
-    for (const c of this.children) c.kill();
     this.forwarder.close();
     for (const c of this.tcpClients) c.destroy();
-    await Promise.all([
-      new Promise<void>((r) => this.udp.close(() => r())),
-      new Promise<void>((r) => this.tcp.close(() => r())),
-    ]);
+    await Promise.all([this.udp.close(), new Promise<void>((r) => this.tcp.close(() => r()))]);
   }
 
-  /**
-   * Children get the UDP socket and the registry's contents, then every change, in order. One that
-   * dies later is started again (with the registry as it is then): the socket keeps being read by
-   * the others meanwhile, so nothing is lost but capacity.
-   */
-  private async startChildren(opts: DnsServerOptions, upstreams: Upstream[]): Promise<void> {
-    const n = (opts.udpProcesses ?? 1) - 1;
-    if (n <= 0) return;
-    const script = fileURLToPath(new URL('./udp-worker.js', import.meta.url));
-    const initOf = (): WorkerMessage => ({
-      type: 'init',
-      tenant: this.tenant,
-      ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
-      upstreams: upstreams.map((u) => (u.family === 6 ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`)),
-      ...(opts.forwardTimeoutMs !== undefined ? { forwardTimeoutMs: opts.forwardTimeoutMs } : {}),
-      kvs: opts.registry.snapshot(),
-    });
-    const spawn = (slot: number, delayMs: number, initial: boolean): Promise<void> => {
-      const child = fork(script, [], { execArgv: [], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      // The snapshot goes first, in the same tick the child joins the update fan-out, so no update
-      // can reach it before the state it applies to.
-      child.send(initOf(), this.udp, (err) => void err); // a failure shows as its exit
-      child.on('error', () => {}); // ditto: a failed send or kill of a dying child
-      this.children[slot] = child;
-      const started = Date.now();
-      return new Promise((resolve, reject) => {
-        let serving = false;
-        child.once('message', () => {
-          serving = true;
-          resolve();
-        });
-        child.once('exit', (code, signal) => {
-          if (!serving) reject(new Error(`dns UDP process exited (${code ?? signal}) before serving`));
-          // At start a failure is the caller's error; later, a child is always retried.
-          if (this.closing || (initial && !serving)) return;
-          // A child that lived long is restarted promptly; one that keeps dying, ever more slowly.
-          const next = Date.now() - started > CHILD_RESTART_MAX_MS ? CHILD_RESTART_MS : delayMs;
-          const t = setTimeout(() => {
-            this.restarts.delete(t);
-            if (!this.closing) spawn(slot, Math.min(next * 2, CHILD_RESTART_MAX_MS), false).catch(() => {});
-          }, next);
-          this.restarts.add(t);
-        });
-      });
-    };
-    this.stopMirror = opts.registry.onUpdate((u) => {
-      // A child dying this moment fails its send (EPIPE): its replacement starts from a fresh snapshot.
-      for (const c of this.children)
-        if (c.connected) c.send({ type: 'update', u } satisfies WorkerMessage, (err) => void err);
-    });
-    await Promise.all(Array.from({ length: n }, (_, slot) => spawn(slot, CHILD_RESTART_MS, true)));
-  }
-
-  private serve(opts: DnsServerOptions): void {
-    const { answerer, forwarder, tenant, udp } = this;
-    serveUdp(udp, answerer, forwarder, tenant);
+  private serveTcp(opts: DnsServerOptions): void {
+    const { answerer, forwarder, tenant } = this;
     const maxClients = opts.maxTcpClients ?? 256;
     const idleMs = opts.tcpIdleMs ?? 10_000;
     this.tcp.on('connection', (sock) => {
@@ -194,31 +134,87 @@ export class DnsServer {
   }
 }
 
-/** What a UDP child process is sent (its first message carries the socket). */
-export type WorkerMessage =
-  | {
-      type: 'init';
-      tenant: string;
-      ttl?: number;
-      upstreams: string[];
-      forwardTimeoutMs?: number;
-      kvs: KeyValue[];
-    }
-  | { type: 'update'; u: RegistryUpdate };
+interface UdpContext {
+  answerer: Answerer;
+  forwarder: Forwarder;
+  tenant: string;
+  registry: NameRegistry;
+}
 
-/** The UDP hot path: answer ours from the precomputed cache, forward the rest, drop the unanswerable. */
-export function serveUdp(udp: Socket, answerer: Answerer, forwarder: Forwarder, tenant: string): void {
-  // A source port of 0 (forged) would make send() throw: such packets are dropped.
+/**
+ * What one datagram gets: ours from the Answerer, the rest forwarded, the unanswerable dropped.
+ * learn: the answers it came from (the native table keeps them for the next asker).
+ */
+function onDatagram(
+  ctx: UdpContext,
+  send: (b: Buffer, port: number, address: string) => void,
+  learn?: (a: CachedAnswer) => void,
+): (msg: Buffer, address: string, port: number) => void {
+  const { answerer, forwarder, tenant } = ctx;
+  // A source port of 0 (forged) cannot be answered: such packets are dropped.
   const reply = (b: Buffer, port: number, address: string) => {
-    if (port !== 0) udp.send(b, port, address);
+    if (port !== 0) send(b, port, address);
   };
+  return (msg, address, port) => {
+    const r = answerer.resolve(msg, tenant, 'udp', learn);
+    if (r.kind === 'answer') reply(r.buf, port, address);
+    else if (r.kind === 'forward') forwarder.forwardUdp(msg, r.query, (b) => reply(b, port, address));
+  };
+}
+
+async function listenUdp(ctx: UdpContext, host: string, opts: DnsServerOptions): Promise<UdpListener> {
+  const addon = opts.udp === 'dgram' ? undefined : fastPathAddon();
+  if (addon && !(addon instanceof Error)) return listenNative(addon.FastPath, ctx, host, opts);
+  const family = host.includes(':') ? 6 : 4;
+  const udp = await bindUdp(family, host, opts.port ?? 53);
+  const handle = onDatagram(ctx, (b, port, address) => udp.send(b, port, address));
   udp.on('error', () => {});
-  udp.on('message', (msg, rinfo) => {
-    const r = answerer.resolve(msg, tenant, 'udp');
-    if (r.kind === 'answer') reply(r.buf, rinfo.port, rinfo.address);
-    else if (r.kind === 'forward')
-      forwarder.forwardUdp(msg, r.query, (b) => reply(b, rinfo.port, rinfo.address));
+  udp.on('message', (msg, rinfo) => handle(msg, rinfo.address, rinfo.port));
+  return {
+    path: 'dgram',
+    port: udp.address().port,
+    stats: () => undefined,
+    close: () => new Promise<void>((r) => udp.close(() => r())),
+  };
+}
+
+/**
+ * Native threads answer what the table knows; the rest reaches onDatagram here, and what it
+ * answered from is put in the table. The table follows the registry: a change drops the answers
+ * of the names it touches, as the Answerer's own cache does.
+ */
+function listenNative(
+  FastPathClass: new (
+    host: string,
+    port: number,
+    threads: number,
+    onMiss: (msg: Buffer, address: string, port: number) => void,
+  ) => FastPath,
+  ctx: UdpContext,
+  host: string,
+  opts: DnsServerOptions,
+): UdpListener {
+  let fp: FastPath | undefined;
+  const handle = onDatagram(
+    ctx,
+    (b, port, address) => fp?.send(b, address, port),
+    (a) => fp?.put(a.bits, a.limit, a.question, a.name, a.orders, a.next),
+  );
+  fp = new FastPathClass(host, opts.port ?? 53, opts.udpThreads ?? 1, handle);
+  const table = fp;
+  const stopFollowing = ctx.registry.onChange((tenant, names) => {
+    if (tenant === '*' || (tenant === ctx.tenant && !names)) table.clear();
+    else if (tenant === ctx.tenant && names) table.forget(names);
   });
+  return {
+    path: 'native',
+    port: table.port(),
+    stats: () => table.stats(),
+    close: async () => {
+      stopFollowing();
+      table.close();
+    },
+  };
 }
 
 /** Length-prefixed messages (RFC 1035 §4.2.2); a client may send several on one connection. */

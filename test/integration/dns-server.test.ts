@@ -1,5 +1,5 @@
 // Owns the DNS server against real tools: dig on loopback, names from a real EmbeddedStore
-// (added/removed names answered/gone within 1 s, also in a second UDP process), forwarding to a
+// (added/removed names answered/gone within 1 s, also from the native table), forwarding to a
 // private dnsmasq on loopback (nothing outside this machine is ever asked), TC and TCP fallback.
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
@@ -81,7 +81,7 @@ describe(
         upstreams: [`127.0.0.1:${upstream.port}`],
         forwardTimeoutMs: 1000,
       };
-      dns = await startDnsService({ store, listen: { ...listen, udpProcesses: 2 } });
+      dns = await startDnsService({ store, listen: { ...listen, udpThreads: 2 } });
       onCleanup(() => dns.close(), { label: 'dns' });
       blue = await startDnsService({ store, listen: { ...listen, tenant: 'blue' } });
       onCleanup(() => blue.close(), { label: 'dns blue' });
@@ -122,11 +122,11 @@ describe(
       assert.deepEqual(await short(dns, 'secret'), []);
     });
 
-    it('a name added to the store is answered, and gone once removed, within 1 s (every UDP process)', async () => {
+    it('a name added to the store is answered, and gone once removed, within 1 s (also from the native table)', async () => {
       const put = Date.now();
       await store.put(epKey('e3'), ep('e3', 'default', 'contiv-c3', 'web', '10.1.1.4'));
       const added = await until((l) => l.join() === '10.1.1.4', 'contiv-c3');
-      // Several queries: they are spread over both processes reading the socket.
+      // Several queries: after the first, the native table (two threads) answers them.
       for (let i = 0; i < 6; i++)
         assert.deepEqual(await short(dns, 'web'), ['10.1.1.2', '10.1.1.3', '10.1.1.4']);
       assert.ok(Date.now() - put < 1000 + 6 * 500, 'added');
@@ -137,22 +137,19 @@ describe(
       for (let i = 0; i < 6; i++) assert.deepEqual(await short(dns, 'web'), ['10.1.1.2', '10.1.1.3']);
     });
 
-    it('a UDP process that dies is started again and serves the names as they are now', async () => {
+    it('repeated questions are answered by the native threads, rotating on from where JavaScript left off', async () => {
       const server = dns.server!;
-      const [old] = server.udpChildPids;
-      assert.ok(old, 'one extra UDP process');
-      process.kill(old, 'SIGKILL');
-      // A name written while it is down must be in the new process's registry.
-      await store.put(epKey('e4'), ep('e4', 'default', 'contiv-c4', 'db', '10.1.1.5'));
-      const t0 = Date.now();
-      while (server.udpChildPids.length !== 1 || server.udpChildPids[0] === old) {
-        assert.ok(Date.now() - t0 < 5000, 'a new UDP process within 5 s');
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      // Queries are spread over both processes: every answer is right.
-      for (let i = 0; i < 8; i++) assert.deepEqual(await short(dns, 'contiv-c4'), ['10.1.1.5']);
-      await store.delete(epKey('e4'));
-      await until((l) => l.length === 0, 'contiv-c4');
+      assert.equal(server.udpPath, 'native', 'the native UDP hot path is built (make build)');
+      const before = server.udpStats()!;
+      for (let i = 0; i < 5; i++) assert.deepEqual(await short(dns, 'contiv-c2'), ['10.1.1.3']);
+      const after = server.udpStats()!;
+      assert.ok(after.hits - before.hits >= 4, `answered natively: ${after.hits - before.hits} of 5`);
+      assert.ok(after.misses - before.misses <= 1, `answered by JavaScript: ${after.misses - before.misses}`);
+      // web has two members: whoever answers, consecutive answers alternate the first address.
+      const firsts: string[] = [];
+      for (let i = 0; i < 6; i++) firsts.push((await dig(dns, '+short', 'web')).split('\n')[0]!);
+      for (let i = 2; i < firsts.length; i++) assert.equal(firsts[i], firsts[i - 2], firsts.join());
+      assert.notEqual(firsts[0], firsts[1], firsts.join());
     });
 
     it('a large group is truncated over UDP (TC) and complete over TCP; dig retries by itself', async () => {
