@@ -25,7 +25,26 @@ const UNCAPPED_ARGS = ['-c', '4', '-Q', '2000000'];
 interface Run {
   qps: number;
   latencies: number[];
+  /** The server's CPU per answered query (µs, all its threads). */
+  cpuUs: number;
 }
+
+/** A server's CPU time so far (µs, user + system, every thread). */
+type CpuClock = () => Promise<number>;
+
+const ownCpu: CpuClock = async () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+/** Another process's CPU time from /proc (clock ticks of 10 ms: a 3 s run has a few hundred). */
+const cpuOf =
+  (pid: number): CpuClock =>
+  async () => {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  };
 
 interface DnsResult extends BenchResult {
   target: number;
@@ -33,6 +52,9 @@ interface DnsResult extends BenchResult {
   p99Ms: number;
   peerP50Ms: number;
   peerP99Ms: number;
+  /** CPU per answered query (µs), median of the runs: ours (every thread) and dnsmasq's. */
+  cpuUsPerQuery: number;
+  peerCpuUsPerQuery: number;
 }
 
 const ipOf = (i: number) => `10.9.${i >> 8}.${(i & 255) + 1}`;
@@ -43,11 +65,13 @@ async function dnsperf(
   port: number,
   queries: string,
   label: string,
-  seconds = SECONDS,
-  clientArgs: readonly string[] = CLIENT_ARGS,
+  seconds: number,
+  clientArgs: readonly string[],
+  cpu: CpuClock,
 ): Promise<Run> {
   const out = join(dir, `dnsperf-${label}.out`);
   const fh = await open(out, 'w');
+  const cpu0 = await cpu();
   try {
     const child = spawn(
       'dnsperf',
@@ -61,13 +85,17 @@ async function dnsperf(
   } finally {
     await fh.close();
   }
+  const cpuUsed = (await cpu()) - cpu0;
   const text = await readFile(out, 'utf8');
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(text)?.[1] ?? Number.NaN);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const latencies: number[] = [];
   for (const m of text.matchAll(/^> NOERROR \S+ A ([\d.]+)$/gm)) latencies.push(Number(m[1]) * 1000);
-  log(`${label}: ${Math.round(qps)} qps, ${lost} lost, ${latencies.length} answered`);
-  return { qps, latencies };
+  const cpuUs = cpuUsed / Math.max(latencies.length, 1);
+  log(
+    `${label}: ${Math.round(qps)} qps, ${lost} lost, ${latencies.length} answered, ${cpuUs.toFixed(2)} µs CPU each`,
+  );
+  return { qps, latencies, cpuUs };
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -102,19 +130,26 @@ async function qpsBench(): Promise<BenchResult[]> {
   onCleanup(() => dgram.close(), { label: 'dns bench server (dgram)' });
 
   const targets = [
-    { label: 'ours', port: server.port, args: CLIENT_ARGS, runs: [] as Run[] },
-    { label: 'ours-dgram', port: dgram.port, args: CLIENT_ARGS, runs: [] as Run[] },
-    { label: 'dnsmasq', port: dnsmasq.port, args: CLIENT_ARGS, runs: [] as Run[] },
-    { label: 'ours-uncapped', port: server.port, args: UNCAPPED_ARGS, runs: [] as Run[] },
-    { label: 'dnsmasq-uncapped', port: dnsmasq.port, args: UNCAPPED_ARGS, runs: [] as Run[] },
+    { label: 'ours', port: server.port, args: CLIENT_ARGS, cpu: ownCpu, runs: [] as Run[] },
+    { label: 'ours-dgram', port: dgram.port, args: CLIENT_ARGS, cpu: ownCpu, runs: [] as Run[] },
+    { label: 'dnsmasq', port: dnsmasq.port, args: CLIENT_ARGS, cpu: cpuOf(dnsmasq.pid), runs: [] as Run[] },
+    { label: 'ours-uncapped', port: server.port, args: UNCAPPED_ARGS, cpu: ownCpu, runs: [] as Run[] },
+    {
+      label: 'dnsmasq-uncapped',
+      port: dnsmasq.port,
+      args: UNCAPPED_ARGS,
+      cpu: cpuOf(dnsmasq.pid),
+      runs: [] as Run[],
+    },
   ];
   // Untimed warm-up: the JIT and our answer cache; dnsmasq's cache too.
-  for (const t of targets.slice(0, 3)) await dnsperf(dir, t.port, queries, `${t.label}-warmup`, 1);
+  for (const t of targets.slice(0, 3))
+    await dnsperf(dir, t.port, queries, `${t.label}-warmup`, 1, t.args, t.cpu);
   for (let round = 0; round < ROUNDS; round++) {
     // Who goes first rotates, so that none always meets a quieter (or busier) machine.
     for (let i = 0; i < targets.length; i++) {
       const t = targets[(round + i) % targets.length]!;
-      t.runs.push(await dnsperf(dir, t.port, queries, `${t.label}-${round}`, SECONDS, t.args));
+      t.runs.push(await dnsperf(dir, t.port, queries, `${t.label}-${round}`, SECONDS, t.args, t.cpu));
     }
   }
   const [ours, viaDgram, capped, uncapped, peerUncapped] = targets.map((t) => t.runs) as Run[][] as [
@@ -141,6 +176,8 @@ async function qpsBench(): Promise<BenchResult[]> {
       p99Ms: percentile(a, 0.99),
       peerP50Ms: percentile(b, 0.5),
       peerP99Ms: percentile(b, 0.99),
+      cpuUsPerQuery: median(mine.map((r) => r.cpuUs)),
+      peerCpuUsPerQuery: median(peer.map((r) => r.cpuUs)),
     };
   };
   const stats = server.udpStats();
