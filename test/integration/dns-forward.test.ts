@@ -6,12 +6,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
 import { NameRegistry } from '../../dns/registry.js';
 import { DnsServer } from '../../dns/server.js';
-
-function query(name: string, id: number): Buffer {
-  const labels = name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)]));
-  const h = Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-  return Buffer.concat([h, ...labels, Buffer.from([0, 0, 1, 0, 1])]);
-}
+import { dnsQuery } from '../harness/dns-query.js';
 
 /** An answer to q with n A records (16 bytes each). */
 function answerTo(q: Buffer, n: number): Buffer {
@@ -49,7 +44,7 @@ describe('dns forwarding edge cases', () => {
     good = await bound((s, q, port) => {
       const name = q.toString('latin1', 13, 16);
       // A forged answer first (wrong question), then one from another port: both must be ignored.
-      const forged = answerTo(query('evil.test', q.readUInt16BE(0)), 1);
+      const forged = answerTo(dnsQuery('evil.test', 1, { id: q.readUInt16BE(0) }), 1);
       s.send(forged, port, '127.0.0.1');
       liar.send(answerTo(q, 1), port, '127.0.0.1');
       s.send(answerTo(q, name === 'big' ? 60 : 2), port, '127.0.0.1');
@@ -85,14 +80,14 @@ describe('dns forwarding edge cases', () => {
 
   it("tries the next upstream after a silent one and relays its answer with the asker's id", async () => {
     const t0 = Date.now();
-    const r = await ask(server, query('ok.test', 0x4242));
+    const r = await ask(server, dnsQuery('ok.test', 1, { id: 0x4242 }));
     assert.ok(Date.now() - t0 >= 150, 'waited for the first upstream');
     assert.equal(r.readUInt16BE(0), 0x4242);
     assert.equal(r.readUInt16BE(6), 2, 'the good answer, not the forged ones');
   });
 
   it('truncates a relayed answer larger than the asker allows', async () => {
-    const r = await ask(server, query('big.test', 7));
+    const r = await ask(server, dnsQuery('big.test', 1, { id: 7 }));
     assert.ok(r.length <= 512, `${r.length} bytes`);
     assert.ok(r[2]! & 0x02, 'TC');
     assert.equal(r.readUInt16BE(6), 0);
@@ -100,7 +95,7 @@ describe('dns forwarding edge cases', () => {
   });
 
   it('SERVFAIL when no upstream answers', async () => {
-    const r = await ask(lonely, query('ok.test', 9));
+    const r = await ask(lonely, dnsQuery('ok.test', 1, { id: 9 }));
     assert.equal(r[3]! & 0x0f, 2);
     assert.equal(r.readUInt16BE(0), 9);
   });

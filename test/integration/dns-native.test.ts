@@ -10,6 +10,7 @@ import { DnsServer } from '../../dns/server.js';
 import { fastPathAddon } from '../../dns/udp-native.js';
 import { ENDPOINT_PREFIX } from '../../policy/model/endpoint.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { dnsQuery, type QueryOpts } from '../harness/dns-query.js';
 import { prng } from '../harness/prng.js';
 
 const addon = fastPathAddon();
@@ -26,42 +27,6 @@ const record = (id: string, name: string, group: string, ip: string, ip6 = '') =
     ipv6Address: ip6,
   }),
 });
-
-interface QueryShape {
-  id: number;
-  name: string;
-  type: number;
-  rd?: boolean;
-  cd?: boolean;
-  edns?: { size: number; version?: number; dnssecOk?: boolean };
-}
-
-function query(q: QueryShape): Buffer {
-  const labels = q.name.split('.').filter((l) => l !== '');
-  const qname = Buffer.concat([
-    ...labels.map((l) => Buffer.from([l.length, ...Buffer.from(l)])),
-    Buffer.from([0]),
-  ]);
-  const head = Buffer.alloc(12);
-  head.writeUInt16BE(q.id, 0);
-  head[2] = q.rd === false ? 0 : 1;
-  head[3] = q.cd ? 0x10 : 0;
-  head.writeUInt16BE(1, 4);
-  head.writeUInt16BE(q.edns ? 1 : 0, 10);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt16BE(q.type, 0);
-  tail.writeUInt16BE(1, 2);
-  const parts = [head, qname, tail];
-  if (q.edns) {
-    const opt = Buffer.alloc(11);
-    opt.writeUInt16BE(41, 1);
-    opt.writeUInt16BE(q.edns.size, 3);
-    opt[6] = q.edns.version ?? 0;
-    opt[7] = q.edns.dnssecOk ? 0x80 : 0;
-    parts.push(opt);
-  }
-  return Buffer.concat(parts);
-}
 
 /** One client socket: a query and its reply (undefined: none within waitMs). */
 async function client(): Promise<{
@@ -139,20 +104,14 @@ describe(
       const types = [1, 28, 12, 255, 16];
       let answered = 0;
       for (let i = 0; i < 3000; i++) {
-        const shape: QueryShape = {
-          id: Math.floor(rnd() * 65536),
-          name: pick(names),
-          type: pick(types),
-          rd: rnd() < 0.8,
-          cd: rnd() < 0.1,
-        };
+        const opts: QueryOpts = { id: Math.floor(rnd() * 65536), rd: rnd() < 0.8, cd: rnd() < 0.1 };
         if (rnd() < 0.5)
-          shape.edns = {
+          opts.edns = {
             size: pick([0, 512, 1232, 4096]),
             version: rnd() < 0.05 ? 1 : 0,
             dnssecOk: rnd() < 0.2,
           };
-        let q = query(shape);
+        let q = dnsQuery(pick(names), pick(types), opts);
         const r = rnd();
         if (r < 0.15) {
           q = Buffer.from(q);
@@ -170,7 +129,7 @@ describe(
 
     it('follows registry changes at once: a changed name, a removed one, a whole replacement', async () => {
       const c = await client();
-      const ask = async (name: string) => (await c.ask(query({ id: 7, name, type: 1 }), native.port, 500))!;
+      const ask = async (name: string) => (await c.ask(dnsQuery(name, 1, { id: 7 }), native.port, 500))!;
       const addressOf = (m: Buffer) =>
         m.readUInt16BE(6) === 0 ? 'none' : [...m.subarray(m.length - 4)].join('.');
       for (let i = 0; i < 3; i++) assert.equal(addressOf(await ask('c5')), '10.7.0.6');
@@ -193,7 +152,7 @@ describe(
       const rnd = prng(7);
       const fz = record('fz', 'fz', 'gfz', '10.7.5.5');
       registry.put(fz.key, fz.value);
-      const valid = query({ id: 1, name: 'fz', type: 1, edns: { size: 1232 } });
+      const valid = dnsQuery('fz', 1, { id: 1, edns: { size: 1232 } });
       const before = native.udpStats()!;
       for (let i = 0; i < 100_000; i++) {
         let b: Buffer;
@@ -210,7 +169,7 @@ describe(
         if (i % 200 === 199) await new Promise((r) => setImmediate(r));
       }
       const c = await client();
-      const reply = await c.ask(query({ id: 9, name: 'fz', type: 1 }), native.port, 2000);
+      const reply = await c.ask(dnsQuery('fz', 1, { id: 9 }), native.port, 2000);
       assert.ok(reply, 'still answering');
       assert.equal([...reply.subarray(reply.length - 4)].join('.'), '10.7.5.5');
       const after = native.udpStats()!;

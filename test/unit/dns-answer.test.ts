@@ -8,6 +8,7 @@ import { reverseName } from '../../dns/names.js';
 import { NameRegistry } from '../../dns/registry.js';
 import { parseResolvConf, parseUpstream } from '../../dns/upstreams.js';
 import { parseQuery } from '../../dns/wire.js';
+import { dnsQuery, type QueryOpts } from '../harness/dns-query.js';
 
 const { Packet } = DNS;
 const A = 1;
@@ -15,42 +16,6 @@ const PTR = 12;
 const MX = 15;
 const AAAA = 28;
 const ANY = 255;
-
-interface QueryOpts {
-  id?: number;
-  rd?: boolean;
-  cd?: boolean;
-  qclass?: number;
-  edns?: { size: number; dnssecOk?: boolean; version?: number };
-}
-
-/** A query as a stub resolver sends it (RD set unless told otherwise). */
-function query(name: string, type: number, o: QueryOpts = {}): Buffer {
-  const labels = name.split('.').filter((l) => l !== '');
-  const qname = Buffer.concat([
-    ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])),
-    Buffer.from([0]),
-  ]);
-  const h = Buffer.alloc(12);
-  h.writeUInt16BE(o.id ?? 0x1234, 0);
-  h[2] = o.rd === false ? 0 : 1;
-  h[3] = o.cd ? 0x10 : 0;
-  h.writeUInt16BE(1, 4);
-  h.writeUInt16BE(o.edns ? 1 : 0, 10);
-  const tail = Buffer.alloc(4);
-  tail.writeUInt16BE(type, 0);
-  tail.writeUInt16BE(o.qclass ?? 1, 2);
-  const parts = [h, qname, tail];
-  if (o.edns) {
-    const opt = Buffer.alloc(11);
-    opt.writeUInt16BE(41, 1);
-    opt.writeUInt16BE(o.edns.size, 3);
-    opt[6] = o.edns.version ?? 0;
-    opt[7] = o.edns.dnssecOk ? 0x80 : 0;
-    parts.push(opt);
-  }
-  return Buffer.concat(parts);
-}
 
 interface Parsed {
   id: number;
@@ -141,7 +106,7 @@ function ask(
   o: QueryOpts = {},
   tenant = 'default',
 ): Parsed | undefined {
-  const b = a.answer(query(name, type, o), tenant);
+  const b = a.answer(dnsQuery(name, type, o), tenant);
   return b ? parse(b) : undefined;
 }
 
@@ -200,7 +165,7 @@ describe('dns answers', () => {
 
   it('copies id, RD and CD; keeps the question case; answers case-insensitively', () => {
     const { answerer } = fixture();
-    const q = query('WeB.Contiv-Net', A, { id: 0xbeef, rd: false, cd: true });
+    const q = dnsQuery('WeB.Contiv-Net', A, { id: 0xbeef, rd: false, cd: true });
     const r = parse(answerer.answer(q, 'default')!);
     assert.equal(r.id, 0xbeef);
     assert.ok(!r.rd && r.cd);
@@ -208,7 +173,7 @@ describe('dns answers', () => {
     assert.equal(r.answers[0]!.name, 'WeB.Contiv-Net');
     // The cached copy for the next asker gets that asker's id.
     assert.equal(
-      parse(answerer.answer(query('WeB.Contiv-Net', A, { id: 7, rd: false, cd: true }), 'default')!).id,
+      parse(answerer.answer(dnsQuery('WeB.Contiv-Net', A, { id: 7, rd: false, cd: true }), 'default')!).id,
       7,
     );
   });
@@ -322,13 +287,13 @@ describe('dns answers', () => {
       assert.equal(r.kind, 'answer');
       return r.kind === 'answer' ? r.buf : Buffer.alloc(0);
     };
-    const small = udp(query('big', A));
+    const small = udp(dnsQuery('big', A));
     assert.ok(small.length <= 512);
     assert.ok(parse(small).tc);
     assert.equal(parse(small).answers.length, 0);
-    const edns = udp(query('big', A, { edns: { size: 4096 } }));
+    const edns = udp(dnsQuery('big', A, { edns: { size: 4096 } }));
     assert.ok(edns.length <= 1232 && parse(edns).tc, '100 × 16 bytes exceed our 1232');
-    const r = answerer.resolve(query('big', A), 'default', 'tcp');
+    const r = answerer.resolve(dnsQuery('big', A), 'default', 'tcp');
     assert.equal(r.kind, 'answer');
     if (r.kind === 'answer') {
       assert.ok(!parse(r.buf).tc);
@@ -345,7 +310,7 @@ describe('dns answers', () => {
         }),
       ),
     );
-    const fits = parse(udp(query('big', A)));
+    const fits = parse(udp(dnsQuery('big', A)));
     assert.ok(!fits.tc);
     assert.equal(fits.answers.length, 20);
   });
@@ -364,7 +329,7 @@ describe('dns answers', () => {
     );
     const firsts = new Set<string>();
     for (let i = 0; i < 4; i++) {
-      const b = answerer.answer(query('big', A), 'default')!;
+      const b = answerer.answer(dnsQuery('big', A), 'default')!;
       assert.ok(b.length <= 512, `${b.length} bytes`);
       const r = parse(b);
       assert.ok(!r.tc);
@@ -373,13 +338,13 @@ describe('dns answers', () => {
       firsts.add(r.answers[0]!.data);
     }
     assert.equal(firsts.size, 4);
-    const big = parse(answerer.answer(query('big', A, { edns: { size: 1232 } }), 'default')!);
+    const big = parse(answerer.answer(dnsQuery('big', A, { edns: { size: 1232 } }), 'default')!);
     assert.equal(big.answers.length, 75, '(1232 - 12 - 9 - 11 OPT) / 16');
   });
 
   it('malformed: dropped (short, a response) or FORMERR/NOTIMP with the header only', () => {
     const { answerer } = fixture();
-    const ok = query('web', A);
+    const ok = dnsQuery('web', A);
     assert.equal(answerer.resolve(ok.subarray(0, 11), 'default', 'udp').kind, 'drop');
     const resp = Buffer.from(ok);
     resp[2]! |= 0x80;
@@ -405,7 +370,7 @@ describe('dns answers', () => {
     const op = Buffer.from(ok);
     op[2] = (2 << 3) | 1;
     cases.push(['opcode STATUS', op, 4]);
-    const notOpt = Buffer.from(query('web', A, { edns: { size: 1232 } }));
+    const notOpt = Buffer.from(dnsQuery('web', A, { edns: { size: 1232 } }));
     notOpt.writeUInt16BE(1, ok.length + 1);
     cases.push(['additional record not OPT', notOpt, 1]);
     for (const [what, q, rcode] of cases) {
@@ -419,7 +384,7 @@ describe('dns answers', () => {
     }
     // A 255-byte name limit: 4 labels of 63 = 256 with the root byte.
     const name = Array.from({ length: 4 }, () => 'a'.repeat(63)).join('.');
-    assert.equal('reject' in parseQuery(query(name, A)), true);
+    assert.equal('reject' in parseQuery(dnsQuery(name, A)), true);
   });
 
   it('reverse names and upstream parsing', () => {
