@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import { Answerer, type AnswererOptions, type CachedAnswer } from './answer.js';
 import { Forwarder } from './forwarder.js';
 import type { NameRegistry } from './registry.js';
-import { type FastPath, type FastPathStats, fastPathAddon } from './udp-native.js';
+import { type FastPath, type FastPathClass, type FastPathStats, fastPathAddon } from './udp-native.js';
 import { hostResolvers, parseUpstream, type Upstream } from './upstreams.js';
 
 export interface DnsServerOptions extends AnswererOptions {
@@ -27,7 +27,7 @@ export interface DnsServerOptions extends AnswererOptions {
   /** Native threads reading the UDP socket (default 1: one outruns dnsmasq on this 2-core machine). */
   udpThreads?: number;
   /** 'dgram': read UDP with node:dgram even when the native hot path is built. */
-  udp?: 'native' | 'dgram';
+  udp?: UdpPath;
 }
 
 /** What reads the UDP socket: the native hot path or node:dgram (the addon not built). */
@@ -184,23 +184,19 @@ async function listenUdp(ctx: UdpContext, host: string, opts: DnsServerOptions):
  * of the names it touches, as the Answerer's own cache does.
  */
 function listenNative(
-  FastPathClass: new (
-    host: string,
-    port: number,
-    threads: number,
-    onMiss: (msg: Buffer, address: string, port: number) => void,
-  ) => FastPath,
+  NativeFastPath: FastPathClass,
   ctx: UdpContext,
   host: string,
   opts: DnsServerOptions,
 ): UdpListener {
+  // Misses are answered through the socket they came in on: the handler knows it once it exists.
   let fp: FastPath | undefined;
   const handle = onDatagram(
     ctx,
     (b, port, address) => fp?.send(b, address, port),
     (a) => fp?.put(a.bits, a.limit, a.question, a.name, a.orders, a.next),
   );
-  fp = new FastPathClass(host, opts.port ?? 53, opts.udpThreads ?? 1, handle);
+  fp = new NativeFastPath(host, opts.port ?? 53, opts.udpThreads ?? 1, handle);
   const table = fp;
   const stopFollowing = ctx.registry.onChange((tenant, names) => {
     if (tenant === '*' || (tenant === ctx.tenant && !names)) table.clear();

@@ -37,8 +37,11 @@ export interface FastPath {
 
 export type OnMiss = (msg: Buffer, address: string, port: number) => void;
 
+/** Binds host:port (0: a free one) and starts the threads; onMiss gets what the table cannot answer. */
+export type FastPathClass = new (host: string, port: number, threads: number, onMiss: OnMiss) => FastPath;
+
 interface Addon {
-  FastPath: new (host: string, port: number, threads: number, onMiss: OnMiss) => FastPath;
+  FastPath: FastPathClass;
 }
 
 const ADDON = new URL('./native/udp-fastpath.node', import.meta.url);
