@@ -266,7 +266,9 @@ class FastPath {
       }
       int n = recvmmsg(fd_, rx.data(), BATCH, MSG_DONTWAIT, nullptr);
       if (n <= 0) {
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return;
+        // Only a socket that is gone ends the thread; anything else (an error the kernel queued,
+        // ENOMEM) is read out with the failed call and serving goes on.
+        if (n < 0 && (errno == EBADF || errno == ENOTSOCK || errno == EINVAL)) return;
         pollfd fds[2] = {{fd_, POLLIN, 0}, {wake_, POLLIN, 0}};
         poll(fds, 2, -1);
         continue;
