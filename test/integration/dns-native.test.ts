@@ -1,7 +1,7 @@
 // Owns the native UDP hot path against the JavaScript one it stands in for: the same queries
 // (valid, mutated, junk) sent to a native server and to a node:dgram server over one registry get
 // the same bytes back, rotation included; the table follows registry changes at once; close()
-// stops the threads and frees the port.
+// stops the threads and frees the port; IPv6 listening.
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
@@ -176,6 +176,34 @@ describe(
       const seen = after.hits + after.misses + after.dropped - (before.hits + before.misses + before.dropped);
       assert.ok(seen > 50_000, `datagrams seen: ${seen}`);
       assert.ok(after.dropped > before.dropped, 'junk dropped');
+    });
+
+    it('serves IPv6: a first question through JavaScript, the next from the table, both back to the asker', async () => {
+      const v6 = await DnsServer.start({ registry, host: '::1', port: 0, upstreams: [] });
+      onCleanup(() => v6.close(), { label: 'v6 server' });
+      assert.equal(v6.udpPath, 'native');
+      const s = createSocket('udp6');
+      await new Promise<void>((r) => s.bind(0, '::1', () => r()));
+      onCleanup(() => new Promise<void>((r) => s.close(() => r())), { label: 'v6 client' });
+      const six = record('v6b', 'sixer', 'g6b', '10.7.6.6');
+      registry.put(six.key, six.value);
+      for (const id of [1, 2]) {
+        const reply = await new Promise<Buffer>((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('no reply over IPv6')), 2000);
+          s.once('message', (m) => {
+            clearTimeout(t);
+            resolve(m);
+          });
+          s.send(dnsQuery('sixer', 1, { id }), v6.port, '::1');
+        });
+        assert.equal(reply.readUInt16BE(0), id);
+        assert.equal([...reply.subarray(reply.length - 4)].join('.'), '10.7.6.6');
+      }
+      assert.deepEqual(
+        [v6.udpStats()!.misses, v6.udpStats()!.hits],
+        [1, 1],
+        'the first through JavaScript, the second native',
+      );
     });
 
     it('close() stops the threads and frees the port', async () => {
