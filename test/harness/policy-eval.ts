@@ -10,6 +10,7 @@ import type {
   PolicyIntent,
   RuleIntent,
 } from '../../policy/compiler/intent.js';
+import { rule } from './intents.js';
 import { prng } from './prng.js';
 
 export interface Packet {
@@ -126,20 +127,14 @@ export function randomRule(
   const direction = rand() < 0.6 ? 'in' : 'out';
   const protocol = pick(PROTOS);
   const port = protocol === 6 || protocol === 17 || (protocol === 0 && rand() < 0.2) ? pick(PORTS) : 0;
-  const r: RuleIntent = {
+  const r: RuleIntent = rule({
     ruleId: id,
     direction,
     priority: pick([1, 1, 5, 10, 10, 50, 100]),
     action: rand() < 0.5 ? 'allow' : 'deny',
     protocol,
     port,
-    fromGroup: '',
-    toGroup: '',
-    fromNetwork: '',
-    toNetwork: '',
-    fromIp: '',
-    toIp: '',
-  };
+  });
   const peer = rand();
   const net = pick(nets);
   const base = net.subnet.split('/')[0]!.split('.').slice(0, 3).join('.');

@@ -22,28 +22,14 @@ import {
   policyFeature,
   slotOf,
 } from '../../policy/compiler/policy.js';
+import { rule as contivRule } from '../harness/intents.js';
 import { addressIn, randomRule, randomWorld } from '../harness/policy-eval.js';
 import { prng } from '../harness/prng.js';
 
 const HOST: HostFacts = { name: 'h1', endpointPorts: new Map(), tunnelPorts: new Map() };
 
-function rule(over: Partial<RuleIntent>): RuleIntent {
-  return {
-    ruleId: '1',
-    direction: 'in',
-    priority: 1,
-    action: 'allow',
-    protocol: 0,
-    port: 0,
-    fromGroup: '',
-    toGroup: '',
-    fromNetwork: '',
-    toNetwork: '',
-    fromIp: '',
-    toIp: '',
-    ...over,
-  };
-}
+/** A rule with Contiv's defaults; ruleId '1' unless given. */
+const rule = (over: Partial<RuleIntent>): RuleIntent => contivRule({ ruleId: '1', ...over });
 
 /** Policy p on web and app (so rules are conjunctions), and a db group policies can name as a peer. */
 function seed(rules: RuleIntent[], groupsWithPolicy = ['web', 'app']): Intent {
