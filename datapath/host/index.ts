@@ -7,6 +7,7 @@ export {
   configureInterface,
   createVethPair,
   deleteLink,
+  isMissingLink,
   linkExists,
   MAX_IFNAME,
   macFromIpv4,

@@ -95,8 +95,14 @@ interface LinkState {
   linkinfo?: { info_kind?: string };
 }
 
-function isMissing(err: unknown): boolean {
-  return err instanceof HostCommandError && /does not exist|Cannot find device/.test(err.stderr);
+/**
+ * The link is not there. "No such device" (ENODEV): it went away between ip's name lookup and its
+ * request, as a veth does when its peer's namespace is being deleted.
+ */
+export function isMissingLink(err: unknown): boolean {
+  return (
+    err instanceof HostCommandError && /does not exist|Cannot find device|No such device/.test(err.stderr)
+  );
 }
 
 async function getLink(netns: NetnsRef | undefined, name: string): Promise<LinkState | undefined> {
@@ -105,7 +111,7 @@ async function getLink(netns: NetnsRef | undefined, name: string): Promise<LinkS
     const [link] = JSON.parse(out) as LinkState[];
     return link;
   } catch (err) {
-    if (isMissing(err)) return undefined;
+    if (isMissingLink(err)) return undefined;
     throw err;
   }
 }
@@ -148,7 +154,7 @@ export async function deleteLink(name: string, netns?: NetnsRef): Promise<void> 
   try {
     await ip(netns, 'link', 'del', 'dev', name);
   } catch (err) {
-    if (!isMissing(err)) throw err;
+    if (!isMissingLink(err)) throw err;
   }
 }
 

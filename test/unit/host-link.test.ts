@@ -2,10 +2,11 @@
 // plugContainer/configureInterface refuse bad input before running any command.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ipNetnsArg, netnsPath } from '../../datapath/host/exec.js';
+import { HostCommandError, ipNetnsArg, netnsPath } from '../../datapath/host/exec.js';
 import {
   configureInterface,
   createVethPair,
+  isMissingLink,
   macFromIpv4,
   normalizeMac,
   parseCidr,
@@ -120,5 +121,23 @@ describe('bad input is refused before any command runs', () => {
     await assert.rejects(configureInterface({ ifName: 'eth0', addresses: ['10.0.0.1/40'] }), /exceeds 32/);
     await assert.rejects(configureInterface({ ifName: 'eth0', defaultGateway: 'gw' }), /default gateway/);
     await assert.rejects(createVethPair('same', 'same'), /two different names/);
+  });
+});
+
+describe('a link that is not there', () => {
+  const failed = (stderr: string) =>
+    new HostCommandError(['ip', 'link', 'show', 'dev', 'x'], 1, stderr, 'exit 1');
+  test("is told by ip's three messages, including a link gone between lookup and request (ENODEV)", () => {
+    assert.ok(isMissingLink(failed('Device "x" does not exist.\n')));
+    assert.ok(isMissingLink(failed('Cannot find device "x"\n')));
+    assert.ok(
+      isMissingLink(
+        failed('RTNETLINK answers: No such device\nCannot send link get request: No such device\n'),
+      ),
+    );
+  });
+  test('anything else is an error', () => {
+    assert.ok(!isMissingLink(failed('RTNETLINK answers: Operation not permitted\n')));
+    assert.ok(!isMissingLink(new Error('No such device')));
   });
 });
