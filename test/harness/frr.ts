@@ -55,8 +55,10 @@ export async function startTor(o: TorOptions): Promise<Tor> {
   await mkdir(runDir);
   await writeFile(join(dir, 'zebra.conf'), 'hostname tor\n');
   await writeFile(join(dir, 'bgpd.conf'), bgpdConf(o));
-  for (const p of [dir, runDir, join(dir, 'zebra.conf'), join(dir, 'bgpd.conf')])
-    await chown(p, 105, 110).catch(() => undefined);
+  // The package picks frr's ids at install time: they differ between machines.
+  const uid = Number((await run('id', ['-u', 'frr'])).trim());
+  const gid = Number((await run('id', ['-g', 'frr'])).trim());
+  for (const p of [dir, runDir, join(dir, 'zebra.conf'), join(dir, 'bgpd.conf')]) await chown(p, uid, gid);
   await chmod(dir, 0o755);
   const ns = ['netns', 'exec', o.netns];
   const pids: number[] = [];
