@@ -1,5 +1,6 @@
 // Owns netmaster's REST API: Contiv's /api/v1 config and inspect paths, /version, /info, and the openapi document.
 // It must never write an object without checking, in the same store transaction, what the object depends on.
+
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import {
@@ -49,6 +50,7 @@ import { type CachedKV, PrefixCache } from '../../state/cache.js';
 import { EtcdStore } from '../../state/etcd.js';
 import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
 import { type BatcherOptions, type BatchOutcome, TxnBatcher } from './batch.js';
+import { acceptContivBodies } from './body.js';
 import { EndpointError, endpointOper, nameSome, readEndpoints, registerEndpointRoutes } from './endpoints.js';
 import { forward, type Leadership } from './forward.js';
 import { backfillTenantIds, createWithTenantId, releaseTenantId } from './tenant-ids.js';
@@ -215,6 +217,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
+  acceptContivBodies(app);
 
   // Writes whose checks a concurrent write could invalidate without touching a key they compare
   // (checkDelete's "nobody uses it" vs a child create; checkSiblings' subnet overlap; global range

@@ -176,6 +176,33 @@ describe('netmaster REST', () => {
     assert.ok(JSON.parse(huge.body).Err);
   });
 
+  it("reads JSON sent with no Content-Type or as text/plain (Contiv's netctl sends none); other types get 415", async () => {
+    const send = (name: string, headers: Record<string, string>, payload: string) =>
+      x.app.inject({ method: 'POST', url: path('tenant', name), headers, payload });
+    const bare = await send('plain1', {}, JSON.stringify({ tenantName: 'plain1' }));
+    assert.equal(bare.statusCode, 200, bare.body);
+    const text = await send(
+      'plain2',
+      { 'content-type': 'text/plain; charset=utf-8' },
+      JSON.stringify({ tenantName: 'plain2' }),
+    );
+    assert.equal(text.statusCode, 200, text.body);
+    assert.equal((await call(x.app, 'GET', path('tenant', 'plain2'))).body.tenantName, 'plain2');
+    const bad = await send('plain3', {}, '{"tenantName": ');
+    assert.equal(bad.statusCode, 400);
+    assert.match(JSON.parse(bad.body).Err, /request body: invalid JSON/);
+    const form = await send(
+      'plain3',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      'tenantName=plain3',
+    );
+    assert.equal(form.statusCode, 415);
+    assert.match(JSON.parse(form.body).Err, /unsupported media type "application\/x-www-form-urlencoded"/);
+    assert.equal((await call(x.app, 'GET', path('tenant', 'plain3'))).status, 404);
+    for (const t of ['plain1', 'plain2'])
+      assert.equal((await call(x.app, 'DELETE', path('tenant', t))).status, 200);
+  });
+
   it('refuses deleting what is in use, naming the user; cascades a policy to its rules', async () => {
     const used = await call(x.app, 'DELETE', path('network'));
     assert.equal(used.status, 409);
