@@ -18,12 +18,18 @@ export interface NetmasterConfig {
   port: number;
   etcdEndpoints: string[];
   dataDir: string;
+  /** Contiv's cluster mode, shown by global inspect; netplugin --role netmaster passes its own. */
+  mode?: ClusterMode;
 }
+
+export const CLUSTER_MODES = ['docker', 'kubernetes', 'swarm-mode', 'test'] as const;
+export type ClusterMode = (typeof CLUSTER_MODES)[number];
 
 const USAGE = `Usage: netmaster [flags]
   --listen-url ADDR        where to serve REST (default ":9999") [$CONTIV_NETMASTER_LISTEN_URL]
   --etcd, --cluster-store  etcd endpoints, comma separated; none: embedded store [$CONTIV_NETMASTER_ETCD_ENDPOINTS]
   --data-dir DIR           embedded store directory (default /var/lib/contiv-ts)
+  --mode MODE              docker|kubernetes|swarm-mode|test (default docker) [$CONTIV_NETMASTER_MODE]
 `;
 
 /** ":9999", "host:9999" or "http://host:9999" → host and port (Contiv's listen-url forms). */
@@ -48,6 +54,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConf
   let listen = env.CONTIV_NETMASTER_LISTEN_URL || ':9999';
   let etcd = env.CONTIV_NETMASTER_ETCD_ENDPOINTS || '';
   let dataDir = '/var/lib/contiv-ts';
+  let mode = env.CONTIV_NETMASTER_MODE || 'docker';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     const eq = a.indexOf('=');
@@ -61,10 +68,14 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConf
     if (name === 'listen-url') listen = value();
     else if (name === 'etcd' || name === 'cluster-store') etcd = value();
     else if (name === 'data-dir') dataDir = value();
+    else if (name === 'mode') mode = value();
     else if (name === 'help' || name === 'h') return 'help';
     else throw new Error(`unknown flag ${a}`);
   }
-  return { ...parseListenUrl(listen), etcdEndpoints: endpoints(etcd), dataDir };
+  if (!(CLUSTER_MODES as readonly string[]).includes(mode)) {
+    throw new Error(`--mode "${mode}": must be one of ${CLUSTER_MODES.join(', ')}`);
+  }
+  return { ...parseListenUrl(listen), etcdEndpoints: endpoints(etcd), dataDir, mode: mode as ClusterMode };
 }
 
 /** A dead leader's lease runs out within this: a follower takes over in well under 5 s. */
@@ -113,6 +124,7 @@ export async function startNetmaster(
         ? cfg.etcdEndpoints.map((e) => (/^\w+:\/\//.test(e) ? e : `etcd://${e}`)).join(',')
         : `embedded:${cfg.dataDir}`,
     logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
+    ...(cfg.mode ? { clusterMode: cfg.mode } : {}),
   });
   // Netplugins write only their own host, BGP and Docker network records through it; everything
   // else is read-only.

@@ -374,7 +374,12 @@ async function main(): Promise<void> {
   const master =
     cfg.role === 'netmaster'
       ? await startNetmaster(
-          { ...parseListenUrl(cfg.listenUrl), etcdEndpoints: cfg.etcdEndpoints, dataDir: cfg.dataDir },
+          {
+            ...parseListenUrl(cfg.listenUrl),
+            etcdEndpoints: cfg.etcdEndpoints,
+            dataDir: cfg.dataDir,
+            mode: cfg.mode,
+          },
           logger.child({ role: 'netmaster' }),
           store,
         )

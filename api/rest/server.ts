@@ -1,7 +1,7 @@
 // Owns netmaster's REST API: Contiv's /api/v1 config and inspect paths, /version, /info, and the openapi document.
 // It must never write an object without checking, in the same store transaction, what the object depends on.
 
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import {
   AllocationError,
@@ -11,6 +11,7 @@ import {
   CallerConflictError,
   checkRangeChange,
   EPG_ID_RANGE,
+  formatRuns,
   IpamError,
   type NetworkTags,
   releaseAllAddresses,
@@ -34,7 +35,6 @@ import {
   checkParents,
   checkSiblings,
   checkUpdate,
-  keyOf,
   ModelError,
   OBJECT_TYPES,
   type ObjType,
@@ -52,8 +52,11 @@ import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
 import { type BatcherOptions, type BatchOutcome, TxnBatcher } from './batch.js';
 import { acceptContivBodies } from './body.js';
 import { EndpointError, endpointOper, nameSome, readEndpoints, registerEndpointRoutes } from './endpoints.js';
+import { sendError } from './error-form.js';
 import { forward, type Leadership } from './forward.js';
+import { memoLists } from './links.js';
 import { backfillTenantIds, createWithTenantId, releaseTenantId } from './tenant-ids.js';
+import { configView, shown } from './views.js';
 
 export const CONFIG_PREFIX = '/contiv.io/config/';
 export const VERSION = '0.1.0';
@@ -73,6 +76,8 @@ export interface ServerOptions {
   batch?: BatcherOptions;
   /** pino options, or false (the default) for no request log. */
   logger?: LoggerOptions | boolean;
+  /** Contiv's cluster mode (docker, kubernetes, swarm-mode), shown by global inspect (default docker). */
+  clusterMode?: string;
 }
 
 /** A refused request with its HTTP status; the message goes back as {"Err": ...}. */
@@ -205,9 +210,6 @@ class ReadSet {
     });
   }
 }
-
-/** What clients see: the stored config plus Contiv's "key" field. */
-const shown = (t: ObjType, o: PlainObject): PlainObject => ({ key: keyOf(t, o), ...o });
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const { store } = opts;
@@ -583,10 +585,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const endpoints = await eps((e) => `${e.tenant}:${e.network}` === key);
       const out: PlainObject = { numEndpoints: endpoints.length, endpoints };
       if (tags) {
-        // Contiv shows the local VLAN as pktTag and the VNI as extPktTag for VXLAN networks.
+        // Contiv shows the local VLAN as pktTag and the VNI as externalPktTag for VXLAN networks.
         out.pktTag = tags.localVlan ?? tags.pktTag;
-        out.extPktTag = tags.pktTag;
+        out.externalPktTag = tags.pktTag;
       }
+      out.networkTag = `${obj.networkName}.${obj.tenantName}`;
       try {
         const u = await addressUsage(
           store,
@@ -606,7 +609,26 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       return {
         numEndpoints: endpoints.length,
         endpoints,
-        ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag } : {}),
+        ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag, externalPktTag: tags.pktTag } : {}),
+        groupTag: `${obj.groupName}.${obj.tenantName}`,
+      };
+    }
+    if (t === 'global') {
+      // Contiv counts a network once per id it holds (its VLAN or its VNI; a VNI's local VLAN apart).
+      const inUse = async (kind: 'vlan' | 'vxlan') => {
+        const ids: number[] = [];
+        for (const kv of await store.list(tagPrefix(kind))) {
+          if (parseObj(kv)?.use === 'pktTag') ids.push(Number(kv.key.slice(tagPrefix(kind).length)));
+        }
+        return ids;
+      };
+      const vlans = await inUse('vlan');
+      const vxlans = await inUse('vxlan');
+      return {
+        clusterMode: opts.clusterMode ?? 'docker',
+        numNetworks: vlans.length + vxlans.length,
+        vlansInUse: formatRuns(vlans, String),
+        vxlansInUse: formatRuns(vxlans, String),
       };
     }
     if (t === 'Bgp') {
@@ -641,7 +663,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   }
   app.addHook('onReady', ensureDefaults);
 
-  const fail = (reply: FastifyReply, status: number, msg: string) => reply.code(status).send({ Err: msg });
+  const fail = sendError;
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
     if (err instanceof HttpError || err instanceof EndpointError) return fail(reply, err.status, err.message);
@@ -763,17 +785,18 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const t = typeOr404(req.params.plural);
     const obj = await getObj(t, req.params.key);
     if (!obj) throw new HttpError(404, `${t} ${req.params.key} not found`);
-    return { Config: shown(t, obj), Oper: await oper(t, req.params.key, obj) };
+    return { Config: await configView(t, obj, listObjs), Oper: await oper(t, req.params.key, obj) };
   });
   app.get<{ Params: { plural: string } }>('/api/v1/:plural/', async (req) => {
     const t = typeOr404(req.params.plural);
-    return (await listObjs(t)).map((o) => shown(t, o));
+    const lists = memoLists(listObjs);
+    return Promise.all((await lists(t)).map((o) => configView(t, o, lists)));
   });
   app.get<{ Params: { plural: string; key: string } }>('/api/v1/:plural/:key/', async (req) => {
     const t = typeOr404(req.params.plural);
     const obj = await getObj(t, req.params.key);
     if (!obj) throw new HttpError(404, `${t} ${req.params.key} not found`);
-    return shown(t, obj);
+    return configView(t, obj, listObjs);
   });
   const write = async (plural: string, key: string, body: unknown) => {
     const t = typeOr404(plural);

@@ -567,7 +567,7 @@ export function formatRuns<T extends number | bigint>(values: readonly T[], show
   return runs.join(', ');
 }
 
-/** A network's (or group's) address usage for inspect: allocated and available addresses as runs. */
+/** A network's (or group's) address usage for inspect: allocated (the gateway too) and available addresses as runs. */
 export async function addressUsage(
   store: Store,
   space: AddressSpace,
@@ -594,9 +594,10 @@ export async function addressUsage(
       gaps.push(b - 1n === from ? formatIP(f, from) : `${formatIP(f, from)}-${formatIP(f, b - 1n)}`);
     from = b + 1n;
   }
+  // Contiv lists the gateway among the allocated addresses but counts only the endpoints' ones.
   return {
     allocatedCount: taken.length,
-    allocated: formatRuns(taken, (v) => formatIP(f, v)),
+    allocated: formatRuns(blocked, (v) => formatIP(f, v)),
     available: gaps.join(', '),
   };
 }

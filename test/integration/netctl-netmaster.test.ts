@@ -101,10 +101,10 @@ function guideSession(storeName: string, storeArgs: () => Promise<string[]>): vo
 
       const inspect = JSON.parse(await ok('net', 'inspect', 'contiv-net')) as {
         Config: { networkName: string; pktTag: number };
-        Oper: { extPktTag: number; availableIPAddresses: string };
+        Oper: { externalPktTag: number; availableIPAddresses: string };
       };
       assert.equal(inspect.Config.networkName, 'contiv-net');
-      assert.equal(inspect.Oper.extPktTag, 1001);
+      assert.equal(inspect.Oper.externalPktTag, 1001);
       assert.equal(inspect.Oper.availableIPAddresses, '20.1.1.1-20.1.1.253');
     });
 
@@ -207,23 +207,26 @@ guideSession('etcd', async () => {
 after(runCleanups);
 
 describe('netmaster flags', () => {
-  it('reads --listen-url, --etcd/--cluster-store and --data-dir over the CONTIV_* env and the defaults', () => {
+  it('reads --listen-url, --etcd/--cluster-store, --data-dir and --mode over the CONTIV_* env and the defaults', () => {
     assert.deepEqual(parseArgs([], {}), {
       host: '0.0.0.0',
       port: 9999,
       etcdEndpoints: [],
       dataDir: '/var/lib/contiv-ts',
+      mode: 'docker',
     });
     assert.deepEqual(
       parseArgs([], {
         CONTIV_NETMASTER_LISTEN_URL: '10.0.0.1:9998',
         CONTIV_NETMASTER_ETCD_ENDPOINTS: 'http://a:2379,http://b:2379',
+        CONTIV_NETMASTER_MODE: 'kubernetes',
       }),
       {
         host: '10.0.0.1',
         port: 9998,
         etcdEndpoints: ['http://a:2379', 'http://b:2379'],
         dataDir: '/var/lib/contiv-ts',
+        mode: 'kubernetes',
       },
     );
     assert.deepEqual(
@@ -233,7 +236,12 @@ describe('netmaster flags', () => {
           CONTIV_NETMASTER_LISTEN_URL: ':1',
         },
       ),
-      { host: '127.0.0.1', port: 1234, etcdEndpoints: ['http://e:2379'], dataDir: '/d' },
+      { host: '127.0.0.1', port: 1234, etcdEndpoints: ['http://e:2379'], dataDir: '/d', mode: 'docker' },
+    );
+    assert.equal((parseArgs(['--mode', 'swarm-mode'], {}) as { mode: string }).mode, 'swarm-mode');
+    assert.throws(
+      () => parseArgs(['--mode', 'mesos'], {}),
+      /--mode "mesos": must be one of docker, kubernetes/,
     );
     assert.equal(parseArgs(['--help'], {}), 'help');
     assert.throws(() => parseArgs(['--bogus'], {}), /unknown flag --bogus/);

@@ -114,7 +114,7 @@ describe('netmaster REST', () => {
   it('inspects a network with its tags and addresses, and a group with its pkt tag', async () => {
     const i = await call(x.app, 'GET', '/api/v1/inspect/networks/default:contiv-net/');
     const oper = i.body.Oper as PlainObject;
-    assert.equal(oper.extPktTag, 1001);
+    assert.equal(oper.externalPktTag, 1001);
     assert.equal(typeof oper.pktTag, 'number');
     assert.equal(oper.allocatedAddressesCount, 0);
     assert.equal(oper.availableIPAddresses, '20.1.1.1-20.1.1.253');

@@ -321,14 +321,14 @@ export function ipamStoreSuite(name: string, makeStore: () => Promise<Store>): v
       assert.equal(await allocAddress(store, space, { owner: 'c' }), '2001:db8::2');
       await store.close();
     });
-    it('address usage for inspect: allocated and available runs, gateway excluded', async () => {
+    it('address usage for inspect: allocated (with the gateway) and available runs, the count without it', async () => {
       const store = await makeStore();
       const space = addressSpace('default:u', '10.1.1.0/24', '10.1.1.1');
       for (const o of ['a', 'b', 'c', 'd']) await allocAddress(store, space, { owner: o });
       await releaseAddress(store, 'default:u', '10.1.1.3');
       assert.deepEqual(await addressUsage(store, space), {
         allocatedCount: 3,
-        allocated: '10.1.1.2, 10.1.1.4-10.1.1.5',
+        allocated: '10.1.1.1-10.1.1.2, 10.1.1.4-10.1.1.5',
         available: '10.1.1.3, 10.1.1.6-10.1.1.254',
       });
       const pooled = addressSpace('default:u', '10.1.1.0/24', '10.1.1.1', '10.1.1.4-10.1.1.8');
