@@ -587,7 +587,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (tags) {
         // Contiv shows the local VLAN as pktTag and the VNI as externalPktTag for VXLAN networks.
         out.pktTag = tags.localVlan ?? tags.pktTag;
-        out.externalPktTag = tags.pktTag;
+        if (tags.encap === 'vxlan') out.externalPktTag = tags.pktTag;
       }
       out.networkTag = `${obj.networkName}.${obj.tenantName}`;
       try {
@@ -606,12 +606,31 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (t === 'endpointGroup') {
       const tags = await getTags(`${obj.tenantName}:${obj.networkName}`);
       const endpoints = await eps((e) => e.tenant === obj.tenantName && e.endpointGroup === obj.groupName);
-      return {
-        numEndpoints: endpoints.length,
-        endpoints,
-        ...(tags ? { pktTag: tags.localVlan ?? tags.pktTag, externalPktTag: tags.pktTag } : {}),
-        groupTag: `${obj.groupName}.${obj.tenantName}`,
-      };
+      const out: PlainObject = { numEndpoints: endpoints.length, endpoints };
+      if (tags) {
+        out.pktTag = tags.localVlan ?? tags.pktTag;
+        if (tags.encap === 'vxlan') out.externalPktTag = tags.pktTag;
+      }
+      out.groupTag = `${obj.groupName}.${obj.tenantName}`;
+      const net =
+        typeof obj.ipPool === 'string'
+          ? await getObj('network', `${obj.tenantName}:${obj.networkName}`)
+          : undefined;
+      if (net && typeof obj.ipPool === 'string') {
+        // A group with its own pool shows that pool's usage, as Contiv did.
+        try {
+          const gw = typeof net.gateway === 'string' ? net.gateway : undefined;
+          const u = await addressUsage(
+            store,
+            addressSpace(`${obj.tenantName}:${obj.networkName}`, String(net.subnet), gw, obj.ipPool),
+          );
+          out.allocatedIPAddresses = u.allocated;
+          out.availableIPAddresses = u.available;
+        } catch {
+          // An unparsable stored pool leaves the address fields out rather than failing inspect.
+        }
+      }
+      return out;
     }
     if (t === 'global') {
       // Contiv counts a network once per id it holds (its VLAN or its VNI; a VNI's local VLAN apart).

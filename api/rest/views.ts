@@ -1,6 +1,6 @@
 // Owns the config view of an object as Contiv's netmaster showed it: the stored fields, its key,
-// its links and link-sets, and what Contiv wrote into the object at create time (a rule that names
-// a network shows that network's subnet as its address), derived here at read time instead.
+// its links and link-sets, and what Contiv wrote into the object as it used it (a rule that names a
+// network shows that network's subnet as its address once applied), derived here at read time.
 import type { ObjType } from '../../policy/model/schema.js';
 import { keyOf, type PlainObject } from '../../policy/model/validate.js';
 import { type ListObjects, linkView } from './links.js';
@@ -8,8 +8,14 @@ import { type ListObjects, linkView } from './links.js';
 /** What clients see of a write: the stored config plus Contiv's "key" field. */
 export const shown = (t: ObjType, o: PlainObject): PlainObject => ({ key: keyOf(t, o), ...o });
 
+/** Contiv filled these in when it compiled the rule for a group, so only once its policy is applied. */
 async function ruleAddresses(rule: PlainObject, list: ListObjects): Promise<PlainObject> {
   const out: PlainObject = {};
+  const applied = (await list('endpointGroup')).some(
+    (g) =>
+      g.tenantName === rule.tenantName && Array.isArray(g.policies) && g.policies.includes(rule.policyName),
+  );
+  if (!applied) return out;
   for (const [net, ip] of [
     ['fromNetwork', 'fromIpAddress'],
     ['toNetwork', 'toIpAddress'],
