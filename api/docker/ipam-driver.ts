@@ -133,8 +133,12 @@ export class IpamDriver {
         );
       return { Address: withPrefix(t, t.gateway), Data: {} };
     }
-    // A network without a gateway still gets one address for Docker's gateway: allocated like any
-    // other, so no container is ever given it, and returned when Docker removes the network.
+    // A network without a gateway gives Docker the subnet's own address as a stand-in, as Contiv did:
+    // no host address is spent on it, so the first container gets the first address.
+    if (req.Options?.[REQUEST_ADDRESS_TYPE] === GATEWAY_REQUEST && asked === undefined) {
+      const s = parseSubnet(t.subnet);
+      return { Address: `${s.cidr.split('/')[0]}/${s.prefixLen}`, Data: {} };
+    }
     const ip = await this.opts.netmaster.allocAddress({
       tenant: t.tenant,
       network: t.network,
@@ -181,7 +185,8 @@ export class IpamDriver {
       throw err;
     }
     if (!t) return {};
-    if (address === t.gateway) return {};
+    // Neither the gateway nor the stand-in for a missing one was allocated.
+    if (address === t.gateway || address === parseSubnet(t.subnet).cidr.split('/')[0]) return {};
     if (this.opts.freed?.take(t.tenant, t.network, address)) return {};
     await this.opts.netmaster.releaseAddress({ tenant: t.tenant, network: t.network, address });
     return {};

@@ -444,9 +444,9 @@ export class NetworkDriver {
     );
     return {
       InterfaceName: { SrcName: peer, DstPrefix: 'eth' },
-      ...(t.gateway ? { Gateway: t.gateway } : {}),
-      // Docker would otherwise add its own docker_gwbridge network for a container without a gateway.
-      DisableGatewayService: true,
+      // Without a gateway, Docker's gateway service (docker_gwbridge) gives the container its default
+      // route out and its resolver a way to forward, as it did for Contiv's containers.
+      ...(t.gateway ? { Gateway: t.gateway, DisableGatewayService: true } : {}),
     };
   }
 

@@ -10,6 +10,7 @@
 
 import type { Logger } from 'pino';
 import { parseSubnet } from '../../policy/ipam/addr.js';
+import { type TagKind, tagPrefix } from '../../policy/ipam/allocator.js';
 import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store, Watcher } from '../../state/store.js';
@@ -54,6 +55,24 @@ function parse<T>(value: string): T | undefined {
   }
 }
 
+export interface NetworkTag {
+  encap: TagKind;
+  pktTag: number;
+}
+
+/** The networks' allocated VLAN or VNI, from the allocator's records (netmaster writes them with the network). */
+async function readTags(store: Store): Promise<Map<string, NetworkTag>> {
+  const out = new Map<string, NetworkTag>();
+  for (const encap of ['vlan', 'vxlan'] as const) {
+    for (const kv of await store.list(tagPrefix(encap))) {
+      const v = parse<{ owner?: string; use?: string }>(kv.value);
+      if (v?.use !== 'pktTag' || typeof v.owner !== 'string') continue;
+      out.set(v.owner, { encap, pktTag: Number(kv.key.slice(tagPrefix(encap).length)) });
+    }
+  }
+  return out;
+}
+
 /** The Docker networks the store's intent asks for, by name. */
 export function desiredNetworks(
   networks: readonly NetworkConfig[],
@@ -63,12 +82,19 @@ export function desiredNetworks(
   scope?: 'local' | 'swarm',
   /** "tenant:network" of Contiv networks made for a Docker network: that one exists already. */
   dockerMade: ReadonlySet<string> = new Set(),
+  /** Each network's allocated tag by "tenant:network", shown in the Docker network's options. */
+  tags: ReadonlyMap<string, NetworkTag> = new Map(),
 ): Map<string, NetworkSpec> {
   const out = new Map<string, NetworkSpec>();
   const byKey = new Map<string, NetworkConfig>();
   const spec = (n: NetworkConfig, group?: string): NetworkSpec => {
     const opts: Record<string, string> = { [OPT_TENANT]: n.tenantName, [OPT_NETWORK]: n.networkName };
     if (group) opts[OPT_GROUP] = group;
+    const ipamOptions = { ...opts };
+    // What Contiv showed in `docker network inspect`: the encapsulation and the allocated tag.
+    const tag = tags.get(`${n.tenantName}:${n.networkName}`);
+    opts.encap = tag?.encap ?? n.encap ?? 'vxlan';
+    if (tag) opts['pkt-tag'] = String(tag.pktTag);
     return {
       name: dockerNetworkName(n.tenantName, n.networkName, group),
       driver: pluginName,
@@ -76,7 +102,7 @@ export function desiredNetworks(
       subnet: parseSubnet(n.subnet ?? '').cidr,
       ...(n.gateway ? { gateway: n.gateway } : {}),
       options: opts,
-      ipamOptions: { ...opts },
+      ipamOptions,
       labels: { [MANAGED_LABEL]: owner },
       attachable: true,
       ...(scope ? { scope } : {}),
@@ -221,7 +247,15 @@ export class DockerNetworkSync {
     const made = new Set(
       (await store.list(DOCKERNET_PREFIX)).map((kv) => kv.key.slice(DOCKERNET_PREFIX.length)),
     );
-    const desired = desiredNetworks(networks, groups, pluginName, this.owner, this.opts.scope, made);
+    const desired = desiredNetworks(
+      networks,
+      groups,
+      pluginName,
+      this.owner,
+      this.opts.scope,
+      made,
+      await readTags(store),
+    );
     if (this.opts.scope === 'swarm')
       for (const name of [...desired.keys()]) {
         if (SWARM_NAME.test(name)) continue;

@@ -340,6 +340,44 @@ describe('Docker on a whole Contiv host (netmaster, agent, plugin, dockerd)', { 
     }
   });
 
+  test("a network without a gateway, as the tutorial: .1 first, Contiv's options, a way out through Docker", async () => {
+    await s.rest('POST', '/api/v1/networks/default:nogw/', { encap: 'vxlan', subnet: '10.1.9.0/24' });
+    const deadline = Date.now() + 10_000;
+    while (!(await s.engine.inspectNetwork('nogw'))) {
+      assert.ok(Date.now() < deadline, 'nogw did not appear');
+      await sleep(50);
+    }
+    const inspect = JSON.parse(await s.dockerd.docker(['network', 'inspect', 'nogw'])) as {
+      Options: Record<string, string>;
+    }[];
+    const oper = JSON.parse((await s.api.inject({ url: '/api/v1/inspect/networks/default:nogw/' })).body)
+      .Oper as {
+      externalPktTag: number;
+    };
+    assert.ok(oper.externalPktTag > 0);
+    assert.deepEqual(inspect[0]?.Options, {
+      encap: 'vxlan',
+      'pkt-tag': String(oper.externalPktTag),
+      tenant: 'default',
+      network: 'nogw',
+    });
+    const c = `${s.pluginName}-nogw`;
+    try {
+      await s.dockerd.docker(['run', '-d', '--name', c, '--net', 'nogw', 'bbox', 'sleep', '120']);
+      const addr = await s.dockerd.docker(['exec', c, 'ip', 'addr', 'show', 'eth0']);
+      assert.match(addr, /inet 10\.1\.9\.1\/24/);
+      assert.match(addr, /link\/ether 02:02:0a:01:09:01/);
+      // Docker's gateway service gives the container its default route, off our network.
+      const routes = await s.dockerd.docker(['exec', c, 'ip', 'route']);
+      assert.match(routes, /^default via \S+ dev eth1/m);
+      assert.match(routes, /10\.1\.9\.0\/24 dev eth0/);
+    } finally {
+      await s.dockerd.docker(['rm', '-f', c]).catch(() => undefined);
+    }
+    await assertClean();
+    await s.rest('DELETE', '/api/v1/networks/default:nogw/');
+  });
+
   test('deleting the group in netmaster removes its Docker network', async () => {
     await s.rest('DELETE', '/api/v1/endpointGroups/default:web/');
     const deadline = Date.now() + 10_000;

@@ -26,7 +26,8 @@ describe('desiredNetworks', () => {
       { tenantName: 'default', groupName: 'orphan', networkName: 'gone' },
       { tenantName: 'default', groupName: 'six', networkName: 'v6only' },
     ];
-    const d = desiredNetworks(nets, groups, 'np', 'contiv');
+    const tags = new Map([['default:contiv-net', { encap: 'vxlan' as const, pktTag: 7 }]]);
+    const d = desiredNetworks(nets, groups, 'np', 'contiv', undefined, new Set(), tags);
     assert.deepEqual([...d.keys()].sort(), ['contiv-net', 'contiv-net/blue', 'web.contiv-net']);
     assert.deepEqual(d.get('web.contiv-net'), {
       name: 'web.contiv-net',
@@ -34,12 +35,17 @@ describe('desiredNetworks', () => {
       ipamDriver: 'np',
       subnet: '10.1.1.0/24',
       gateway: '10.1.1.1',
-      options: { tenant: 'default', network: 'contiv-net', group: 'web' },
+      options: { tenant: 'default', network: 'contiv-net', group: 'web', encap: 'vxlan', 'pkt-tag': '7' },
       ipamOptions: { tenant: 'default', network: 'contiv-net', group: 'web' },
       labels: { [MANAGED_LABEL]: 'contiv' },
       attachable: true,
     });
     assert.equal(d.get('contiv-net/blue')?.gateway, undefined);
+    assert.deepEqual(d.get('contiv-net/blue')?.options, {
+      tenant: 'blue',
+      network: 'contiv-net',
+      encap: 'vxlan',
+    });
     assert.equal(desiredNetworks(nets, [], 'np', 'contiv', 'swarm').get('contiv-net')?.scope, 'swarm');
   });
 });

@@ -157,18 +157,19 @@ describe('IpamDriver', () => {
     assert.deepEqual(netmaster.allocated(), []);
   });
 
-  test('a network without a gateway lends Docker an allocated address, returned with the network', async () => {
+  test("a network without a gateway gives Docker the subnet's own address, so containers start at .1", async () => {
     const { ipam, netmaster } = setup();
     const PoolID = poolIdOf({ tenant: 'default', network: 'nogw', group: '' });
     const gw = await ipam.requestAddress({
       PoolID,
       Options: { RequestAddressType: 'com.docker.network.gateway' },
     });
-    assert.equal(gw.Address, '10.2.0.1/24');
-    assert.equal((await ipam.requestAddress({ PoolID })).Address, '10.2.0.2/24');
-    assert.deepEqual(netmaster.allocated(), ['default:nogw/10.2.0.1', 'default:nogw/10.2.0.2']);
+    assert.equal(gw.Address, '10.2.0.0/24');
+    assert.equal((await ipam.requestAddress({ PoolID })).Address, '10.2.0.1/24');
+    assert.deepEqual(netmaster.allocated(), ['default:nogw/10.2.0.1']);
+    await ipam.releaseAddress({ PoolID, Address: '10.2.0.0' });
+    assert.deepEqual(netmaster.allocated(), ['default:nogw/10.2.0.1']);
     await ipam.releaseAddress({ PoolID, Address: '10.2.0.1' });
-    await ipam.releaseAddress({ PoolID, Address: '10.2.0.2' });
     assert.deepEqual(netmaster.allocated(), []);
   });
 
