@@ -78,11 +78,11 @@ show() { # service, network
   for id in $ids; do echo "  $1 task ${id:0:12}: $(ip_of "$id" "$2")"; done
   for id in $(echo "$ids" | tail -n +2); do
     ip=$(ip_of "$id" "$2")
-    if docker exec "$first" ping -c1 -W2 "$ip" >/dev/null 2>&1; then echo "  ${first:0:12} → $ip: reached"; else echo "  ${first:0:12} → $ip: NOT reached"; fi
+    if docker exec "$first" ping -c1 -W2 "$ip" >/dev/null 2>&1; then echo "  ${first:0:12} → $ip: reached"; else echo "  ${first:0:12} → $ip: NOT reached"; exit 1; fi
   done
   docker exec "$first" nslookup "tasks.$1" 2>/dev/null | grep -A1 '^Name' | sed 's/^/  /' || true
 }
-step() { echo "\$ netctl $*"; $NETCTL "$@" 2>&1 | sed 's/^/  /' || true; }
+step() { echo "\$ netctl $*"; $NETCTL "$@" 2>&1 | sed 's/^/  /'; }
 
 # ---- 5.2: Contiv policy, the Docker network mapped to group1 by its tag
 echo "== the seed's swarm workflow with Contiv policy (contiv-tag)"

@@ -47,7 +47,8 @@ $NETCTL version >/dev/null || { echo "netmaster did not start; see $S/netplugin.
 echo "== netmaster $NETMASTER, netplugin log $S/netplugin.log"
 
 # ---- the seed's intent (existing objects are left as they are)
-step() { echo "\$ netctl $*"; $NETCTL "$@" 2>&1 | sed 's/^/  /' || true; }
+# A step that fails ends the demo with its error (set -e and pipefail see netctl's status).
+step() { echo "\$ netctl $*"; $NETCTL "$@" 2>&1 | sed 's/^/  /'; }
 $NETCTL net inspect contiv-net >/dev/null 2>&1 || step net create contiv-net --subnet=20.1.1.0/24 --gateway=20.1.1.254 --pkt-tag=1001
 $NETCTL policy inspect prod_web >/dev/null 2>&1 || {
   step policy create prod_web
@@ -57,6 +58,7 @@ $NETCTL policy inspect prod_web >/dev/null 2>&1 || {
 $NETCTL group inspect web >/dev/null 2>&1 || step group create contiv-net web -policy=prod_web
 $NETCTL net ls
 for _ in $(seq 50); do docker network inspect web.contiv-net >/dev/null 2>&1 && break; sleep 0.2; done
+docker network inspect web.contiv-net >/dev/null || { echo "Docker network web.contiv-net did not appear; see $S/netplugin.log"; exit 1; }
 
 # ---- two containers in web
 for c in web1 web2; do
@@ -71,11 +73,17 @@ echo "== web1 $W1, web2 $W2"
 docker exec -d web1 nc -ll -p 80 -e cat
 docker exec -d web1 nc -ll -p 22 -e cat
 sleep 0.5
-check() { if "${@:2}" >/dev/null 2>&1; then echo "  $1: passes"; else echo "  $1: blocked"; fi; }
+# check WHAT EXPECTED COMMAND...: says what happened, and ends the demo when the policy did otherwise.
+check() {
+  local got=blocked
+  if "${@:3}" >/dev/null 2>&1; then got=passes; fi
+  echo "  $1: $got"
+  [ "$got" = "$2" ] || { echo "expected $1 to be $2; see $S/netplugin.log"; exit 1; }
+}
 echo "== traffic"
-check "web2 → web1 ping" docker exec web2 ping -c 2 -W 2 "$W1"
-check "web2 → web1 tcp/80 (rule 2 allows)" docker exec web2 nc -w 2 "$W1" 80 </dev/null
-check "web2 → web1 tcp/22 (rule 1 denies)" docker exec web2 nc -w 2 "$W1" 22 </dev/null
+check "web2 → web1 ping" passes docker exec web2 ping -c 2 -W 2 "$W1"
+check "web2 → web1 tcp/80 (rule 2 allows)" passes docker exec web2 nc -w 2 "$W1" 80 </dev/null
+check "web2 → web1 tcp/22 (rule 1 denies)" blocked docker exec web2 nc -w 2 "$W1" 22 </dev/null
 
 cat <<EOF
 
