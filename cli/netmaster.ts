@@ -3,7 +3,7 @@
 // It must never fall back from a configured etcd to the embedded store, nor leave the store open on exit.
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { Leadership } from '../api/rest/forward.js';
 import { buildServer } from '../api/rest/server.js';
 import { registerStoreProxy } from '../api/rest/store-proxy.js';
@@ -12,25 +12,104 @@ import { openStore } from '../state/index.js';
 import { type Election, elect } from '../state/leader.js';
 import type { Store } from '../state/store.js';
 import { onTermination, runAsProgram } from './daemon.js';
+import { type FlagSpec, parseFlags, usage } from './flags.js';
+import { LOG_LEVELS, type LogLevel, makeLogger, parseSyslogUrl } from './log.js';
+
+export const CLUSTER_MODES = ['docker', 'kubernetes', 'swarm-mode', 'test'] as const;
+export type ClusterMode = (typeof CLUSTER_MODES)[number];
 
 export interface NetmasterConfig {
   host: string;
   port: number;
   etcdEndpoints: string[];
   dataDir: string;
-  /** Contiv's cluster mode, shown by global inspect; netplugin --role netmaster passes its own. */
+  /** Contiv's cluster mode, shown by global inspect and /info; netplugin --role netmaster passes its own. */
   mode?: ClusterMode;
+  /** The global forwarding mode and infra type this netmaster sets where no network holds them back. */
+  fwdMode?: 'bridge' | 'routing';
+  infra?: 'aci' | 'default';
+  /** vlan or vxlan, shown by /info (contiv-ts runs either encapsulation in every mode). */
+  netMode?: 'vlan' | 'vxlan';
+  /** The address other netmasters forward writes to (default: the listen address). */
+  controlUrl?: string;
+  pluginName?: string;
+  log?: { level: LogLevel; json: boolean; syslogUrl?: string };
 }
 
-export const CLUSTER_MODES = ['docker', 'kubernetes', 'swarm-mode', 'test'] as const;
-export type ClusterMode = (typeof CLUSTER_MODES)[number];
+/** Contiv's netmaster flags and CONTIV_NETMASTER_* variables, and ours (--data-dir). */
+const FLAGS = {
+  etcd: {
+    names: ['etcd-endpoints', 'etcd', 'cluster-store'],
+    env: 'CONTIV_NETMASTER_ETCD_ENDPOINTS',
+    help: 'etcd endpoints, comma separated; none: the embedded store',
+  },
+  consul: {
+    names: ['consul-endpoints', 'consul'],
+    env: 'CONTIV_NETMASTER_CONSUL_ENDPOINTS',
+    help: 'not supported (etcd or the embedded store)',
+  },
+  listen: {
+    names: ['listen-url', 'external-address'],
+    env: 'CONTIV_NETMASTER_EXTERNAL_ADDRESS',
+    default: ':9999',
+    help: 'where to serve REST',
+  },
+  control: {
+    names: ['control-url', 'internal-address'],
+    env: 'CONTIV_NETMASTER_INTERNAL_ADDRESS',
+    help: 'the address other netmasters forward writes to (default: the listen address)',
+  },
+  dataDir: { names: ['data-dir'], default: '/var/lib/contiv-ts', help: 'embedded store directory' },
+  mode: {
+    names: ['mode', 'plugin-mode', 'cluster-mode'],
+    env: 'CONTIV_NETMASTER_MODE',
+    default: 'docker',
+    help: CLUSTER_MODES.join('|'),
+  },
+  fwdMode: {
+    names: ['fwdmode', 'forward-mode'],
+    env: 'CONTIV_NETMASTER_FORWARD_MODE',
+    help: 'bridge|routing: the global forwarding mode',
+  },
+  netMode: { names: ['netmode', 'network-mode'], env: 'CONTIV_NETMASTER_NET_MODE', help: 'vlan|vxlan' },
+  infra: {
+    names: ['infra', 'infra-type'],
+    env: 'CONTIV_NETMASTER_INFRA',
+    help: 'aci|default: the global infra type',
+  },
+  pluginName: {
+    names: ['name', 'plugin-name'],
+    env: 'CONTIV_NETMASTER_PLUGIN_NAME',
+    default: 'netplugin',
+    help: 'the Docker plugin name, shown by /info',
+  },
+  logLevel: {
+    names: ['log-level'],
+    env: 'CONTIV_NETMASTER_LOG_LEVEL',
+    default: 'INFO',
+    help: 'DEBUG|INFO|WARN|ERROR',
+  },
+  jsonLog: {
+    names: ['use-json-log', 'json-log'],
+    env: 'CONTIV_NETMASTER_USE_JSON_LOG',
+    boolean: true,
+    help: 'log JSON lines (default: text)',
+  },
+  syslog: {
+    names: ['use-syslog', 'syslog'],
+    env: 'CONTIV_NETMASTER_USE_SYSLOG',
+    boolean: true,
+    help: 'log to syslog too',
+  },
+  syslogUrl: {
+    names: ['syslog-url'],
+    env: 'CONTIV_NETMASTER_SYSLOG_URL',
+    default: 'udp://127.0.0.1:514',
+    help: 'udp://host:port or tcp://host:port',
+  },
+} as const satisfies Record<string, FlagSpec>;
 
-const USAGE = `Usage: netmaster [flags]
-  --listen-url ADDR        where to serve REST (default ":9999") [$CONTIV_NETMASTER_LISTEN_URL]
-  --etcd, --cluster-store  etcd endpoints, comma separated; none: embedded store [$CONTIV_NETMASTER_ETCD_ENDPOINTS]
-  --data-dir DIR           embedded store directory (default /var/lib/contiv-ts)
-  --mode MODE              docker|kubernetes|swarm-mode|test (default docker) [$CONTIV_NETMASTER_MODE]
-`;
+const USAGE = usage('Usage: netmaster [flags]', FLAGS);
 
 /** ":9999", "host:9999" or "http://host:9999" → host and port (Contiv's listen-url forms). */
 export function parseListenUrl(url: string): { host: string; port: number } {
@@ -49,33 +128,80 @@ const endpoints = (v: string) =>
     .map((s) => s.trim().replace(/^etcd:\/\//, 'http://'))
     .filter(Boolean);
 
+function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v))
+    throw new Error(`--${flag} "${v}": must be one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
 /** The configuration from flags over env over defaults, or 'help'. Throws on an unknown or bad flag. */
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConfig | 'help' {
-  let listen = env.CONTIV_NETMASTER_LISTEN_URL || ':9999';
-  let etcd = env.CONTIV_NETMASTER_ETCD_ENDPOINTS || '';
-  let dataDir = '/var/lib/contiv-ts';
-  let mode = env.CONTIV_NETMASTER_MODE || 'docker';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    const eq = a.indexOf('=');
-    const name = (eq >= 0 ? a.slice(0, eq) : a).replace(/^--?/, '');
-    const value = () => {
-      if (eq >= 0) return a.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`flag ${a} needs a value`);
-      return v;
-    };
-    if (name === 'listen-url') listen = value();
-    else if (name === 'etcd' || name === 'cluster-store') etcd = value();
-    else if (name === 'data-dir') dataDir = value();
-    else if (name === 'mode') mode = value();
-    else if (name === 'help' || name === 'h') return 'help';
-    else throw new Error(`unknown flag ${a}`);
+  // CONTIV_NETMASTER_LISTEN_URL is the name netplugin --role netmaster reads too.
+  const external = env.CONTIV_NETMASTER_EXTERNAL_ADDRESS || env.CONTIV_NETMASTER_LISTEN_URL;
+  const f = parseFlags(
+    argv,
+    { ...env, ...(external ? { CONTIV_NETMASTER_EXTERNAL_ADDRESS: external } : {}) },
+    FLAGS,
+  );
+  if (f.help) return 'help';
+  if (f.consul)
+    throw new Error(
+      '--consul-endpoints: consul is not supported; use --etcd-endpoints or the embedded store',
+    );
+  const cfg: NetmasterConfig = {
+    ...parseListenUrl(f.listen),
+    etcdEndpoints: endpoints(f.etcd),
+    dataDir: f.dataDir,
+    mode: oneOf('mode', f.mode, CLUSTER_MODES),
+  };
+  if (f.fwdMode) cfg.fwdMode = oneOf('fwdmode', f.fwdMode, ['bridge', 'routing'] as const);
+  if (f.netMode) cfg.netMode = oneOf('netmode', f.netMode, ['vlan', 'vxlan'] as const);
+  if (f.infra) cfg.infra = oneOf('infra', f.infra, ['aci', 'default'] as const);
+  if (f.control) {
+    const c = parseListenUrl(f.control);
+    cfg.controlUrl = `http://${c.host === '0.0.0.0' ? hostname() : c.host}:${c.port}`;
   }
-  if (!(CLUSTER_MODES as readonly string[]).includes(mode)) {
-    throw new Error(`--mode "${mode}": must be one of ${CLUSTER_MODES.join(', ')}`);
+  if (f.pluginName !== 'netplugin') cfg.pluginName = f.pluginName;
+  const level = oneOf('log-level', f.logLevel.toLowerCase(), LOG_LEVELS);
+  const syslogUrl = f.syslog ? f.syslogUrl : undefined;
+  if (syslogUrl) parseSyslogUrl(syslogUrl);
+  if (level !== 'info' || f.jsonLog || syslogUrl) {
+    cfg.log = { level, json: f.jsonLog === 'true', ...(syslogUrl ? { syslogUrl } : {}) };
   }
-  return { ...parseListenUrl(listen), etcdEndpoints: endpoints(etcd), dataDir, mode: mode as ClusterMode };
+  return cfg;
+}
+
+/**
+ * Contiv's netmaster wrote its --fwdmode and --infra into the global settings at start. They go
+ * through the REST API's own checks (a forwarding mode cannot change under existing networks); a
+ * refusal names both values.
+ */
+async function applyGlobalFlags(app: FastifyInstance, cfg: NetmasterConfig): Promise<void> {
+  const want: Record<string, string> = {};
+  if (cfg.fwdMode) want.fwdMode = cfg.fwdMode;
+  if (cfg.infra) want.networkInfraType = cfg.infra;
+  if (Object.keys(want).length === 0) return;
+  const got = JSON.parse((await app.inject({ url: '/api/v1/globals/global/' })).body) as Record<
+    string,
+    unknown
+  >;
+  const changed = Object.entries(want).filter(
+    ([k, v]) => (got[k] ?? (k === 'fwdMode' ? 'bridge' : 'default')) !== v,
+  );
+  if (changed.length === 0) return;
+  const { key: _key, ...current } = got;
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/globals/global/',
+    headers: { 'content-type': 'application/json' },
+    payload: { ...current, ...want },
+  });
+  if (res.statusCode !== 200) {
+    const flags = changed.map(
+      ([k, v]) => `${k === 'fwdMode' ? '--fwdmode' : '--infra'} ${v} (global ${k} is ${got[k] ?? 'unset'})`,
+    );
+    throw new Error(`${flags.join(', ')}: ${(JSON.parse(res.body) as { Err?: string }).Err ?? res.body}`);
+  }
 }
 
 /** A dead leader's lease runs out within this: a follower takes over in well under 5 s. */
@@ -123,8 +249,10 @@ export async function startNetmaster(
       cfg.etcdEndpoints.length > 0
         ? cfg.etcdEndpoints.map((e) => (/^\w+:\/\//.test(e) ? e : `etcd://${e}`)).join(',')
         : `embedded:${cfg.dataDir}`,
-    logger: { name: 'netmaster', level: process.env.LOG_LEVEL ?? 'info' },
+    logger: log.child({ component: 'rest' }),
     ...(cfg.mode ? { clusterMode: cfg.mode } : {}),
+    ...(cfg.netMode ? { networkMode: cfg.netMode } : {}),
+    ...(cfg.pluginName ? { pluginName: cfg.pluginName } : {}),
   });
   // Netplugins write only their own host, BGP and Docker network records through it; everything
   // else is read-only.
@@ -143,13 +271,29 @@ export async function startNetmaster(
   const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
   const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
   const url = `http://${host}:${port}`;
+  const settle = () => applyGlobalFlags(app, cfg);
+  if (!leadership) {
+    try {
+      await settle();
+    } catch (err) {
+      await app.close();
+      if (!shared) await store.close();
+      throw err;
+    }
+  }
   if (leadership) {
     election = await elect(store, {
       id: `${hostname()}:${process.pid}`,
-      address: url,
+      address: cfg.controlUrl ?? url,
       ttlSec: LEADER_TTL_SEC,
     });
-    election.on('elected', () => log.info({ address: url }, 'leading'));
+    election.on('elected', () => {
+      log.info({ address: url }, 'leading');
+      // Only the leader writes: the global flags take effect when this netmaster leads.
+      settle().catch((err: Error) =>
+        log.error({ err: err.message }, 'global settings from the flags refused'),
+      );
+    });
     election.on('deposed', () => log.warn({ address: url }, 'no longer leading'));
   }
   log.info(
@@ -188,7 +332,7 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const log = pino({ name: 'netmaster' });
+  const log = makeLogger({ name: 'netmaster', level: 'info', json: false, ...parsed.log });
   const running = await startNetmaster(parsed, log);
   onTermination(async (sig) => {
     log.info({ sig }, 'shutting down');

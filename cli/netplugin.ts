@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { startCniServer } from '../api/cni/server.js';
 import { startDockerHost } from '../api/docker/host.js';
 import { RestNetmasterClient } from '../api/docker/netmaster-client.js';
@@ -21,6 +21,7 @@ import { RemoteStore } from '../state/remote.js';
 import type { Store } from '../state/store.js';
 import { onTermination, runAsProgram } from './daemon.js';
 import { type FlagSpec, list, parseFlags, usage } from './flags.js';
+import { LOG_LEVELS, type LogLevel, makeLogger, parseSyslogUrl } from './log.js';
 import { parseListenUrl, startNetmaster } from './netmaster.js';
 
 const FLAGS = {
@@ -90,10 +91,27 @@ const FLAGS = {
     help: 'DEBUG|INFO|WARN|ERROR',
   },
   jsonLog: {
-    names: ['json-log'],
+    names: ['json-log', 'use-json-log'],
     env: 'CONTIV_NETPLUGIN_USE_JSON_LOG',
     boolean: true,
     help: 'log JSON lines (default: text)',
+  },
+  syslog: {
+    names: ['use-syslog', 'syslog'],
+    env: 'CONTIV_NETPLUGIN_USE_SYSLOG',
+    boolean: true,
+    help: 'log to syslog too',
+  },
+  syslogUrl: {
+    names: ['syslog-url'],
+    env: 'CONTIV_NETPLUGIN_SYSLOG_URL',
+    default: 'udp://127.0.0.1:514',
+    help: 'udp://host:port or tcp://host:port',
+  },
+  netmasterLogLevel: {
+    names: ['netmaster-log-level'],
+    env: 'CONTIV_NETMASTER_LOG_LEVEL',
+    help: "with --role netmaster: netmaster's DEBUG|INFO|WARN|ERROR (default: --log-level)",
   },
   dns: {
     names: ['dns'],
@@ -185,8 +203,12 @@ export interface NetpluginConfig {
   /** Absent: /run/contiv/cni.sock. */
   cniSocket?: string;
   vxlanPort: number;
-  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  logLevel: LogLevel;
   jsonLog: boolean;
+  /** Also log to syslog here; absent: no syslog. */
+  syslogUrl?: string;
+  /** With --role netmaster: netmaster's own level; absent: logLevel. */
+  netmasterLogLevel?: LogLevel;
   bridge: string;
   ovsRundir: string;
   /** dummy: the userspace datapath without kernel devices (tests). */
@@ -249,8 +271,12 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     cni: f.cni === 'true',
     cniSocket: f.cniSocket,
     vxlanPort,
-    logLevel: oneOf('log-level', f.logLevel.toLowerCase(), ['debug', 'info', 'warn', 'error'] as const),
+    logLevel: oneOf('log-level', f.logLevel.toLowerCase(), LOG_LEVELS),
     jsonLog: f.jsonLog === 'true',
+    ...(f.syslog && parseSyslogUrl(f.syslogUrl) ? { syslogUrl: f.syslogUrl } : {}),
+    ...(f.netmasterLogLevel
+      ? { netmasterLogLevel: oneOf('netmaster-log-level', f.netmasterLogLevel.toLowerCase(), LOG_LEVELS) }
+      : {}),
     bridge: f.bridge,
     ovsRundir: f.ovsRundir,
     datapath: oneOf('datapath', f.datapath || (existsSync('/sys/module/openvswitch') ? 'system' : 'netdev'), [
@@ -369,7 +395,19 @@ async function main(): Promise<void> {
     process.stdout.write(usage('Usage: netplugin [flags]', FLAGS));
     return;
   }
-  const logger = pino({ name: 'netplugin', level: cfg.logLevel });
+  // The streams pass the lower of the two levels; each logger filters to its own.
+  const rank = (l: LogLevel) => LOG_LEVELS.indexOf(l);
+  const floor =
+    cfg.netmasterLogLevel && rank(cfg.netmasterLogLevel) < rank(cfg.logLevel)
+      ? cfg.netmasterLogLevel
+      : cfg.logLevel;
+  const logger = makeLogger({
+    name: 'netplugin',
+    level: floor,
+    json: cfg.jsonLog,
+    ...(cfg.syslogUrl ? { syslogUrl: cfg.syslogUrl } : {}),
+  });
+  logger.level = cfg.logLevel;
   const store = await openNetpluginStore(cfg);
   const master =
     cfg.role === 'netmaster'
@@ -380,7 +418,7 @@ async function main(): Promise<void> {
             dataDir: cfg.dataDir,
             mode: cfg.mode,
           },
-          logger.child({ role: 'netmaster' }),
+          logger.child({ role: 'netmaster' }, { level: cfg.netmasterLogLevel ?? cfg.logLevel }),
           store,
         )
       : undefined;

@@ -23,6 +23,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)  # static: it i
 command -v gobgpd >/dev/null || need+=(gobgpd)  # BGP: one speaker per host (routing mode)
 [ -f /usr/share/gocode/src/github.com/osrg/gobgp/api/gobgp.proto ] || need+=(golang-github-osrg-gobgp-dev)  # gobgpd's .proto files, loaded at runtime
 [ -x /usr/lib/frr/bgpd ] || need+=(frr)  # BGP tests: the ToR (zebra + bgpd)
+command -v rsyslogd >/dev/null || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)  # the daemons' syslog output, received for real
 command -v docker-registry >/dev/null || need+=(docker-registry)  # v2plugin: push/install through a loopback registry
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"

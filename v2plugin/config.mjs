@@ -19,12 +19,8 @@ export const SETTINGS = [
   ['CONTIV_NETPLUGIN_LOG_LEVEL', 'INFO', 'options: [DEBUG, INFO, WARN, ERROR]'],
   ['CONTIV_NETPLUGIN_MODE', '', 'options: [docker, kubernetes, swarm-mode] ("": docker)'],
   ['CONTIV_NETPLUGIN_NET_MODE', '', 'options: [vlan, vxlan]'],
-  ['CONTIV_NETPLUGIN_SYSLOG_URL', 'udp://127.0.0.1:514', 'syslog url protocol://ip:port'],
-  [
-    'CONTIV_NETPLUGIN_USE_SYSLOG',
-    '',
-    'send logs to syslog if set (not supported: logs go to CONTIV_LOG_DIR)',
-  ],
+  ['CONTIV_NETPLUGIN_SYSLOG_URL', 'udp://127.0.0.1:514', 'syslog url udp://ip:port or tcp://ip:port'],
+  ['CONTIV_NETPLUGIN_USE_SYSLOG', '', 'also send logs to syslog (CONTIV_NETPLUGIN_SYSLOG_URL) if set'],
   ['CONTIV_NETPLUGIN_USE_JSON_LOG', '', 'log JSON lines if set'],
   ['CONTIV_NETPLUGIN_VXLAN_PORT', '4789', 'VXLAN UDP port'],
   [
@@ -42,8 +38,8 @@ export const SETTINGS = [
   ['CONTIV_NETMASTER_MODE', '', 'options: [docker, kubernetes, swarm-mode]'],
   ['CONTIV_NETMASTER_PLUGIN_NAME', '@NAME@', "the driver name: this plugin's name:tag"],
   ['CONTIV_NETMASTER_NET_MODE', '', 'options: [vlan, vxlan]'],
-  ['CONTIV_NETMASTER_SYSLOG_URL', 'udp://127.0.0.1:514', 'syslog url protocol://ip:port'],
-  ['CONTIV_NETMASTER_USE_SYSLOG', '', 'not supported'],
+  ['CONTIV_NETMASTER_SYSLOG_URL', 'udp://127.0.0.1:514', 'syslog url udp://ip:port or tcp://ip:port'],
+  ['CONTIV_NETMASTER_USE_SYSLOG', '', 'also send logs to syslog if set (the netplugin URL first)'],
   ['CONTIV_NETMASTER_USE_JSON_LOG', '', 'log JSON lines if set'],
   [
     'CONTIV_OVS',

@@ -119,9 +119,16 @@ function netpluginArgs() {
   if (env.CONTIV_NETPLUGIN_USE_JSON_LOG || env.CONTIV_NETMASTER_USE_JSON_LOG) args.push('--json-log');
   for (const k of ['CONTIV_NETPLUGIN_SYSLOG_URL', 'CONTIV_NETMASTER_SYSLOG_URL']) {
     const v = env[k] ?? '';
-    if (v && !/^(udp|tcp|unix):\/\/\S+$/.test(v))
-      throw new BadSetting(`${k}="${v}" is not protocol://ip:port`);
+    if (v && !/^(udp|tcp):\/\/\S+:\d+$/.test(v))
+      throw new BadSetting(`${k}="${v}" is not udp://ip:port or tcp://ip:port`);
   }
+  // One process logs for both roles: to syslog when either asks, at the netplugin's address if set.
+  if (env.CONTIV_NETPLUGIN_USE_SYSLOG || env.CONTIV_NETMASTER_USE_SYSLOG) {
+    const url = env.CONTIV_NETPLUGIN_SYSLOG_URL || env.CONTIV_NETMASTER_SYSLOG_URL || 'udp://127.0.0.1:514';
+    args.push('--use-syslog', `--syslog-url=${url}`);
+  }
+  if (env.CONTIV_NETMASTER_LOG_LEVEL)
+    args.push(`--netmaster-log-level=${env.CONTIV_NETMASTER_LOG_LEVEL.toUpperCase()}`);
   const listen = pick('CONTIV_NETMASTER_EXTERNAL_ADDRESS', 'listen_url');
   if (!/^[^\s/]*:\d+$/.test(listen.replace(/^https?:\/\//, '')))
     throw new BadSetting(`netmaster listen address "${listen}" is not [host]:port`);

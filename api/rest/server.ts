@@ -2,7 +2,7 @@
 // It must never write an object without checking, in the same store transaction, what the object depends on.
 
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import type { LoggerOptions } from 'pino';
+import type { Logger, LoggerOptions } from 'pino';
 import {
   AllocationError,
   addressSpace,
@@ -74,8 +74,11 @@ export interface ServerOptions {
   storeDescription?: string;
   /** Group commit of concurrent writes (default: on for etcd, one transaction in flight; off otherwise). */
   batch?: BatcherOptions;
-  /** pino options, or false (the default) for no request log. */
-  logger?: LoggerOptions | boolean;
+  /** The daemon's logger (request log and errors), or pino options, or false (the default): none. */
+  logger?: Logger | LoggerOptions | boolean;
+  /** Contiv's network mode (vlan or vxlan) and Docker plugin name, shown by /info. */
+  networkMode?: string;
+  pluginName?: string;
   /** Contiv's cluster mode (docker, kubernetes, swarm-mode), shown by global inspect (default docker). */
   clusterMode?: string;
 }
@@ -211,11 +214,14 @@ class ReadSet {
   }
 }
 
+const isLogger = (l: ServerOptions['logger']): l is Logger =>
+  typeof l === 'object' && l !== null && typeof (l as Logger).child === 'function';
+
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const { store } = opts;
   // 1 MiB is fastify's default too; said here because the API promises it (413 above it).
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(isLogger(opts.logger) ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
@@ -731,8 +737,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const g = (await getObj('global', 'global')) ?? {};
     return {
       Version: VERSION,
-      ClusterMode: 'docker',
-      NetworkMode: 'contiv-ts',
+      ClusterMode: opts.clusterMode ?? 'docker',
+      NetworkMode: opts.networkMode ?? '',
+      PluginName: opts.pluginName ?? 'netplugin',
       FwdMode: g.fwdMode ?? '',
       ArpMode: g.arpMode ?? '',
       IsLeader: isLeader,

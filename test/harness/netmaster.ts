@@ -41,7 +41,8 @@ export function startNetmaster(
     });
     p.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /"listen":"127\.0\.0\.1:(\d+)"/.exec(out);
+      // The "listening" line, as text (listen=127.0.0.1:P) or JSON ("listen":"127.0.0.1:P").
+      const m = /"?listen"?[=:]"?127\.0\.0\.1:(\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ p, url: `http://127.0.0.1:${m[1]}` });

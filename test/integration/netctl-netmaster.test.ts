@@ -217,7 +217,7 @@ describe('netmaster flags', () => {
     });
     assert.deepEqual(
       parseArgs([], {
-        CONTIV_NETMASTER_LISTEN_URL: '10.0.0.1:9998',
+        CONTIV_NETMASTER_EXTERNAL_ADDRESS: '10.0.0.1:9998',
         CONTIV_NETMASTER_ETCD_ENDPOINTS: 'http://a:2379,http://b:2379',
         CONTIV_NETMASTER_MODE: 'kubernetes',
       }),
@@ -246,5 +246,59 @@ describe('netmaster flags', () => {
     assert.equal(parseArgs(['--help'], {}), 'help');
     assert.throws(() => parseArgs(['--bogus'], {}), /unknown flag --bogus/);
     assert.throws(() => parseArgs(['--listen-url', ':99999'], {}), /bad --listen-url/);
+  });
+
+  it("takes Contiv's netmaster flags: --fwdmode and --infra set the global, --netmode and --name show in /info", async () => {
+    const flags = parseArgs(
+      [
+        '--fwdmode=routing',
+        '--netmode',
+        'vlan',
+        '--infra',
+        'default',
+        '--plugin-name',
+        'contiv/v2plugin:1',
+        '--control-url',
+        '127.0.0.1:9100',
+      ],
+      {},
+    );
+    assert.ok(flags !== 'help');
+    assert.equal(flags.controlUrl, 'http://127.0.0.1:9100');
+    assert.throws(() => parseArgs(['--consul', 'http://c:8500'], {}), /consul is not supported/);
+    assert.throws(
+      () => parseArgs(['--fwdmode', 'switching'], {}),
+      /--fwdmode "switching": must be one of bridge, routing/,
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'nm-flags-'));
+    try {
+      const first = await startNetmaster([
+        '--data-dir',
+        dir,
+        '--fwdmode',
+        'routing',
+        '--netmode',
+        'vlan',
+        '--name',
+        'np2',
+      ]);
+      const get = async (path: string) =>
+        (await fetch(`${first.url}${path}`)).json() as Promise<Record<string, unknown>>;
+      assert.equal((await get('/api/v1/globals/global/')).fwdMode, 'routing');
+      const info = await get('/info');
+      assert.equal(info.NetworkMode, 'vlan');
+      assert.equal(info.PluginName, 'np2');
+      url = first.url;
+      await ok('net', 'create', 'n1', '-s', '10.9.9.0/24');
+      first.p.kill('SIGTERM');
+      await new Promise((r) => first.p.once('exit', r));
+      // The global cannot change under a network: netmaster refuses to start, naming both values.
+      await assert.rejects(
+        startNetmaster(['--data-dir', dir, '--fwdmode', 'bridge']),
+        /--fwdmode bridge \(global fwdMode is routing\): .*cannot change while networks exist/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
