@@ -1,4 +1,5 @@
-// Owns one whole Contiv host with Docker for tests and benchmarks: an embedded store, netmaster's
+// Owns one whole Contiv host with Docker for tests and benchmarks: the embedded store or a private
+// etcd, netmaster's
 // REST API in-process on 127.0.0.1, a private OVS with the host agent compiling the real features,
 // the Docker plugin talking to that netmaster over HTTP, a private dockerd with the bbox image, and
 // the Docker networks kept equal to the store. Everything is registered for cleanup.
@@ -15,13 +16,18 @@ import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
 import { VSwitch } from '../../datapath/vswitch.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import { EtcdStore } from '../../state/etcd.js';
+import type { Store } from '../../state/store.js';
 import { onCleanup } from './cleanup.js';
 import { type DockerDaemon, startDockerd, uniquePluginName } from './docker.js';
+import { startEtcd } from './etcd.js';
 import { tempDirPrefix, uniqueName } from './names.js';
 import { type OvsInstance, startOvs } from './ovs.js';
 
+export type StackStore = 'embedded' | 'etcd';
+
 export interface DockerStack {
-  store: EmbeddedStore;
+  store: Store;
   /** netmaster's base URL. */
   url: string;
   api: FastifyInstance;
@@ -40,12 +46,17 @@ export interface DockerStack {
 
 const silent = pino({ level: 'silent' });
 
-export async function startDockerStack(opts: { hostName?: string; log?: Logger } = {}): Promise<DockerStack> {
+export async function startDockerStack(
+  opts: { hostName?: string; log?: Logger; store?: StackStore } = {},
+): Promise<DockerStack> {
   const hostName = opts.hostName ?? 'h1';
   const ovs = await startOvs();
   const dir = await mkdtemp(tempDirPrefix('dks'));
   onCleanup(() => rm(dir, { recursive: true, force: true }), { label: `stack dir ${dir}` });
-  const store = await EmbeddedStore.open(dir);
+  const store: Store =
+    opts.store === 'etcd'
+      ? await EtcdStore.connect([(await startEtcd()).endpoint])
+      : await EmbeddedStore.open(dir);
   onCleanup(() => store.close(), { label: 'stack store' });
   const api = buildServer({ store });
   onCleanup(() => api.close(), { label: 'stack netmaster' });

@@ -1,6 +1,6 @@
 // Two Docker hosts on one machine (lab recipe): each a network namespace with its own OVS
 // (netdev), host agent, dockerd (private mounts, plugins and containerd) and our plugin; one
-// netmaster (REST in-process on an embedded store). A container on h1 and one on h2 in
+// netmaster (REST in-process on the embedded store, or on etcd). A container on h1 and one on h2 in
 // web.contiv-net reach each other, over the VXLAN overlay and over a VLAN uplink (`-p 112 -e vlan`),
 // and removing them leaves nothing.
 import assert from 'node:assert/strict';
@@ -21,8 +21,11 @@ import { allFeatures } from '../../datapath/pipeline/all.js';
 import { VSwitch } from '../../datapath/vswitch.js';
 import { ENDPOINT_PREFIX } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import { EtcdStore } from '../../state/etcd.js';
+import type { Store } from '../../state/store.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
+import { startEtcd } from '../harness/etcd.js';
 import { type Host, startHosts } from '../harness/hosts.js';
 import { tempDirPrefix } from '../harness/names.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
@@ -43,12 +46,16 @@ interface DockerHost {
   sync: DockerNetworkSync;
 }
 
-for (const encap of ['vxlan', 'vlan'] as const)
+for (const [encap, storeKind] of [
+  ['vxlan', 'embedded'],
+  ['vlan', 'embedded'],
+  ['vxlan', 'etcd'],
+] as const)
   describe(
-    `Docker on two hosts (netns each: OVS, agent, dockerd, plugin) with one netmaster, ${encap}`,
+    `Docker on two hosts (netns each: OVS, agent, dockerd, plugin) with one netmaster, ${encap}, ${storeKind} store`,
     { skip },
     () => {
-      let store: EmbeddedStore;
+      let store: Store;
       let api: FastifyInstance;
       const hosts: DockerHost[] = [];
 
@@ -62,7 +69,10 @@ for (const encap of ['vxlan', 'vlan'] as const)
           throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
         const dir = await mkdtemp(tempDirPrefix('dmh'));
         onCleanup(() => rm(dir, { recursive: true, force: true }), { label: 'store dir' });
-        store = await EmbeddedStore.open(dir);
+        store =
+          storeKind === 'etcd'
+            ? await EtcdStore.connect([(await startEtcd()).endpoint])
+            : await EmbeddedStore.open(dir);
         onCleanup(() => store.close(), { label: 'store' });
         api = buildServer({ store });
         onCleanup(() => api.close(), { label: 'netmaster' });
