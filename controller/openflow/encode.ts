@@ -1,7 +1,7 @@
 // Owns turning OFMessage values into OpenFlow 1.3 wire bytes: one small encoder per message, all
 // appending to a shared Writer. It never decodes, never does I/O and never imports outside controller/openflow.
 
-import { encodeActions, encodeInstructions } from './actions.js';
+import { encodeActions, encodeInstructions } from './actions-encode.js';
 import { OFCodecError, Writer } from './buffer.js';
 import { encodeMatch } from './match.js';
 import type {

@@ -2,6 +2,8 @@
 // It holds no logic and never imports anything outside controller/openflow.
 
 export * from './actions.js';
+export * from './actions-decode.js';
+export * from './actions-encode.js';
 export * from './buffer.js';
 export * from './encode.js';
 export * from './errors.js';

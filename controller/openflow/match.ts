@@ -1,4 +1,5 @@
-// Owns the OpenFlow 1.3 match (ofp_match of type OXM): field model, encoding and decoding.
+// Owns the OpenFlow 1.3 match (ofp_match of type OXM): field model, encoding and decoding, and the
+// headers that name a field in an action.
 // Imports nothing outside controller/openflow; the encoder never allocates per call beyond the Writer.
 
 import { formatIpv4, formatIpv6, formatMac, parseIpv4, parseIpv6Into, parseMacInto } from './addr.js';
@@ -124,6 +125,8 @@ interface FieldDesc {
   /** OXM header of the exact and of the masked TLV, precomputed. */
   readonly hdr: number;
   readonly hdrMasked: number;
+  /** The header naming the field in an action (reg_load, reg_move, output_reg, ct zone), and its width. */
+  readonly ref: FieldHeader;
 }
 
 const KIND_LEN = [1, 2, 4, 8, 16, 6, 4, 16] as const;
@@ -135,10 +138,16 @@ function desc(
   kind: Kind,
   maskable: boolean,
   bits = 0,
+  nxm?: readonly [cls: number, field: number, bytes?: number],
 ): FieldDesc {
   const len = KIND_LEN[kind];
   const max = bits === 0 ? (kind <= Kind.U32 ? 2 ** (len * 8) - 1 : 0) : 2 ** bits - 1;
   const base = ((cls << 16) | (field << 9)) >>> 0;
+  const refBytes = nxm?.[2] ?? len;
+  const ref = {
+    header: nxm === undefined ? (base | len) >>> 0 : ((nxm[0] << 16) | (nxm[1] << 9) | refBytes) >>> 0,
+    bits: nxm?.[2] !== undefined ? refBytes * 8 : bits === 0 ? len * 8 : bits,
+  };
   return {
     key,
     cls,
@@ -149,49 +158,54 @@ function desc(
     maskable,
     hdr: (base | len) >>> 0,
     hdrMasked: (base | 0x100 | (len * 2)) >>> 0,
+    ref,
   };
 }
 
 const B = OxmClass.OPENFLOW_BASIC;
+const NXM_0 = OxmClass.NXM_0;
 const NX = OxmClass.NXM_1;
 
 // Field numbers: OpenFlow 1.3 §7.2.3.7 (OFPXMT_OFB_*); NXM_NX numbers from OVS ovs-fields(7)
 // (meta-flow.xml). xxreg is NXM_NX_XXREG0..3 = 111..114 in class 0x0001, not an experimenter OXM.
+// The last column, [class, number, bytes], is the NXM name of a basic field: actions name a field by
+// it where it has one, because that is the header OVS writes back in dump-flows (nx_put_mff_header
+// with version 0); NXM_OF_IN_PORT is the 16-bit port.
 const FIELDS: readonly FieldDesc[] = [
-  desc('inPort', B, 0, Kind.U32, false),
+  desc('inPort', B, 0, Kind.U32, false, 0, [NXM_0, 0, 2]),
   desc('inPhyPort', B, 1, Kind.U32, false),
   desc('metadata', B, 2, Kind.U64, true),
-  desc('ethDst', B, 3, Kind.MAC, true),
-  desc('ethSrc', B, 4, Kind.MAC, true),
-  desc('ethType', B, 5, Kind.U16, false),
+  desc('ethDst', B, 3, Kind.MAC, true, 0, [NXM_0, 1]),
+  desc('ethSrc', B, 4, Kind.MAC, true, 0, [NXM_0, 2]),
+  desc('ethType', B, 5, Kind.U16, false, 0, [NXM_0, 3]),
   desc('vlanVid', B, 6, Kind.U16, true, 13),
   desc('vlanPcp', B, 7, Kind.U8, false, 3),
   desc('ipDscp', B, 8, Kind.U8, false, 6),
-  desc('ipEcn', B, 9, Kind.U8, false, 2),
-  desc('ipProto', B, 10, Kind.U8, false),
-  desc('ipv4Src', B, 11, Kind.IPV4, true),
-  desc('ipv4Dst', B, 12, Kind.IPV4, true),
-  desc('tcpSrc', B, 13, Kind.U16, true),
-  desc('tcpDst', B, 14, Kind.U16, true),
-  desc('udpSrc', B, 15, Kind.U16, true),
-  desc('udpDst', B, 16, Kind.U16, true),
+  desc('ipEcn', B, 9, Kind.U8, false, 2, [NX, 28]),
+  desc('ipProto', B, 10, Kind.U8, false, 0, [NXM_0, 6]),
+  desc('ipv4Src', B, 11, Kind.IPV4, true, 0, [NXM_0, 7]),
+  desc('ipv4Dst', B, 12, Kind.IPV4, true, 0, [NXM_0, 8]),
+  desc('tcpSrc', B, 13, Kind.U16, true, 0, [NXM_0, 9]),
+  desc('tcpDst', B, 14, Kind.U16, true, 0, [NXM_0, 10]),
+  desc('udpSrc', B, 15, Kind.U16, true, 0, [NXM_0, 11]),
+  desc('udpDst', B, 16, Kind.U16, true, 0, [NXM_0, 12]),
   desc('sctpSrc', B, 17, Kind.U16, true),
   desc('sctpDst', B, 18, Kind.U16, true),
-  desc('icmpv4Type', B, 19, Kind.U8, false),
-  desc('icmpv4Code', B, 20, Kind.U8, false),
-  desc('arpOp', B, 21, Kind.U16, false),
-  desc('arpSpa', B, 22, Kind.IPV4, true),
-  desc('arpTpa', B, 23, Kind.IPV4, true),
-  desc('arpSha', B, 24, Kind.MAC, true),
-  desc('arpTha', B, 25, Kind.MAC, true),
-  desc('ipv6Src', B, 26, Kind.IPV6, true),
-  desc('ipv6Dst', B, 27, Kind.IPV6, true),
-  desc('ipv6Flabel', B, 28, Kind.U32, true, 20),
-  desc('icmpv6Type', B, 29, Kind.U8, false),
-  desc('icmpv6Code', B, 30, Kind.U8, false),
-  desc('ipv6NdTarget', B, 31, Kind.IPV6, true),
-  desc('ipv6NdSll', B, 32, Kind.MAC, true),
-  desc('ipv6NdTll', B, 33, Kind.MAC, true),
+  desc('icmpv4Type', B, 19, Kind.U8, false, 0, [NXM_0, 13]),
+  desc('icmpv4Code', B, 20, Kind.U8, false, 0, [NXM_0, 14]),
+  desc('arpOp', B, 21, Kind.U16, false, 0, [NXM_0, 15]),
+  desc('arpSpa', B, 22, Kind.IPV4, true, 0, [NXM_0, 16]),
+  desc('arpTpa', B, 23, Kind.IPV4, true, 0, [NXM_0, 17]),
+  desc('arpSha', B, 24, Kind.MAC, true, 0, [NX, 17]),
+  desc('arpTha', B, 25, Kind.MAC, true, 0, [NX, 18]),
+  desc('ipv6Src', B, 26, Kind.IPV6, true, 0, [NX, 19]),
+  desc('ipv6Dst', B, 27, Kind.IPV6, true, 0, [NX, 20]),
+  desc('ipv6Flabel', B, 28, Kind.U32, true, 20, [NX, 27]),
+  desc('icmpv6Type', B, 29, Kind.U8, false, 0, [NX, 21]),
+  desc('icmpv6Code', B, 30, Kind.U8, false, 0, [NX, 22]),
+  desc('ipv6NdTarget', B, 31, Kind.IPV6, true, 0, [NX, 23]),
+  desc('ipv6NdSll', B, 32, Kind.MAC, true, 0, [NX, 24]),
+  desc('ipv6NdTll', B, 33, Kind.MAC, true, 0, [NX, 25]),
   desc('tunnelId', B, 38, Kind.U64, true),
   desc('reg0', NX, 0, Kind.U32, true),
   desc('reg1', NX, 1, Kind.U32, true),
@@ -238,6 +252,31 @@ if (FIELDS.length > 64) throw new Error('match.ts: the presence bitmap holds 64 
 
 /** The match fields in canonical (wire) order. */
 export const MATCH_FIELDS: readonly MatchField[] = FIELDS.map((d) => d.key);
+
+/** The 32-bit NXM/OXM header naming a field in an action, and the field's width in bits. */
+export interface FieldHeader {
+  header: number;
+  bits: number;
+}
+
+/** Header -> field for action field references: the NXM header, and a basic field's OXM header of the same width. */
+const FIELD_OF_REF = new Map<number, MatchField>();
+for (const d of FIELDS) {
+  FIELD_OF_REF.set(d.ref.header, d.key);
+  if ((d.ref.header & 0xff) === d.len) FIELD_OF_REF.set(d.hdr, d.key);
+}
+
+/** The NXM/OXM header and width of a field, for use as an action's field reference. */
+export function fieldHeader(field: MatchField): FieldHeader {
+  const d = BY_KEY.get(field);
+  if (d === undefined) throw new Error(`field: ${field} has no NXM/OXM header`);
+  return d.ref;
+}
+
+/** The field an NXM/OXM header (unmasked) names, NXM or OXM_OF class; undefined if unknown. */
+export function fieldFromHeader(header: number): MatchField | undefined {
+  return FIELD_OF_REF.get(header >>> 0);
+}
 
 const MAX64 = (1n << 64n) - 1n;
 const MAX128 = (1n << 128n) - 1n;

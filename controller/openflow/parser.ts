@@ -1,7 +1,7 @@
 // Owns turning OpenFlow 1.3 wire bytes into OFMessage values: `decodeMessage` for one frame and
 // `OFParser`, the per-connection stream framer. It never encodes, never does I/O, never imports outside controller/openflow.
 
-import { decodeActions, decodeInstructions } from './actions.js';
+import { decodeActions, decodeInstructions } from './actions-decode.js';
 import { OFCodecError, Reader } from './buffer.js';
 import { errorNames } from './errors.js';
 import { decodeMatch } from './match.js';

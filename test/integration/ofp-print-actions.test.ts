@@ -3,7 +3,8 @@
 // It must never start a daemon: ofp-print and parse-flow work offline.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type Action, decodeInstructions, type Instruction } from '../../controller/openflow/actions.js';
+import type { Action, Instruction } from '../../controller/openflow/actions.js';
+import { decodeInstructions } from '../../controller/openflow/actions-decode.js';
 import { Reader } from '../../controller/openflow/buffer.js';
 import { encode } from '../../controller/openflow/encode.js';
 import { decodeMatch, type Match } from '../../controller/openflow/match.js';

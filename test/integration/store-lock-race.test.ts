@@ -1,6 +1,6 @@
 // Proves the embedded store's stale-lock takeover under a race: two processes find the LOCK of a
 // dead owner at the same moment (the window between judging it stale and taking it over widened to
-// 300 ms through CONTIV_TEST_LOCK_PAUSE_MS) and exactly one of them opens the store, every round.
+// 300 ms through the staleLockPauseMs option) and exactly one of them opens the store, every round.
 // Before the takeover moved the stale file aside and checked its inode, both could open it: each
 // removed "the stale lock", the second removing the first's fresh one.
 
@@ -18,7 +18,7 @@ const EMBEDDED = fileURLToPath(new URL('../../state/embedded.js', import.meta.ur
 const CHILD = `
 const { EmbeddedStore, StoreLockedError } = await import(${JSON.stringify(EMBEDDED)});
 try {
-  await EmbeddedStore.open(process.argv[1]);
+  await EmbeddedStore.open(process.argv[1], { staleLockPauseMs: 300 });
   process.stdout.write('OPEN');
   setTimeout(() => process.exit(0), 800);
 } catch (e) {
@@ -29,7 +29,6 @@ try {
 function child(dir: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(process.execPath, ['--input-type=module', '-e', CHILD, dir], {
-      env: { ...process.env, CONTIV_TEST_LOCK_PAUSE_MS: '300' },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

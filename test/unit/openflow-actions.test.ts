@@ -2,17 +2,11 @@
 // It must never need OVS: the integration test ofp-print-actions checks the same bytes against ovs-ofctl.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  type Action,
-  decodeActions,
-  decodeInstructions,
-  encodeActions,
-  encodeInstructions,
-  fieldFromHeader,
-  fieldHeader,
-  type Instruction,
-} from '../../controller/openflow/actions.js';
+import type { Action, Instruction } from '../../controller/openflow/actions.js';
+import { decodeActions, decodeInstructions } from '../../controller/openflow/actions-decode.js';
+import { encodeActions, encodeInstructions } from '../../controller/openflow/actions-encode.js';
 import { OFCodecError, Reader, Writer } from '../../controller/openflow/buffer.js';
+import { fieldFromHeader, fieldHeader } from '../../controller/openflow/match.js';
 
 const CONTROLLER = 0xfffffffd;
 const IN_PORT = 0xfffffff8;
