@@ -185,7 +185,7 @@ export interface ContainerRef {
 }
 
 /** Asking the engine for a joined container's name: first after this, then each time twice as long. */
-const NAME_FIRST_MS = 10;
+const NAME_FIRST_MS = 100;
 const NAME_MAX_MS = 500;
 /** Past this the name is left unknown (the endpoint answers by group name only). */
 const NAME_GIVE_UP_MS = 10_000;
