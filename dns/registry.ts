@@ -254,7 +254,8 @@ function toSource(key: string, value: string): Source | undefined {
     const ep = parse<EndpointRecord>(value);
     if (!ep?.tenant) return undefined;
     const names: string[] = [];
-    const container = nameKey(ep.containerName ?? '');
+    // Contiv's records may hold Docker's `/name` form; the name is without the slash.
+    const container = nameKey((ep.containerName ?? '').replace(/^\//, ''));
     if (container) names.push(container);
     const group = nameKey(ep.endpointGroup ?? '');
     const network = nameKey(ep.network ?? '');

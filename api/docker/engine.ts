@@ -1,6 +1,7 @@
-// Owns talking to a Docker engine's REST API over its unix socket: the API version, and creating,
-// inspecting, listing and removing networks. It never decides which networks should exist
-// (sync.ts does) and speaks node:http, not fetch, whose first use costs more than the call.
+// Owns talking to a Docker engine's REST API over its unix socket: the API version, creating,
+// inspecting, listing and removing networks, and which container an endpoint of a network is in.
+// It never decides which networks should exist (sync.ts does) and speaks node:http, not fetch,
+// whose first use costs more than the call.
 
 import { request } from 'node:http';
 
@@ -96,6 +97,17 @@ export class DockerEngine {
       if (err instanceof DockerEngineError && err.status === 404) return undefined;
       throw err;
     }
+  }
+
+  /** The container (id, name) of an endpoint, as the network lists its members; undefined until it does. */
+  async containerOf(
+    networkID: string,
+    endpointID: string,
+  ): Promise<{ id: string; name: string } | undefined> {
+    const net = await this.inspectNetwork(networkID);
+    for (const [id, c] of Object.entries(net?.Containers ?? {}))
+      if (c.EndpointID === endpointID) return { id, name: c.Name };
+    return undefined;
   }
 
   /** Creates the network; resolves with its id. A name already taken is an error (409). */

@@ -112,7 +112,10 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       ? { dockerNetworkName: async (id: string) => (await engine.inspectNetwork(id))?.Name }
       : {}),
     ...(engine
-      ? { networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined }
+      ? {
+          networkOptions: async (id: string) => (await engine.inspectNetwork(id))?.Options ?? undefined,
+          containerOf: (networkID: string, endpointID: string) => engine.containerOf(networkID, endpointID),
+        }
       : {}),
   });
   const ipam = new IpamDriver({
@@ -176,7 +179,7 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
       reconcile?.cancel();
       await reconcile?.done;
       await server.close();
-      await network.settled();
+      await network.close();
       await pool?.close();
     },
     reconciled: reconcile ? reconcile.done : Promise.resolve(undefined),

@@ -4,7 +4,13 @@
 
 import { Agent, request } from 'node:http';
 import type { EndpointRecord } from '../../policy/model/endpoint.js';
-import type { AddressRequest, DockerNetworkRequest, EndpointRequest, NetmasterClient } from './ports.js';
+import type {
+  AddressRequest,
+  DockerNetworkRequest,
+  EndpointName,
+  EndpointRequest,
+  NetmasterClient,
+} from './ports.js';
 
 export class NetmasterCallError extends Error {
   override readonly name = 'NetmasterCallError';
@@ -47,6 +53,10 @@ export class RestNetmasterClient implements NetmasterClient {
 
   async deleteEndpoint(endpointID: string): Promise<void> {
     await this.post('/plugin/deleteEndpoint', { endpointID });
+  }
+
+  async nameEndpoint(req: EndpointName): Promise<void> {
+    await this.post('/plugin/nameEndpoint', req);
   }
 
   async createDockerNetwork(req: DockerNetworkRequest): Promise<void> {

@@ -4,6 +4,7 @@
 // record (Docker then releases the address through the IPAM driver).
 
 import { isIPv4 } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import {
   deleteLink,
@@ -170,8 +171,24 @@ export interface NetworkDriverOptions {
    * contiv-tag makes its Contiv network (named so, default tenant) and FreeNetwork removes it.
    */
   dockerNetworkName?: (networkID: string) => Promise<string | undefined>;
+  /**
+   * The container an endpoint of a Docker network is in, once the engine lists it there (Docker's
+   * driver calls never name it): with it, each Join records the container's name for DNS.
+   */
+  containerOf?: (networkID: string, endpointID: string) => Promise<ContainerRef | undefined>;
   log?: Logger;
 }
+
+export interface ContainerRef {
+  id: string;
+  name: string;
+}
+
+/** Asking the engine for a joined container's name: first after this, then each time twice as long. */
+const NAME_FIRST_MS = 100;
+const NAME_MAX_MS = 500;
+/** Past this the name is left unknown (the endpoint answers by group name only). */
+const NAME_GIVE_UP_MS = 10_000;
 
 interface EndpointState {
   networkID: string;
@@ -203,6 +220,7 @@ export class NetworkDriver {
   private readonly links: Links;
   /** Endpoints Docker has called about while a reconcile may run (see noteEndpoints). */
   private touched: Set<string> | undefined;
+  private closed = false;
 
   constructor(private readonly opts: NetworkDriverOptions) {
     this.links = opts.links ?? hostLinks;
@@ -442,6 +460,12 @@ export class NetworkDriver {
       },
       'joined',
     );
+    // Docker lists the endpoint in its network only once Join has answered: the name is looked
+    // up after, off the container start's path.
+    if (this.opts.containerOf && this.opts.netmaster.nameEndpoint)
+      this.inBackground(`join ${req.EndpointID}: naming`, () =>
+        this.recordName(req.NetworkID, req.EndpointID),
+      );
     return {
       InterfaceName: { SrcName: peer, DstPrefix: 'eth' },
       // Without a gateway, Docker's gateway service (docker_gwbridge) gives the container its default
@@ -470,6 +494,33 @@ export class NetworkDriver {
     return {};
   }
 
+  /** Finds the endpoint's container through the engine and writes its name into the record. */
+  private async recordName(networkID: string, endpointID: string): Promise<void> {
+    const containerOf = this.opts.containerOf!;
+    const t0 = performance.now();
+    for (
+      let wait = NAME_FIRST_MS;
+      performance.now() - t0 < NAME_GIVE_UP_MS;
+      wait = Math.min(wait * 2, NAME_MAX_MS)
+    ) {
+      await sleep(wait);
+      // Left meanwhile: its record is going, and must not be written again.
+      if (this.closed || !this.hostIfs.has(endpointID)) return;
+      // An engine busy or restarting is asked again, as one that does not list the endpoint yet.
+      const c = await containerOf(networkID, endpointID).catch(() => undefined);
+      if (!c) continue;
+      const name = c.name.replace(/^\//, '');
+      if (!name) return;
+      await this.opts.netmaster.nameEndpoint?.({ endpointID, containerID: c.id, containerName: name });
+      this.opts.log?.debug({ endpointID, name, ms: Math.round(performance.now() - t0) }, 'named');
+      return;
+    }
+    this.opts.log?.warn(
+      { endpointID, networkID },
+      'the engine never listed the endpoint: it has no container name in DNS',
+    );
+  }
+
   private inBackground(what: string, fn: () => Promise<void>): void {
     const done: Promise<void> = fn()
       .catch((err: unknown) =>
@@ -482,6 +533,12 @@ export class NetworkDriver {
   /** Resolves once the work Leave left running (veth deletions) has finished; close waits for it. */
   async settled(): Promise<void> {
     while (this.pending.size > 0) await Promise.all(this.pending);
+  }
+
+  /** Stops looking up names and waits for the background work. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.settled();
   }
 }
 

@@ -28,6 +28,12 @@ export interface EndpointRequest {
   labels?: Record<string, string>;
 }
 
+export interface EndpointName {
+  endpointID: string;
+  containerID: string;
+  containerName: string;
+}
+
 /** netmaster's side of an endpoint's life. Errors thrown carry netmaster's message for the user. */
 export interface NetmasterClient {
   /** Allocates an address and resolves with it (bare). */
@@ -38,6 +44,8 @@ export interface NetmasterClient {
   createEndpoint(req: EndpointRequest): Promise<EndpointRecord>;
   /** Removes the record; idempotent. */
   deleteEndpoint(endpointID: string): Promise<void>;
+  /** Records the container's name (and id) in an existing record; a record gone is left gone. */
+  nameEndpoint?(req: EndpointName): Promise<void>;
   /** The records homed on a host (for reconciling at start); optional for clients that cannot list. */
   listEndpoints?(host: string): Promise<EndpointRecord[]>;
   /**

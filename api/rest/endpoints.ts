@@ -408,6 +408,31 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     });
   });
 
+  // The container's name, learned after Join (Docker's driver calls do not carry it): only a record
+  // still there is updated; one its container's removal took meanwhile stays gone.
+  app.post('/plugin/nameEndpoint', async (req) => {
+    const body = bodyOf(req.body);
+    const endpointID = str(body, 'endpointID', true);
+    const containerID = str(body, 'containerID', false);
+    const containerName = str(body, 'containerName', true);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const kv = await store.get(endpointKey(endpointID));
+      const rec = parse<EndpointRecord>(kv);
+      if (!kv || !rec) return {};
+      if (rec.containerName === containerName && (!containerID || rec.containerID === containerID)) return {};
+      const named: EndpointRecord = { ...rec, containerName, ...(containerID ? { containerID } : {}) };
+      const r = await store.txn(
+        [unchanged(kv)],
+        [{ type: 'put', key: kv.key, value: JSON.stringify(named) }],
+      );
+      if (r.succeeded) return {};
+    }
+    throw new EndpointError(
+      409,
+      `endpointID: ${endpointID}: kept conflicting with concurrent writes; try again`,
+    );
+  });
+
   app.get<{ Querystring: { host?: string } }>('/plugin/endpoints', async (req) => {
     const host = req.query.host;
     const { endpoints } = await readEndpoints(store);

@@ -5,6 +5,7 @@
 import type {
   AddressRequest,
   DockerNetworkRequest,
+  EndpointName,
   EndpointRequest,
   NetmasterClient,
 } from '../../api/docker/ports.js';
@@ -134,6 +135,17 @@ export class FakeNetmaster implements NetmasterClient {
   async deleteDockerNetwork(networkID: string): Promise<void> {
     this.check('deleteDockerNetwork');
     this.dockerNetworks.delete(networkID);
+  }
+
+  async nameEndpoint(req: EndpointName): Promise<void> {
+    this.check('nameEndpoint');
+    const rec = this.endpoints.get(req.endpointID);
+    if (rec)
+      this.endpoints.set(req.endpointID, {
+        ...rec,
+        containerID: req.containerID,
+        containerName: req.containerName,
+      });
   }
 
   async deleteEndpoint(endpointID: string): Promise<void> {

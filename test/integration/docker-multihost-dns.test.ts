@@ -1,0 +1,166 @@
+// A container's name on every host: two Docker hosts on one machine (a network namespace each with
+// its own OVS, host agent with its DNS service, dockerd and our plugin; one netmaster on one store).
+// A container started with --name on h1 resolves by that name, within 1 s, from a container on h2
+// asking our DNS (the datapath punt, at the network's gateway address), and no longer after
+// `docker rm -f`.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { DockerEngine } from '../../api/docker/engine.js';
+import { startDockerPlugin } from '../../api/docker/index.js';
+import { RestNetmasterClient } from '../../api/docker/netmaster-client.js';
+import { DockerNetworkSync } from '../../api/docker/sync.js';
+import { StoreTargetResolver } from '../../api/docker/target.js';
+import { buildServer } from '../../api/rest/server.js';
+import { HostAgent } from '../../datapath/agent/agent.js';
+import { startDnsService } from '../../datapath/agent/dns-service.js';
+import { OvsdbClient } from '../../datapath/ovsdb/client.js';
+import { allFeatures } from '../../datapath/pipeline/all.js';
+import { VSwitch } from '../../datapath/vswitch.js';
+import { EmbeddedStore } from '../../state/embedded.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
+import { startHosts } from '../harness/hosts.js';
+import { tempDirPrefix } from '../harness/names.js';
+import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { run } from '../harness/run.js';
+
+const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS, 'dig', 'nsenter');
+const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+const silent = pino({ level: 'silent' });
+const BRIDGE = 'contivbr';
+const GATEWAY = '10.38.30.254';
+
+describe('container names in DNS across two Docker hosts', { skip }, () => {
+  let store: EmbeddedStore;
+  let api: FastifyInstance;
+  const dockerds: DockerDaemon[] = [];
+  const engines: DockerEngine[] = [];
+
+  const rest = async (method: 'POST', url: string, body: object) => {
+    const res = await api.inject({ method, url, payload: body });
+    assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
+  };
+
+  before(async () => {
+    if (missing.length > 0)
+      throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
+    const dir = await mkdtemp(tempDirPrefix('dmhdns'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }), { label: 'store dir' });
+    store = await EmbeddedStore.open(dir);
+    onCleanup(() => store.close(), { label: 'store' });
+    api = buildServer({ store });
+    onCleanup(() => api.close(), { label: 'netmaster' });
+    const url = await api.listen({ host: '127.0.0.1', port: 0 });
+    const targets = new StoreTargetResolver(store);
+    const pluginName = uniquePluginName();
+    for (const host of await startHosts(2)) {
+      await host.vtep();
+      const client = await OvsdbClient.connect(`unix:${host.ovs.dbSock}`);
+      onCleanup(() => client.close(), { label: `ovsdb client ${host.name}` });
+      const vswitch = new VSwitch(client, {
+        name: BRIDGE,
+        datapathType: host.ovs.datapath,
+        owner: 'netplugin',
+      });
+      const agent = new HostAgent({
+        store,
+        host: { name: host.name, vtepIP: host.underlayIp, controlIP: host.underlayIp, uplinks: [] },
+        vswitch,
+        switchTarget: host.ovs.mgmt(BRIDGE),
+        features: allFeatures,
+        logger: silent,
+      });
+      onCleanup(() => agent.stop(), { label: `agent ${host.name}` });
+      await agent.start();
+      const dns = await startDnsService(store, agent);
+      onCleanup(() => dns.close(), { label: `dns ${host.name}` });
+      await dns.ready;
+      const dockerd = await startDockerd({ netns: host.netns, hostname: host.name });
+      await dockerd.image();
+      const engine = new DockerEngine(dockerd.socket);
+      const netmaster = new RestNetmasterClient(url);
+      onCleanup(() => netmaster.close(), { label: `netmaster client ${host.name}` });
+      const plugin = await startDockerPlugin({
+        name: pluginName,
+        dir: dockerd.pluginDir,
+        netns: host.netns,
+        targets,
+        netmaster,
+        host: agent,
+        hostName: host.name,
+        engine,
+      });
+      onCleanup(() => plugin.close(), { label: `plugin ${host.name}` });
+      const sync = new DockerNetworkSync({ store, engine, pluginName, settleMs: 10 });
+      onCleanup(() => sync.stop(), { label: `sync ${host.name}` });
+      await sync.start();
+      dockerds.push(dockerd);
+      engines.push(engine);
+    }
+    await rest('POST', '/api/v1/networks/default:contiv-net/', {
+      tenantName: 'default',
+      networkName: 'contiv-net',
+      encap: 'vxlan',
+      subnet: '10.38.30.0/24',
+      gateway: GATEWAY,
+    });
+    await rest('POST', '/api/v1/endpointGroups/default:web/', {
+      tenantName: 'default',
+      groupName: 'web',
+      networkName: 'contiv-net',
+    });
+    for (const engine of engines) {
+      const deadline = Date.now() + 10_000;
+      while (!(await engine.inspectNetwork('web.contiv-net'))) {
+        assert.ok(Date.now() < deadline, 'web.contiv-net did not appear');
+        await sleep(50);
+      }
+    }
+  });
+  after(runCleanups);
+
+  test('a name made on h1 resolves from h2 within 1 s, and is gone after docker rm -f', async () => {
+    const [d1, d2] = dockerds as [DockerDaemon, DockerDaemon];
+    const asker = `${uniquePluginName()}-asker`;
+    const named = `${uniquePluginName()}-named`;
+    onCleanup(() => d2.docker(['rm', '-f', asker]).then(() => undefined), { label: asker });
+    onCleanup(() => d1.docker(['rm', '-f', named]).then(() => undefined), { label: named });
+    await d2.docker(['run', '-d', '--name', asker, '--net', 'web.contiv-net', 'bbox', 'sleep', '300']);
+    const pid = (await d2.docker(['inspect', '-f', '{{.State.Pid}}', asker])).trim();
+    // dig in the asking container's network namespace: a query sent from its port, as its own
+    // resolver's would be, without busybox's seconds-long retry for a name not (yet) known.
+    const resolve = async (name: string) =>
+      (
+        await run('nsenter', [
+          '-t',
+          pid,
+          '-n',
+          'dig',
+          `@${GATEWAY}`,
+          name,
+          'A',
+          '+short',
+          '+time=1',
+          '+tries=1',
+        ]).catch(() => '')
+      ).trim();
+
+    await d1.docker(['run', '-d', '--name', named, '--net', 'web.contiv-net', 'bbox', 'sleep', '300']);
+    const started = performance.now();
+    const ip = (
+      await d1.docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', named])
+    ).trim();
+    let answer = '';
+    while (answer !== ip && performance.now() - started < 3000) answer = await resolve(named);
+    const ms = performance.now() - started;
+    assert.equal(answer, ip, `${named} never resolved from h2`);
+    assert.ok(ms < 1000, `${named} resolved from h2 after ${Math.round(ms)} ms`);
+
+    await d1.docker(['rm', '-f', named]);
+    assert.equal(await resolve(named), '', `${named} still resolves after docker rm -f`);
+  });
+});
