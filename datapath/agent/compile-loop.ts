@@ -76,8 +76,11 @@ export class CompileLoop {
     this.opts.manager.setFlows(state.flows);
     this.opts.manager.setGroups(state.groups);
     this.opts.manager.setMeters(state.meters);
-    // The listing's revision is compiled; events after it arrive through the watches.
+    // The listing's revision is compiled; events after it arrive through the watches. Those that
+    // came while the ports were made (a host registering) found no intent to diff against and were
+    // only noted: compile them now, not at the next unrelated change.
     this.compiledRevision = rev;
+    if (this.opts.watch.seenRevision > rev) this.schedule();
     return { intent, flows: state.flows.length };
   }
 

@@ -1,0 +1,63 @@
+// Proves a host that registers while another host's agent is starting is not missed: its tunnel
+// follows within the settle delay, not at the next unrelated write. The registration is made to
+// land exactly in the start's port sync (the window where no intent exists yet to diff against).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { after, describe, it } from 'node:test';
+import pino from 'pino';
+import { HostAgent, tunnelPortName } from '../../datapath/agent/agent.js';
+import { OvsdbClient } from '../../datapath/ovsdb/client.js';
+import { allFeatures } from '../../datapath/pipeline/all.js';
+import { type PortInfo, VSwitch } from '../../datapath/vswitch.js';
+import { hostKey } from '../../policy/model/endpoint.js';
+import { EmbeddedStore } from '../../state/embedded.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { tempDirPrefix, uniqueName } from '../harness/names.js';
+import { startOvs } from '../harness/ovs.js';
+import { LAB_COMMANDS, requireCommands } from '../harness/require.js';
+
+after(runCleanups);
+
+describe('agent start', () => {
+  it('a host registering during the start gets its tunnel right after it', async (t) => {
+    if (!requireCommands(t, ...LAB_COMMANDS)) return;
+    const ovs = await startOvs();
+    const dir = await mkdtemp(tempDirPrefix('race'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const store = await EmbeddedStore.open(dir);
+    onCleanup(() => store.close());
+    const client = await OvsdbClient.connect(`unix:${ovs.dbSock}`);
+    onCleanup(() => client.close());
+    const bridge = uniqueName('br');
+    const h2 = { name: 'h2', vtepIP: '192.0.2.2', controlIP: '192.0.2.2', uplinks: [] };
+    let registered = false;
+    // The first port listing is the start's port sync: h2 registers then, and its event arrives.
+    class Racing extends VSwitch {
+      override async ports(): Promise<PortInfo[]> {
+        if (!registered) {
+          registered = true;
+          await store.put(hostKey(h2.name), JSON.stringify(h2));
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        return super.ports();
+      }
+    }
+    const vswitch = new Racing(client, { name: bridge, datapathType: ovs.datapath, owner: 'netplugin' });
+    const agent = new HostAgent({
+      store,
+      host: { name: 'h1', vtepIP: '192.0.2.1', controlIP: '192.0.2.1', uplinks: [] },
+      vswitch,
+      switchTarget: ovs.mgmt(bridge),
+      features: allFeatures,
+      logger: pino({ level: 'silent' }),
+    });
+    onCleanup(() => agent.stop());
+    await agent.start();
+    assert.ok(registered, 'the registration landed in the start');
+    const tunnel = tunnelPortName(h2.vtepIP);
+    for (const deadline = Date.now() + 2000; !(await vswitch.ports()).some((p) => p.name === tunnel); ) {
+      assert.ok(Date.now() < deadline, `no tunnel ${tunnel} to h2 2 s after the start`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+});
