@@ -2,7 +2,8 @@
 // 10,000 endpoints on 10 hosts, compiled for one host), one endpoint added/removed incrementally,
 // and compile + install into a private OVS vs `ovs-ofctl --bundle add-flows` of the same flows.
 
-import { encodeEntry, type Flow, flowKey } from '../controller/flowtable/flow-index.js';
+import { encodeEntry } from '../controller/flowtable/flow-index.js';
+import { type Flow, flowKey } from '../controller/openflow/flow.js';
 import { macFromIpv4 as macOf } from '../datapath/host/index.js';
 import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { forwardingFeatures } from '../datapath/pipeline/index.js';

@@ -3,8 +3,10 @@
 
 export * from './actions.js';
 export * from './buffer.js';
+export * from './cookie.js';
 export * from './encode.js';
 export * from './errors.js';
+export * from './flow.js';
 export * from './match.js';
 export * from './messages.js';
 export * from './parser.js';

@@ -7,9 +7,9 @@
 //
 // The gateway in bridge mode is outside the datapath (a router on the VLAN): its ARP floods.
 
-import { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import type { Match, MatchField } from '../../controller/openflow/match.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import { endpointContext, endpointNetworkFeature, networkContext } from './context.js';

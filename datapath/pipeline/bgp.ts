@@ -7,9 +7,9 @@
 // are announced into it (Contiv's BGP had one table too). Policy still applies: routed packets go
 // through conntrack and the policy tables like any other.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
 import { EP, endpointContext } from './context.js';

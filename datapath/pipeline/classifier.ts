@@ -5,9 +5,9 @@
 // from other hosts get their source group from their source address (the sender's spoof guard
 // vouches for it).
 
-import { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import {
   type EndpointContext,

@@ -2,8 +2,8 @@
 // flows, grouped by the object ("owner") that made them, and says which owners a change touches.
 // That grouping is what makes compiles incremental: a change recomputes only affected owners.
 
-import type { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow, Group, Meter } from '../../controller/flowtable/manager.js';
+import type { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow, Group, Meter } from '../../controller/openflow/flow.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 
 /** What changed in the intent or on the host; keys are `tenant/name`, endpoints and hosts by id/name. */

@@ -17,9 +17,9 @@
 // FLAG.fromHost, REG.outPort, REG.vrf. Priorities sit above the forwarding and policy flows they
 // refine.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action, Instruction } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState, type MatchField } from '../../controller/openflow/match.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';

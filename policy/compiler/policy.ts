@@ -17,9 +17,9 @@
 // with no match of its own is one flow per group. The OVS priority encodes the slot, so every flow
 // at one priority has the same verdict.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action, FieldRange, Instruction } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState, type Match } from '../../controller/openflow/match.js';
 import type { Change, OwnedState, PipelineFeature } from '../../datapath/pipeline/feature.js';
 import { fnv1a32 } from '../../datapath/pipeline/hash.js';

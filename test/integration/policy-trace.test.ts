@@ -6,8 +6,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import { type Flow, FlowTableManager } from '../../controller/flowtable/manager.js';
+import { FlowTableManager } from '../../controller/flowtable/manager.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
 import { FLAG, PIPELINE, table } from '../../datapath/pipeline/tables.js';

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeEntry, type Flow, flowKey } from '../../controller/flowtable/flow-index.js';
+import { encodeEntry } from '../../controller/flowtable/flow-index.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { type Flow, flowKey } from '../../controller/openflow/flow.js';
 import type { Change } from '../../datapath/pipeline/feature.js';
 import { fnv1a32 } from '../../datapath/pipeline/hash.js';
 import { FLAG, table } from '../../datapath/pipeline/tables.js';
