@@ -4,22 +4,8 @@
 
 import type { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow, Group, Meter } from '../../controller/openflow/flow.js';
+import type { Change } from '../../policy/compiler/diff.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
-
-/** What changed in the intent or on the host; keys are `tenant/name`, endpoints and hosts by id/name. */
-export type Change =
-  | { kind: 'global' }
-  | { kind: 'tenant'; name: string }
-  | { kind: 'network'; key: string }
-  | { kind: 'group'; key: string }
-  | { kind: 'policy'; key: string }
-  | { kind: 'netProfile'; key: string }
-  | { kind: 'endpoint'; id: string }
-  | { kind: 'host'; name: string }
-  /** This host's facts: ports, tunnels, uplink, host port. */
-  | { kind: 'hostFacts' }
-  /** Routes learned over BGP changed (HostFacts.bgp.routes): these prefixes. */
-  | { kind: 'bgpRoutes'; prefixes: readonly string[] };
 
 /** The switch state one owner contributes. Groups and meters are for features that need them. */
 export interface OwnedState {

@@ -3,10 +3,10 @@ import { describe, test } from 'node:test';
 import { encodeEntry } from '../../controller/flowtable/flow-index.js';
 import type { Action } from '../../controller/openflow/actions.js';
 import { type Flow, flowKey } from '../../controller/openflow/flow.js';
-import type { Change } from '../../datapath/pipeline/feature.js';
 import { fnv1a32 } from '../../datapath/pipeline/hash.js';
 import { FLAG, table } from '../../datapath/pipeline/tables.js';
 import { Compilation, compile } from '../../policy/compiler/compile.js';
+import type { Change } from '../../policy/compiler/diff.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { HostFacts, Intent, PolicyIntent, RuleIntent } from '../../policy/compiler/intent.js';
 import {
