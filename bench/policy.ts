@@ -5,9 +5,9 @@
 import { encodeEntry } from '../controller/flowtable/flow-index.js';
 import { type Flow, flowKey } from '../controller/openflow/flow.js';
 import { macFromIpv4 as macOf } from '../datapath/host/index.js';
-import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { forwardingFeatures } from '../datapath/pipeline/index.js';
 import { Compilation, type Delta } from '../policy/compiler/compile.js';
+import type { PipelineFeature } from '../policy/compiler/feature.js';
 import { tkey } from '../policy/compiler/index-intent.js';
 import type {
   EndpointIntent,

@@ -11,6 +11,7 @@ import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { SwitchClient } from '../../controller/switch/endpoint.js';
 import { Compilation } from '../../policy/compiler/compile.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import { INTENT_PREFIXES, intentFromStore } from '../../policy/compiler/from-store.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts, Intent } from '../../policy/compiler/intent.js';
@@ -29,7 +30,6 @@ import {
   runHost,
   setTxOffload,
 } from '../host/index.js';
-import type { PipelineFeature } from '../pipeline/feature.js';
 import { HOST_PORT_NAME, hostPortAddress, hostPortMac } from '../pipeline/hostaccess.js';
 import { applyDelta } from '../pipeline/index.js';
 import type { PortInfo, PortSpec, VSwitch } from '../vswitch.js';

@@ -4,7 +4,7 @@
 
 import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { fnv1a32 } from './hash.js';
 import { gotoNext, gotoTable } from './regs.js';
 import { PIPELINE, type TableName } from './tables.js';

@@ -4,9 +4,9 @@
 
 import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
-import type { PipelineFeature } from './feature.js';
 import { gotoNext, instructions, load, matchReg, setFlags } from './regs.js';
 import { FLAG, REG, table } from './tables.js';
 

@@ -4,7 +4,7 @@
 
 import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
-import type { PipelineFeature } from './feature.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import { fnv1a32 } from './hash.js';
 import { ETH_IP, instructions, matchFlags } from './regs.js';
 import { FLAG, table } from './tables.js';

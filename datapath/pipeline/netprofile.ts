@@ -8,9 +8,9 @@ import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
 import type { Flow, Meter } from '../../controller/openflow/flow.js';
 import { MeterFlags } from '../../controller/openflow/messages.js';
 import type { Change } from '../../policy/compiler/diff.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, NetProfileIntent } from '../../policy/compiler/intent.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
 import { fnv1a32 } from './hash.js';
 import { table } from './tables.js';
 

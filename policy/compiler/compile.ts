@@ -4,8 +4,8 @@
 
 import type { Flow, Group, Meter } from '../../controller/openflow/flow.js';
 import { flowKey } from '../../controller/openflow/flow.js';
-import type { OwnedState, PipelineFeature } from '../../datapath/pipeline/feature.js';
 import type { Change } from './diff.js';
+import type { OwnedState, PipelineFeature } from './feature.js';
 import { IntentIndex } from './index-intent.js';
 import type { HostFacts, Intent } from './intent.js';
 

@@ -4,8 +4,8 @@
 
 import type { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow, Group, Meter } from '../../controller/openflow/flow.js';
-import type { Change } from '../../policy/compiler/diff.js';
-import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import type { Change } from './diff.js';
+import type { IntentIndex } from './index-intent.js';
 
 /** The switch state one owner contributes. Groups and meters are for features that need them. */
 export interface OwnedState {
