@@ -6,6 +6,7 @@ import { encodeEntry } from '../controller/flowtable/flow-index.js';
 import { type Flow, flowKey } from '../controller/openflow/flow.js';
 import { macFromIpv4 as macOf } from '../datapath/host/index.js';
 import { forwardingFeatures } from '../datapath/pipeline/index.js';
+import { policyFeature } from '../datapath/pipeline/policy.js';
 import { Compilation, type Delta } from '../policy/compiler/compile.js';
 import type { PipelineFeature } from '../policy/compiler/feature.js';
 import { tkey } from '../policy/compiler/index-intent.js';
@@ -19,7 +20,6 @@ import type {
   RuleIntent,
 } from '../policy/compiler/intent.js';
 import { parseAddressSpec } from '../policy/compiler/ip-range.js';
-import { policyFeature } from '../policy/compiler/policy.js';
 import { rule } from '../test/harness/intents.js';
 import { prng } from '../test/harness/prng.js';
 import {
