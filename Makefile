@@ -11,6 +11,7 @@ build: deps
 
 lint: deps
 	npx biome check .
+	node scripts/check-layers.mjs
 
 # Node 20's runner takes no globs: list the compiled test files (harness modules are not tests).
 TESTS = $(shell find dist/test -name '*.test.js' | sort)

@@ -4,9 +4,9 @@
 // Both forms are rendered from one `FlowSpec` so that they cannot drift apart; the integration test
 // test/integration/bench-flows.test.ts installs both and compares what OVS holds.
 
-import { Feature, makeCookie } from '../controller/flowtable/cookie.js';
-import type { Flow } from '../controller/flowtable/manager.js';
 import type { Action, Instruction } from '../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../controller/openflow/cookie.js';
+import type { Flow } from '../controller/openflow/flow.js';
 import { ctState, type Match } from '../controller/openflow/match.js';
 import { prng } from '../test/harness/prng.js';
 

@@ -3,7 +3,8 @@
 
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type ApplyStats, type Flow, FlowTableManager } from '../controller/flowtable/manager.js';
+import { type ApplyStats, FlowTableManager } from '../controller/flowtable/manager.js';
+import type { Flow } from '../controller/openflow/flow.js';
 import type { SwitchConnection } from '../controller/switch/connection.js';
 import { connectSwitch } from '../controller/switch/endpoint.js';
 import { type OvsInstance, startOvs, stripFlowStats } from '../test/harness/ovs.js';

@@ -2,11 +2,13 @@
 // 10,000 endpoints on 10 hosts, compiled for one host), one endpoint added/removed incrementally,
 // and compile + install into a private OVS vs `ovs-ofctl --bundle add-flows` of the same flows.
 
-import { encodeEntry, type Flow, flowKey } from '../controller/flowtable/flow-index.js';
+import { encodeEntry } from '../controller/flowtable/flow-index.js';
+import { type Flow, flowKey } from '../controller/openflow/flow.js';
 import { macFromIpv4 as macOf } from '../datapath/host/index.js';
-import type { PipelineFeature } from '../datapath/pipeline/feature.js';
 import { forwardingFeatures } from '../datapath/pipeline/index.js';
+import { policyFeature } from '../datapath/pipeline/policy.js';
 import { Compilation, type Delta } from '../policy/compiler/compile.js';
+import type { PipelineFeature } from '../policy/compiler/feature.js';
 import { tkey } from '../policy/compiler/index-intent.js';
 import type {
   EndpointIntent,
@@ -18,7 +20,6 @@ import type {
   RuleIntent,
 } from '../policy/compiler/intent.js';
 import { parseAddressSpec } from '../policy/compiler/ip-range.js';
-import { policyFeature } from '../policy/compiler/policy.js';
 import { rule } from '../test/harness/intents.js';
 import { prng } from '../test/harness/prng.js';
 import {

@@ -2,8 +2,8 @@
 // switch and the same flow as desired compare equal byte for byte. Pure; never talks to a switch.
 
 import { type Action, EXECUTION_ORDER, type Instruction } from '../openflow/actions.js';
+import type { Flow } from '../openflow/flow.js';
 import { withoutAliases } from '../openflow/match.js';
-import type { Flow } from './manager.js';
 
 function byExecutionOrder(a: Instruction, b: Instruction): number {
   return EXECUTION_ORDER[a.type] - EXECUTION_ORDER[b.type];

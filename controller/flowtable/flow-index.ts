@@ -5,35 +5,11 @@
 // costs more than encoding the flow. Entries are indexed by a 32-bit hash of their identity bytes,
 // chained on collision, and compared byte for byte.
 
-import type { Instruction } from '../openflow/actions.js';
 import { Writer } from '../openflow/buffer.js';
 import { encodeMessage } from '../openflow/encode.js';
-import type { Match } from '../openflow/match.js';
-import {
-  type FlowMod,
-  FlowModCommand,
-  FlowModFlags,
-  OFP_NO_BUFFER,
-  OFPG_ANY,
-  OFPP,
-} from '../openflow/messages.js';
+import { type Flow, FM_MATCH, FM_PRIORITY, FM_TABLE, flowMod } from '../openflow/flow.js';
+import { FlowModCommand } from '../openflow/messages.js';
 import { canonicalFlow } from './canonical.js';
-
-export interface Flow {
-  tableId: number;
-  priority: number;
-  match: Match;
-  instructions: Instruction[];
-  cookie: bigint;
-  idleTimeout?: number;
-  hardTimeout?: number;
-  /** FlowModFlags; only SEND_FLOW_REM, NO_PKT_COUNTS and NO_BYT_COUNTS are kept by switches. */
-  flags?: number;
-}
-
-/** The flags a switch keeps and reports; the others only steer the FLOW_MOD itself. */
-export const KEPT_FLAGS =
-  FlowModFlags.SEND_FLOW_REM | FlowModFlags.NO_PKT_COUNTS | FlowModFlags.NO_BYT_COUNTS;
 
 export interface FlowEntry {
   /** The flow in canonical form (as the switch reports it). */
@@ -51,32 +27,7 @@ export interface FlowEntry {
   next: FlowEntry | undefined;
 }
 
-// ofp_flow_mod offsets.
-const FM_TABLE = 24;
-const FM_PRIORITY = 30;
-const FM_MATCH = 48;
-
 const scratch = new Writer(1 << 12);
-
-export function flowMod(command: FlowModCommand, f: Flow): FlowMod {
-  return {
-    type: 'flowMod',
-    xid: 0,
-    cookie: f.cookie,
-    cookieMask: 0n,
-    tableId: f.tableId,
-    command,
-    idleTimeout: f.idleTimeout ?? 0,
-    hardTimeout: f.hardTimeout ?? 0,
-    priority: f.priority,
-    bufferId: OFP_NO_BUFFER,
-    outPort: OFPP.ANY,
-    outGroup: OFPG_ANY,
-    flags: f.flags ?? 0,
-    match: f.match,
-    instructions: command === FlowModCommand.ADD ? f.instructions : [],
-  };
-}
 
 /** FNV-1a over table, priority and the match TLVs of the FLOW_MOD in `b`. */
 function identityHash(b: Buffer, matchEnd: number): number {
@@ -102,15 +53,6 @@ export function encodeEntry(flow: Flow, gen = 0): FlowEntry {
     gen,
     next: undefined,
   };
-}
-
-/** A string naming a flow's identity: equal for two flows exactly when sameIdentity holds. */
-export function flowKey(flow: Pick<Flow, 'tableId' | 'priority' | 'match'>): string {
-  const { msg } = encodeEntry({ ...flow, instructions: [], cookie: 0n });
-  const end = FM_MATCH + ((msg.charCodeAt(FM_MATCH + 2) << 8) | msg.charCodeAt(FM_MATCH + 3));
-  return (
-    msg.slice(FM_TABLE, FM_TABLE + 1) + msg.slice(FM_PRIORITY, FM_PRIORITY + 2) + msg.slice(FM_MATCH + 4, end)
-  );
 }
 
 /** Same table, priority and match. */

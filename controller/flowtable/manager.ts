@@ -2,35 +2,19 @@
 // and the reconciliation between them: only differences are sent, atomically, barrier-confirmed.
 // It never decides what flows should exist (features do) and never clears a table wholesale.
 
+import { FEATURE_MASK, FEATURE_SHIFT } from '../openflow/cookie.js';
 import { encode } from '../openflow/encode.js';
+import { type Flow, flowMod, type Group, KEPT_FLAGS, type Meter } from '../openflow/flow.js';
 import {
-  type Bucket,
   FlowModCommand,
   type FlowStats,
   GroupModCommand,
-  type GroupType,
-  type MeterBand,
   MeterFlags,
   MeterModCommand,
 } from '../openflow/messages.js';
 import type { BundleBuilder, FlowModInput, SwitchConnection } from '../switch/connection.js';
 import { canonicalActions } from './canonical.js';
-import { FEATURE_MASK, FEATURE_SHIFT } from './cookie.js';
-import { encodeEntry, type Flow, type FlowEntry, FlowIndex, flowMod, KEPT_FLAGS } from './flow-index.js';
-
-export { type Flow, flowKey } from './flow-index.js';
-
-export interface Group {
-  groupId: number;
-  groupType: GroupType;
-  buckets: Bucket[];
-}
-
-export interface Meter {
-  meterId: number;
-  flags: number;
-  bands: MeterBand[];
-}
+import { encodeEntry, type FlowEntry, FlowIndex } from './flow-index.js';
 
 export interface ApplyStats {
   flowsAdded: number;

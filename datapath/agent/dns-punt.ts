@@ -3,8 +3,8 @@
 // reply straight back to the container's port when the name is ours; otherwise the query goes on
 // through the pipeline where it left it, registers restored, to the container's own resolver.
 
-import { cookieFeature, Feature } from '../../controller/flowtable/cookie.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { cookieFeature, Feature } from '../../controller/openflow/cookie.js';
 import type { Match } from '../../controller/openflow/match.js';
 import { OFP_NO_BUFFER, OFPP, type PacketIn, type PacketOut } from '../../controller/openflow/messages.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';

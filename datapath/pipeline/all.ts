@@ -2,13 +2,13 @@
 // access, the DNS punt, BGP's routes.
 // Order is for readability only: features never share an owner or a flow.
 
-import { policyFeature } from '../../policy/compiler/policy.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import { bgpFeature } from './bgp.js';
 import { dnsFeature } from './dns.js';
-import type { PipelineFeature } from './feature.js';
 import { hostAccessFeature } from './hostaccess.js';
 import { forwardingFeatures } from './index.js';
 import { netProfileFeature } from './netprofile.js';
+import { policyFeature } from './policy.js';
 
 export const allFeatures: readonly PipelineFeature[] = [
   ...forwardingFeatures,

@@ -7,13 +7,13 @@
 //
 // The gateway in bridge mode is outside the datapath (a router on the VLAN): its ARP floods.
 
-import { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import type { Match, MatchField } from '../../controller/openflow/match.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import { endpointContext, endpointNetworkFeature, networkContext } from './context.js';
-import type { PipelineFeature } from './feature.js';
 import {
   ARP_REPLY,
   ARP_REQUEST,

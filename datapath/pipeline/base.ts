@@ -2,9 +2,9 @@
 // or drop. One owner per table, so a table added to the declaration gets its miss flow and
 // nothing else changes.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { fnv1a32 } from './hash.js';
 import { gotoNext, gotoTable } from './regs.js';
 import { PIPELINE, type TableName } from './tables.js';

@@ -7,13 +7,13 @@
 // are announced into it (Contiv's BGP had one table too). Policy still applies: routed packets go
 // through conntrack and the policy tables like any other.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
 import { EP, endpointContext } from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
 import { fnv1a32 } from './hash.js';
 import { ETH_IP, gotoNext, instructions, load, matchFlags, matchReg, ROUTER_MAC, setFlags } from './regs.js';
 import { FLAG, REG, table } from './tables.js';

@@ -2,11 +2,11 @@
 // the output port (local port, tunnel to the endpoint's host, or the uplink), the destination
 // group and how to output; broadcast and unknown destinations flood within the network.
 
-import { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
+import { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
-import type { PipelineFeature } from './feature.js';
 import { gotoNext, instructions, load, matchReg, setFlags } from './regs.js';
 import { FLAG, REG, table } from './tables.js';
 

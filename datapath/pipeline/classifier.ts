@@ -5,9 +5,10 @@
 // from other hosts get their source group from their source address (the sender's spoof guard
 // vouches for it).
 
-import { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import {
   type EndpointContext,
@@ -16,7 +17,6 @@ import {
   type NetworkContext,
   networkContext,
 } from './context.js';
-import type { PipelineFeature } from './feature.js';
 import { ETH_ARP, ETH_IP, gotoNext, instructions, load, matchReg, note, setFlags } from './regs.js';
 import { FLAG, REG, table } from './tables.js';
 

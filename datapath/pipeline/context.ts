@@ -1,11 +1,12 @@
 // Owns the questions forwarding features ask of the intent about one endpoint or network: its
 // ids (network, VRF, group) and the way out of this host towards it. Pure lookups, no flows.
 
-import { type Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
+import { type Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { Change } from '../../policy/compiler/diff.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, FwdMode, HostFacts, NetworkIntent } from '../../policy/compiler/intent.js';
-import type { Change, OwnedState, PipelineFeature } from './feature.js';
 import { fnv1a32 } from './hash.js';
 import { FLAG } from './tables.js';
 

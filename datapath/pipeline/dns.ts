@@ -2,9 +2,9 @@
 // answers our names and sends everything else on through the pipeline (datapath/agent/dns-punt.ts).
 // One flow, whatever the intent: present when netplugin serves DNS, absent otherwise.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
-import type { PipelineFeature } from './feature.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import { fnv1a32 } from './hash.js';
 import { ETH_IP, instructions, matchFlags } from './regs.js';
 import { FLAG, table } from './tables.js';

@@ -17,10 +17,11 @@
 // FLAG.fromHost, REG.outPort, REG.vrf. Priorities sit above the forwarding and policy flows they
 // refine.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action, Instruction } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState, type MatchField } from '../../controller/openflow/match.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
 import {
@@ -32,7 +33,6 @@ import {
   type NetworkContext,
   networkContext,
 } from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
 import { fnv1a32 } from './hash.js';
 import {
   ARP_REQUEST,

@@ -4,11 +4,11 @@
 
 import type { ApplyStats, FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { CompiledState, Delta } from '../../policy/compiler/compile.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import { arpFeature } from './arp.js';
 import { baseFeature } from './base.js';
 import { bridgeFeature } from './bridge.js';
 import { classifierFeature } from './classifier.js';
-import type { PipelineFeature } from './feature.js';
 import { outputFeature } from './output.js';
 import { routingFeature } from './routing.js';
 

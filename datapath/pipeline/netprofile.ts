@@ -3,13 +3,14 @@
 // shared by the group. The limit is an OpenFlow meter (drop band), which the userspace datapath
 // enforces; its id is the endpoint's OVS port number, unique on the host.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow, Meter } from '../../controller/flowtable/manager.js';
 import type { Instruction } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow, Meter } from '../../controller/openflow/flow.js';
 import { MeterFlags } from '../../controller/openflow/messages.js';
+import type { Change } from '../../policy/compiler/diff.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, NetProfileIntent } from '../../policy/compiler/intent.js';
-import type { Change, OwnedState, PipelineFeature } from './feature.js';
 import { fnv1a32 } from './hash.js';
 import { table } from './tables.js';
 

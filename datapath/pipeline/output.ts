@@ -9,14 +9,14 @@
 // endpoints in the network: the group then does not depend on remote endpoints, so a remote
 // endpoint joining touches nothing here. The receiving host drops what it has no port for.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow, Group } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow, Group } from '../../controller/openflow/flow.js';
 import { type Bucket, GroupType } from '../../controller/openflow/messages.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { NetworkIntent } from '../../policy/compiler/intent.js';
 import { forwardingAffected, NET, type NetworkContext, networkContext } from './context.js';
-import type { OwnedState, PipelineFeature } from './feature.js';
 import { fnv1a32 } from './hash.js';
 import { instructions, matchFlags, matchReg } from './regs.js';
 import { FLAG, REG, table } from './tables.js';

@@ -9,12 +9,12 @@
 // The gateway address answers ARP (arp.ts) and ICMP echo (here, in the datapath); other IP sent
 // to it is dropped.
 
-import { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
-import type { PipelineFeature } from './feature.js';
 import {
   ETH_IP,
   gotoNext,

@@ -4,8 +4,8 @@
 // register. Changing an id here changes every switch's flows: ids are spaced so tables can be
 // inserted without renumbering.
 
-import { Feature } from '../../controller/flowtable/cookie.js';
 import type { FieldRange } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 
 export interface TableSpec {
   readonly id: number;

@@ -2,9 +2,10 @@
 // incrementally (`Compilation`: a change recomputes only the owners the features say it touches,
 // and returns what to add and remove). It never talks to a switch.
 
-import { flowKey } from '../../controller/flowtable/flow-index.js';
-import type { Flow, Group, Meter } from '../../controller/flowtable/manager.js';
-import type { Change, OwnedState, PipelineFeature } from '../../datapath/pipeline/feature.js';
+import type { Flow, Group, Meter } from '../../controller/openflow/flow.js';
+import { flowKey } from '../../controller/openflow/flow.js';
+import type { Change } from './diff.js';
+import type { OwnedState, PipelineFeature } from './feature.js';
 import { IntentIndex } from './index-intent.js';
 import type { HostFacts, Intent } from './intent.js';
 

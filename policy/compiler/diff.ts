@@ -1,10 +1,25 @@
-// Owns turning two intents into the changes between them, each with the index mutation that makes
-// it, in an order that keeps references valid (parents before children on the way in, children
-// before parents on the way out). Pure; the agent feeds the result to Compilation.change().
+// Owns what a change is (`Change`, which features are asked about) and turning two intents into
+// the changes between them, each with the index mutation that makes it, in an order that keeps
+// references valid (parents before children on the way in, children before parents on the way
+// out). Pure; the agent feeds the result to Compilation.change().
 
-import type { Change } from '../../datapath/pipeline/feature.js';
 import { type IntentIndex, tkey } from './index-intent.js';
 import type { HostFacts, Intent } from './intent.js';
+
+/** What changed in the intent or on the host; keys are `tenant/name`, endpoints and hosts by id/name. */
+export type Change =
+  | { kind: 'global' }
+  | { kind: 'tenant'; name: string }
+  | { kind: 'network'; key: string }
+  | { kind: 'group'; key: string }
+  | { kind: 'policy'; key: string }
+  | { kind: 'netProfile'; key: string }
+  | { kind: 'endpoint'; id: string }
+  | { kind: 'host'; name: string }
+  /** This host's facts: ports, tunnels, uplink, host port. */
+  | { kind: 'hostFacts' }
+  /** Routes learned over BGP changed (HostFacts.bgp.routes): these prefixes. */
+  | { kind: 'bgpRoutes'; prefixes: readonly string[] };
 
 export interface IntentChange {
   change: Change;

@@ -5,11 +5,12 @@
 // are added through `extraSteps`.
 
 import assert from 'node:assert/strict';
-import { encodeEntry, flowKey } from '../../controller/flowtable/flow-index.js';
+import { encodeEntry } from '../../controller/flowtable/flow-index.js';
+import { flowKey } from '../../controller/openflow/flow.js';
 import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
-import type { PipelineFeature } from '../../datapath/pipeline/feature.js';
 import { Compilation, type CompiledState, compile, type Delta } from '../../policy/compiler/compile.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
+import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type {
   EndpointIntent,
   GroupIntent,

@@ -3,9 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import { type Flow, FlowTableManager } from '../../controller/flowtable/manager.js';
+import { FlowTableManager } from '../../controller/flowtable/manager.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
 import { OFErrorReply } from '../../controller/openflow/errors.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState } from '../../controller/openflow/match.js';
 import { GroupType, MeterFlags, OFPP } from '../../controller/openflow/messages.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';

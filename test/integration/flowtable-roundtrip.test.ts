@@ -4,8 +4,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import { type Flow, FlowTableManager } from '../../controller/flowtable/manager.js';
+import { FlowTableManager } from '../../controller/flowtable/manager.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState } from '../../controller/openflow/match.js';
 import { FlowModFlags, GroupType, MeterFlags, OFPP } from '../../controller/openflow/messages.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';

@@ -6,14 +6,15 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import { type Flow, FlowTableManager } from '../../controller/flowtable/manager.js';
+import { FlowTableManager } from '../../controller/flowtable/manager.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
+import { policyFeature } from '../../datapath/pipeline/policy.js';
 import { FLAG, PIPELINE, table } from '../../datapath/pipeline/tables.js';
 import { compile } from '../../policy/compiler/compile.js';
 import type { HostFacts, Intent } from '../../policy/compiler/intent.js';
-import { policyFeature } from '../../policy/compiler/policy.js';
 import { runCleanups } from '../harness/cleanup.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { type Conn, evaluate, randomConns, randomWorld } from '../harness/policy-eval.js';

@@ -12,6 +12,7 @@ import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
 import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
+import { policyFeature } from '../../datapath/pipeline/policy.js';
 import { Compilation } from '../../policy/compiler/compile.js';
 import type {
   EndpointIntent,
@@ -20,7 +21,6 @@ import type {
   PolicyIntent,
   RuleIntent,
 } from '../../policy/compiler/intent.js';
-import { policyFeature } from '../../policy/compiler/policy.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { rule } from '../harness/intents.js';
 import { addContainer, type Container, type Listener } from '../harness/netns.js';

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { bgpFeature } from '../../datapath/pipeline/bgp.js';
-import type { Change } from '../../datapath/pipeline/feature.js';
 import { forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { Compilation, compile } from '../../policy/compiler/compile.js';
+import type { Change } from '../../policy/compiler/diff.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
 import { DeltaSwitch, RandomWorld, stateText } from '../harness/intents.js';

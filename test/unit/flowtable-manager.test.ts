@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, test } from 'node:test';
 import { canonicalFlow } from '../../controller/flowtable/canonical.js';
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import { type Flow, FlowTableManager, flowKey } from '../../controller/flowtable/manager.js';
+import { FlowTableManager } from '../../controller/flowtable/manager.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import { type Flow, flowKey } from '../../controller/openflow/flow.js';
 import {
   FlowModCommand,
   type FlowStats,

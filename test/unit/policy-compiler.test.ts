@@ -1,11 +1,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeEntry, type Flow, flowKey } from '../../controller/flowtable/flow-index.js';
+import { encodeEntry } from '../../controller/flowtable/flow-index.js';
 import type { Action } from '../../controller/openflow/actions.js';
-import type { Change } from '../../datapath/pipeline/feature.js';
+import { type Flow, flowKey } from '../../controller/openflow/flow.js';
 import { fnv1a32 } from '../../datapath/pipeline/hash.js';
+import {
+  conjPriority,
+  directPriority,
+  matchOwner,
+  PRIO,
+  policyFeature,
+  slotOf,
+} from '../../datapath/pipeline/policy.js';
 import { FLAG, table } from '../../datapath/pipeline/tables.js';
 import { Compilation, compile } from '../../policy/compiler/compile.js';
+import type { Change } from '../../policy/compiler/diff.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { HostFacts, Intent, PolicyIntent, RuleIntent } from '../../policy/compiler/intent.js';
 import {
@@ -14,14 +23,6 @@ import {
   prefixText,
   rangeToPrefixes,
 } from '../../policy/compiler/ip-range.js';
-import {
-  conjPriority,
-  directPriority,
-  matchOwner,
-  PRIO,
-  policyFeature,
-  slotOf,
-} from '../../policy/compiler/policy.js';
 import { rule as contivRule } from '../harness/intents.js';
 import { addressIn, randomRule, randomWorld } from '../harness/policy-eval.js';
 import { prng } from '../harness/prng.js';

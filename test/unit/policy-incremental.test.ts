@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { forwardingFeatures } from '../../datapath/pipeline/index.js';
+import { policyFeature } from '../../datapath/pipeline/policy.js';
 import type { Intent, PolicyIntent } from '../../policy/compiler/intent.js';
-import { policyFeature } from '../../policy/compiler/policy.js';
 import { checkIncremental, type IntentStep } from '../harness/intents.js';
 import { randomRule } from '../harness/policy-eval.js';
 

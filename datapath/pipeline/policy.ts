@@ -17,16 +17,23 @@
 // with no match of its own is one flow per group. The OVS priority encodes the slot, so every flow
 // at one priority has the same verdict.
 
-import { Feature, makeCookie } from '../../controller/flowtable/cookie.js';
-import type { Flow } from '../../controller/flowtable/manager.js';
 import type { Action, FieldRange, Instruction } from '../../controller/openflow/actions.js';
+import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState, type Match } from '../../controller/openflow/match.js';
-import type { Change, OwnedState, PipelineFeature } from '../../datapath/pipeline/feature.js';
-import { fnv1a32 } from '../../datapath/pipeline/hash.js';
-import { FLAG, flagsSet, REG, table } from '../../datapath/pipeline/tables.js';
-import { type IntentIndex, tkey } from './index-intent.js';
-import type { Direction, GroupIntent, PolicyIntent, RuleIntent } from './intent.js';
-import { formatQuad, intersectPrefixes, maskOf, type Prefix, parseAddressSpec } from './ip-range.js';
+import type { Change } from '../../policy/compiler/diff.js';
+import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
+import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
+import type { Direction, GroupIntent, PolicyIntent, RuleIntent } from '../../policy/compiler/intent.js';
+import {
+  formatQuad,
+  intersectPrefixes,
+  maskOf,
+  type Prefix,
+  parseAddressSpec,
+} from '../../policy/compiler/ip-range.js';
+import { fnv1a32 } from './hash.js';
+import { FLAG, flagsSet, REG, table } from './tables.js';
 
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;

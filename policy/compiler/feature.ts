@@ -2,24 +2,10 @@
 // flows, grouped by the object ("owner") that made them, and says which owners a change touches.
 // That grouping is what makes compiles incremental: a change recomputes only affected owners.
 
-import type { Feature } from '../../controller/flowtable/cookie.js';
-import type { Flow, Group, Meter } from '../../controller/flowtable/manager.js';
-import type { IntentIndex } from '../../policy/compiler/index-intent.js';
-
-/** What changed in the intent or on the host; keys are `tenant/name`, endpoints and hosts by id/name. */
-export type Change =
-  | { kind: 'global' }
-  | { kind: 'tenant'; name: string }
-  | { kind: 'network'; key: string }
-  | { kind: 'group'; key: string }
-  | { kind: 'policy'; key: string }
-  | { kind: 'netProfile'; key: string }
-  | { kind: 'endpoint'; id: string }
-  | { kind: 'host'; name: string }
-  /** This host's facts: ports, tunnels, uplink, host port. */
-  | { kind: 'hostFacts' }
-  /** Routes learned over BGP changed (HostFacts.bgp.routes): these prefixes. */
-  | { kind: 'bgpRoutes'; prefixes: readonly string[] };
+import type { Feature } from '../../controller/openflow/cookie.js';
+import type { Flow, Group, Meter } from '../../controller/openflow/flow.js';
+import type { Change } from './diff.js';
+import type { IntentIndex } from './index-intent.js';
 
 /** The switch state one owner contributes. Groups and meters are for features that need them. */
 export interface OwnedState {
