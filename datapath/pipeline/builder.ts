@@ -95,15 +95,8 @@ function checkActions(r: Rules, feature: Feature, actions: readonly Action[]): v
   }
 }
 
-/** Throws unless `feature` may write this flow into its table. */
-export function checkFlow(feature: Feature, spec: FlowSpec): void {
-  const r = RULES.get(spec.table);
-  if (!r)
-    throw new Error(
-      `pipeline: a ${featureName(feature)} flow names no table of the pipeline (${spec.table})`,
-    );
-  if (!r.writers.has(feature))
-    fail(r, feature, 'is not allowed: the table does not list the feature as a writer');
+/** The checks of one table's flows, past the table's lookup. */
+function checkInTable(r: Rules, feature: Feature, spec: FlowSpec): void {
   for (const field of Object.keys(spec.match)) {
     if (!r.fields.has(field)) fail(r, feature, `matches ${field}, which the table does not declare`);
   }
@@ -114,20 +107,44 @@ export function checkFlow(feature: Feature, spec: FlowSpec): void {
   }
 }
 
-/** The flow `spec` describes, checked against the declaration. */
-export function makeFlow(feature: Feature, spec: FlowSpec): Flow {
-  checkFlow(feature, spec);
-  const r = RULES.get(spec.table)!;
-  return {
-    tableId: r.id,
-    priority: spec.priority,
-    match: spec.match,
-    instructions: spec.instructions,
-    cookie: spec.cookie,
-  };
+function refuse(feature: Feature, table: string): never {
+  const r = RULES.get(table as TableName);
+  if (!r) throw new Error(`pipeline: a flow of feature ${featureName(feature)} names no table (${table})`);
+  fail(r, feature, 'is not allowed: the table does not list the feature as a writer');
 }
 
-/** A feature's flow maker: `const flow = flowBuilder(Feature.Arp)`, then `flow({ table: 'arp', … })`. */
+/** Throws unless `feature` may write this flow into its table. */
+export function checkFlow(feature: Feature, spec: FlowSpec): void {
+  flowBuilder(feature)(spec);
+}
+
+const builders = new Map<Feature, (spec: FlowSpec) => Flow>();
+
+/**
+ * A feature's flow maker: `const flow = flowBuilder(Feature.Arp)`, then `flow({ table: 'arp', … })`
+ * returns the checked flow. The tables the feature may write are looked up once, here.
+ */
 export function flowBuilder(feature: Feature): (spec: FlowSpec) => Flow {
-  return (spec) => makeFlow(feature, spec);
+  const known = builders.get(feature);
+  if (known) return known;
+  const writable = new Map<string, Rules>();
+  for (const r of RULES.values()) if (r.writers.has(feature)) writable.set(r.name, r);
+  const build = (spec: FlowSpec): Flow => {
+    const r = writable.get(spec.table) ?? refuse(feature, spec.table);
+    checkInTable(r, feature, spec);
+    return {
+      tableId: r.id,
+      priority: spec.priority,
+      match: spec.match,
+      instructions: spec.instructions,
+      cookie: spec.cookie,
+    };
+  };
+  builders.set(feature, build);
+  return build;
+}
+
+/** The flow `spec` describes, checked against the declaration (for one-off flows). */
+export function makeFlow(feature: Feature, spec: FlowSpec): Flow {
+  return flowBuilder(feature)(spec);
 }
