@@ -2,10 +2,10 @@
 // or drop. One owner per table, so a table added to the declaration gets its miss flow and
 // nothing else changes.
 
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
-import { fnv1a32 } from './hash.js';
+import { cookieFor, makeFlow } from './builder.js';
 import { gotoNext, gotoTable } from './regs.js';
 import { PIPELINE, type TableName } from './tables.js';
 
@@ -15,14 +15,14 @@ export const MISS_PRIORITY = 0;
 function missFlow(name: TableName): Flow | undefined {
   const spec = PIPELINE.find((t) => t.name === name);
   if (!spec) return undefined;
-  return {
-    tableId: spec.id,
+  return makeFlow(Feature.Pipeline, {
+    table: name,
     priority: MISS_PRIORITY,
     match: {},
     // An explicit drop (no instructions) reads as "actions=drop" in dump-flows.
     instructions: spec.miss === 'drop' ? [] : [spec.miss === 'next' ? gotoNext(name) : gotoTable(spec.miss)],
-    cookie: makeCookie(Feature.Pipeline, fnv1a32(OWNER + name)),
-  };
+    cookie: cookieFor(Feature.Pipeline, OWNER + name),
+  });
 }
 
 export const baseFeature: PipelineFeature = {

@@ -8,15 +8,15 @@
 // through conntrack and the policy tables like any other.
 
 import type { Action } from '../../controller/openflow/actions.js';
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
+import { cookieFor, flowBuilder } from './builder.js';
 import { EP, endpointContext } from './context.js';
-import { fnv1a32 } from './hash.js';
 import { ETH_IP, gotoNext, instructions, load, matchFlags, matchReg, ROUTER_MAC, setFlags } from './regs.js';
-import { FLAG, REG, table } from './tables.js';
+import { FLAG, REG } from './tables.js';
 
 const PORT = 'port';
 const ROUTE = 'r:';
@@ -26,6 +26,7 @@ const PRIO_IN_ENDPOINT = 210;
 const PRIO_ROUTER_PORT = 150;
 /** Untagged on the uplink (OFPVID_NONE). */
 const UNTAGGED = 0;
+const flow = flowBuilder(Feature.Bgp);
 
 interface Ctx {
   uplink: number;
@@ -56,29 +57,29 @@ function prefixMatch(prefix: string): { value: string; mask: string } | string |
 
 function portFlows(c: Ctx, cookie: bigint): Flow[] {
   return [
-    {
-      tableId: table('classify'),
+    flow({
+      table: 'classify',
       priority: PRIO_ROUTER_PORT,
       match: { inPort: c.port },
       instructions: instructions([{ type: 'output', port: c.uplink }]),
       cookie,
-    },
-    {
+    }),
+    flow({
       // Untagged frames from the ToR that are not routed to an endpoint: ARP, BGP, ICMP to the router.
-      tableId: table('classify'),
+      table: 'classify',
       priority: PRIO_ROUTER_PORT,
       match: { inPort: c.uplink, vlanVid: UNTAGGED },
       instructions: instructions([{ type: 'output', port: c.port }]),
       cookie,
-    },
-    {
+    }),
+    flow({
       // Routed to the ToR: out of the uplink as it is (no network, so no VLAN tag).
-      tableId: table('output'),
+      table: 'output',
       priority: 100,
       match: matchReg(matchFlags({}, FLAG.toUplink, FLAG.fromUplink), REG.dstNetwork, 0),
       instructions: instructions([{ type: 'outputReg', src: REG.outPort }]),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -93,13 +94,13 @@ function endpointFlows(ix: IntentIndex, c: Ctx, id: string, cookie: bigint): Flo
     { type: 'setField', field: 'ethDst', value: ROUTER_MAC },
   ];
   return [
-    {
-      tableId: table('classify'),
+    flow({
+      table: 'classify',
       priority: PRIO_IN_ENDPOINT,
       match: { inPort: c.uplink, vlanVid: UNTAGGED, ethDst: c.mac, ethType: ETH_IP, ipv4Dst: e.e.ip },
       instructions: instructions(actions, gotoNext('classify')),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -109,8 +110,8 @@ function routeFlows(ix: IntentIndex, c: Ctx, prefix: string, cookie: bigint): Fl
   if (!peerMac || dst === undefined) return [];
   const len = Number(prefix.split('/')[1]);
   return [
-    {
-      tableId: table('dstLookup'),
+    flow({
+      table: 'dstLookup',
       priority: PRIO_ROUTE_BASE + len,
       match: matchFlags({ ethDst: ROUTER_MAC, ethType: ETH_IP, ipv4Dst: dst }, FLAG.fromLocal),
       instructions: instructions(
@@ -125,7 +126,7 @@ function routeFlows(ix: IntentIndex, c: Ctx, prefix: string, cookie: bigint): Fl
         gotoNext('dstLookup'),
       ),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -144,7 +145,7 @@ export const bgpFeature: PipelineFeature = {
   build(ix, owner): OwnedState {
     const c = ctxOf(ix);
     if (!c) return { flows: [] };
-    const cookie = makeCookie(Feature.Bgp, fnv1a32(owner));
+    const cookie = cookieFor(Feature.Bgp, owner);
     if (owner === PORT) return { flows: portFlows(c, cookie) };
     if (owner.startsWith(EP)) return { flows: endpointFlows(ix, c, owner.slice(EP.length), cookie) };
     if (owner.startsWith(ROUTE)) return { flows: routeFlows(ix, c, owner.slice(ROUTE.length), cookie) };

@@ -6,12 +6,14 @@ import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import { flowBuilder } from './builder.js';
 import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
 import { gotoNext, instructions, load, matchReg, setFlags } from './regs.js';
-import { FLAG, REG, table } from './tables.js';
+import { FLAG, REG } from './tables.js';
 
 const PRIO_KNOWN = 100;
 const PRIO_FLOOD = 10;
+const flow = flowBuilder(Feature.L2Forwarding);
 
 function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
   const c = endpointContext(ix, id);
@@ -20,13 +22,13 @@ function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
   const actions = [load(REG.outPort, path.port), load(REG.dstNetwork, c.net.id)];
   if (c.group !== 0) actions.push(load(REG.dstGroup, c.group));
   return [
-    {
-      tableId: table('dstLookup'),
+    flow({
+      table: 'dstLookup',
       priority: PRIO_KNOWN,
       match: matchReg({ ethDst: c.e.mac }, REG.network, c.net.id),
       instructions: instructions([...actions, ...setFlags(path.flag)], gotoNext('dstLookup')),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -34,8 +36,8 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
   const c = networkContext(ix, key);
   if (!c) return [];
   return [
-    {
-      tableId: table('dstLookup'),
+    flow({
+      table: 'dstLookup',
       priority: PRIO_FLOOD,
       match: matchReg({}, REG.network, c.net.id),
       instructions: instructions(
@@ -43,7 +45,7 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
         gotoNext('dstLookup'),
       ),
       cookie,
-    },
+    }),
   ];
 }
 

@@ -10,6 +10,7 @@ import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import { flowBuilder } from './builder.js';
 import {
   type EndpointContext,
   endpointContext,
@@ -18,11 +19,12 @@ import {
   networkContext,
 } from './context.js';
 import { ETH_ARP, ETH_IP, gotoNext, instructions, load, matchReg, note, setFlags } from './regs.js';
-import { FLAG, REG, table } from './tables.js';
+import { FLAG, REG } from './tables.js';
 
 const PRIO_ADMIT = 200;
 const PRIO_GUARD = 100;
 const PRIO_SRC_GROUP = 100;
+const flow = flowBuilder(Feature.Classifier);
 
 function ids(c: NetworkContext, group: number, from: number): Action[] {
   const out = [load(REG.network, c.net.id), load(REG.vrf, c.vrf)];
@@ -37,38 +39,38 @@ function endpointFlows(ix: IntentIndex, c: EndpointContext, cookie: bigint): Flo
     if (ix.isLocal(e) || c.group === 0) return [];
     // A remote endpoint: its group, by its address.
     return [
-      {
-        tableId: table('srcGroup'),
+      flow({
+        table: 'srcGroup',
         priority: PRIO_SRC_GROUP,
         match: matchReg({ ethType: ETH_IP, ipv4Src: e.ip }, REG.network, c.net.id),
         instructions: instructions([load(REG.srcGroup, c.group)], gotoNext('srcGroup')),
         cookie,
-      },
+      }),
     ];
   }
   const admit = instructions(ids(c, c.group, FLAG.fromLocal), gotoNext('classify'));
   return [
-    {
-      tableId: table('classify'),
+    flow({
+      table: 'classify',
       priority: PRIO_ADMIT,
       match: { inPort: port, ethSrc: e.mac, ethType: ETH_IP, ipv4Src: e.ip },
       instructions: admit,
       cookie,
-    },
-    {
-      tableId: table('classify'),
+    }),
+    flow({
+      table: 'classify',
       priority: PRIO_ADMIT,
       match: { inPort: port, ethSrc: e.mac, ethType: ETH_ARP, arpSpa: e.ip, arpSha: e.mac },
       instructions: admit,
       cookie,
-    },
-    {
-      tableId: table('classify'),
+    }),
+    flow({
+      table: 'classify',
       priority: PRIO_GUARD,
       match: { inPort: port },
       instructions: instructions([note('spoof guard')]),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -77,22 +79,29 @@ function networkFlows(ix: IntentIndex, c: NetworkContext, cookie: bigint): Flow[
   if (c.net.encap === 'vxlan') {
     const admit = instructions(ids(c, 0, FLAG.fromTunnel), gotoNext('classify'));
     for (const port of new Set(ix.host.tunnelPorts.values())) {
-      flows.push({
-        tableId: table('classify'),
-        priority: PRIO_ADMIT,
-        match: { inPort: port, tunnelId: BigInt(c.net.pktTag) },
-        instructions: admit,
-        cookie,
-      });
+      flows.push(
+        flow({
+          table: 'classify',
+          priority: PRIO_ADMIT,
+          match: { inPort: port, tunnelId: BigInt(c.net.pktTag) },
+          instructions: admit,
+          cookie,
+        }),
+      );
     }
   } else if (ix.host.uplinkPort !== undefined) {
-    flows.push({
-      tableId: table('classify'),
-      priority: PRIO_ADMIT,
-      match: { inPort: ix.host.uplinkPort, vlanVid: 0x1000 | c.net.pktTag },
-      instructions: instructions([{ type: 'popVlan' }, ...ids(c, 0, FLAG.fromUplink)], gotoNext('classify')),
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: 'classify',
+        priority: PRIO_ADMIT,
+        match: { inPort: ix.host.uplinkPort, vlanVid: 0x1000 | c.net.pktTag },
+        instructions: instructions(
+          [{ type: 'popVlan' }, ...ids(c, 0, FLAG.fromUplink)],
+          gotoNext('classify'),
+        ),
+        cookie,
+      }),
+    );
   }
   return flows;
 }

@@ -1,13 +1,13 @@
 // Owns the questions forwarding features ask of the intent about one endpoint or network: its
 // ids (network, VRF, group) and the way out of this host towards it. Pure lookups, no flows.
 
-import { type Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import type { Change } from '../../policy/compiler/diff.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, FwdMode, HostFacts, NetworkIntent } from '../../policy/compiler/intent.js';
-import { fnv1a32 } from './hash.js';
+import { cookieFor } from './builder.js';
 import { FLAG } from './tables.js';
 
 export interface NetworkContext {
@@ -175,7 +175,7 @@ export function endpointNetworkFeature(spec: EndpointNetworkFlows): PipelineFeat
     owners: (ix) => forwardingOwners(ix),
     build(ix, owner): OwnedState {
       if (spec.mode !== undefined && ix.global.fwdMode !== spec.mode) return { flows: [] };
-      const cookie = makeCookie(spec.feature, fnv1a32(owner));
+      const cookie = cookieFor(spec.feature, owner);
       if (owner.startsWith(EP)) return { flows: spec.endpointFlows(ix, owner.slice(EP.length), cookie) };
       if (owner.startsWith(NET)) return { flows: spec.networkFlows(ix, owner.slice(NET.length), cookie) };
       return { flows: [] };

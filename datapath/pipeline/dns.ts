@@ -2,16 +2,16 @@
 // answers our names and sends everything else on through the pipeline (datapath/agent/dns-punt.ts).
 // One flow, whatever the intent: present when netplugin serves DNS, absent otherwise.
 
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
-import type { Flow } from '../../controller/openflow/flow.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { PipelineFeature } from '../../policy/compiler/feature.js';
-import { fnv1a32 } from './hash.js';
+import { cookieFor, flowBuilder } from './builder.js';
 import { ETH_IP, instructions, matchFlags } from './regs.js';
-import { FLAG, table } from './tables.js';
+import { FLAG } from './tables.js';
 
 const OWNER = 'punt';
 export const DNS_PORT = 53;
 const PROTO_UDP = 17;
+const flow = flowBuilder(Feature.Dns);
 
 export const dnsFeature: PipelineFeature = {
   name: 'dns',
@@ -19,14 +19,17 @@ export const dnsFeature: PipelineFeature = {
   owners: () => [OWNER],
   build(_ix, owner) {
     if (owner !== OWNER) return { flows: [] };
-    const flow: Flow = {
-      tableId: table('dns'),
-      priority: 100,
-      match: matchFlags({ ethType: ETH_IP, ipProto: PROTO_UDP, udpDst: DNS_PORT }, FLAG.fromLocal),
-      instructions: instructions([{ type: 'controller', maxLen: 0xffff }]),
-      cookie: makeCookie(Feature.Dns, fnv1a32(OWNER)),
+    return {
+      flows: [
+        flow({
+          table: 'dns',
+          priority: 100,
+          match: matchFlags({ ethType: ETH_IP, ipProto: PROTO_UDP, udpDst: DNS_PORT }, FLAG.fromLocal),
+          instructions: instructions([{ type: 'controller', maxLen: 0xffff }]),
+          cookie: cookieFor(Feature.Dns, OWNER),
+        }),
+      ],
     };
-    return { flows: [flow] };
   },
   affected: () => [],
 };

@@ -18,12 +18,13 @@
 // refine.
 
 import type { Action, Instruction } from '../../controller/openflow/actions.js';
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
-import { ctState, type MatchField } from '../../controller/openflow/match.js';
+import { ctState } from '../../controller/openflow/match.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
+import { cookieFor, flowBuilder } from './builder.js';
 import {
   EP,
   endpointContext,
@@ -33,9 +34,9 @@ import {
   type NetworkContext,
   networkContext,
 } from './context.js';
-import { fnv1a32 } from './hash.js';
 import {
   ARP_REQUEST,
+  arpReply,
   ETH_ARP,
   ETH_IP,
   gotoNext,
@@ -45,7 +46,6 @@ import {
   matchFlags,
   matchReg,
   note,
-  OFPP_IN_PORT,
   ROUTER_MAC,
   setFlags,
 } from './regs.js';
@@ -65,6 +65,7 @@ const PRIO_TO_HOST = 100;
 const PRIO_GATEWAY = 101;
 const PRIO_UNKNOWN = 11;
 const PRIO_CT = 110;
+const flow = flowBuilder(Feature.HostAccess);
 
 function quad(v: number): string {
   return [24, 16, 8, 0].map((s) => (v >>> s) & 0xff).join('.');
@@ -106,29 +107,6 @@ const STATIC = 'static';
 const HOST = 'host';
 const TENANT = 'tenant:';
 
-const move = (src: MatchField, dst: MatchField, n: number): Action => ({
-  type: 'regMove',
-  src: { field: src, ofs: 0, nBits: n },
-  dst: { field: dst, ofs: 0, nBits: n },
-});
-
-/** An ARP request turned into the reply from `mac` for the address asked (`ip`: a fixed one). */
-function arpReply(mac: string, ip?: string): Action[] {
-  const ips: Action[] =
-    ip === undefined
-      ? [move('arpTpa', 'reg1', 32), move('arpSpa', 'arpTpa', 32), move('reg1', 'arpSpa', 32)]
-      : [move('arpSpa', 'arpTpa', 32), { type: 'setField', field: 'arpSpa', value: ip }];
-  return [
-    move('ethSrc', 'ethDst', 48),
-    { type: 'setField', field: 'ethSrc', value: mac },
-    { type: 'setField', field: 'arpOp', value: 2 },
-    move('arpSha', 'arpTha', 48),
-    { type: 'setField', field: 'arpSha', value: mac },
-    ...ips,
-    { type: 'output', port: OFPP_IN_PORT },
-  ];
-}
-
 /** Active when the host has its port and the private subnet is usable. */
 function hostPortOf(ix: IntentIndex): HostPort | undefined {
   const hp = ix.host.hostPort;
@@ -143,37 +121,37 @@ function staticFlows(cookie: bigint): Flow[] {
     actions: [{ type: 'nat' }],
   });
   return [
-    {
-      tableId: table('conntrack'),
+    flow({
+      table: 'conntrack',
       priority: PRIO_CT,
       // Established traffic to the host takes its NAT here; new connections get it at commit.
       match: matchFlags({ ethType: ETH_IP }, FLAG.toHost),
       instructions: instructions([ctNat(table('egressPolicy'))]),
       cookie,
-    },
-    {
-      tableId: table('conntrack'),
+    }),
+    flow({
+      table: 'conntrack',
       priority: PRIO_CT,
       // Replies from the host went through conntrack (and un-NAT) in classify: not again.
       match: matchFlags({ ethType: ETH_IP }, FLAG.fromHost),
       instructions: [gotoTable('egressPolicy')],
       cookie,
-    },
-    {
-      tableId: table('output'),
+    }),
+    flow({
+      table: 'output',
       priority: 100,
       match: matchFlags({}, FLAG.toHost),
       instructions: instructions([{ type: 'outputReg', src: REG.outPort }]),
       cookie,
-    },
+    }),
   ];
 }
 
 function hostFlows(ix: IntentIndex, hp: HostPort, cookie: bigint): Flow[] {
   const pvt = quad(pvtBase(ix.global.pvtSubnet) ?? 0);
   return [
-    {
-      tableId: table('classify'),
+    flow({
+      table: 'classify',
       priority: PRIO_CLASSIFY,
       // The host asks for tenant addresses (its replies' next hop): all answered by the router MAC.
       match: {
@@ -184,14 +162,14 @@ function hostFlows(ix: IntentIndex, hp: HostPort, cookie: bigint): Flow[] {
       },
       instructions: instructions(arpReply(ROUTER_MAC)),
       cookie,
-    },
-    {
-      tableId: table('classify'),
+    }),
+    flow({
+      table: 'classify',
       priority: PRIO_CLASSIFY_GUARD,
       match: { inPort: hp.ofport },
       instructions: instructions([note('host port: replies only')]),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -201,8 +179,8 @@ function tenantFlows(ix: IntentIndex, hp: HostPort, name: string, cookie: bigint
   if (!t || !nat) return [];
   const qos: Instruction = gotoTable('qos');
   return [
-    {
-      tableId: table('classify'),
+    flow({
+      table: 'classify',
       priority: PRIO_CLASSIFY,
       match: { inPort: hp.ofport, ethType: ETH_IP, ipv4Dst: nat },
       instructions: instructions([
@@ -211,9 +189,9 @@ function tenantFlows(ix: IntentIndex, hp: HostPort, name: string, cookie: bigint
         { type: 'ct', zone: t.id, table: table('dstLookup'), actions: [{ type: 'nat' }] },
       ]),
       cookie,
-    },
-    {
-      tableId: table('commit'),
+    }),
+    flow({
+      table: 'commit',
       priority: PRIO_CT,
       match: matchReg(matchFlags({ ethType: ETH_IP, ctState: ctState('+trk') }, FLAG.toHost), REG.vrf, t.id),
       instructions: [
@@ -226,7 +204,7 @@ function tenantFlows(ix: IntentIndex, hp: HostPort, name: string, cookie: bigint
         qos,
       ],
       cookie,
-    },
+    }),
   ];
 }
 
@@ -249,12 +227,11 @@ function toHost(hp: HostPort, c: NetworkContext): Action[] {
 function networkFlows(ix: IntentIndex, hp: HostPort, c: NetworkContext, cookie: bigint): Flow[] {
   const fromLocalIp = () => matchFlags(matchReg({ ethType: ETH_IP }, REG.network, c.net.id), FLAG.fromLocal);
   const go = gotoNext('dstLookup');
-  const dl = table('dstLookup');
   if (ix.global.fwdMode === 'bridge') {
     if (!standsInForGateway(ix, c)) return [];
     return [
-      {
-        tableId: table('arp'),
+      flow({
+        table: 'arp',
         priority: PRIO_ARP,
         match: {
           ...matchFlags(
@@ -265,42 +242,44 @@ function networkFlows(ix: IntentIndex, hp: HostPort, c: NetworkContext, cookie: 
         },
         instructions: instructions(arpReply(ROUTER_MAC, c.net.gateway)),
         cookie,
-      },
-      {
-        tableId: dl,
+      }),
+      flow({
+        table: 'dstLookup',
         priority: PRIO_TO_HOST,
         match: { ...fromLocalIp(), ethDst: ROUTER_MAC },
         instructions: instructions(toHost(hp, c), go),
         cookie,
-      },
-      {
-        tableId: dl,
+      }),
+      flow({
+        table: 'dstLookup',
         priority: PRIO_GATEWAY,
         // The gateway itself is nobody: not the host's business.
         match: { ...fromLocalIp(), ethDst: ROUTER_MAC, ipv4Dst: c.net.gateway },
         instructions: instructions([note('gateway')]),
         cookie,
-      },
+      }),
     ];
   }
   const flows: Flow[] = [
-    {
-      tableId: dl,
+    flow({
+      table: 'dstLookup',
       priority: PRIO_TO_HOST_IP,
       match: { ...fromLocalIp(), ethDst: ROUTER_MAC, ipv4Dst: hp.ip },
       instructions: instructions(toHost(hp, c), go),
       cookie,
-    },
+    }),
   ];
   const uplink = c.net.encap === 'vlan' && ix.host.uplinkPort !== undefined;
   if (!uplink) {
-    flows.push({
-      tableId: dl,
-      priority: PRIO_UNKNOWN,
-      match: { ...fromLocalIp(), ethDst: ROUTER_MAC },
-      instructions: instructions(toHost(hp, c), go),
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: 'dstLookup',
+        priority: PRIO_UNKNOWN,
+        match: { ...fromLocalIp(), ethDst: ROUTER_MAC },
+        instructions: instructions(toHost(hp, c), go),
+        cookie,
+      }),
+    );
   }
   return flows;
 }
@@ -321,8 +300,8 @@ function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
   if (c.group !== 0) actions.push(load(REG.dstGroup, c.group));
   actions.push(...setFlags(FLAG.toLocal));
   return [
-    {
-      tableId: table('dstLookup'),
+    flow({
+      table: 'dstLookup',
       priority: PRIO_FROM_HOST,
       match: matchReg(
         matchFlags({ ethType: ETH_IP, ipv4Dst: c.e.ip, ctState: ctState('-new-inv+trk') }, FLAG.fromHost),
@@ -331,7 +310,7 @@ function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
       ),
       instructions: instructions(actions, gotoNext('dstLookup')),
       cookie,
-    },
+    }),
   ];
 }
 
@@ -349,7 +328,7 @@ export const hostAccessFeature: PipelineFeature = {
   build(ix, owner): OwnedState {
     const hp = hostPortOf(ix);
     if (!hp) return { flows: [] };
-    const cookie = makeCookie(Feature.HostAccess, fnv1a32(owner));
+    const cookie = cookieFor(Feature.HostAccess, owner);
     if (owner === STATIC) return { flows: staticFlows(cookie) };
     if (owner === HOST) return { flows: hostFlows(ix, hp, cookie) };
     if (owner.startsWith(TENANT)) return { flows: tenantFlows(ix, hp, owner.slice(TENANT.length), cookie) };

@@ -4,21 +4,22 @@
 // enforces; its id is the endpoint's OVS port number, unique on the host.
 
 import type { Instruction } from '../../controller/openflow/actions.js';
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow, Meter } from '../../controller/openflow/flow.js';
 import { MeterFlags } from '../../controller/openflow/messages.js';
 import type { Change } from '../../policy/compiler/diff.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, NetProfileIntent } from '../../policy/compiler/intent.js';
-import { fnv1a32 } from './hash.js';
-import { table } from './tables.js';
+import { cookieFor, flowBuilder } from './builder.js';
+import { ETH_IP, gotoTable } from './regs.js';
 
 const OWNER = 'ep:';
 const PRIO_IP = 100;
 const PRIO_ALL = 90;
 /** Without a configured burst: a tenth of a second at the rate, so TCP is not starved by a tiny bucket. */
 const MIN_BURST_KBIT = 64;
+const flow = flowBuilder(Feature.NetProfile);
 
 function profileOf(ix: IntentIndex, e: EndpointIntent): NetProfileIntent | undefined {
   const g = ix.groupOf(e);
@@ -51,32 +52,35 @@ export const netProfileFeature: PipelineFeature = {
     const port = e && ix.localPort(e);
     const p = e && profileOf(ix, e);
     if (!e || port === undefined || !p) return { flows: [] };
-    const cookie = makeCookie(Feature.NetProfile, fnv1a32(owner));
-    const tableId = table('qos');
+    const cookie = cookieFor(Feature.NetProfile, owner);
     const meter: Instruction[] = p.bandwidthKbps > 0 ? [{ type: 'meter', meterId: port }] : [];
-    const next: Instruction = { type: 'gotoTable', tableId: table('output') };
+    const next = gotoTable('output');
     const flows: Flow[] = [];
     if (p.dscp > 0) {
-      flows.push({
-        tableId,
-        priority: PRIO_IP,
-        match: { inPort: port, ethType: 0x0800 },
-        instructions: [
-          ...meter,
-          { type: 'applyActions', actions: [{ type: 'setField', field: 'ipDscp', value: p.dscp }] },
-          next,
-        ],
-        cookie,
-      });
+      flows.push(
+        flow({
+          table: 'qos',
+          priority: PRIO_IP,
+          match: { inPort: port, ethType: ETH_IP },
+          instructions: [
+            ...meter,
+            { type: 'applyActions', actions: [{ type: 'setField', field: 'ipDscp', value: p.dscp }] },
+            next,
+          ],
+          cookie,
+        }),
+      );
     }
     if (p.bandwidthKbps > 0) {
-      flows.push({
-        tableId,
-        priority: PRIO_ALL,
-        match: { inPort: port },
-        instructions: [...meter, next],
-        cookie,
-      });
+      flows.push(
+        flow({
+          table: 'qos',
+          priority: PRIO_ALL,
+          match: { inPort: port },
+          instructions: [...meter, next],
+          cookie,
+        }),
+      );
     }
     return { flows, meters: p.bandwidthKbps > 0 ? [meterFor(port, p)] : [] };
   },

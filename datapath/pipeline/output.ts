@@ -10,22 +10,23 @@
 // endpoint joining touches nothing here. The receiving host drops what it has no port for.
 
 import type { Action } from '../../controller/openflow/actions.js';
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow, Group } from '../../controller/openflow/flow.js';
 import { type Bucket, GroupType } from '../../controller/openflow/messages.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { NetworkIntent } from '../../policy/compiler/intent.js';
+import { cookieFor, flowBuilder } from './builder.js';
 import { forwardingAffected, NET, type NetworkContext, networkContext } from './context.js';
-import { fnv1a32 } from './hash.js';
 import { instructions, matchFlags, matchReg } from './regs.js';
-import { FLAG, REG, table } from './tables.js';
+import { FLAG, REG } from './tables.js';
 
 const LOCAL = 'local';
 const PRIO_OUT = 100;
 const PRIO_FLOOD_LOCAL = 90;
 const PRIO_FLOOD_REMOTE = 80;
 const ANY = 0xffffffff;
+const flow = flowBuilder(Feature.Output);
 
 /** Flood group ids: readable in dump-groups as 0x1<network id> and 0x2<network id>. */
 export const floodAllGroup = (networkId: number) => 0x10000 | networkId;
@@ -73,49 +74,52 @@ function localPorts(ix: IntentIndex, net: NetworkIntent): number[] {
 
 function networkState(ix: IntentIndex, c: NetworkContext, cookie: bigint): OwnedState {
   const { net } = c;
-  const t = table('output');
   const flows: Flow[] = [];
   const local = localPorts(ix, net).map((port) => bucket([{ type: 'output', port }]));
   const remote: Bucket[] = [];
   if (net.encap === 'vxlan') {
-    flows.push({
-      tableId: t,
-      priority: PRIO_OUT,
-      // Never from one tunnel into another: hosts are a full mesh.
-      match: matchReg(matchFlags({}, FLAG.toTunnel, FLAG.fromTunnel), REG.dstNetwork, net.id),
-      instructions: instructions(toTunnel(net)),
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: 'output',
+        priority: PRIO_OUT,
+        // Never from one tunnel into another: hosts are a full mesh.
+        match: matchReg(matchFlags({}, FLAG.toTunnel, FLAG.fromTunnel), REG.dstNetwork, net.id),
+        instructions: instructions(toTunnel(net)),
+        cookie,
+      }),
+    );
     for (const port of [...new Set(ix.host.tunnelPorts.values())].sort((a, b) => a - b)) {
       remote.push(bucket(toTunnel(net, port)));
     }
   } else if (ix.host.uplinkPort !== undefined) {
-    flows.push({
-      tableId: t,
-      priority: PRIO_OUT,
-      match: matchReg(matchFlags({}, FLAG.toUplink, FLAG.fromUplink), REG.dstNetwork, net.id),
-      instructions: instructions(toUplink(net)),
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: 'output',
+        priority: PRIO_OUT,
+        match: matchReg(matchFlags({}, FLAG.toUplink, FLAG.fromUplink), REG.dstNetwork, net.id),
+        instructions: instructions(toUplink(net)),
+        cookie,
+      }),
+    );
     remote.push(bucket(toUplink(net, ix.host.uplinkPort)));
   }
   const all = floodAllGroup(net.id);
   const onlyLocal = floodLocalGroup(net.id);
   flows.push(
-    {
-      tableId: t,
+    flow({
+      table: 'output',
       priority: PRIO_FLOOD_LOCAL,
       match: matchReg(matchFlags({}, FLAG.flood | FLAG.fromLocal), REG.dstNetwork, net.id),
       instructions: instructions([{ type: 'group', groupId: all }]),
       cookie,
-    },
-    {
-      tableId: t,
+    }),
+    flow({
+      table: 'output',
       priority: PRIO_FLOOD_REMOTE,
       match: matchReg(matchFlags({}, FLAG.flood), REG.dstNetwork, net.id),
       instructions: instructions([{ type: 'group', groupId: onlyLocal }]),
       cookie,
-    },
+    }),
   );
   const groups: Group[] = [
     { groupId: all, groupType: GroupType.ALL, buckets: [...local, ...remote] },
@@ -134,17 +138,17 @@ export const outputFeature: PipelineFeature = {
   },
 
   build(ix, owner): OwnedState {
-    const cookie = makeCookie(Feature.Output, fnv1a32(owner));
+    const cookie = cookieFor(Feature.Output, owner);
     if (owner === LOCAL) {
       return {
         flows: [
-          {
-            tableId: table('output'),
+          flow({
+            table: 'output',
             priority: PRIO_OUT,
             match: matchFlags({}, FLAG.toLocal),
             instructions: instructions([outReg]),
             cookie,
-          },
+          }),
         ],
       };
     }

@@ -17,8 +17,8 @@
 // with no match of its own is one flow per group. The OVS priority encodes the slot, so every flow
 // at one priority has the same verdict.
 
-import type { Action, FieldRange, Instruction } from '../../controller/openflow/actions.js';
-import { Feature, makeCookie } from '../../controller/openflow/cookie.js';
+import type { Action, Instruction } from '../../controller/openflow/actions.js';
+import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import { ctState, type Match } from '../../controller/openflow/match.js';
 import type { Change } from '../../policy/compiler/diff.js';
@@ -32,13 +32,15 @@ import {
   type Prefix,
   parseAddressSpec,
 } from '../../policy/compiler/ip-range.js';
+import { cookieFor, flowBuilder } from './builder.js';
 import { fnv1a32 } from './hash.js';
-import { FLAG, flagsSet, REG, table } from './tables.js';
+import { ETH_IP, gotoTable, matchFlags, matchReg } from './regs.js';
+import { FLAG, REG, type TableName, table } from './tables.js';
 
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
-const ETH_IP = 0x0800;
+const flow = flowBuilder(Feature.Policy);
 
 /** OVS priorities. Rule flows sit in [ruleBase, ruleBase + 2 × 202). */
 export const PRIO = {
@@ -119,15 +121,6 @@ export function matchOwner(dir: Direction, slot: number, f: MatchFlow): string {
   return `${M}${dir}:${slot}:${f.proto}:${f.port}:${f.peerGroup}:${prefixKey(f.src)}:${prefixKey(f.dst)}`;
 }
 
-function regValue(r: FieldRange, v: number): { value: number; mask: number } {
-  const mask = ((2 ** r.nBits - 1) * 2 ** r.ofs) >>> 0;
-  return { value: (v * 2 ** r.ofs) >>> 0, mask };
-}
-
-function setRegMatch(m: Match, r: FieldRange, v: number): void {
-  (m as Record<string, unknown>)[r.field] = regValue(r, v);
-}
-
 function ipMatch(p: Prefix): string | { value: string; mask: string } {
   return p.len === 32 ? formatQuad(p.addr) : { value: formatQuad(p.addr), mask: formatQuad(maskOf(p.len)) };
 }
@@ -139,7 +132,7 @@ export function matchOfFlow(dir: Direction, f: MatchFlow, groupId = -1): Match {
   if (f.proto !== 0) m.ipProto = f.proto;
   if (f.port !== 0 && f.proto === PROTO_TCP) m.tcpDst = f.port;
   if (f.port !== 0 && f.proto === PROTO_UDP) m.udpDst = f.port;
-  if (f.peerGroup >= 0) setRegMatch(m, dir === 'in' ? REG.srcGroup : REG.dstGroup, f.peerGroup);
+  if (f.peerGroup >= 0) matchReg(m, dir === 'in' ? REG.srcGroup : REG.dstGroup, f.peerGroup);
   if (f.src && f.src.len > 0) m.ipv4Src = ipMatch(f.src);
   if (f.dst && f.dst.len > 0) m.ipv4Dst = ipMatch(f.dst);
   return m;
@@ -151,34 +144,22 @@ function groupMatch(dir: Direction, groupId: number): Match {
 }
 
 function addGroupMatch(m: Match, dir: Direction, groupId: number): Match {
-  if (dir === 'in') {
-    m.reg0 = TO_LOCAL;
-    setRegMatch(m, REG.dstGroup, groupId);
-  } else {
-    m.reg0 = FROM_LOCAL;
-    setRegMatch(m, REG.srcGroup, groupId);
-  }
-  return m;
+  if (dir === 'in') return matchReg(matchFlags(m, FLAG.toLocal), REG.dstGroup, groupId);
+  return matchReg(matchFlags(m, FLAG.fromLocal), REG.srcGroup, groupId);
 }
 
-function tableOf(dir: Direction): number {
-  return table(dir === 'in' ? 'ingressPolicy' : 'egressPolicy');
+function tableOf(dir: Direction): TableName {
+  return dir === 'in' ? 'ingressPolicy' : 'egressPolicy';
 }
 
-// Verdicts and flag matches are shared by thousands of flows: one immutable object each (flows
-// are never mutated downstream; canonicalisation copies on write).
+// Verdicts are shared by thousands of flows: one immutable object each (flows are never mutated
+// downstream; canonicalisation copies on write).
 const DROP: Instruction[] = [];
-const ALLOW_OUT: Instruction[] = [{ type: 'gotoTable', tableId: table('ingressPolicy') }];
-const ALLOW_IN: Instruction[] = [{ type: 'gotoTable', tableId: table('commit') }];
-const FROM_LOCAL = flagsSet(FLAG.fromLocal);
-const TO_LOCAL = flagsSet(FLAG.toLocal);
+const ALLOW_OUT: Instruction[] = [gotoTable('ingressPolicy')];
+const ALLOW_IN: Instruction[] = [gotoTable('commit')];
 
 function verdict(dir: Direction, deny: boolean): Instruction[] {
   return deny ? DROP : dir === 'in' ? ALLOW_IN : ALLOW_OUT;
-}
-
-function cookieOf(owner: string): bigint {
-  return makeCookie(Feature.Policy, fnv1a32(owner));
 }
 
 /** What one side of a rule asks of the peer: a group id, address prefixes, or nothing. */
@@ -523,49 +504,49 @@ function stateOf(ix: IntentIndex): PolicyState {
 }
 
 function buildStatic(): OwnedState {
-  const cookie = cookieOf(STATIC);
+  const cookie = cookieFor(Feature.Policy, STATIC);
   const zone = REG.vrf;
-  const qos: Instruction = { type: 'gotoTable', tableId: table('qos') };
+  const qos = gotoTable('qos');
   const trk = 0x20;
   return {
     flows: [
-      {
-        tableId: table('conntrack'),
+      flow({
+        table: 'conntrack',
         priority: PRIO.conntrack,
         match: { ethType: ETH_IP },
         instructions: [
           { type: 'applyActions', actions: [{ type: 'ct', zone, table: table('egressPolicy') }] },
         ],
         cookie,
-      },
-      {
-        tableId: table('egressPolicy'),
+      }),
+      flow({
+        table: 'egressPolicy',
         priority: PRIO.invalid,
         match: { ethType: ETH_IP, ctState: ctState('+trk+inv') },
         instructions: [],
         cookie,
-      },
-      {
-        tableId: table('egressPolicy'),
+      }),
+      flow({
+        table: 'egressPolicy',
         priority: PRIO.established,
         match: { ethType: ETH_IP, ctState: ctState('-new+est+trk') },
         instructions: [qos],
         cookie,
-      },
-      {
-        tableId: table('egressPolicy'),
+      }),
+      flow({
+        table: 'egressPolicy',
         priority: PRIO.established,
         match: { ethType: ETH_IP, ctState: ctState('-new+rel+trk') },
         instructions: [qos],
         cookie,
-      },
-      {
-        tableId: table('commit'),
+      }),
+      flow({
+        table: 'commit',
         priority: PRIO.commit,
         match: { ethType: ETH_IP, ctState: { value: trk, mask: trk } },
         instructions: [{ type: 'applyActions', actions: [{ type: 'ct', commit: true, zone }] }, qos],
         cookie,
-      },
+      }),
     ],
   };
 }
@@ -573,7 +554,7 @@ function buildStatic(): OwnedState {
 function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState {
   const g = ix.groups.get(owner.slice(G.length));
   if (!g || g.policies.length === 0) return { flows: [] };
-  const cookie = cookieOf(owner);
+  const cookie = cookieFor(Feature.Policy, owner);
   // (dir, slot) as one number: in slots above out slots.
   const conj: [number, number][] = [];
   const direct = new Map<number, boolean>();
@@ -594,13 +575,15 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
   const dirOf = (k: number): Direction => (k >= 1000 ? 'in' : 'out');
   for (const [k, deny] of [...direct].sort((a, b) => a[0] - b[0])) {
     const dir = dirOf(k);
-    flows.push({
-      tableId: tableOf(dir),
-      priority: directPriority(k % 1000),
-      match: groupMatch(dir, g.id),
-      instructions: verdict(dir, deny),
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: tableOf(dir),
+        priority: directPriority(k % 1000),
+        match: groupMatch(dir, g.id),
+        instructions: verdict(dir, deny),
+        cookie,
+      }),
+    );
   }
   conj.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   for (let i = 0; i < conj.length; ) {
@@ -612,13 +595,15 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
       actions.push({ type: 'conjunction', id, clause: 1, nClauses: 2 });
     }
     const dir = dirOf(k);
-    flows.push({
-      tableId: tableOf(dir),
-      priority: conjPriority(k % 1000),
-      match: groupMatch(dir, g.id),
-      instructions: [{ type: 'applyActions', actions }],
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: tableOf(dir),
+        priority: conjPriority(k % 1000),
+        match: groupMatch(dir, g.id),
+        instructions: [{ type: 'applyActions', actions }],
+        cookie,
+      }),
+    );
   }
   return { flows };
 }
@@ -626,42 +611,42 @@ function buildGroup(ix: IntentIndex, st: PolicyState, owner: string): OwnedState
 function buildMatch(ix: IntentIndex, st: PolicyState, owner: string): OwnedState {
   const e = st.matches.get(owner);
   if (!e || e.holders === 0) return { flows: [] };
-  const cookie = cookieOf(owner);
-  const tableId = tableOf(e.dir);
+  const cookie = cookieFor(Feature.Policy, owner);
+  const t = tableOf(e.dir);
   if (e.holders === 1) {
     const g = ix.groups.get(e.single);
     if (!g) return { flows: [] };
     return {
       flows: [
-        {
-          tableId,
+        flow({
+          table: t,
           priority: directPriority(e.slot),
           match: matchOfFlow(e.dir, e.f, g.id),
           instructions: verdict(e.dir, e.slot % 2 === 1),
           cookie,
-        },
+        }),
       ],
     };
   }
   const priority = conjPriority(e.slot);
   return {
     flows: [
-      {
-        tableId,
+      flow({
+        table: t,
         priority,
         match: matchOfFlow(e.dir, e.f),
         instructions: [
           { type: 'applyActions', actions: [{ type: 'conjunction', id: e.conjId, clause: 2, nClauses: 2 }] },
         ],
         cookie,
-      },
-      {
-        tableId,
+      }),
+      flow({
+        table: t,
         priority,
         match: { conjId: e.conjId },
         instructions: verdict(e.dir, e.slot % 2 === 1),
         cookie,
-      },
+      }),
     ],
   };
 }

@@ -1,14 +1,39 @@
 // Owns the small vocabulary features write flows with: matching and loading the named register
-// ranges of tables.ts, flag bits, goto by table name, notes. No flow decisions live here.
+// ranges of tables.ts, flag bits, moves between fields, the ARP reply, goto by table name, notes.
+// No flow decisions live here.
 
 import type { Action, FieldRange, Instruction } from '../../controller/openflow/actions.js';
-import type { Match } from '../../controller/openflow/match.js';
+import type { Match, MatchField } from '../../controller/openflow/match.js';
 import { nextTable, type TableName, table } from './tables.js';
+
+export const ETH_IP = 0x0800;
+export const ETH_ARP = 0x0806;
+export const ARP_REQUEST = 1;
+export const ARP_REPLY = 2;
+export const OFPP_IN_PORT = 0xfffffff8;
+export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
+/**
+ * The MAC the datapath answers with as a router (routing mode: the gateway and every routed
+ * destination). Contiv's netplugin used the same fixed address for its gateway.
+ */
+export const ROUTER_MAC = '00:00:11:11:11:11';
 
 type RegField = 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7';
 
+// A set, not a pattern: the policy feature matches registers in tens of thousands of flows.
+const REG_FIELDS: ReadonlySet<string> = new Set([
+  'reg0',
+  'reg1',
+  'reg2',
+  'reg3',
+  'reg4',
+  'reg5',
+  'reg6',
+  'reg7',
+]);
+
 function regField(r: FieldRange): RegField {
-  if (!/^reg[0-7]$/.test(r.field)) throw new Error(`pipeline: ${r.field} is not a register`);
+  if (!REG_FIELDS.has(r.field)) throw new Error(`pipeline: ${r.field} is not a register`);
   return r.field as RegField;
 }
 
@@ -76,6 +101,38 @@ export function gotoNext(name: TableName): Instruction {
   return { type: 'gotoTable', tableId: nextTable(name) };
 }
 
+/** Copies the low `nBits` of one field into another (NXAST_REG_MOVE). */
+export function move(src: MatchField, dst: MatchField, nBits: number): Action {
+  return { type: 'regMove', src: { field: src, ofs: 0, nBits }, dst: { field: dst, ofs: 0, nBits } };
+}
+
+// Shared by every ARP reply flow (ten thousand endpoints make ten thousand of them).
+const TO_SENDER: Action = move('ethSrc', 'ethDst', 48);
+const AS_REPLY: Action = { type: 'setField', field: 'arpOp', value: ARP_REPLY };
+const SHA_TO_THA: Action = move('arpSha', 'arpTha', 48);
+const SPA_TO_TPA: Action = move('arpSpa', 'arpTpa', 32);
+const BACK: Action = { type: 'output', port: OFPP_IN_PORT };
+/** The requested address answers itself: swapped through reg1, which carries nothing yet there. */
+const SWAP_IPS: readonly Action[] = [move('arpTpa', 'reg1', 32), SPA_TO_TPA, move('reg1', 'arpSpa', 32)];
+
+/**
+ * Turns an ARP request into the reply from `mac` in place and sends it back out of the port it
+ * came in on. `ip` undefined: for the requested address itself.
+ */
+export function arpReply(mac: string, ip?: string): Action[] {
+  const ips: readonly Action[] =
+    ip === undefined ? SWAP_IPS : [SPA_TO_TPA, { type: 'setField', field: 'arpSpa', value: ip }];
+  return [
+    TO_SENDER,
+    { type: 'setField', field: 'ethSrc', value: mac },
+    AS_REPLY,
+    SHA_TO_THA,
+    { type: 'setField', field: 'arpSha', value: mac },
+    ...ips,
+    BACK,
+  ];
+}
+
 /** A note shown in dump-flows (as hex bytes); used sparingly, where a flow's purpose is not obvious. */
 export function note(text: string): Action {
   return { type: 'note', data: Buffer.from(text, 'ascii') };
@@ -88,15 +145,3 @@ export function instructions(actions: Action[], then?: Instruction): Instruction
   if (then) out.push(then);
   return out;
 }
-
-export const ETH_IP = 0x0800;
-export const ETH_ARP = 0x0806;
-export const ARP_REQUEST = 1;
-export const ARP_REPLY = 2;
-export const OFPP_IN_PORT = 0xfffffff8;
-export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
-/**
- * The MAC the datapath answers with as a router (routing mode: the gateway and every routed
- * destination). Contiv's netplugin used the same fixed address for its gateway.
- */
-export const ROUTER_MAC = '00:00:11:11:11:11';

@@ -14,6 +14,7 @@ import { Feature } from '../../controller/openflow/cookie.js';
 import type { Flow } from '../../controller/openflow/flow.js';
 import type { PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
+import { flowBuilder } from './builder.js';
 import { endpointContext, endpointNetworkFeature, networkContext, pathTo } from './context.js';
 import {
   ETH_IP,
@@ -22,17 +23,19 @@ import {
   load,
   matchFlags,
   matchReg,
+  move,
   note,
   OFPP_IN_PORT,
   ROUTER_MAC,
   setFlags,
 } from './regs.js';
-import { FLAG, REG, table } from './tables.js';
+import { FLAG, REG } from './tables.js';
 
 const PRIO_GATEWAY = 110;
 const PRIO_ROUTE = 100;
 const PRIO_DELIVER = 90;
 const PRIO_UNKNOWN = 10;
+const flow = flowBuilder(Feature.L3Forwarding);
 
 function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
   const c = endpointContext(ix, id);
@@ -45,8 +48,8 @@ function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
   if (c.group !== 0) out.push(load(REG.dstGroup, c.group));
   out.push(...setFlags(path.flag));
   const flows: Flow[] = [
-    {
-      tableId: table('dstLookup'),
+    flow({
+      table: 'dstLookup',
       priority: PRIO_ROUTE,
       match: matchReg({ ethDst: ROUTER_MAC, ethType: ETH_IP, ipv4Dst: c.e.ip }, REG.vrf, c.vrf),
       instructions: instructions(
@@ -59,17 +62,19 @@ function endpointFlows(ix: IntentIndex, id: string, cookie: bigint): Flow[] {
         gotoNext('dstLookup'),
       ),
       cookie,
-    },
+    }),
   ];
   if (path.flag === FLAG.toLocal) {
-    flows.push({
-      tableId: table('dstLookup'),
-      priority: PRIO_DELIVER,
-      // Routed by the sending host: from a tunnel or the uplink only.
-      match: matchFlags(matchReg({ ethDst: c.e.mac, ethType: ETH_IP }, REG.vrf, c.vrf), 0, FLAG.fromLocal),
-      instructions: instructions(out, gotoNext('dstLookup')),
-      cookie,
-    });
+    flows.push(
+      flow({
+        table: 'dstLookup',
+        priority: PRIO_DELIVER,
+        // Routed by the sending host: from a tunnel or the uplink only.
+        match: matchFlags(matchReg({ ethDst: c.e.mac, ethType: ETH_IP }, REG.vrf, c.vrf), 0, FLAG.fromLocal),
+        instructions: instructions(out, gotoNext('dstLookup')),
+        cookie,
+      }),
+    );
   }
   return flows;
 }
@@ -84,14 +89,9 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
       : [load(REG.outPort, uplink), load(REG.dstNetwork, c.net.id), ...setFlags(FLAG.toUplink)];
   const flows: Flow[] = [];
   if (c.net.gateway !== '') {
-    const move = (src: 'ethSrc' | 'ipv4Src', dst: 'ethDst' | 'ipv4Dst', nBits: number): Action => ({
-      type: 'regMove',
-      src: { field: src, ofs: 0, nBits },
-      dst: { field: dst, ofs: 0, nBits },
-    });
     flows.push(
-      {
-        tableId: table('dstLookup'),
+      flow({
+        table: 'dstLookup',
         priority: PRIO_GATEWAY,
         // Echo request to the gateway: turned into the reply in place (OVS fixes the checksums).
         match: matchFlags(
@@ -111,25 +111,25 @@ function networkFlows(ix: IntentIndex, key: string, cookie: bigint): Flow[] {
           { type: 'output', port: OFPP_IN_PORT },
         ]),
         cookie,
-      },
-      {
-        tableId: table('dstLookup'),
+      }),
+      flow({
+        table: 'dstLookup',
         priority: PRIO_GATEWAY - 1,
         match: matchReg({ ethType: ETH_IP, ipv4Dst: c.net.gateway }, REG.network, c.net.id),
         instructions: instructions([note('gateway')]),
         cookie,
-      },
+      }),
     );
   }
   return [
     ...flows,
-    {
-      tableId: table('dstLookup'),
+    flow({
+      table: 'dstLookup',
       priority: PRIO_UNKNOWN,
       match: matchFlags(matchReg({ ethType: ETH_IP }, REG.network, c.net.id), FLAG.fromLocal),
       instructions: instructions(actions, uplink === undefined ? undefined : gotoNext('dstLookup')),
       cookie,
-    },
+    }),
   ];
 }
 

@@ -1,18 +1,23 @@
-// Owns the pipeline's shape, declared as data: which tables exist, in what order, what each
-// matches on, which feature owns it, and what each register carries between tables. Features
-// build flows against these names; nothing else in the project uses a raw table number or
+// Owns the pipeline's shape, declared as data: which tables exist, in what order, which match
+// fields each table's flows may use, which features may write it, where its flows may go next,
+// and what each register carries between tables. Features build flows through builder.ts, which
+// holds every flow to this declaration; nothing else in the project uses a raw table number or
 // register. Changing an id here changes every switch's flows: ids are spaced so tables can be
 // inserted without renumbering.
 
 import type { FieldRange } from '../../controller/openflow/actions.js';
 import { Feature } from '../../controller/openflow/cookie.js';
+import type { MatchField } from '../../controller/openflow/match.js';
 
 export interface TableSpec {
   readonly id: number;
   readonly name: string;
-  readonly owner: Feature;
-  /** What the table's flows match on (documentation, and the check that features keep to it). */
-  readonly matches: readonly string[];
+  /** The features whose flows may sit here (the base feature writes every table's miss flow too). */
+  readonly writers: readonly Feature[];
+  /** The only fields the table's flows may match on. */
+  readonly matches: readonly MatchField[];
+  /** The tables its flows may continue in: goto_table, ct(table=…) and resubmit targets. */
+  readonly next: readonly TableName[];
   /** Where a packet goes when no flow matches. */
   readonly miss: 'drop' | 'next' | TableName;
   readonly purpose: string;
@@ -31,26 +36,45 @@ export type TableName =
   | 'qos'
   | 'output';
 
-/** The pipeline in packet order. */
+// Both policy tables: the group clause (flags + group register), the peer's group register, the
+// rule's own fields, the conjunction id.
+const POLICY_MATCHES: readonly MatchField[] = [
+  'reg0',
+  'reg4',
+  'reg5',
+  'ethType',
+  'ipProto',
+  'tcpDst',
+  'udpDst',
+  'ipv4Src',
+  'ipv4Dst',
+  'conjId',
+];
+
+/** The pipeline in packet order. Registers: REG below (reg0 flags, reg4 source group, ...). */
 export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 0,
     name: 'classify',
-    owner: Feature.Classifier,
+    writers: [Feature.Classifier, Feature.HostAccess, Feature.Bgp],
+    // Host port: in_port, ipv4_dst (a tenant NAT address), ARP for the private /16. BGP: eth_dst
+    // and untagged vlan_vid from the uplink.
     matches: [
-      'in_port',
-      'eth_src',
-      'eth_type',
-      'ipv4_src',
-      'ipv4_dst (host port: tenant NAT address)',
-      'arp_op (host port)',
-      'arp_spa',
-      'arp_sha',
-      'arp_tpa (host port)',
-      'tun_id',
-      'vlan_vid',
-      'eth_dst (untagged from the uplink: the BGP router port)',
+      'inPort',
+      'ethSrc',
+      'ethDst',
+      'ethType',
+      'ipv4Src',
+      'ipv4Dst',
+      'arpOp',
+      'arpSpa',
+      'arpSha',
+      'arpTpa',
+      'tunnelId',
+      'vlanVid',
     ],
+    // dstLookup: replies from the host, after conntrack un-NATs them.
+    next: ['srcGroup', 'dstLookup'],
     miss: 'drop',
     purpose:
       'where the packet came from: a local endpoint (spoof guard on source MAC + IP; loads network, VRF, source group), a tunnel (VNI → network), the uplink (VLAN tag → network, tag popped), the host port (replies to a tenant NAT address: VRF by that address, un-NATed in its zone, on to dstLookup; ARP for the private /16 answered); BGP: the router port and untagged uplink frames to each other, packets the ToR routes to a local endpoint taken in as routed to the router MAC',
@@ -58,43 +82,38 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 10,
     name: 'srcGroup',
-    owner: Feature.Classifier,
-    matches: ['reg6 (network)', 'eth_type=ip', 'ipv4_src'],
+    writers: [Feature.Classifier],
+    matches: ['reg6', 'ethType', 'ipv4Src'],
+    next: ['arp'],
     miss: 'next',
     purpose: 'source group of packets from other hosts, by source address (the sending host guards it)',
   },
   {
     id: 20,
     name: 'arp',
-    owner: Feature.Arp,
-    matches: ['eth_type=arp', 'reg0 (from local)', 'reg6 (network)', 'arp_op', 'arp_tpa'],
+    writers: [Feature.Arp, Feature.HostAccess],
+    matches: ['ethType', 'reg0', 'reg6', 'arpOp', 'arpTpa'],
+    next: ['dns'],
     miss: 'next',
     purpose:
-      'bridge + proxy mode: requests for known endpoints answered in the datapath; routing: every request answered with the router MAC (gateway included); flood mode and misses: on to forwarding',
+      'bridge + proxy mode: requests for known endpoints answered in the datapath; routing: every request answered with the router MAC (gateway included); host access: the gateway answered with the router MAC; flood mode and misses: on to forwarding',
   },
   {
     id: 30,
     name: 'dns',
-    owner: Feature.Dns,
-    matches: ['reg0 (from local endpoint)', 'ip_proto', 'udp_dst=53', 'tcp_dst=53'],
+    writers: [Feature.Dns],
+    matches: ['reg0', 'ethType', 'ipProto', 'udpDst'],
+    next: ['dstLookup'],
     miss: 'next',
     purpose: 'DNS queries from local endpoints go to the controller (service discovery)',
   },
   {
     id: 40,
     name: 'dstLookup',
-    owner: Feature.L2Forwarding,
-    matches: [
-      'reg6 (network)',
-      'eth_dst',
-      'reg7 (VRF)',
-      'eth_type=ip',
-      'ipv4_dst',
-      'reg0 (from local, from host)',
-      'ip_proto=icmp (gateway echo)',
-      'icmp_type (gateway echo)',
-      'ct_state (replies from the host)',
-    ],
+    writers: [Feature.L2Forwarding, Feature.L3Forwarding, Feature.HostAccess, Feature.Bgp],
+    // ip_proto and icmp_type: the gateway's echo reply; ct_state: replies from the host.
+    matches: ['reg0', 'reg6', 'reg7', 'ethDst', 'ethType', 'ipv4Dst', 'ipProto', 'icmpv4Type', 'ctState'],
+    next: ['conntrack'],
     miss: 'next',
     purpose:
       "bridge: destination MAC → output port (local, tunnel or uplink) and destination group; routing: destination IP → same, with MAC rewrite and TTL decrement; a miss floods (bridge) or goes to the uplink (routing); host access: the router MAC (bridge) or unknown destinations (routing) → host port, un-NATed replies from the host → the local endpoint; BGP: learned prefixes → the next hop's MAC, uplink untagged (priority by prefix length)",
@@ -102,8 +121,9 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 50,
     name: 'conntrack',
-    owner: Feature.Policy,
-    matches: ['eth_type=ip', 'reg0 (to host, from host)'],
+    writers: [Feature.Policy, Feature.HostAccess],
+    matches: ['ethType', 'reg0'],
+    next: ['egressPolicy', 'output'],
     miss: 'output',
     purpose:
       'IP traffic through conntrack in the VRF zone (with NAT to the host), then policy; other traffic straight to output',
@@ -111,54 +131,48 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 60,
     name: 'egressPolicy',
-    owner: Feature.Policy,
-    matches: [
-      'ct_state',
-      'reg0 (source local)',
-      'reg3 (source policy set)',
-      'reg5 (destination group)',
-      'reg6',
-      'ip fields',
-    ],
+    writers: [Feature.Policy],
+    matches: [...POLICY_MATCHES, 'ctState'],
+    // Established and related skip the rules.
+    next: ['ingressPolicy', 'qos'],
     miss: 'next',
     purpose:
-      'rules of direction "out" of the source endpoint\'s groups; established and related pass to output',
+      'rules of direction "out" of the source endpoint\'s groups; established and related pass on to qos',
   },
   {
     id: 70,
     name: 'ingressPolicy',
-    owner: Feature.Policy,
-    matches: [
-      'reg0 (destination local)',
-      'reg2 (destination policy set)',
-      'reg4 (source group)',
-      'reg6',
-      'ip fields',
-    ],
+    writers: [Feature.Policy],
+    matches: POLICY_MATCHES,
+    next: ['commit'],
     miss: 'next',
     purpose: 'rules of direction "in" of the destination endpoint\'s groups',
   },
   {
     id: 80,
     name: 'commit',
-    owner: Feature.Policy,
-    matches: ['eth_type=ip', 'ct_state', 'reg0 (to host)', 'reg7 (VRF)'],
+    writers: [Feature.Policy, Feature.HostAccess],
+    matches: ['ethType', 'ctState', 'reg0', 'reg7'],
+    next: ['qos'],
     miss: 'next',
     purpose: 'allowed new connections are committed to conntrack (to the host: with source NAT)',
   },
   {
     id: 90,
     name: 'qos',
-    owner: Feature.NetProfile,
-    matches: ['reg0 (source local)', 'reg4 (source group)'],
+    writers: [Feature.NetProfile],
+    matches: ['inPort', 'ethType'],
+    next: ['output'],
     miss: 'next',
-    purpose: "netprofile: DSCP marking and rate limiting of a group's traffic",
+    purpose: "netprofile: DSCP marking and rate limiting of a local endpoint's traffic, by its port",
   },
   {
     id: 100,
     name: 'output',
-    owner: Feature.Output,
-    matches: ['reg0 (output kind, origin)', 'reg6 (destination network, high half)'],
+    writers: [Feature.Output, Feature.HostAccess, Feature.Bgp],
+    // reg0: output kind and origin; reg6: the destination network (high half).
+    matches: ['reg0', 'reg6'],
+    next: [],
     miss: 'drop',
     purpose:
       "local port: output to reg1; tunnel: set the network's VNI; uplink: push the network's VLAN; flood per network",
@@ -220,8 +234,3 @@ export const FLAG = {
   /** dstLookup missed: flood within the network. */
   flood: 1 << 12,
 } as const;
-
-/** Match value/mask for flag bits that must be set. */
-export function flagsSet(bits: number): { value: number; mask: number } {
-  return { value: bits >>> 0, mask: bits >>> 0 };
-}

@@ -7,21 +7,10 @@ import {
   tenantNatAddress,
 } from '../../datapath/pipeline/hostaccess.js';
 import { forwardingFeatures } from '../../datapath/pipeline/index.js';
-import { PIPELINE } from '../../datapath/pipeline/tables.js';
 import { compile } from '../../policy/compiler/compile.js';
 import { checkIncremental, RandomWorld } from '../harness/intents.js';
 
 const features = [...forwardingFeatures, hostAccessFeature];
-
-const OVS_NAME: Record<string, string> = {
-  inPort: 'in_port',
-  ethDst: 'eth_dst',
-  ethType: 'eth_type',
-  ipv4Dst: 'ipv4_dst',
-  arpOp: 'arp_op',
-  arpTpa: 'arp_tpa',
-  ctState: 'ct_state',
-};
 
 describe('host access feature', () => {
   test('addresses: the host at .255.254, a tenant at base + id, none past the host', () => {
@@ -39,23 +28,13 @@ describe('host access feature', () => {
     assert.equal(flows.length, 0);
   });
 
-  test("flows match only on what their table's declaration lists; both modes", () => {
+  test("flows keep to their tables' declarations (checked as they are built); both modes", () => {
     for (let seed = 1; seed <= 10; seed++) {
       const w = new RandomWorld(seed, { hostPort: true });
       const facts = { ...w.facts, hostPort: { ofport: 90, ip: '172.19.255.254', mac: '02:02:ac:13:ff:fe' } };
       for (const mode of ['bridge', 'routing'] as const) {
         const intent = { ...w.intent, global: { ...w.intent.global, fwdMode: mode } };
-        const flows = compile(intent, facts, [hostAccessFeature]).flows;
-        assert.ok(flows.length > 0);
-        for (const f of flows) {
-          const spec = PIPELINE.find((t) => t.id === f.tableId);
-          assert.ok(spec, `table ${f.tableId} is declared`);
-          const declared = new Set(spec.matches.map((m) => m.split(/[ =]/)[0]));
-          for (const key of Object.keys(f.match)) {
-            const name = OVS_NAME[key] ?? key;
-            assert.ok(declared.has(name), `table ${spec.name} declares no ${name}`);
-          }
-        }
+        assert.ok(compile(intent, facts, [hostAccessFeature]).flows.length > 0);
       }
     }
   });
