@@ -10,8 +10,8 @@ import {
   allocNetworkTags,
   CallerConflictError,
   checkRangeChange,
-  EPG_ID_RANGE,
   formatRuns,
+  GroupIds,
   IpamError,
   type NetworkTags,
   releaseAllAddresses,
@@ -153,15 +153,6 @@ function parseCached(kv: { value: string } | undefined): Readonly<PlainObject> |
   }
 }
 
-function ownerOfValue(value: string): string | undefined {
-  try {
-    const o = (JSON.parse(value) as { owner?: unknown }).owner;
-    return typeof o === 'string' ? o : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Conflicts past this many attempts are answered 409 (each attempt re-reads what changed). */
 const MAX_WRITE_ATTEMPTS = 8;
 
@@ -261,29 +252,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   );
   // The watch-fed copy of config objects and group ids that writes read first (see writeObj).
   let cache: PrefixCache | undefined;
-  /** Group ids below this are known taken (a cursor, so a create does not scan every id). */
-  let epgHint: number = EPG_ID_RANGE.lo;
-  /** Ids handed to transactions still in flight. */
-  const epgPending = new Set<number>();
-  /** group key → id, a hint kept from the copy's changes (always checked against the id's key). */
-  const epgOwners = new Map<string, number>();
-  const epgPrefix = tagPrefix('epg');
+  const groupIds = new GroupIds(store);
   app.addHook('onReady', async () => {
-    cache = await PrefixCache.open(store, [CONFIG_PREFIX, epgPrefix], {
+    cache = await PrefixCache.open(store, [CONFIG_PREFIX, tagPrefix('epg')], {
       onError: (err) => app.log.warn({ err }, 'store watch broke; writes read the store until it is rebuilt'),
     });
-    cache.onChange((e) => {
-      if (!e.key.startsWith(epgPrefix)) return;
-      const id = Number(e.key.slice(epgPrefix.length));
-      if (e.type === 'put') {
-        const owner = e.value ? ownerOfValue(e.value) : undefined;
-        if (owner) epgOwners.set(owner, id);
-      } else if (id < epgHint) epgHint = id;
-    });
-    for (const kv of cache.under(epgPrefix)) {
-      const owner = ownerOfValue(kv.value);
-      if (owner) epgOwners.set(owner, Number(kv.key.slice(epgPrefix.length)));
-    }
+    groupIds.follow(cache);
   });
   app.addHook('onClose', async () => {
     await cache?.close();
@@ -423,7 +397,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     let epgId: number | undefined;
     if (!old && t === 'endpointGroup') {
       // The group's id (what the datapath marks its traffic with) is allocated with it.
-      epgId = await pickEpgId(rs);
+      epgId = await groupIds.pick((k) => rs.get(k));
       ops.push({ type: 'put', key: tagKey('epg', epgId), value: JSON.stringify({ owner: key }) });
     }
     let reserved = false;
@@ -435,12 +409,12 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       await reservePool(store, space, key);
       reserved = true;
     }
-    if (epgId !== undefined) epgPending.add(epgId);
+    if (epgId !== undefined) groupIds.hold(epgId);
     let r: BatchOutcome;
     try {
       r = await batcher.submit({ compares: rs.compares(), ops, readBack: rs.keys() });
     } finally {
-      if (epgId !== undefined) epgPending.delete(epgId);
+      if (epgId !== undefined) groupIds.settled(epgId);
     }
     if (!r.succeeded) {
       if (reserved) await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
@@ -457,40 +431,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       }
     }
     return 'done';
-  }
-
-  /**
-   * A free group id, found from a cursor over the copy of the epg keys (no list of all ids per
-   * create). The transaction still requires the id's key absent; an id taken meanwhile is a retry.
-   */
-  async function pickEpgId(rs: ReadSet): Promise<number> {
-    for (let id = epgHint; id <= EPG_ID_RANGE.hi; id++) {
-      const k = tagKey('epg', id);
-      if (epgPending.has(id) || cache?.get(k)) {
-        if (id === epgHint && !epgPending.has(id)) epgHint = id + 1;
-        continue;
-      }
-      if (await rs.get(k)) continue; // taken in the store (read fresh after a conflict)
-      return id;
-    }
-    throw new AllocationError(
-      'endpointGroup',
-      `no free group id left in ${EPG_ID_RANGE.lo}-${EPG_ID_RANGE.hi}`,
-    );
-  }
-
-  /** A group's id from the copy (owner index checked against the key), or from the store. */
-  async function epgIdOf(group: string): Promise<number | undefined> {
-    const hinted = epgOwners.get(group);
-    if (hinted !== undefined && cache?.ready) {
-      const kv = cache.get(tagKey('epg', hinted));
-      if (kv && ownerOfValue(kv.value) === group) return hinted;
-    }
-    const prefix = tagPrefix('epg');
-    for (const kv of await store.list(prefix)) {
-      if (ownerOfValue(kv.value) === group) return Number(kv.key.slice(prefix.length));
-    }
-    return undefined;
   }
 
   /** dockerNetworkID: the removal of the Docker network a Contiv network was made for (see DockerNetRecord). */
@@ -542,11 +482,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     if (t === 'tenant') await releaseTenantId(store, key);
     if (t === 'endpointGroup') {
       if (obj.ipPool) await releasePool(store, `${obj.tenantName}:${obj.networkName}`, key);
-      const id = await epgIdOf(key);
-      if (id !== undefined && (await releaseId(store, 'epg', id, key))) {
-        epgOwners.delete(key);
-        if (id < epgHint) epgHint = id;
-      }
+      const id = await groupIds.idOf(key);
+      if (id !== undefined && (await releaseId(store, 'epg', id, key))) groupIds.released(key, id);
     }
   }
 
@@ -805,7 +742,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     store,
     configKey: (t, key) => configKey(t, key),
     shared,
-    epgIdOf,
+    epgIdOf: (group) => groupIds.idOf(group),
   });
   app.get<{ Params: { plural: string; key: string } }>('/api/v1/inspect/:plural/:key/', async (req) => {
     const t = typeOr404(req.params.plural);

@@ -2,3 +2,4 @@
 // It must never add behaviour of its own: it only re-exports.
 export * from './addr.js';
 export * from './allocator.js';
+export * from './group-ids.js';
