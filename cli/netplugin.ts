@@ -349,6 +349,7 @@ export async function startNetplugin(
       ...(cfg.hostNetns ? { hostNetns: { name: cfg.hostNetns } } : {}),
       ...(cfg.stateDir ? { bgpStateDir: cfg.stateDir } : {}),
       ...(cfg.bgpApi ? { bgpApi: cfg.bgpApi } : {}),
+      vxlanPort: cfg.vxlanPort,
     });
     await agent.start();
     const listen = cfg.dnsListen ? parseHostPort('dns-listen', cfg.dnsListen) : undefined;

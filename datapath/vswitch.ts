@@ -47,6 +47,8 @@ export interface PortSpec {
   remoteIp?: string;
   /** vxlan: "flow" (the flows set tun_id) or a fixed VNI. */
   key?: 'flow' | number;
+  /** vxlan: the UDP port (absent: OVS's 4789). */
+  dstPort?: number;
   /** VLAN uplink: trunk these VLANs (empty: all). */
   trunks?: number[];
   /** Access port: this VLAN tag. */
@@ -99,6 +101,7 @@ function interfaceRow(spec: PortSpec, owner: string): Row {
     if (!spec.remoteIp) throw new VSwitchError(`port ${spec.name}: a vxlan port needs remoteIp`);
     options.remote_ip = spec.remoteIp;
     options.key = String(spec.key ?? 'flow');
+    if (spec.dstPort !== undefined) options.dst_port = String(spec.dstPort);
   }
   return {
     name: spec.name,
@@ -134,8 +137,11 @@ function validatePort(spec: PortSpec): void {
     if (!Number.isInteger(t) || t < 0 || t > 4095)
       throw new VSwitchError(`port ${spec.name}: trunk ${t} is not a VLAN id`);
   }
-  if (spec.kind !== 'vxlan' && (spec.remoteIp !== undefined || spec.key !== undefined)) {
-    throw new VSwitchError(`port ${spec.name}: remoteIp and key belong to vxlan ports`);
+  if (
+    spec.kind !== 'vxlan' &&
+    (spec.remoteIp !== undefined || spec.key !== undefined || spec.dstPort !== undefined)
+  ) {
+    throw new VSwitchError(`port ${spec.name}: remoteIp, key and dstPort belong to vxlan ports`);
   }
 }
 

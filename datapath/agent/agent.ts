@@ -57,6 +57,8 @@ export interface AgentOptions {
   bgpStateDir?: string;
   /** gobgpd's gRPC listen address, unix:///PATH or HOST:PORT (default unix://<bgpStateDir>/gobgpd.sock). */
   bgpApi?: string;
+  /** The UDP port the VXLAN tunnels use (default 4789, the IANA port OVS takes when none is set). */
+  vxlanPort?: number;
 }
 
 export interface AgentEvents {
@@ -104,6 +106,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       host: opts.host,
       bgp: this.bgp,
       nat: new HostNat(opts.hostNetns),
+      ...(opts.vxlanPort !== undefined ? { vxlanPort: opts.vxlanPort } : {}),
     });
     this.loop = new CompileLoop({
       hostName: opts.host.name,

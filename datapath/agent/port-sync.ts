@@ -24,6 +24,8 @@ export interface PortSyncOptions {
   host: HostRecord;
   bgp: Pick<BgpWiring, 'routerAddress' | 'routes' | 'configureRouterDevice'>;
   nat: HostNat;
+  /** The tunnels' UDP port; absent: OVS's default, 4789. */
+  vxlanPort?: number;
 }
 
 export class PortSync {
@@ -45,6 +47,9 @@ export class PortSync {
         kind: 'vxlan',
         remoteIp: h.vtepIP,
         key: 'flow',
+        ...(this.opts.vxlanPort !== undefined && this.opts.vxlanPort !== 4789
+          ? { dstPort: this.opts.vxlanPort }
+          : {}),
         externalIds: { [EXT_REMOTE_HOST]: h.name, [EXT_ROLE]: 'tunnel' },
       });
     }
@@ -77,6 +82,7 @@ export class PortSync {
         return (
           !w ||
           w.remoteIp !== (p.options.remote_ip ?? undefined) ||
+          (w.dstPort === undefined ? undefined : String(w.dstPort)) !== (p.options.dst_port ?? undefined) ||
           w.externalIds?.[EXT_HOST_IP] !== p.externalIds[EXT_HOST_IP] ||
           w.externalIds?.[EXT_ROUTER_IP] !== p.externalIds[EXT_ROUTER_IP]
         );

@@ -1,6 +1,7 @@
 // Proves a host that registers while another host's agent is starting is not missed: its tunnel
 // follows within the settle delay, not at the next unrelated write. The registration is made to
 // land exactly in the start's port sync (the window where no intent exists yet to diff against).
+// Also that the tunnels use the VXLAN port netplugin is given (--vxlan-port).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, describe, it } from 'node:test';
@@ -59,5 +60,34 @@ describe('agent start', () => {
       assert.ok(Date.now() < deadline, `no tunnel ${tunnel} to h2 2 s after the start`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  });
+
+  it('tunnels use the VXLAN UDP port the agent is given', async (t) => {
+    if (!requireCommands(t, ...LAB_COMMANDS)) return;
+    const ovs = await startOvs();
+    const dir = await mkdtemp(tempDirPrefix('vxport'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+    const store = await EmbeddedStore.open(dir);
+    onCleanup(() => store.close());
+    const client = await OvsdbClient.connect(`unix:${ovs.dbSock}`);
+    onCleanup(() => client.close());
+    const bridge = uniqueName('br');
+    const vswitch = new VSwitch(client, { name: bridge, datapathType: ovs.datapath, owner: 'netplugin' });
+    const h2 = { name: 'h2', vtepIP: '192.0.2.2', controlIP: '192.0.2.2', uplinks: [] };
+    await store.put(hostKey(h2.name), JSON.stringify(h2));
+    const agent = new HostAgent({
+      store,
+      host: { name: 'h1', vtepIP: '192.0.2.1', controlIP: '192.0.2.1', uplinks: [] },
+      vswitch,
+      switchTarget: ovs.mgmt(bridge),
+      features: allFeatures,
+      logger: pino({ level: 'silent' }),
+      vxlanPort: 8472,
+    });
+    onCleanup(() => agent.stop());
+    await agent.start();
+    const tunnel = (await vswitch.ports()).find((p) => p.name === tunnelPortName(h2.vtepIP));
+    assert.equal(tunnel?.options.dst_port, '8472');
+    assert.equal(tunnel?.options.remote_ip, h2.vtepIP);
   });
 });
