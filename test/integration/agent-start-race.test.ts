@@ -19,44 +19,62 @@ import { LAB_COMMANDS, requireCommands } from '../harness/require.js';
 
 after(runCleanups);
 
+const h2 = { name: 'h2', vtepIP: '192.0.2.2', controlIP: '192.0.2.2', uplinks: [] };
+
+/** A private OVS and store, and an agent for h1 on a bridge driven by `makeVSwitch`'s VSwitch. */
+async function agentLab(
+  makeVSwitch: (
+    client: OvsdbClient,
+    bridge: string,
+    datapath: 'dummy' | 'netdev',
+    store: EmbeddedStore,
+  ) => VSwitch,
+  vxlanPort?: number,
+): Promise<{ agent: HostAgent; vswitch: VSwitch; store: EmbeddedStore; start: () => Promise<void> }> {
+  const ovs = await startOvs();
+  const dir = await mkdtemp(tempDirPrefix('agent-start'));
+  onCleanup(() => rm(dir, { recursive: true, force: true }));
+  const store = await EmbeddedStore.open(dir);
+  onCleanup(() => store.close());
+  const client = await OvsdbClient.connect(`unix:${ovs.dbSock}`);
+  onCleanup(() => client.close());
+  const bridge = uniqueName('br');
+  const vswitch = makeVSwitch(client, bridge, ovs.datapath, store);
+  const agent = new HostAgent({
+    store,
+    host: { name: 'h1', vtepIP: '192.0.2.1', controlIP: '192.0.2.1', uplinks: [] },
+    vswitch,
+    switchTarget: ovs.mgmt(bridge),
+    features: allFeatures,
+    logger: pino({ level: 'silent' }),
+    ...(vxlanPort !== undefined ? { vxlanPort } : {}),
+  });
+  onCleanup(() => agent.stop());
+  return { agent, vswitch, store, start: () => agent.start() };
+}
+
 describe('agent start', () => {
   it('a host registering during the start gets its tunnel right after it', async (t) => {
     if (!requireCommands(t, ...LAB_COMMANDS)) return;
-    const ovs = await startOvs();
-    const dir = await mkdtemp(tempDirPrefix('race'));
-    onCleanup(() => rm(dir, { recursive: true, force: true }));
-    const store = await EmbeddedStore.open(dir);
-    onCleanup(() => store.close());
-    const client = await OvsdbClient.connect(`unix:${ovs.dbSock}`);
-    onCleanup(() => client.close());
-    const bridge = uniqueName('br');
-    const h2 = { name: 'h2', vtepIP: '192.0.2.2', controlIP: '192.0.2.2', uplinks: [] };
     let registered = false;
     // The first port listing is the start's port sync: h2 registers then, and its event arrives.
-    class Racing extends VSwitch {
-      override async ports(): Promise<PortInfo[]> {
-        if (!registered) {
-          registered = true;
-          await store.put(hostKey(h2.name), JSON.stringify(h2));
-          await new Promise((r) => setTimeout(r, 200));
+    const lab = await agentLab((client, name, datapathType, store) => {
+      class Racing extends VSwitch {
+        override async ports(): Promise<PortInfo[]> {
+          if (!registered) {
+            registered = true;
+            await store.put(hostKey(h2.name), JSON.stringify(h2));
+            await new Promise((r) => setTimeout(r, 200));
+          }
+          return super.ports();
         }
-        return super.ports();
       }
-    }
-    const vswitch = new Racing(client, { name: bridge, datapathType: ovs.datapath, owner: 'netplugin' });
-    const agent = new HostAgent({
-      store,
-      host: { name: 'h1', vtepIP: '192.0.2.1', controlIP: '192.0.2.1', uplinks: [] },
-      vswitch,
-      switchTarget: ovs.mgmt(bridge),
-      features: allFeatures,
-      logger: pino({ level: 'silent' }),
+      return new Racing(client, { name, datapathType, owner: 'netplugin' });
     });
-    onCleanup(() => agent.stop());
-    await agent.start();
+    await lab.start();
     assert.ok(registered, 'the registration landed in the start');
     const tunnel = tunnelPortName(h2.vtepIP);
-    for (const deadline = Date.now() + 2000; !(await vswitch.ports()).some((p) => p.name === tunnel); ) {
+    for (const deadline = Date.now() + 2000; !(await lab.vswitch.ports()).some((p) => p.name === tunnel); ) {
       assert.ok(Date.now() < deadline, `no tunnel ${tunnel} to h2 2 s after the start`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -64,29 +82,13 @@ describe('agent start', () => {
 
   it('tunnels use the VXLAN UDP port the agent is given', async (t) => {
     if (!requireCommands(t, ...LAB_COMMANDS)) return;
-    const ovs = await startOvs();
-    const dir = await mkdtemp(tempDirPrefix('vxport'));
-    onCleanup(() => rm(dir, { recursive: true, force: true }));
-    const store = await EmbeddedStore.open(dir);
-    onCleanup(() => store.close());
-    const client = await OvsdbClient.connect(`unix:${ovs.dbSock}`);
-    onCleanup(() => client.close());
-    const bridge = uniqueName('br');
-    const vswitch = new VSwitch(client, { name: bridge, datapathType: ovs.datapath, owner: 'netplugin' });
-    const h2 = { name: 'h2', vtepIP: '192.0.2.2', controlIP: '192.0.2.2', uplinks: [] };
-    await store.put(hostKey(h2.name), JSON.stringify(h2));
-    const agent = new HostAgent({
-      store,
-      host: { name: 'h1', vtepIP: '192.0.2.1', controlIP: '192.0.2.1', uplinks: [] },
-      vswitch,
-      switchTarget: ovs.mgmt(bridge),
-      features: allFeatures,
-      logger: pino({ level: 'silent' }),
-      vxlanPort: 8472,
-    });
-    onCleanup(() => agent.stop());
-    await agent.start();
-    const tunnel = (await vswitch.ports()).find((p) => p.name === tunnelPortName(h2.vtepIP));
+    const lab = await agentLab(
+      (client, name, datapathType) => new VSwitch(client, { name, datapathType, owner: 'netplugin' }),
+      8472,
+    );
+    await lab.store.put(hostKey(h2.name), JSON.stringify(h2));
+    await lab.start();
+    const tunnel = (await lab.vswitch.ports()).find((p) => p.name === tunnelPortName(h2.vtepIP));
     assert.equal(tunnel?.options.dst_port, '8472');
     assert.equal(tunnel?.options.remote_ip, h2.vtepIP);
   });
