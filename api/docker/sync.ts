@@ -10,7 +10,7 @@
 
 import type { Logger } from 'pino';
 import { parseSubnet } from '../../policy/ipam/addr.js';
-import { type TagKind, tagPrefix } from '../../policy/ipam/allocator.js';
+import { type NetworkTags, networkTagsByOwner } from '../../policy/ipam/allocator.js';
 import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import type { Store, Watcher } from '../../state/store.js';
@@ -55,24 +55,6 @@ function parse<T>(value: string): T | undefined {
   }
 }
 
-export interface NetworkTag {
-  encap: TagKind;
-  pktTag: number;
-}
-
-/** The networks' allocated VLAN or VNI, from the allocator's records (netmaster writes them with the network). */
-async function readTags(store: Store): Promise<Map<string, NetworkTag>> {
-  const out = new Map<string, NetworkTag>();
-  for (const encap of ['vlan', 'vxlan'] as const) {
-    for (const kv of await store.list(tagPrefix(encap))) {
-      const v = parse<{ owner?: string; use?: string }>(kv.value);
-      if (v?.use !== 'pktTag' || typeof v.owner !== 'string') continue;
-      out.set(v.owner, { encap, pktTag: Number(kv.key.slice(tagPrefix(encap).length)) });
-    }
-  }
-  return out;
-}
-
 /** The Docker networks the store's intent asks for, by name. */
 export function desiredNetworks(
   networks: readonly NetworkConfig[],
@@ -83,7 +65,7 @@ export function desiredNetworks(
   /** "tenant:network" of Contiv networks made for a Docker network: that one exists already. */
   dockerMade: ReadonlySet<string> = new Set(),
   /** Each network's allocated tag by "tenant:network", shown in the Docker network's options. */
-  tags: ReadonlyMap<string, NetworkTag> = new Map(),
+  tags: ReadonlyMap<string, NetworkTags> = new Map(),
 ): Map<string, NetworkSpec> {
   const out = new Map<string, NetworkSpec>();
   const byKey = new Map<string, NetworkConfig>();
@@ -254,7 +236,7 @@ export class DockerNetworkSync {
       this.owner,
       this.opts.scope,
       made,
-      await readTags(store),
+      await networkTagsByOwner(store),
     );
     if (this.opts.scope === 'swarm')
       for (const name of [...desired.keys()]) {

@@ -14,6 +14,7 @@ import {
   GroupIds,
   IpamError,
   type NetworkTags,
+  networkTagsByOwner,
   releaseAllAddresses,
   releaseId,
   releaseNetworkTags,
@@ -205,6 +206,15 @@ class ReadSet {
   }
 }
 
+/** Contiv shows the local VLAN as pktTag and, for VXLAN, the VNI as externalPktTag. */
+const tagFields = (tags: NetworkTags | undefined): PlainObject =>
+  !tags
+    ? {}
+    : {
+        pktTag: tags.localVlan ?? tags.pktTag,
+        ...(tags.encap === 'vxlan' ? { externalPktTag: tags.pktTag } : {}),
+      };
+
 const isLogger = (l: ServerOptions['logger']): l is Logger =>
   typeof l === 'object' && l !== null && typeof (l as Logger).child === 'function';
 
@@ -269,21 +279,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       .map(parseObj)
       .filter((o): o is PlainObject => o !== undefined);
   /** A network's tags, read from the allocation keys it owns (the allocator's record is the only one). */
-  const getTags = async (key: string): Promise<NetworkTags | undefined> => {
-    let tags: NetworkTags | undefined;
-    let localVlan: number | undefined;
-    for (const kind of ['vlan', 'vxlan'] as const) {
-      for (const kv of await store.list(tagPrefix(kind))) {
-        const v = parseObj(kv);
-        if (!v || v.owner !== key) continue;
-        const id = Number(kv.key.slice(tagPrefix(kind).length));
-        if (v.use === 'pktTag') tags = { encap: kind, pktTag: id };
-        else if (v.use === 'localVlan') localVlan = id;
-      }
-    }
-    if (tags && localVlan !== undefined) tags.localVlan = localVlan;
-    return tags;
-  };
+  const getTags = async (key: string): Promise<NetworkTags | undefined> =>
+    (await networkTagsByOwner(store)).get(key);
 
   async function globalRanges(): Promise<{ vlans?: string; vxlans?: string }> {
     const g = (await getObj('global', 'global')) ?? {};
@@ -527,11 +524,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const tags = await getTags(key);
       const endpoints = await eps((e) => `${e.tenant}:${e.network}` === key);
       const out: PlainObject = { numEndpoints: endpoints.length, endpoints };
-      if (tags) {
-        // Contiv shows the local VLAN as pktTag and the VNI as externalPktTag for VXLAN networks.
-        out.pktTag = tags.localVlan ?? tags.pktTag;
-        if (tags.encap === 'vxlan') out.externalPktTag = tags.pktTag;
-      }
+      Object.assign(out, tagFields(tags));
       out.networkTag = `${obj.networkName}.${obj.tenantName}`;
       try {
         const u = await addressUsage(
@@ -550,10 +543,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       const tags = await getTags(`${obj.tenantName}:${obj.networkName}`);
       const endpoints = await eps((e) => e.tenant === obj.tenantName && e.endpointGroup === obj.groupName);
       const out: PlainObject = { numEndpoints: endpoints.length, endpoints };
-      if (tags) {
-        out.pktTag = tags.localVlan ?? tags.pktTag;
-        if (tags.encap === 'vxlan') out.externalPktTag = tags.pktTag;
-      }
+      Object.assign(out, tagFields(tags));
       out.groupTag = `${obj.groupName}.${obj.tenantName}`;
       const net =
         typeof obj.ipPool === 'string'
@@ -577,15 +567,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     }
     if (t === 'global') {
       // Contiv counts a network once per id it holds (its VLAN or its VNI; a VNI's local VLAN apart).
-      const inUse = async (kind: 'vlan' | 'vxlan') => {
-        const ids: number[] = [];
-        for (const kv of await store.list(tagPrefix(kind))) {
-          if (parseObj(kv)?.use === 'pktTag') ids.push(Number(kv.key.slice(tagPrefix(kind).length)));
-        }
-        return ids;
-      };
-      const vlans = await inUse('vlan');
-      const vxlans = await inUse('vxlan');
+      const tags = [...(await networkTagsByOwner(store)).values()];
+      const vlans = tags.filter((n) => n.encap === 'vlan').map((n) => n.pktTag);
+      const vxlans = tags.filter((n) => n.encap === 'vxlan').map((n) => n.pktTag);
       return {
         clusterMode: opts.clusterMode ?? 'docker',
         numNetworks: vlans.length + vxlans.length,

@@ -412,6 +412,31 @@ export interface NetworkTags {
   localVlan?: number;
 }
 
+/** Every network's tags by "tenant:network", read from the allocator's records (its only record of them). */
+export async function networkTagsByOwner(store: Store): Promise<Map<string, NetworkTags>> {
+  const out = new Map<string, NetworkTags>();
+  const localVlans = new Map<string, number>();
+  for (const encap of ['vlan', 'vxlan'] as const) {
+    for (const kv of await store.list(tagPrefix(encap))) {
+      let v: { owner?: unknown; use?: unknown };
+      try {
+        v = JSON.parse(kv.value) as typeof v;
+      } catch {
+        continue;
+      }
+      if (typeof v.owner !== 'string') continue;
+      const id = Number(kv.key.slice(tagPrefix(encap).length));
+      if (v.use === 'pktTag') out.set(v.owner, { encap, pktTag: id });
+      else if (v.use === 'localVlan') localVlans.set(v.owner, id);
+    }
+  }
+  for (const [owner, id] of localVlans) {
+    const tags = out.get(owner);
+    if (tags) tags.localVlan = id;
+  }
+  return out;
+}
+
 /**
  * Allocates a network's ids in one transaction: its pkt-tag (the requested one, checked in range and
  * free, or the first free) and, for VXLAN, a local VLAN from the vlan range.
