@@ -72,6 +72,13 @@ export function usage<K extends string>(title: string, specs: Readonly<Record<K,
   return `${title}\n${lines.join('\n')}\n`;
 }
 
+/** The value when it is one of `allowed`; else an error naming the flag and the choices. */
+export function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v))
+    throw new Error(`--${flag}: "${v}" is not one of ${allowed.join(', ')}`);
+  return v as T;
+}
+
 /** "a, b,,c" → ["a", "b", "c"]. */
 export function list(v: string): string[] {
   return v

@@ -12,7 +12,7 @@ import { openStore } from '../state/index.js';
 import { type Election, elect } from '../state/leader.js';
 import type { Store } from '../state/store.js';
 import { onTermination, runAsProgram } from './daemon.js';
-import { type FlagSpec, parseFlags, usage } from './flags.js';
+import { type FlagSpec, oneOf, parseFlags, usage } from './flags.js';
 import { LOG_LEVELS, type LogLevel, makeLogger, parseSyslogUrl } from './log.js';
 
 export const CLUSTER_MODES = ['docker', 'kubernetes', 'swarm-mode', 'test'] as const;
@@ -127,12 +127,6 @@ const endpoints = (v: string) =>
     .split(',')
     .map((s) => s.trim().replace(/^etcd:\/\//, 'http://'))
     .filter(Boolean);
-
-function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v))
-    throw new Error(`--${flag} "${v}": must be one of ${allowed.join(', ')}`);
-  return v as T;
-}
 
 /** The configuration from flags over env over defaults, or 'help'. Throws on an unknown or bad flag. */
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConfig | 'help' {

@@ -20,7 +20,7 @@ import { LEADER_KEY } from '../state/leader.js';
 import { RemoteStore } from '../state/remote.js';
 import type { Store } from '../state/store.js';
 import { onTermination, runAsProgram } from './daemon.js';
-import { type FlagSpec, list, parseFlags, usage } from './flags.js';
+import { type FlagSpec, list, oneOf, parseFlags, usage } from './flags.js';
 import { LOG_LEVELS, type LogLevel, makeLogger, parseSyslogUrl } from './log.js';
 import { parseListenUrl, startNetmaster } from './netmaster.js';
 
@@ -232,12 +232,6 @@ export interface NetpluginConfig {
   stateDir?: string;
   /** Tests: the namespace standing for the host (where ovs-vswitchd runs and contivh0 lives). */
   hostNetns?: string;
-}
-
-function oneOf<T extends string>(flag: string, v: string, allowed: readonly T[]): T {
-  if (!(allowed as readonly string[]).includes(v))
-    throw new Error(`--${flag}: "${v}" is not one of ${allowed.join(', ')}`);
-  return v as T;
 }
 
 function defaultIp(): string {

@@ -2,7 +2,7 @@
 // (its tenant, network, profiles) and which point at it (a policy's rules, a network's groups).
 // Contiv stored them in each object and rewrote them on every related write; here they are
 // derived from the objects themselves when a view is read, so they cannot go stale.
-import type { ObjType } from '../../policy/model/schema.js';
+import { type ObjType, SCHEMA } from '../../policy/model/schema.js';
 import { keyOf, type PlainObject } from '../../policy/model/validate.js';
 
 export interface Link {
@@ -61,25 +61,15 @@ const matchGroupOf = (rule: PlainObject): string | undefined => {
   return typeof to === 'string' && to !== '' ? to : undefined;
 };
 
-const HAS_LINKS: ReadonlySet<ObjType> = new Set([
-  'tenant',
-  'network',
-  'endpointGroup',
-  'policy',
-  'rule',
-  'netprofile',
-  'appProfile',
-  'serviceLB',
-  'extContractsGroup',
-]);
-
-/** The links of `obj` (of type `t`), or undefined for the types Contiv gave none. */
+/** The links of `obj` (of type `t`), or undefined for the types the model gives none. */
 export async function linkView(
   t: ObjType,
   obj: PlainObject,
   list: ListObjects,
 ): Promise<LinkView | undefined> {
-  if (!HAS_LINKS.has(t)) return undefined;
+  const spec = SCHEMA.get(t);
+  if (!spec || (Object.keys(spec.links).length === 0 && Object.keys(spec.linkSets).length === 0))
+    return undefined;
   const links: Record<string, Link> = {};
   const sets: Record<string, LinkSet | undefined> = {};
   const tenant = obj.tenantName;

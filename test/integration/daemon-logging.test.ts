@@ -49,7 +49,7 @@ describe('log lines', () => {
       json: true,
       syslogUrl: 'tcp://10.0.0.1:601',
     });
-    assert.throws(() => parseArgs(['--log-level', 'LOUD'], {}), /--log-level "loud": must be one of debug/);
+    assert.throws(() => parseArgs(['--log-level', 'LOUD'], {}), /--log-level: "loud" is not one of debug/);
     const np = parseNetpluginArgs([], {
       CONTIV_NETPLUGIN_USE_SYSLOG: '1',
       CONTIV_NETMASTER_LOG_LEVEL: 'WARN',

@@ -241,7 +241,7 @@ describe('netmaster flags', () => {
     assert.equal((parseArgs(['--mode', 'swarm-mode'], {}) as { mode: string }).mode, 'swarm-mode');
     assert.throws(
       () => parseArgs(['--mode', 'mesos'], {}),
-      /--mode "mesos": must be one of docker, kubernetes/,
+      /--mode: "mesos" is not one of docker, kubernetes/,
     );
     assert.equal(parseArgs(['--help'], {}), 'help');
     assert.throws(() => parseArgs(['--bogus'], {}), /unknown flag --bogus/);
@@ -268,7 +268,7 @@ describe('netmaster flags', () => {
     assert.throws(() => parseArgs(['--consul', 'http://c:8500'], {}), /consul is not supported/);
     assert.throws(
       () => parseArgs(['--fwdmode', 'switching'], {}),
-      /--fwdmode "switching": must be one of bridge, routing/,
+      /--fwdmode: "switching" is not one of bridge, routing/,
     );
     const dir = await mkdtemp(join(tmpdir(), 'nm-flags-'));
     try {
