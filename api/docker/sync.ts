@@ -13,11 +13,11 @@ import { parseSubnet } from '../../policy/ipam/addr.js';
 import { type NetworkTags, networkTagsByOwner } from '../../policy/ipam/allocator.js';
 import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
+import { CONFIG_PREFIX } from '../../policy/model/schema.js';
 import type { Store, Watcher } from '../../state/store.js';
 import { type DockerEngine, type DockerNetwork, MANAGED_LABEL, type NetworkSpec } from './engine.js';
 import { dockerNetworkName, OPT_GROUP, OPT_NETWORK, OPT_TENANT } from './target.js';
 
-const CONFIG_PREFIX = '/contiv.io/config/';
 const NETWORKS = `${CONFIG_PREFIX}network/`;
 const GROUPS = `${CONFIG_PREFIX}endpointGroup/`;
 /** Retry pauses after a failed pass (ms), doubled up to the maximum. */

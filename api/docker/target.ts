@@ -6,6 +6,7 @@
 import { parseSubnet, type Subnet } from '../../policy/ipam/addr.js';
 import { DOCKERNET_PREFIX, DOCKNET_PREFIX } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
+import { CONFIG_PREFIX, configKey } from '../../policy/model/schema.js';
 import type { Store } from '../../state/store.js';
 import { PluginError } from './protocol.js';
 
@@ -114,9 +115,8 @@ export function parsePoolId(id: string): { tenant: string; network: string; grou
   return { tenant, network, group };
 }
 
-const CONFIG_PREFIX = '/contiv.io/config/';
-const networkKey = (tenant: string, network: string) => `${CONFIG_PREFIX}network/${tenant}:${network}`;
-const groupKey = (tenant: string, group: string) => `${CONFIG_PREFIX}endpointGroup/${tenant}:${group}`;
+const networkKey = (tenant: string, network: string) => configKey('network', `${tenant}:${network}`);
+const groupKey = (tenant: string, group: string) => configKey('endpointGroup', `${tenant}:${group}`);
 
 function parse<T>(value: string | undefined): T | undefined {
   if (value === undefined) return undefined;

@@ -24,34 +24,22 @@ import {
   type HostRecord,
   hostKey,
 } from '../../policy/model/endpoint.js';
-import type { PlainObject } from '../../policy/model/index.js';
+import { configKey, type PlainObject } from '../../policy/model/index.js';
 import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
+import { HttpError } from './http-error.js';
+import { absent, unchanged } from './read-set.js';
 
 /** The owner an address allocated by /plugin/allocAddress carries until an endpoint takes it. */
 export const UNBOUND_OWNER = 'plugin:unbound';
 
-/** A refused plugin request: HTTP status and the message returned as {"Err": ...}. */
-export class EndpointError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'EndpointError';
-  }
-}
-
 export interface EndpointContext {
   store: Store;
-  configKey: (t: 'network' | 'endpointGroup' | 'tenant', key: string) => string;
   /** Runs a write that may run alongside other such writes but never alongside a delete. */
   shared: <T>(fn: () => Promise<T>) => Promise<T>;
   /** The group's id (ipam epg), if it has one. */
   epgIdOf: (group: string) => Promise<number | undefined>;
 }
 
-const absent = (key: string): Compare => ({ key, target: 'create', op: '==', value: 0 });
-const unchanged = (kv: KV): Compare => ({ key: kv.key, target: 'mod', op: '==', value: kv.modRevision });
 const owner = (kv: KV | undefined): string | undefined => {
   if (!kv) return undefined;
   try {
@@ -118,17 +106,16 @@ export function nameSome(ids: string[], n = 5): string {
 function str(body: PlainObject, field: string, required: boolean): string {
   const v = body[field];
   if (v === undefined || v === null || v === '') {
-    if (required) throw new EndpointError(400, `${field} is required`);
+    if (required) throw new HttpError(400, `${field} is required`);
     return '';
   }
-  if (typeof v !== 'string')
-    throw new EndpointError(400, `${field} must be a string, not ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new HttpError(400, `${field} must be a string, not ${JSON.stringify(v)}`);
   return v;
 }
 
 function bodyOf(b: unknown): PlainObject {
   if (typeof b !== 'object' || b === null || Array.isArray(b)) {
-    throw new EndpointError(400, 'the request body must be a JSON object');
+    throw new HttpError(400, 'the request body must be a JSON object');
   }
   return b as PlainObject;
 }
@@ -154,17 +141,17 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const network = str(body, 'network', true);
     const group = str(body, 'group', false);
     const netKey = `${tenant}:${network}`;
-    const netKv = await store.get(ctx.configKey('network', netKey));
+    const netKv = await store.get(configKey('network', netKey));
     const net = parse<PlainObject>(netKv);
-    if (!netKv || !net) throw new EndpointError(404, `network: ${netKey} does not exist`);
+    if (!netKv || !net) throw new HttpError(404, `network: ${netKey} does not exist`);
     let groupKv: KV | undefined;
     let grp: PlainObject | undefined;
     if (group) {
-      groupKv = await store.get(ctx.configKey('endpointGroup', `${tenant}:${group}`));
+      groupKv = await store.get(configKey('endpointGroup', `${tenant}:${group}`));
       grp = parse<PlainObject>(groupKv);
-      if (!groupKv || !grp) throw new EndpointError(404, `group: ${tenant}:${group} does not exist`);
+      if (!groupKv || !grp) throw new HttpError(404, `group: ${tenant}:${group} does not exist`);
       if (grp.networkName !== network) {
-        throw new EndpointError(
+        throw new HttpError(
           400,
           `group: ${tenant}:${group} is in network ${String(grp.networkName)}, not ${network}`,
         );
@@ -246,14 +233,14 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const network = str(body, 'network', true);
     const address = (str(body, 'address', false) || str(body, 'ipAddress', true)).split('/')[0] ?? '';
     const ip = parseIP(address);
-    if (!ip) throw new EndpointError(400, `address: "${address}" is not an IP address`);
+    if (!ip) throw new HttpError(400, `address: "${address}" is not an IP address`);
     const key = addrKey(`${tenant}:${network}`, formatIP(ip.family, ip.value));
     return ctx.shared(async () => {
       const kv = await store.get(key);
       if (!kv) return {}; // already free: not an error
       const who = owner(kv);
       if (who !== UNBOUND_OWNER) {
-        throw new EndpointError(
+        throw new HttpError(
           409,
           `address: ${address} in ${tenant}:${network} belongs to endpoint ${who ?? '?'}; delete the endpoint`,
         );
@@ -267,13 +254,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const body = bodyOf(req.body);
     const endpointID = str(body, 'endpointID', true);
     if (!ENDPOINT_ID_RE.test(endpointID)) {
-      throw new EndpointError(400, `endpointID: "${endpointID}" must match ${ENDPOINT_ID_RE.source}`);
+      throw new HttpError(400, `endpointID: "${endpointID}" must match ${ENDPOINT_ID_RE.source}`);
     }
     const requested = (str(body, 'ipAddress', false) || str(body, 'preferred', false)).split('/')[0] ?? '';
     const homingHost = str(body, 'host', false) || str(body, 'homingHost', true);
     const labels = body.labels ?? {};
     if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-      throw new EndpointError(400, 'labels must be an object of strings');
+      throw new HttpError(400, 'labels must be an object of strings');
     }
     return ctx.shared(async () => {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -289,7 +276,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
             (!requested || old.ipAddress === requested)
           )
             return old;
-          throw new EndpointError(
+          throw new HttpError(
             409,
             `endpointID: ${endpointID} already exists in ${old.tenant}:${old.network} with ${old.ipAddress}`,
           );
@@ -318,7 +305,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
         if (requested) {
           const ip = parseIP(requested);
           if (!ip || ip.family !== 4)
-            throw new EndpointError(400, `ipAddress: "${requested}" is not an IPv4 address`);
+            throw new HttpError(400, `ipAddress: "${requested}" is not an IPv4 address`);
           const text = formatIP(4, ip.value);
           const key = addrKey(space.network, text);
           const held = await store.get(key);
@@ -326,7 +313,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
             // Taken by /plugin/allocAddress (Docker's IPAM call) for this endpoint: the endpoint takes it over.
             const who = owner(held);
             if (who !== UNBOUND_OWNER && who !== endpointID) {
-              throw new EndpointError(
+              throw new HttpError(
                 409,
                 `ipAddress: ${text} in ${space.network} is in use by endpoint ${who ?? '?'}`,
               );
@@ -370,7 +357,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
           throw e;
         }
       }
-      throw new EndpointError(
+      throw new HttpError(
         409,
         `endpointID: ${endpointID}: kept conflicting with concurrent writes; try again`,
       );
@@ -401,7 +388,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
         }
         if ((await store.txn(compares, ops)).succeeded) return {};
       }
-      throw new EndpointError(
+      throw new HttpError(
         409,
         `endpointID: ${endpointID}: kept conflicting with concurrent writes; try again`,
       );
@@ -427,10 +414,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
       );
       if (r.succeeded) return {};
     }
-    throw new EndpointError(
-      409,
-      `endpointID: ${endpointID}: kept conflicting with concurrent writes; try again`,
-    );
+    throw new HttpError(409, `endpointID: ${endpointID}: kept conflicting with concurrent writes; try again`);
   });
 
   app.get<{ Querystring: { host?: string } }>('/plugin/endpoints', async (req) => {
@@ -441,7 +425,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
 
   app.get<{ Params: { id: string } }>('/api/v1/inspect/endpoints/:id/', async (req) => {
     const rec = parse<EndpointRecord>(await store.get(endpointKey(req.params.id)));
-    if (!rec) throw new EndpointError(404, `endpoint ${req.params.id} not found`);
+    if (!rec) throw new HttpError(404, `endpoint ${req.params.id} not found`);
     const host = parse<HostRecord>(await store.get(hostKey(rec.homingHost)));
     return { Oper: endpointOper(rec, host) };
   });

@@ -14,6 +14,7 @@ import type {
   RuleConfig,
   TenantConfig,
 } from '../model/generated.js';
+import { CONFIG_PREFIX } from '../model/schema.js';
 import type {
   ArpMode,
   Encap,
@@ -25,7 +26,6 @@ import type {
   RuleIntent,
 } from './intent.js';
 
-export const CONFIG_PREFIX = '/contiv.io/config/';
 /** `/contiv.io/ipam/tenant/<id>` → {"owner": "<tenant>"}: the tenant's VRF id. */
 export const TENANT_ID_PREFIX = `${IPAM_PREFIX}tenant/`;
 /** The prefixes whose keys make up the intent, for a caller that lists or watches them. */

@@ -19,6 +19,11 @@ export const OBJECT_TYPES = [
 ] as const;
 export type ObjType = (typeof OBJECT_TYPES)[number];
 
+/** Where config objects live in the store: one key per object, its value the object as JSON. */
+export const CONFIG_PREFIX = '/contiv.io/config/';
+
+export const configKey = (t: ObjType, key: string): string => `${CONFIG_PREFIX}${t}/${key}`;
+
 /** REST collection names: Contiv appends "s" to the object name, hence "policys". */
 export const PLURALS: Readonly<Record<ObjType, string>> = Object.fromEntries(
   OBJECT_TYPES.map((t) => [t, `${t}s`]),
