@@ -15,6 +15,7 @@ import { parseGobgpApi } from '../datapath/bgp/gobgpd.js';
 import { OvsdbClient } from '../datapath/ovsdb/client.js';
 import { VSwitch } from '../datapath/vswitch.js';
 import type { PipelineFeature } from '../policy/compiler/feature.js';
+import { CONFIG_PREFIX } from '../policy/model/index.js';
 import { openStore } from '../state/index.js';
 import { LEADER_KEY } from '../state/leader.js';
 import { RemoteStore } from '../state/remote.js';
@@ -53,12 +54,12 @@ const FLAGS = {
   fwdMode: {
     names: ['fwd-mode', 'forward-mode'],
     env: 'CONTIV_NETPLUGIN_FORWARD_MODE',
-    help: 'bridge|routing: checked against the global setting',
+    help: "bridge|routing: refused unless it is the global setting (default: the global's)",
   },
   netMode: {
     names: ['netmode', 'net-mode'],
     env: 'CONTIV_NETPLUGIN_NET_MODE',
-    help: 'vlan|vxlan: checked against the networks',
+    help: 'vlan|vxlan: refused if a network of the other encap exists; vlan needs --vlan-if',
   },
   mode: {
     names: ['plugin-mode', 'mode'],
@@ -253,6 +254,10 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
   if (!ipv4.test(vtepIp)) throw new Error(`--vtep-ip: "${vtepIp}" is not an IPv4 address`);
   const controlIp = f.controlIp || vtepIp;
   if (!ipv4.test(controlIp)) throw new Error(`--ctrl-ip: "${controlIp}" is not an IPv4 address`);
+  const netMode = oneOf('netmode', f.netMode, ['', 'vlan', 'vxlan'] as const);
+  // Contiv's netplugin refused this too: VLAN networks leave the host only through an uplink.
+  if (netMode === 'vlan' && list(f.vlanUplinks).length === 0)
+    throw new Error('--netmode vlan needs --vlan-if: VLAN networks leave this host through an uplink');
   return {
     host: f.host || hostname(),
     vtepIp,
@@ -260,7 +265,7 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     vlanUplinks: list(f.vlanUplinks),
     etcdEndpoints: list(f.etcd).map((s) => s.replace(/^etcd:\/\//, 'http://')),
     fwdMode: oneOf('fwd-mode', f.fwdMode, ['', 'bridge', 'routing'] as const),
-    netMode: oneOf('netmode', f.netMode, ['', 'vlan', 'vxlan'] as const),
+    netMode,
     mode: oneOf('plugin-mode', f.mode, ['docker', 'kubernetes', 'swarm-mode'] as const),
     cni: f.cni === 'true',
     cniSocket: f.cniSocket,
@@ -301,6 +306,32 @@ export async function openNetpluginStore(cfg: NetpluginConfig): Promise<Store> {
   if (cfg.role === 'netmaster') return openStore({ dataDir: cfg.dataDir });
   if (cfg.netmasterUrl) return new RemoteStore(cfg.netmasterUrl.replace(/\/+$/, ''));
   throw new Error('no store: give --etcd ENDPOINTS, --netmaster URL, or --role netmaster (all-in-one)');
+}
+
+/**
+ * Contiv's netplugin refused to start when its --fwd-mode differed from the global one; --netmode
+ * is held to the networks the cluster already has. Without the flags the agent follows the global.
+ * Returns why this host cannot join the cluster, or undefined.
+ */
+export async function clusterModeConflict(
+  cfg: Pick<NetpluginConfig, 'fwdMode' | 'netMode'>,
+  store: Pick<Store, 'get' | 'list'>,
+): Promise<string | undefined> {
+  if (cfg.fwdMode) {
+    const kv = await store.get(`${CONFIG_PREFIX}global/global`);
+    const global = kv ? (JSON.parse(kv.value) as { fwdMode?: string }).fwdMode || 'bridge' : 'bridge';
+    if (global !== cfg.fwdMode)
+      return `--fwd-mode ${cfg.fwdMode} conflicts with the cluster's forwarding mode ${global} (netctl global info)`;
+  }
+  if (cfg.netMode) {
+    for (const kv of await store.list(`${CONFIG_PREFIX}network/`)) {
+      const n = JSON.parse(kv.value) as { tenantName?: string; networkName?: string; encap?: string };
+      const encap = n.encap || 'vxlan';
+      if (encap !== cfg.netMode)
+        return `--netmode ${cfg.netMode} conflicts with the cluster's network ${n.tenantName}/${n.networkName}, encap ${encap} (netctl net ls)`;
+    }
+  }
+  return undefined;
 }
 
 export interface RunningNetplugin {
@@ -417,6 +448,14 @@ async function main(): Promise<void> {
           store,
         )
       : undefined;
+  const conflict = await clusterModeConflict(cfg, store);
+  if (conflict) {
+    logger.error(conflict);
+    process.stderr.write(`netplugin: ${conflict}\n`);
+    await master?.stop();
+    await store.close();
+    process.exit(2);
+  }
   const { allFeatures } = await import('../datapath/pipeline/all.js');
   const running = await startNetplugin(cfg, store, allFeatures, logger);
   const netmasterUrl = master ? `http://127.0.0.1:${master.port}` : await findNetmaster(cfg, store);

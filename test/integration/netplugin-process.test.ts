@@ -1,8 +1,9 @@
 // netplugin as a real process: its flags and environment, and the all-in-one role (netmaster in the
 // same process, sharing the embedded store): netctl creates intent, the bridge gets the flows, a
-// SIGTERM ends it cleanly and a restart converges without touching a flow.
+// SIGTERM ends it cleanly and a restart converges without touching a flow. Against a cluster, a
+// --fwd-mode or --netmode the cluster does not have is refused before the host is touched.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -166,5 +167,111 @@ describe('netplugin all-in-one (role netmaster)', { skip }, () => {
     assert.deepEqual((await flows()).sort(), before, 'the restarted netplugin keeps every flow');
     second.p.kill('SIGTERM');
     await new Promise((resolve) => second.p.once('exit', resolve));
+  });
+});
+
+describe('netplugin against the cluster: --fwd-mode and --netmode', { skip }, () => {
+  let ovs: OvsInstance;
+  let dir: string;
+  before(async () => {
+    if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}`);
+    ovs = await startOvs();
+    dir = await mkdtemp(tempDirPrefix('fwdmode'));
+    onCleanup(() => rm(dir, { recursive: true, force: true }));
+  });
+  after(runCleanups);
+
+  /** netplugin on netmaster's store API: its exit code and stderr, or 'started' once the agent runs. */
+  function netplugin(
+    url: string,
+    extra: string[],
+  ): Promise<{ code: number | null; err: string } | 'started'> {
+    const bridge = 'fwdbr';
+    const p: ChildProcess = spawn(
+      process.execPath,
+      [
+        NETPLUGIN,
+        '--netmaster',
+        url,
+        '--ovs-rundir',
+        ovs.dir,
+        '--datapath',
+        'dummy',
+        '--bridge',
+        bridge,
+        '--host',
+        'h1',
+        '--vtep-ip',
+        '127.0.0.1',
+        '--plugin-mode',
+        'kubernetes',
+        '--cni-socket',
+        `${dir}/cni.sock`,
+        '--dns=false',
+        ...extra,
+      ],
+      { env: { PATH: process.env.PATH }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    onCleanup(() => {
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+    });
+    let out = '';
+    let err = '';
+    let started = false;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`netplugin neither started nor exited: ${out}${err}`)),
+        15_000,
+      );
+      p.stderr?.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      p.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (!started && out.includes('agent started')) {
+          started = true;
+          p.kill('SIGTERM');
+        }
+      });
+      p.once('exit', (code) => {
+        clearTimeout(timer);
+        resolve(started ? 'started' : { code, err });
+      });
+    });
+  }
+
+  async function bridges(): Promise<string[]> {
+    return (await ovs.vsctl('list-br')).split('\n').filter(Boolean);
+  }
+
+  test('a conflicting flag is refused naming both values; a matching or absent one starts', async () => {
+    const nm = await startNetmaster(['--data-dir', `${dir}/nm`, '--fwdmode', 'routing']);
+    const netctl = (...a: string[]) => run(process.execPath, [NETCTL, '--netmaster', nm.url, ...a]);
+    const refused = await netplugin(nm.url, ['--fwd-mode', 'bridge']);
+    assert.notEqual(refused, 'started');
+    assert.equal(refused !== 'started' && refused.code, 2);
+    assert.match(
+      refused !== 'started' ? refused.err : '',
+      /^netplugin: --fwd-mode bridge conflicts with the cluster's forwarding mode routing \(netctl global info\)$/m,
+    );
+    assert.deepEqual(await bridges(), [], 'nothing made on OVS');
+    assert.equal(await netplugin(nm.url, ['--fwd-mode', 'routing']), 'started');
+    assert.equal(await netplugin(nm.url, []), 'started', 'no flag: the global is followed');
+
+    await netctl('net', 'create', 'xnet', '--subnet=20.1.1.0/24');
+    assert.equal(await netplugin(nm.url, ['--netmode', 'vxlan']), 'started', 'vxlan like every network');
+    await netctl('net', 'create', 'vnet', '--encap=vlan', '--pkt-tag=101', '--subnet=20.1.2.0/24');
+    const wrongEncap = await netplugin(nm.url, ['--netmode', 'vxlan']);
+    assert.notEqual(wrongEncap, 'started');
+    assert.equal(wrongEncap !== 'started' && wrongEncap.code, 2);
+    assert.match(
+      wrongEncap !== 'started' ? wrongEncap.err : '',
+      /--netmode vxlan conflicts with the cluster's network default\/vnet, encap vlan \(netctl net ls\)/,
+    );
+    const noUplink = await netplugin(nm.url, ['--netmode', 'vlan']);
+    assert.equal(noUplink !== 'started' && noUplink.code, 2);
+    assert.match(noUplink !== 'started' ? noUplink.err : '', /--netmode vlan needs --vlan-if/);
+    nm.p.kill('SIGTERM');
+    await new Promise((r) => nm.p.once('exit', r));
   });
 });
