@@ -136,4 +136,37 @@ describe('pki', () => {
     const other = await ensurePki(await tmp());
     assert.deepEqual(verifyPeer(other, c.cert), { ok: false, reason: 'not signed by our CA' });
   });
+  it('client certificates pass a server that requires them; others do not', async () => {
+    const p = await ensurePki(await tmp());
+    const c = await issueClientCert(p, 'host-2');
+    const server = createServer(
+      { cert: p.cert, key: p.key, ca: p.ca, requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        const peer = (req.socket as import('node:tls').TLSSocket).getPeerX509Certificate();
+        const v = peer ? verifyPeer(p, peer) : undefined;
+        res.end(v?.ok ? v.peer.commonName : 'no');
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const get = (auth: { cert?: string; key?: string }) =>
+      new Promise<string>((resolve, reject) => {
+        const port = (server.address() as AddressInfo).port;
+        const s = connect({ host: '127.0.0.1', port, servername: 'localhost', ca: p.ca, ...auth }, () => {
+          s.write('GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+        });
+        let body = '';
+        s.on('data', (d) => {
+          body += d;
+        });
+        s.on('end', () => resolve(body));
+        s.on('error', reject);
+      });
+    try {
+      assert.match(await get({ cert: c.cert, key: c.key }), /host-2$/);
+      await assert.rejects(get({}));
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
 });
