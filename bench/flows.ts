@@ -8,6 +8,7 @@ import type { Action, Instruction } from '../controller/openflow/actions.js';
 import { Feature, makeCookie } from '../controller/openflow/cookie.js';
 import type { Flow } from '../controller/openflow/flow.js';
 import { ctState, type Match } from '../controller/openflow/match.js';
+import { ipv4Mask, numberToIPv4 } from '../policy/ipam/addr.js';
 import { prng } from '../test/harness/prng.js';
 
 /** Pipeline tables, in the order a packet walks them. */
@@ -73,12 +74,8 @@ function hex2(n: number): string {
   return (n & 0xff).toString(16).padStart(2, '0');
 }
 
-function ipv4(n: number): string {
-  return `${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-}
-
 function prefixMask(len: number): string {
-  return ipv4(len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
+  return numberToIPv4(ipv4Mask(len));
 }
 
 /** The shape of the synthetic deployment for n flows. */
@@ -150,7 +147,7 @@ function forwardingSpecs(l: Layout): FlowSpec[] {
       table: Table.L3,
       priority: 100,
       cookie: makeCookie(Feature.L3Forwarding, e),
-      match: { proto: 'ip', metadata: [netMeta(ep.net), META_NET], ipv4Dst: [ipv4(ep.ip), 32] },
+      match: { proto: 'ip', metadata: [netMeta(ep.net), META_NET], ipv4Dst: [numberToIPv4(ep.ip), 32] },
       actions: { setEthDst: ep.mac, output: ep.port },
     });
   }
@@ -205,12 +202,12 @@ function policySpec(rand: () => number, l: Layout, ruleId: number): FlowSpec {
   const proto = r < 0.6 ? 'tcp' : r < 0.9 ? 'udp' : 'ip';
   const match: MatchSpec = { proto, metadata: [BigInt(src.epg), META_EPG] };
   const s = rand();
-  if (s < 0.5) match.ipv4Src = [ipv4(src.ip), 32];
-  else if (s < 0.75) match.ipv4Src = [ipv4(src.ip & 0xffffff00), 24];
+  if (s < 0.5) match.ipv4Src = [numberToIPv4(src.ip), 32];
+  else if (s < 0.75) match.ipv4Src = [numberToIPv4(src.ip & 0xffffff00), 24];
   const d = rand();
   // Without a source, the destination is always given: a rule names at least one side.
-  if (d < 0.6 || match.ipv4Src === undefined) match.ipv4Dst = [ipv4(dst.ip), 32];
-  else if (d < 0.85) match.ipv4Dst = [ipv4(dst.ip & 0xffffff00), 24];
+  if (d < 0.6 || match.ipv4Src === undefined) match.ipv4Dst = [numberToIPv4(dst.ip), 32];
+  else if (d < 0.85) match.ipv4Dst = [numberToIPv4(dst.ip & 0xffffff00), 24];
   if (proto !== 'ip')
     match.tpDst = rand() < 0.5 ? COMMON_PORTS[pick(COMMON_PORTS.length)]! : 1024 + pick(64511);
   const allow = rand() < 0.75;

@@ -1,6 +1,7 @@
 // Owns the text forms of DNS names this service uses: lookup keys (lower case, no trailing dot)
 // and the reverse (PTR) names of IPv4 and IPv6 addresses. Pure functions, no I/O.
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipv4ToNumber } from '../policy/ipam/addr.js';
 
 /** Lookup key of a name: lower case, without the root dot. DNS names compare case-insensitively. */
 export function nameKey(name: string): string {
@@ -21,8 +22,8 @@ function ipv6Nibbles(address: string): string[] {
   // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two hex groups first.
   const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
   if (v4) {
-    const b = v4[1]!.split('.').map(Number);
-    text = `${text.slice(0, v4.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
+    const v = ipv4ToNumber(v4[1]!) ?? 0;
+    text = `${text.slice(0, v4.index)}${(v >>> 16).toString(16)}:${(v & 0xffff).toString(16)}`;
   }
   const [head = '', tail] = text.split('::');
   const h = head === '' ? [] : head.split(':');

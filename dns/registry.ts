@@ -3,6 +3,7 @@
 // replaceAll) and never reads the store itself; store-feed.ts keeps it current. Tenants never see
 // each other's names.
 import { isIPv4, isIPv6 } from 'node:net';
+import { ipv4ToNumber } from '../policy/ipam/addr.js';
 import { ENDPOINT_PREFIX, type EndpointRecord } from '../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig, ServiceLBConfig } from '../policy/model/generated.js';
 import { nameKey, reverseName } from './names.js';
@@ -224,7 +225,7 @@ export class NameRegistry {
 
 /** Deterministic order (rotation starts from it): numeric for IPv4, text for IPv6. */
 function sortIps(ips: string[]): string[] {
-  const num = (ip: string) => ip.split('.').reduce((a, b) => a * 256 + Number(b), 0);
+  const num = (ip: string) => ipv4ToNumber(ip) ?? 0;
   return ips.sort((a, b) => (isIPv4(a) && isIPv4(b) ? num(a) - num(b) : a < b ? -1 : a > b ? 1 : 0));
 }
 

@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { Intent } from '../../policy/compiler/intent.js';
+import { ipv4Mask, ipv4ToNumber } from '../../policy/ipam/addr.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { NetnsRef } from '../host/exec.js';
 import { GobgpdSupervisor } from './gobgpd.js';
@@ -39,29 +40,24 @@ export interface HookEvents {
   status: [BgpStatus & { problem: string }];
 }
 
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
-}
-
-const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
-
 /** The router port's address, or an error text for a Bgp object that cannot be used. */
 export function parseBgpObject(
   o: BgpObject,
 ): { cfg: BgpConfig; router: RouterAddress; problem: string } | string {
   const m = /^([\d.]+)\/(\d+)$/.exec(o.routerip ?? '');
-  if (!m || !IPV4.test(m[1] as string)) return `router-ip "${o.routerip ?? ''}" is not a.b.c.d/n`;
+  const routerIp = m ? ipv4ToNumber(m[1] as string) : undefined;
+  if (!m || routerIp === undefined) return `router-ip "${o.routerip ?? ''}" is not a.b.c.d/n`;
   const asn = Number(o.as);
   const neighborAs = Number(o['neighbor-as']);
   if (!Number.isInteger(asn) || asn < 1 || asn > 4294967295) return `as "${o.as ?? ''}" is not an AS number`;
   if (!Number.isInteger(neighborAs) || neighborAs < 1 || neighborAs > 4294967295)
     return `neighbor-as "${o['neighbor-as'] ?? ''}" is not an AS number`;
   const neighbor = o.neighbor ?? '';
-  if (neighbor !== '' && !IPV4.test(neighbor)) return `neighbor "${neighbor}" is not an IPv4 address`;
+  const neighborIp = ipv4ToNumber(neighbor);
+  if (neighbor !== '' && neighborIp === undefined) return `neighbor "${neighbor}" is not an IPv4 address`;
   const router = { ip: m[1] as string, prefixLen: Number(m[2]) };
-  const mask = router.prefixLen === 0 ? 0 : (0xffffffff << (32 - router.prefixLen)) >>> 0;
   const problem =
-    neighbor !== '' && ((ipToInt(neighbor) ^ ipToInt(router.ip)) & mask) !== 0
+    neighborIp !== undefined && ((neighborIp ^ routerIp) & ipv4Mask(router.prefixLen)) !== 0
       ? `neighbor ${neighbor} is not on the router IP's subnet ${o.routerip}: unreachable over the uplink`
       : '';
   return { cfg: { asn, routerId: router.ip, neighbor, neighborAs }, router, problem };

@@ -13,6 +13,7 @@ import type { Flow } from '../../controller/openflow/flow.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
+import { ipv4Mask, ipv4ToNumber, numberToIPv4 } from '../../policy/ipam/addr.js';
 import { cookieFor, flowBuilder } from './builder.js';
 import { EP, endpointContext } from './context.js';
 import { ETH_IP, gotoNext, instructions, load, matchFlags, matchReg, ROUTER_MAC, setFlags } from './regs.js';
@@ -46,13 +47,13 @@ function prefixMatch(prefix: string): { value: string; mask: string } | string |
   if (!m) return undefined;
   const len = Number(m[2]);
   if (len === 32) return m[1] as string;
-  const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-  const addr = (m[1] as string).split('.').reduce((a, o) => ((a << 8) | Number(o)) >>> 0, 0);
+  const mask = ipv4Mask(len);
+  const addr = ipv4ToNumber(m[1] as string);
+  if (addr === undefined) return undefined;
   const v = (addr & mask) >>> 0;
   // Host bits set: not a prefix BGP would carry, and two such spellings would share one flow.
   if (v !== addr) return undefined;
-  const text = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 0xff).join('.');
-  return { value: text(v), mask: text(mask) };
+  return { value: numberToIPv4(v), mask: numberToIPv4(mask) };
 }
 
 function portFlows(c: Ctx, cookie: bigint): Flow[] {

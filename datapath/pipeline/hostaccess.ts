@@ -24,6 +24,7 @@ import { ctState } from '../../controller/openflow/match.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import type { IntentIndex } from '../../policy/compiler/index-intent.js';
 import type { HostFacts } from '../../policy/compiler/intent.js';
+import { numberToIPv4 } from '../../policy/ipam/addr.js';
 import { cookieFor, flowBuilder } from './builder.js';
 import {
   EP,
@@ -67,10 +68,6 @@ const PRIO_UNKNOWN = 11;
 const PRIO_CT = 110;
 const flow = flowBuilder(Feature.HostAccess);
 
-function quad(v: number): string {
-  return [24, 16, 8, 0].map((s) => (v >>> s) & 0xff).join('.');
-}
-
 /** Base of a private /16 as a number, or undefined when the text is not `a.b.0.0/16`-shaped. */
 function pvtBase(pvtSubnet: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}\/16$/.exec(pvtSubnet);
@@ -83,7 +80,7 @@ function pvtBase(pvtSubnet: string): number | undefined {
 /** The host port's address on every host (the link never leaves the host, see docs). */
 export function hostPortAddress(pvtSubnet: string): string | undefined {
   const base = pvtBase(pvtSubnet);
-  return base === undefined ? undefined : quad(base + HOST_OFFSET);
+  return base === undefined ? undefined : numberToIPv4(base + HOST_OFFSET);
 }
 
 /** The host port's MAC: Contiv's 02:02 + the address, like endpoints. */
@@ -98,7 +95,7 @@ export function hostPortMac(ip: string): string {
 export function tenantNatAddress(pvtSubnet: string, tenantId: number): string | undefined {
   const base = pvtBase(pvtSubnet);
   if (base === undefined || tenantId < 1 || tenantId >= HOST_OFFSET) return undefined;
-  return quad(base + tenantId);
+  return numberToIPv4(base + tenantId);
 }
 
 type HostPort = NonNullable<HostFacts['hostPort']>;
@@ -148,7 +145,7 @@ function staticFlows(cookie: bigint): Flow[] {
 }
 
 function hostFlows(ix: IntentIndex, hp: HostPort, cookie: bigint): Flow[] {
-  const pvt = quad(pvtBase(ix.global.pvtSubnet) ?? 0);
+  const pvt = numberToIPv4(pvtBase(ix.global.pvtSubnet) ?? 0);
   return [
     flow({
       table: 'classify',

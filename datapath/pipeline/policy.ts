@@ -25,13 +25,8 @@ import type { Change } from '../../policy/compiler/diff.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { Direction, GroupIntent, PolicyIntent, RuleIntent } from '../../policy/compiler/intent.js';
-import {
-  formatQuad,
-  intersectPrefixes,
-  maskOf,
-  type Prefix,
-  parseAddressSpec,
-} from '../../policy/compiler/ip-range.js';
+import { intersectPrefixes, type Prefix, parseAddressSpec } from '../../policy/compiler/ip-range.js';
+import { ipv4Mask, numberToIPv4 } from '../../policy/ipam/addr.js';
 import { cookieFor, flowBuilder } from './builder.js';
 import { fnv1a32 } from './hash.js';
 import { ETH_IP, gotoTable, matchFlags, matchReg } from './regs.js';
@@ -122,7 +117,9 @@ export function matchOwner(dir: Direction, slot: number, f: MatchFlow): string {
 }
 
 function ipMatch(p: Prefix): string | { value: string; mask: string } {
-  return p.len === 32 ? formatQuad(p.addr) : { value: formatQuad(p.addr), mask: formatQuad(maskOf(p.len)) };
+  return p.len === 32
+    ? numberToIPv4(p.addr)
+    : { value: numberToIPv4(p.addr), mask: numberToIPv4(ipv4Mask(p.len)) };
 }
 
 /** A match flow's match; with `groupId`, also the group clause (a direct flow). */

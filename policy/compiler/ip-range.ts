@@ -2,6 +2,8 @@
 // Contiv's last-octet ranges "a.b.c.d-e[/n]", plus intersecting two prefix sets (a network peer
 // narrowed by an address). Pure arithmetic on unsigned 32-bit numbers.
 
+import { ipv4Mask, ipv4ToNumber, numberToIPv4 } from '../ipam/addr.js';
+
 export interface Prefix {
   /** Network address, host bits zero, as an unsigned 32-bit number. */
   readonly addr: number;
@@ -9,28 +11,8 @@ export interface Prefix {
   readonly len: number;
 }
 
-function parseQuad(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return undefined;
-    v = v * 256 + Number(p);
-  }
-  return v;
-}
-
-export function formatQuad(v: number): string {
-  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
-}
-
-/** The netmask of a prefix length, as an unsigned number. */
-export function maskOf(len: number): number {
-  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-}
-
 export function prefixText(p: Prefix): string {
-  return `${formatQuad(p.addr)}/${p.len}`;
+  return `${numberToIPv4(p.addr)}/${p.len}`;
 }
 
 /** The fewest prefixes covering exactly first..last (inclusive), in address order. */
@@ -61,21 +43,21 @@ export function parseAddressSpec(text: string): Prefix[] | undefined {
   if (rest.length > 0 || body === undefined) return undefined;
   const dash = body.indexOf('-');
   if (dash >= 0) {
-    const first = parseQuad(body.slice(0, dash));
+    const first = ipv4ToNumber(body.slice(0, dash));
     const endText = body.slice(dash + 1);
     if (first === undefined || !/^\d{1,3}$/.test(endText) || Number(endText) > 255) return undefined;
     const last = first - (first % 256) + Number(endText);
     if (last < first) return undefined;
     return rangeToPrefixes(first, last);
   }
-  const addr = parseQuad(body);
+  const addr = ipv4ToNumber(body);
   if (addr === undefined) return undefined;
   let len = 32;
   if (lenText !== undefined) {
     if (!/^\d{1,2}$/.test(lenText) || Number(lenText) > 32) return undefined;
     len = Number(lenText);
   }
-  return [{ addr: (addr & maskOf(len)) >>> 0, len }];
+  return [{ addr: (addr & ipv4Mask(len)) >>> 0, len }];
 }
 
 /** Addresses in both sets, as prefixes in address order (prefixes nest or are disjoint). */
@@ -84,7 +66,7 @@ export function intersectPrefixes(a: readonly Prefix[], b: readonly Prefix[]): P
   for (const x of a) {
     for (const y of b) {
       const len = Math.min(x.len, y.len);
-      if (((x.addr ^ y.addr) & maskOf(len)) >>> 0 !== 0) continue;
+      if (((x.addr ^ y.addr) & ipv4Mask(len)) >>> 0 !== 0) continue;
       out.push(x.len >= y.len ? x : y);
     }
   }

@@ -27,6 +27,21 @@ export function formatIPv4(v: bigint): string {
   return [24n, 16n, 8n, 0n].map((sh) => String((v >> sh) & 255n)).join('.');
 }
 
+/** parseIPv4 as an unsigned 32-bit number, for flow matches and masks. */
+export function ipv4ToNumber(s: string): number | undefined {
+  const v = parseIPv4(s);
+  return v === undefined ? undefined : Number(v);
+}
+
+export function numberToIPv4(v: number): string {
+  return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+}
+
+/** The IPv4 netmask of a prefix length (0..32), as an unsigned number. */
+export function ipv4Mask(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
 export function parseIPv6(s: string): bigint | undefined {
   if (!/^[0-9a-fA-F:.]+$/.test(s) || s.length > 45) return undefined;
   let text = s;

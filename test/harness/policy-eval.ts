@@ -10,6 +10,7 @@ import type {
   PolicyIntent,
   RuleIntent,
 } from '../../policy/compiler/intent.js';
+import { ipv4ToNumber } from '../../policy/ipam/addr.js';
 import { rule } from './intents.js';
 import { prng } from './prng.js';
 
@@ -31,10 +32,7 @@ export interface Conn {
   dstLocal: boolean;
 }
 
-function ipNum(s: string): number {
-  const p = s.split('.').map(Number);
-  return ((p[0]! << 24) | (p[1]! << 16) | (p[2]! << 8) | p[3]!) >>> 0;
-}
+const ipNum = (s: string): number => ipv4ToNumber(s) ?? 0;
 
 /** Does `ip` fall in "a.b.c.d", "a.b.c.d/n" or "a.b.c.d-e[/n]"? Checked as numbers, not prefixes. */
 export function addressIn(ip: string, spec: string): boolean {
