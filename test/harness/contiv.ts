@@ -55,13 +55,16 @@ function spawnIn(
   return { child, log };
 }
 
+/** Contiv's netmaster once needed more than 20 s to answer on a loaded CI machine. */
+const READY_MS = 45_000;
+
 async function until(
   what: string,
   ok: () => Promise<boolean>,
   child: ChildProcess,
   log: string[],
 ): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + READY_MS;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`${what} exited during start:\n${log.join('').slice(-2000)}`);
@@ -69,7 +72,7 @@ async function until(
     if (await ok()) return;
     await sleep(100);
   }
-  throw new Error(`${what} not ready after 20 s:\n${log.join('').slice(-2000)}`);
+  throw new Error(`${what} not ready after ${READY_MS / 1000} s:\n${log.join('').slice(-2000)}`);
 }
 
 /** Contiv's netmaster in a fresh namespace, on a fresh etcd (v2 API) there, in the mode the README gives. */
