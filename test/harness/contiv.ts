@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -77,6 +78,11 @@ async function until(
 
 /** Contiv's netmaster in a fresh namespace, on a fresh etcd (v2 API) there, in the mode the README gives. */
 export async function startContivNetmaster(): Promise<ContivNetmaster> {
+  // Contiv's netctl reads this (found through the passwd home, not $HOME) and then refuses every
+  // http:// call: a token is sent only over TLS. A login left on the machine would fail every step.
+  const login = join(userInfo().homedir, '.netctl', 'config.json');
+  if (existsSync(login))
+    throw new Error(`${login} exists (a Contiv netctl login): Contiv's netctl would refuse http://; move it away`);
   const ns = await addNamespace();
   const dataDir = await mkdtemp(tempDirPrefix('contiv-etcd'));
   onCleanup(() => rm(dataDir, { recursive: true, force: true }), { label: `rm ${dataDir}` });
