@@ -82,7 +82,9 @@ export async function startContivNetmaster(): Promise<ContivNetmaster> {
   // http:// call: a token is sent only over TLS. A login left on the machine would fail every step.
   const login = join(userInfo().homedir, '.netctl', 'config.json');
   if (existsSync(login))
-    throw new Error(`${login} exists (a Contiv netctl login): Contiv's netctl would refuse http://; move it away`);
+    throw new Error(
+      `${login} exists (a Contiv netctl login): Contiv's netctl would refuse http://; move it away`,
+    );
   const ns = await addNamespace();
   const dataDir = await mkdtemp(tempDirPrefix('contiv-etcd'));
   onCleanup(() => rm(dataDir, { recursive: true, force: true }), { label: `rm ${dataDir}` });
