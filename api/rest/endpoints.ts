@@ -103,7 +103,8 @@ export function nameSome(ids: string[], n = 5): string {
   return ids.length > n ? `${shown} and ${ids.length - n} more` : shown;
 }
 
-function str(body: PlainObject, field: string, required: boolean): string {
+/** A /plugin body's string field: absent or '' is '' (or a 400 when required). */
+export function str(body: PlainObject, field: string, required: boolean): string {
   const v = body[field];
   if (v === undefined || v === null || v === '') {
     if (required) throw new HttpError(400, `${field} is required`);
@@ -113,7 +114,8 @@ function str(body: PlainObject, field: string, required: boolean): string {
   return v;
 }
 
-function bodyOf(b: unknown): PlainObject {
+/** A /plugin body, or a 400 when it is not a JSON object. */
+export function bodyOf(b: unknown): PlainObject {
   if (typeof b !== 'object' || b === null || Array.isArray(b)) {
     throw new HttpError(400, 'the request body must be a JSON object');
   }

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { DOCKERNET_PREFIX, type DockerNetRecord, dockerNetKey } from '../../policy/model/endpoint.js';
 import type { PlainObject } from '../../policy/model/index.js';
 import type { RestContext } from './context.js';
+import { bodyOf, str } from './endpoints.js';
 import { HttpError } from './http-error.js';
 import { absent, parseObj } from './read-set.js';
 import { shown } from './views.js';
@@ -12,26 +13,15 @@ import { objectFromRequest, remove, writeObj } from './writes.js';
 
 /** /plugin/dockerNetwork's body, checked field by field. */
 function dockerNetBody(b: unknown): { networkID: string; name: string; subnet: string; gateway: string } {
-  if (typeof b !== 'object' || b === null || Array.isArray(b))
-    throw new HttpError(400, 'the request body must be a JSON object');
-  const o = b as PlainObject;
-  const field = (f: string, required: boolean): string => {
-    const v = o[f];
-    if (v === undefined || v === null || v === '') {
-      if (required) throw new HttpError(400, `${f} is required`);
-      return '';
-    }
-    if (typeof v !== 'string') throw new HttpError(400, `${f} must be a string, not ${JSON.stringify(v)}`);
-    return v;
-  };
-  const networkID = field('networkID', true);
+  const o = bodyOf(b);
+  const networkID = str(o, 'networkID', true);
   if (!/^[0-9a-z]{1,64}$/.test(networkID))
     throw new HttpError(400, `networkID: "${networkID}" is not a Docker network id`);
   return {
     networkID,
-    name: field('name', true),
-    subnet: field('subnet', true),
-    gateway: field('gateway', false),
+    name: str(o, 'name', true),
+    subnet: str(o, 'subnet', true),
+    gateway: str(o, 'gateway', false),
   };
 }
 
