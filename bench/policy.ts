@@ -4,7 +4,6 @@
 
 import { encodeEntry } from '../controller/flowtable/flow-index.js';
 import { type Flow, flowKey } from '../controller/openflow/flow.js';
-import { macFromIpv4 as macOf } from '../datapath/host/index.js';
 import { forwardingFeatures } from '../datapath/pipeline/index.js';
 import { policyFeature } from '../datapath/pipeline/policy.js';
 import { Compilation, type Delta } from '../policy/compiler/compile.js';
@@ -20,6 +19,7 @@ import type {
   RuleIntent,
 } from '../policy/compiler/intent.js';
 import { parseAddressSpec } from '../policy/compiler/ip-range.js';
+import { macFromIPv4 as macOf } from '../policy/ipam/addr.js';
 import { rule } from '../test/harness/intents.js';
 import { prng } from '../test/harness/prng.js';
 import {

@@ -10,12 +10,12 @@ import type { Logger } from 'pino';
 import {
   deleteLink,
   linkExists,
-  macFromIpv4,
   type NetnsRef,
   plugContainer,
   runHost,
   validateIfName,
 } from '../../datapath/host/index.js';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { ENDPOINT_ID_RE, type EndpointRecord } from '../../policy/model/endpoint.js';
 import { NetmasterCallError } from '../docker/netmaster-client.js';
 import type { HostAttach, NetmasterClient } from '../docker/ports.js';
@@ -143,7 +143,7 @@ export class CniHandler {
       throw netmasterError(e, `endpoint ${id}`);
     }
     const prefixLen = t.subnet.split('/')[1] ?? '32';
-    const mac = (rec.macAddress || macFromIpv4(rec.ipAddress)).toLowerCase();
+    const mac = (rec.macAddress || macFromIPv4(rec.ipAddress)).toLowerCase();
     const mtu = req.config.mtu ?? (t.encap === 'vxlan' ? VXLAN_MTU : undefined);
     const hostNetns = this.opts.hostNetns;
     let plugged = false;

@@ -9,14 +9,13 @@ import type { Logger } from 'pino';
 import {
   deleteLink,
   HostCommandError,
-  macFromIpv4,
   type NetnsRef,
   normalizeMac,
   runHost,
   validateIfName,
   vethsWithAlias,
 } from '../../datapath/host/index.js';
-import { parseSubnet } from '../../policy/ipam/addr.js';
+import { macFromIPv4, parseSubnet } from '../../policy/ipam/addr.js';
 import type { FreedAddresses, HostAttach, NetmasterClient, SparePorts } from './ports.js';
 import {
   type AllocateNetworkRequest,
@@ -348,9 +347,9 @@ export class NetworkDriver {
         `endpoint ${req.EndpointID}: Docker gave no IPv4 address; use --ipam-driver ${this.opts.pluginName}`,
       );
     const asked = req.Interface?.MacAddress?.toLowerCase();
-    if (asked && asked !== macFromIpv4(ip))
+    if (asked && asked !== macFromIPv4(ip))
       throw new PluginError(
-        `Contiv endpoints have MAC ${macFromIpv4(ip)} (02:02 + the IPv4 address), not ${asked}`,
+        `Contiv endpoints have MAC ${macFromIPv4(ip)} (02:02 + the IPv4 address), not ${asked}`,
       );
     const rec = await this.opts.netmaster.createEndpoint({
       endpointID: req.EndpointID,
@@ -360,7 +359,7 @@ export class NetworkDriver {
       ipAddress: ip,
       host: this.opts.hostName,
     });
-    const mac = (rec.macAddress || macFromIpv4(ip)).toLowerCase();
+    const mac = (rec.macAddress || macFromIPv4(ip)).toLowerCase();
     this.endpoints.set(req.EndpointID, {
       networkID: req.NetworkID,
       tenant: t.tenant,

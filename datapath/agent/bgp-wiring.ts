@@ -4,18 +4,12 @@
 // (gobgpd, announcements, next hops) is datapath/bgp's.
 
 import type { Logger } from 'pino';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { type BgpOperRecord, bgpOperKey, type HostRecord } from '../../policy/model/endpoint.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
 import type { Store } from '../../state/store.js';
 import { BgpHook, ROUTER_PORT_NAME, type RouterAddress } from '../bgp/hook.js';
-import {
-  configureInterface,
-  linkExists,
-  macFromIpv4,
-  type NetnsRef,
-  runHost,
-  setTxOffload,
-} from '../host/index.js';
+import { configureInterface, linkExists, type NetnsRef, runHost, setTxOffload } from '../host/index.js';
 
 /** gobgpd's pidfile, log and API socket unless told otherwise. */
 export const DEFAULT_BGP_STATE_DIR = '/var/run/contiv-ts';
@@ -112,7 +106,7 @@ export class BgpWiring {
     await configureInterface({
       ...(hostNetns !== undefined ? { netns: hostNetns } : {}),
       ifName: ROUTER_PORT_NAME,
-      mac: macFromIpv4(router.ip),
+      mac: macFromIPv4(router.ip),
       addresses: [cidr],
       up: true,
     });

@@ -2,6 +2,7 @@
 // the kernel's NAT onwards (MASQUERADE of the private subnet), removed when the subnet changes or
 // goes. The port itself is the port sync's.
 
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import {
   configureInterface,
   ensureHostNat,
@@ -9,7 +10,7 @@ import {
   type NetnsRef,
   removeHostNat,
 } from '../host/index.js';
-import { HOST_PORT_NAME, hostPortMac } from '../pipeline/hostaccess.js';
+import { HOST_PORT_NAME } from '../pipeline/hostaccess.js';
 
 export class HostNat {
   /** The private subnet our MASQUERADE rule is for, once made. */
@@ -35,7 +36,7 @@ export class HostNat {
     await configureInterface({
       ...ns,
       ifName: HOST_PORT_NAME,
-      mac: hostPortMac(ip),
+      mac: macFromIPv4(ip),
       addresses: [`${ip}/16`],
       up: true,
     });

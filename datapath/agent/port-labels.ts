@@ -3,8 +3,7 @@
 // and the endpoints', again without a local database).
 
 import type { HostFacts } from '../../policy/compiler/intent.js';
-import { macFromIpv4 } from '../host/index.js';
-import { hostPortMac } from '../pipeline/hostaccess.js';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import type { PortInfo } from '../vswitch.js';
 
 /** external_ids of our ports: which endpoint or remote host a port is for. */
@@ -45,11 +44,11 @@ export function factsFrom(
     const routerIp = p.externalIds[EXT_ROLE] === 'router' ? p.externalIds[EXT_ROUTER_IP] : undefined;
     if (ep) endpointPorts.set(ep, p.ofport);
     else if (remote) tunnelPorts.set(remote, p.ofport);
-    else if (hostIp) hostPort = { ofport: p.ofport, ip: hostIp, mac: hostPortMac(hostIp) };
+    else if (hostIp) hostPort = { ofport: p.ofport, ip: hostIp, mac: macFromIPv4(hostIp) };
     else if (routerIp)
       bgp = {
         routerPort: p.ofport,
-        routerMac: macFromIpv4(routerIp.split('/')[0] as string),
+        routerMac: macFromIPv4(routerIp.split('/')[0] as string),
         routes: bgpRoutes,
       };
     else if (uplinks.includes(p.name) && uplinkPort === undefined) uplinkPort = p.ofport;

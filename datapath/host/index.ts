@@ -10,7 +10,6 @@ export {
   isMissingLink,
   linkExists,
   MAX_IFNAME,
-  macFromIpv4,
   moveToNetns,
   normalizeMac,
   parseCidr,

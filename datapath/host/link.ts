@@ -7,6 +7,7 @@
 // thread is fragile; iproute2's JSON output (`ip -j`) gives structured state without parsing text.
 import { randomBytes } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { describeNetns, HostCommandError, ipNetnsArg, type NetnsRef, runHost } from './exec.js';
 
 export type { NetnsRef } from './exec.js';
@@ -70,13 +71,6 @@ export function normalizeMac(mac: string): string {
   if (Number.parseInt(m.slice(0, 2), 16) & 1) throw new Error(`invalid MAC "${mac}": a multicast address`);
   if (m === '00:00:00:00:00:00') throw new Error(`invalid MAC "${mac}": all zeros`);
   return m;
-}
-
-/** Contiv's endpoint MAC: 02:02 followed by the four bytes of the IPv4 address. */
-export function macFromIpv4(ip: string): string {
-  if (!isIPv4(ip)) throw new Error(`macFromIpv4: "${String(ip)}" is not an IPv4 address (no prefix length)`);
-  const bytes = ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0'));
-  return ['02', '02', ...bytes].join(':');
 }
 
 function validateMtu(mtu: number): void {
@@ -286,7 +280,7 @@ export interface PlugSpec {
   gateway?: string;
   /** Applied to both ends. */
   mtu?: number;
-  /** Default: macFromIpv4(ip) for an IPv4 address; required for IPv6. */
+  /** Default: macFromIPv4(ip) for an IPv4 address; required for IPv6. */
   mac?: string;
 }
 
@@ -305,7 +299,7 @@ function plugPlan(spec: PlugSpec): { mac: string; cidr: Cidr } {
   ipNetnsArg(spec.netns);
   if (spec.mac === undefined && cidr.family !== 4)
     throw new Error(`plugContainer: an IPv6 address (${spec.ip}) needs an explicit mac`);
-  const mac = spec.mac === undefined ? macFromIpv4(cidr.address) : normalizeMac(spec.mac);
+  const mac = spec.mac === undefined ? macFromIPv4(cidr.address) : normalizeMac(spec.mac);
   return { mac, cidr };
 }
 

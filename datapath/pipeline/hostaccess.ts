@@ -83,11 +83,6 @@ export function hostPortAddress(pvtSubnet: string): string | undefined {
   return base === undefined ? undefined : numberToIPv4(base + HOST_OFFSET);
 }
 
-/** The host port's MAC: Contiv's 02:02 + the address, like endpoints. */
-export function hostPortMac(ip: string): string {
-  return ['02', '02', ...ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
-}
-
 /**
  * The address a tenant's traffic to the host is NATed to: base + tenant id. Tenant ids that would
  * hit the host's own address or the broadcast get none (no host access for them).

@@ -1,6 +1,7 @@
 // Owns a one-host lab for tests of the running system: a private OVS, an embedded store behind
 // netmaster's REST API (in-process), and netplugin's host agent on it; endpoints are namespaces
 // plugged in as netplugin does. Everything is registered for cleanup.
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,8 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
-import { macFromIpv4, plugContainer } from '../../datapath/host/index.js';
+import { plugContainer } from '../../datapath/host/index.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { endpointKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { onCleanup } from './cleanup.js';
@@ -52,7 +54,7 @@ export interface AgentLab {
   restartAgent(): Promise<RunningNetplugin>;
 }
 
-export const macOf = macFromIpv4;
+export const macOf = macFromIPv4;
 
 export interface AgentLabOptions {
   /**

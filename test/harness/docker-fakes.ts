@@ -11,7 +11,7 @@ import type {
 } from '../../api/docker/ports.js';
 import { PluginError } from '../../api/docker/protocol.js';
 import type { ContivTarget, Selector, TargetResolver } from '../../api/docker/target.js';
-import { formatIPv4, parseIPv4, parsePool, parseSubnet } from '../../policy/ipam/addr.js';
+import { formatIPv4, macFromIPv4, parseIPv4, parsePool, parseSubnet } from '../../policy/ipam/addr.js';
 import type { EndpointRecord } from '../../policy/model/endpoint.js';
 
 /** Targets by (tenant, network, group) and by tag. */
@@ -99,7 +99,6 @@ export class FakeNetmaster implements NetmasterClient {
     if (!this.taken(req.tenant, req.network).has(req.ipAddress))
       throw new Error(`endpoint ${req.endpointID}: address ${req.ipAddress} was not allocated`);
     const ip = parseIPv4(req.ipAddress);
-    const mac = ['02', '02', ...req.ipAddress.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))];
     const rec: EndpointRecord = {
       endpointID: req.endpointID,
       tenant: req.tenant,
@@ -108,7 +107,7 @@ export class FakeNetmaster implements NetmasterClient {
       endpointGroupId: 0,
       ipAddress: ip === undefined ? '' : req.ipAddress,
       ipv6Address: '',
-      macAddress: mac.join(':'),
+      macAddress: ip === undefined ? '' : macFromIPv4(req.ipAddress),
       homingHost: req.host,
       intfName: '',
       containerID: req.containerID ?? '',

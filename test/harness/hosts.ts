@@ -3,17 +3,18 @@
 // It must never put an address in the root namespace (the underlay bridge there has none) nor leave a
 // namespace, link or daemon behind: everything is registered with the cleanup registry and carries the
 // harness name prefix, so the start-up sweep removes a crashed run's leftovers.
+
 import { existsSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   configureInterface,
   deleteLink,
   linkExists,
-  macFromIpv4,
   parseCidr,
   plugContainer,
   setTxOffload,
 } from '../../datapath/host/index.js';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { type CleanupHandle, onCleanup } from './cleanup.js';
 import { uniqueName } from './names.js';
 import {
@@ -53,7 +54,7 @@ export interface HostContainerOptions {
   ofport?: number;
   /** Both veth ends; with a VXLAN overlay, 1450 leaves room for the 50-byte encapsulation. */
   mtu?: number;
-  /** Default: macFromIpv4 (Contiv's rule). */
+  /** Default: macFromIPv4 (Contiv's rule). */
   mac?: string;
   gateway?: string;
 }
@@ -370,7 +371,7 @@ async function joinByVeth(a: SimHost, b: SimHost): Promise<void> {
     netns: a.netns,
     ifName: tmp,
     rename: UNDERLAY_IF,
-    mac: macFromIpv4(a.underlayIp),
+    mac: macFromIPv4(a.underlayIp),
     addresses: [a.underlayCidr],
     up: true,
   });

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { encodeEntry } from '../../controller/flowtable/flow-index.js';
 import { flowKey } from '../../controller/openflow/flow.js';
-import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import { Compilation, type CompiledState, compile, type Delta } from '../../policy/compiler/compile.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
 import type { PipelineFeature } from '../../policy/compiler/feature.js';
@@ -19,6 +18,7 @@ import type {
   NetworkIntent,
   RuleIntent,
 } from '../../policy/compiler/intent.js';
+import { macFromIPv4 as macOf } from '../../policy/ipam/addr.js';
 import type { EndpointRecord } from '../../policy/model/endpoint.js';
 import { prng } from './prng.js';
 

@@ -10,7 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
-import { macFromIpv4 as macOf } from '../../datapath/host/index.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { policyFeature } from '../../datapath/pipeline/policy.js';
 import { Compilation } from '../../policy/compiler/compile.js';
@@ -21,6 +20,7 @@ import type {
   PolicyIntent,
   RuleIntent,
 } from '../../policy/compiler/intent.js';
+import { macFromIPv4 as macOf } from '../../policy/ipam/addr.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { rule } from '../harness/intents.js';
 import { addContainer, type Container, type Listener } from '../harness/netns.js';

@@ -1,5 +1,6 @@
 // Host plumbing validation without root: interface names, MACs, CIDRs, namespace references, and that
 // plugContainer/configureInterface refuse bad input before running any command.
+
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { HostCommandError, ipNetnsArg, netnsPath } from '../../datapath/host/exec.js';
@@ -7,12 +8,12 @@ import {
   configureInterface,
   createVethPair,
   isMissingLink,
-  macFromIpv4,
   normalizeMac,
   parseCidr,
   plugContainer,
   validateIfName,
 } from '../../datapath/host/index.js';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 
 describe('interface names', () => {
   test('accepts up to 15 bytes', () => {
@@ -33,17 +34,17 @@ describe('interface names', () => {
   });
 });
 
-describe('macFromIpv4 (Contiv: 02:02 + the four address bytes)', () => {
+describe('macFromIPv4 (Contiv: 02:02 + the four address bytes)', () => {
   test('maps addresses', () => {
-    assert.equal(macFromIpv4('10.1.1.2'), '02:02:0a:01:01:02');
-    assert.equal(macFromIpv4('192.168.255.0'), '02:02:c0:a8:ff:00');
-    assert.equal(macFromIpv4('0.0.0.0'), '02:02:00:00:00:00');
-    assert.equal(macFromIpv4('255.255.255.255'), '02:02:ff:ff:ff:ff');
+    assert.equal(macFromIPv4('10.1.1.2'), '02:02:0a:01:01:02');
+    assert.equal(macFromIPv4('192.168.255.0'), '02:02:c0:a8:ff:00');
+    assert.equal(macFromIPv4('0.0.0.0'), '02:02:00:00:00:00');
+    assert.equal(macFromIPv4('255.255.255.255'), '02:02:ff:ff:ff:ff');
   });
 
   test('refuses anything but a plain IPv4 address', () => {
     for (const bad of ['10.1.1.2/24', '10.1.1', '10.1.1.256', '::1', 'fd00::1', '', 'abc', ' 10.1.1.2'])
-      assert.throws(() => macFromIpv4(bad), /not an IPv4 address/, bad);
+      assert.throws(() => macFromIPv4(bad), /not an IPv4 address/, bad);
   });
 });
 

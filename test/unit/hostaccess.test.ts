@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  hostAccessFeature,
-  hostPortAddress,
-  hostPortMac,
-  tenantNatAddress,
-} from '../../datapath/pipeline/hostaccess.js';
+import { hostAccessFeature, hostPortAddress, tenantNatAddress } from '../../datapath/pipeline/hostaccess.js';
 import { forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { compile } from '../../policy/compiler/compile.js';
+import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { checkIncremental, RandomWorld } from '../harness/intents.js';
 
 const features = [...forwardingFeatures, hostAccessFeature];
@@ -15,7 +11,7 @@ const features = [...forwardingFeatures, hostAccessFeature];
 describe('host access feature', () => {
   test('addresses: the host at .255.254, a tenant at base + id, none past the host', () => {
     assert.equal(hostPortAddress('172.19.0.0/16'), '172.19.255.254');
-    assert.equal(hostPortMac('172.19.255.254'), '02:02:ac:13:ff:fe');
+    assert.equal(macFromIPv4('172.19.255.254'), '02:02:ac:13:ff:fe');
     assert.equal(tenantNatAddress('172.19.0.0/16', 1), '172.19.0.1');
     assert.equal(tenantNatAddress('172.20.0.0/16', 300), '172.20.1.44');
     assert.equal(tenantNatAddress('172.19.0.0/16', 0xfffe), undefined);
