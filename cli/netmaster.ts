@@ -1,9 +1,19 @@
 #!/usr/bin/env node
 // Owns netmaster's process edge: flags and CONTIV_* env, opening the store, serving REST, clean shutdown.
 // It must never fall back from a configured etcd to the embedded store, nor leave the store open on exit.
+import { createServer } from 'node:http';
+import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { Accounts, AUTH_PREFIX } from '../api/auth/accounts.js';
+import {
+  DEFAULT_ADMIN_CONF,
+  type LocalCredential,
+  prepareAccounts,
+  preparePki,
+  readLocalCredential as readCredential,
+} from '../api/auth/bootstrap.js';
 import type { Leadership } from '../api/rest/forward.js';
 import { buildServer } from '../api/rest/server.js';
 import { registerStoreProxy } from '../api/rest/store-proxy.js';
@@ -34,6 +44,14 @@ export interface NetmasterConfig {
   controlUrl?: string;
   pluginName?: string;
   log?: { level: LogLevel; json: boolean; syslogUrl?: string };
+  /** The operator's certificate, key and CA; none: netmaster's own CA under dataDir/pki. */
+  tls: { certFile?: string; keyFile?: string; caFile?: string };
+  /** Plain HTTP on loopback, acting as the local admin (Contiv clients that cannot do TLS). */
+  insecureListen?: { host: string; port: number };
+  /** The first admin's password (else one is made up and printed once). */
+  adminPasswordFile?: string;
+  /** Where the local admin credential is written (root's netctl on this host reads it). */
+  adminConf: string;
 }
 
 /** Contiv's netmaster flags and CONTIV_NETMASTER_* variables, and ours (--data-dir). */
@@ -107,6 +125,29 @@ const FLAGS = {
     default: 'udp://127.0.0.1:514',
     help: 'udp://host:port or tcp://host:port',
   },
+  tlsCert: {
+    names: ['tls-cert'],
+    env: 'CONTIV_NETMASTER_TLS_CERT',
+    help: 'server certificate (PEM); none: our own CA',
+  },
+  tlsKey: { names: ['tls-key'], env: 'CONTIV_NETMASTER_TLS_KEY', help: "the certificate's key (PEM)" },
+  tlsCa: { names: ['tls-ca'], env: 'CONTIV_NETMASTER_TLS_CA', help: 'the CA that signed it (PEM)' },
+  insecureListen: {
+    names: ['insecure-listen'],
+    env: 'CONTIV_NETMASTER_INSECURE_LISTEN',
+    help: 'also serve plain HTTP here, loopback only, as the local admin (HOST:PORT)',
+  },
+  adminPasswordFile: {
+    names: ['admin-password-file'],
+    env: 'CONTIV_NETMASTER_ADMIN_PASSWORD_FILE',
+    help: "the first admin's password (default: made up and printed once)",
+  },
+  adminConf: {
+    names: ['admin-conf'],
+    env: 'CONTIV_NETMASTER_ADMIN_CONF',
+    default: DEFAULT_ADMIN_CONF,
+    help: 'where to write the local admin credential (mode 0600)',
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 const USAGE = usage('Usage: netmaster [flags]', FLAGS);
@@ -119,6 +160,13 @@ export function parseListenUrl(url: string): { host: string; port: number } {
   const port = Number(i < 0 ? bare : bare.slice(i + 1));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --listen-url "${url}"`);
   return { host, port };
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+export function loopbackOnly(l: { host: string; port: number }): { host: string; port: number } {
+  if (!LOOPBACK.has(l.host))
+    throw new Error(`--insecure-listen ${l.host}:${l.port}: plain HTTP only on loopback (127.0.0.1 or ::1)`);
+  return l;
 }
 
 // Contiv's cluster-store is "etcd://host:2379"; etcd3 wants "http://host:2379".
@@ -147,13 +195,21 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv): NetmasterConf
     etcdEndpoints: endpoints(f.etcd),
     dataDir: f.dataDir,
     mode: oneOf('mode', f.mode, CLUSTER_MODES),
+    tls: {
+      ...(f.tlsCert ? { certFile: f.tlsCert } : {}),
+      ...(f.tlsKey ? { keyFile: f.tlsKey } : {}),
+      ...(f.tlsCa ? { caFile: f.tlsCa } : {}),
+    },
+    adminConf: f.adminConf,
+    ...(f.adminPasswordFile ? { adminPasswordFile: f.adminPasswordFile } : {}),
   };
+  if (f.insecureListen) cfg.insecureListen = loopbackOnly(parseListenUrl(f.insecureListen));
   if (f.fwdMode) cfg.fwdMode = oneOf('fwdmode', f.fwdMode, ['bridge', 'routing'] as const);
   if (f.netMode) cfg.netMode = oneOf('netmode', f.netMode, ['vlan', 'vxlan'] as const);
   if (f.infra) cfg.infra = oneOf('infra', f.infra, ['aci', 'default'] as const);
   if (f.control) {
     const c = parseListenUrl(f.control);
-    cfg.controlUrl = `http://${c.host === '0.0.0.0' ? hostname() : c.host}:${c.port}`;
+    cfg.controlUrl = `https://${c.host === '0.0.0.0' ? hostname() : c.host}:${c.port}`;
   }
   if (f.pluginName !== 'netplugin') cfg.pluginName = f.pluginName;
   const level = oneOf('log-level', f.logLevel.toLowerCase(), LOG_LEVELS);
@@ -208,6 +264,8 @@ export interface RunningNetmaster {
   url: string;
   /** The port it listens on (the configured one, or the one picked for port 0). */
   port: number;
+  /** The local admin credential (URL on this host, token, CA): in-process clients use it. */
+  credential: LocalCredential;
   stop(): Promise<void>;
 }
 
@@ -236,9 +294,25 @@ export async function startNetmaster(
           leader: async () => election?.leader(),
         }
       : undefined;
+  const pki = await preparePki(
+    cfg.dataDir,
+    {
+      ...cfg.tls,
+      ...(cfg.host === '0.0.0.0' || cfg.host === '::'
+        ? {}
+        : isIP(cfg.host)
+          ? { ips: [cfg.host] }
+          : { hostnames: [cfg.host] }),
+    },
+    leadership ? store : undefined,
+  );
+  const accounts = new Accounts(store);
   const app = buildServer({
     store,
     leadership,
+    https: { key: pki.key, cert: pki.cert },
+    auth: { accounts, trustPlainLocal: cfg.insecureListen !== undefined },
+    ...(pki.ca ? { leaderCa: pki.ca } : {}),
     storeDescription:
       cfg.etcdEndpoints.length > 0
         ? cfg.etcdEndpoints.map((e) => (/^\w+:\/\//.test(e) ? e : `etcd://${e}`)).join(',')
@@ -252,6 +326,7 @@ export async function startNetmaster(
   // else is read-only.
   registerStoreProxy(app, {
     store,
+    hidden: (key) => key.startsWith(AUTH_PREFIX),
     writable: (key) =>
       key.startsWith(HOST_PREFIX) || key.startsWith(BGP_OPER_PREFIX) || key.startsWith(DOCKNET_PREFIX),
   });
@@ -264,7 +339,38 @@ export async function startNetmaster(
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
   const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
-  const url = `http://${host}:${port}`;
+  const url = `https://${host}:${port}`;
+  // What root's netctl on this host uses: loopback unless REST listens on one address only.
+  const localUrl = `https://${cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host}:${port}`;
+  let credential: LocalCredential;
+  let insecure: ReturnType<typeof createServer> | undefined;
+  try {
+    const { madePassword } = await prepareAccounts(accounts, {
+      ...(cfg.adminPasswordFile ? { passwordFile: cfg.adminPasswordFile } : {}),
+      adminConf: cfg.adminConf,
+      netmaster: localUrl,
+      ca: pki.ca,
+    });
+    // Printed once, not logged: logs travel (syslog); the first start's terminal does not.
+    if (madePassword) process.stdout.write(`netmaster: first start: user admin, password ${madePassword}\n`);
+    const cred = readCredential(cfg.adminConf);
+    if (!cred) throw new Error(`${cfg.adminConf}: the local admin credential was not written`);
+    credential = cred;
+    if (cfg.insecureListen) {
+      const server = createServer((req, res) => app.routing(req, res));
+      insecure = server;
+      const l = cfg.insecureListen;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(l.port, l.host, () => resolve());
+      });
+    }
+  } catch (err) {
+    await app.close();
+    if (!shared) await store.close();
+    throw err;
+  }
+  const insecureAddr = insecure?.address();
   const settle = () => applyGlobalFlags(app, cfg);
   if (!leadership) {
     try {
@@ -293,6 +399,12 @@ export async function startNetmaster(
   log.info(
     {
       listen: typeof addr === 'object' && addr ? `${addr.address}:${addr.port}` : addr,
+      ...(insecureAddr && typeof insecureAddr === 'object'
+        ? { insecureListen: `${insecureAddr.address}:${insecureAddr.port}` }
+        : {}),
+      tls: true,
+      caFingerprint: pki.caFingerprint,
+      adminConf: cfg.adminConf,
       etcd: cfg.etcdEndpoints,
       dataDir: cfg.etcdEndpoints.length ? undefined : cfg.dataDir,
     },
@@ -303,8 +415,10 @@ export async function startNetmaster(
     app,
     url,
     port,
+    credential,
     async stop() {
       try {
+        insecure?.close();
         await election?.resign();
         await app.close();
       } finally {

@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // Owns netplugin's process edge: flags and CONTIV_NETPLUGIN_* env, opening the store and OVS,
 // starting the host agent, clean shutdown. The agent (datapath/agent) does the work.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { DEFAULT_ADMIN_CONF, readLocalCredential } from '../api/auth/bootstrap.js';
 import { startCniServer } from '../api/cni/server.js';
 import { startDockerHost } from '../api/docker/host.js';
 import { RestNetmasterClient } from '../api/docker/netmaster-client.js';
@@ -23,7 +24,7 @@ import type { Store } from '../state/store.js';
 import { onTermination, runAsProgram } from './daemon.js';
 import { type FlagSpec, list, oneOf, parseFlags, usage } from './flags.js';
 import { LOG_LEVELS, type LogLevel, makeLogger, parseSyslogUrl } from './log.js';
-import { parseListenUrl, startNetmaster } from './netmaster.js';
+import { loopbackOnly, parseListenUrl, startNetmaster } from './netmaster.js';
 
 const FLAGS = {
   host: {
@@ -186,6 +187,27 @@ const FLAGS = {
     default: ':9999',
     help: 'netmaster REST address (role netmaster)',
   },
+  insecureListen: {
+    names: ['insecure-listen'],
+    env: 'CONTIV_NETMASTER_INSECURE_LISTEN',
+    help: 'role netmaster: also serve plain HTTP here, loopback only, as the local admin',
+  },
+  adminConf: {
+    names: ['admin-conf'],
+    env: 'CONTIV_NETMASTER_ADMIN_CONF',
+    default: DEFAULT_ADMIN_CONF,
+    help: "the local admin credential: role netmaster writes it; otherwise netmaster's token and CA, if readable",
+  },
+  netmasterCa: {
+    names: ['netmaster-ca'],
+    env: 'CONTIV_NETPLUGIN_NETMASTER_CA',
+    help: "the CA of an https:// netmaster (PEM file; default: the admin credential's)",
+  },
+  netmasterTokenFile: {
+    names: ['netmaster-token-file'],
+    env: 'CONTIV_NETPLUGIN_NETMASTER_TOKEN_FILE',
+    help: "this host's token for netmaster (default: the admin credential's)",
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export type NetpluginFlags = keyof typeof FLAGS;
@@ -223,6 +245,13 @@ export interface NetpluginConfig {
   /** '' when not given. */
   netmasterUrl: string;
   listenUrl: string;
+  /** Role netmaster: its plain loopback listener (HOST:PORT), if asked for. */
+  insecureListen?: string;
+  /** Absent: DEFAULT_ADMIN_CONF. */
+  adminConf?: string;
+  /** How this host proves itself to an https:// netmaster. */
+  netmasterCa?: string;
+  netmasterTokenFile?: string;
   pluginName: string;
   /** '' when not given: /run/docker/plugins/<pluginName>.sock. */
   pluginSocket?: string;
@@ -289,6 +318,10 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
     role: oneOf('role', f.role, ['netplugin', 'netmaster'] as const),
     netmasterUrl: f.netmaster,
     listenUrl: f.listenUrl,
+    ...(f.insecureListen ? { insecureListen: f.insecureListen } : {}),
+    adminConf: f.adminConf,
+    ...(f.netmasterCa ? { netmasterCa: f.netmasterCa } : {}),
+    ...(f.netmasterTokenFile ? { netmasterTokenFile: f.netmasterTokenFile } : {}),
     pluginName: f.pluginName,
     pluginSocket: f.pluginSocket,
     dockerSocket: f.dockerSocket,
@@ -304,7 +337,7 @@ export function parseNetpluginArgs(argv: string[], env: NodeJS.ProcessEnv): Netp
 export async function openNetpluginStore(cfg: NetpluginConfig): Promise<Store> {
   if (cfg.etcdEndpoints.length > 0) return openStore({ etcdEndpoints: cfg.etcdEndpoints });
   if (cfg.role === 'netmaster') return openStore({ dataDir: cfg.dataDir });
-  if (cfg.netmasterUrl) return new RemoteStore(cfg.netmasterUrl.replace(/\/+$/, ''));
+  if (cfg.netmasterUrl) return new RemoteStore(cfg.netmasterUrl.replace(/\/+$/, ''), netmasterCreds(cfg));
   throw new Error('no store: give --etcd ENDPOINTS, --netmaster URL, or --role netmaster (all-in-one)');
 }
 
@@ -399,6 +432,14 @@ export async function startNetplugin(
   }
 }
 
+/** The token and CA this host shows an https:// netmaster: the files given, else the admin credential's. */
+export function netmasterCreds(cfg: NetpluginConfig): { token?: string; ca?: string } {
+  const local = readLocalCredential(cfg.adminConf ?? DEFAULT_ADMIN_CONF);
+  const token = cfg.netmasterTokenFile ? readFileSync(cfg.netmasterTokenFile, 'utf8').trim() : local?.token;
+  const ca = cfg.netmasterCa ? readFileSync(cfg.netmasterCa, 'utf8') : local?.ca;
+  return { ...(token ? { token } : {}), ...(ca ? { ca } : {}) };
+}
+
 /** netmaster's address: given, or the leader's as recorded in the store. */
 async function findNetmaster(cfg: NetpluginConfig, store: Store): Promise<string> {
   if (cfg.netmasterUrl) return cfg.netmasterUrl.replace(/\/+$/, '');
@@ -443,6 +484,11 @@ async function main(): Promise<void> {
             etcdEndpoints: cfg.etcdEndpoints,
             dataDir: cfg.dataDir,
             mode: cfg.mode,
+            tls: {},
+            adminConf: cfg.adminConf ?? DEFAULT_ADMIN_CONF,
+            ...(cfg.insecureListen
+              ? { insecureListen: loopbackOnly(parseListenUrl(cfg.insecureListen)) }
+              : {}),
           },
           logger.child({ role: 'netmaster' }, { level: cfg.netmasterLogLevel ?? cfg.logLevel }),
           store,
@@ -458,7 +504,8 @@ async function main(): Promise<void> {
   }
   const { allFeatures } = await import('../datapath/pipeline/all.js');
   const running = await startNetplugin(cfg, store, allFeatures, logger);
-  const netmasterUrl = master ? `http://127.0.0.1:${master.port}` : await findNetmaster(cfg, store);
+  const netmasterUrl = master ? master.credential.netmaster : await findNetmaster(cfg, store);
+  const creds = master ? { token: master.credential.token, ca: master.credential.ca } : netmasterCreds(cfg);
   // Kubernetes drives us through CNI; Docker (and swarm mode) through the plugin socket.
   const docker =
     cfg.mode === 'kubernetes'
@@ -468,6 +515,7 @@ async function main(): Promise<void> {
           agent: running.agent,
           hostName: cfg.host,
           netmasterUrl,
+          netmasterCreds: creds,
           pluginName: cfg.pluginName,
           ...(cfg.pluginSocket
             ? { pluginDir: dirname(cfg.pluginSocket), socketName: basename(cfg.pluginSocket, '.sock') }
@@ -480,7 +528,7 @@ async function main(): Promise<void> {
     cfg.mode === 'kubernetes' || cfg.cni
       ? await startCniServer({
           targets: new StoreTargetResolver(store),
-          netmaster: new RestNetmasterClient(netmasterUrl),
+          netmaster: new RestNetmasterClient(netmasterUrl, creds),
           agent: running.agent,
           hostName: cfg.host,
           ...(cfg.cniSocket ? { socketPath: cfg.cniSocket } : {}),

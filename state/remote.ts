@@ -2,6 +2,7 @@
 // netplugins on hosts that cannot open netmaster's store themselves. Same semantics as the store
 // behind it: revisions, compares, watches from a revision, leases (renewed from here).
 import http from 'node:http';
+import https from 'node:https';
 import type {
   Compare,
   KV,
@@ -75,31 +76,51 @@ class RemoteLease implements Lease {
 }
 
 export class RemoteStore implements Store {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly agent: http.Agent;
   private readonly base: URL;
+  private readonly lib: typeof http | typeof https;
+  private readonly auth: Record<string, string>;
   private readonly streams = new Set<http.ClientRequest>();
   private readonly leases = new Set<RemoteLease>();
 
-  /** url: netmaster's address, e.g. "http://10.0.0.1:9999". */
-  constructor(url: string) {
+  /**
+   * url: netmaster's address, e.g. "https://10.0.0.1:9999"; with https, ca is the CA to trust
+   * (netmaster's own) and token the host's credential, sent as X-Auth-Token.
+   */
+  constructor(url: string, creds: { token?: string; ca?: string } = {}) {
     this.base = new URL(url);
-    if (this.base.protocol !== 'http:') throw new Error(`netmaster url ${url}: only http:// is supported`);
+    if (this.base.protocol === 'https:') {
+      this.lib = https;
+      this.agent = new https.Agent({
+        keepAlive: true,
+        maxSockets: 16,
+        ...(creds.ca ? { ca: creds.ca } : {}),
+      });
+    } else if (this.base.protocol === 'http:') {
+      this.lib = http;
+      this.agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+    } else throw new Error(`netmaster url ${url}: use http:// or https://`);
+    this.auth = creds.token ? { 'x-auth-token': creds.token } : {};
   }
 
   /** @internal JSON request to the store API; rejects with the server's {"Err"} message. */
   call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise<T>((resolve, reject) => {
-      const req = http.request(
+      const req = this.lib.request(
         {
           host: this.base.hostname,
-          port: this.base.port || 80,
+          port: this.base.port || (this.lib === https ? 443 : 80),
           path: `${API}${path}`,
           method,
           agent: this.agent,
           headers: payload
-            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
-            : {},
+            ? {
+                ...this.auth,
+                'content-type': 'application/json',
+                'content-length': Buffer.byteLength(payload),
+              }
+            : this.auth,
         },
         (res) => {
           const chunks: Buffer[] = [];
@@ -178,8 +199,15 @@ export class RemoteStore implements Store {
         ended = true;
         opts.onError?.(err);
       };
-      const req = http.get(
-        { host: this.base.hostname, port: this.base.port || 80, path: `${API}/watch?${q}` },
+      const req = this.lib.get(
+        {
+          host: this.base.hostname,
+          port: this.base.port || (this.lib === https ? 443 : 80),
+          path: `${API}/watch?${q}`,
+          headers: this.auth,
+          // Its own connection (a watch holds it), trusting the same CA.
+          ...(this.lib === https ? { ca: (this.agent as https.Agent).options.ca } : {}),
+        },
         (res) => {
           if (res.statusCode !== 200) {
             res.resume();

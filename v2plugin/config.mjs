@@ -26,7 +26,17 @@ export const SETTINGS = [
   [
     'CONTIV_NETPLUGIN_NETMASTER_URL',
     '',
-    "role netplugin without etcd: netmaster's URL (http://host:9999), whose store API it follows",
+    "role netplugin without etcd: netmaster's URL (https://host:9999), whose store API it follows",
+  ],
+  [
+    'CONTIV_NETPLUGIN_NETMASTER_TOKEN',
+    '',
+    "with CONTIV_NETPLUGIN_NETMASTER_URL: this host's token (the master writes its credential to the host's /run/contiv/admin.conf)",
+  ],
+  [
+    'CONTIV_NETPLUGIN_NETMASTER_CA',
+    '',
+    "with CONTIV_NETPLUGIN_NETMASTER_URL: the CA netmaster's certificate is signed by, PEM in base64",
   ],
   ['CONTIV_NETMASTER_CONSUL_ENDPOINTS', '', 'consul endpoints (not supported)'],
   ['CONTIV_NETMASTER_ETCD_ENDPOINTS', '', 'etcd endpoints ("": the netplugin ones)'],

@@ -3,7 +3,7 @@
 // netplugin (with netmaster in the same process for role netmaster), and on SIGTERM stops them and
 // removes the taps a netdev bridge leaves in the host namespace. Plain JS: it runs from the rootfs.
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { BUILD_NAME, DOCKER_SOCKET, HOST_RUN, SETTINGS, SOCKET } from './config.mjs';
@@ -37,6 +37,10 @@ function oneOf(name, v, allowed) {
   if (!allowed.includes(v)) throw new BadSetting(`${name}="${v}" is not one of ${allowed.join(', ')}`);
   return v;
 }
+/** Inside the plugin: the worker's token and netmaster's CA, from its settings. */
+const SECRETS_DIR = '/run/contiv-ts';
+const NETMASTER_TOKEN_FILE = `${SECRETS_DIR}/netmaster-token`;
+const NETMASTER_CA_FILE = `${SECRETS_DIR}/netmaster-ca.pem`;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
 /** Settings → netplugin's flags; throws BadSetting naming the setting. */
@@ -67,8 +71,19 @@ function netpluginArgs() {
   }
   // A worker may follow the manager's netmaster (its store API) instead of etcd.
   const netmaster = env.CONTIV_NETPLUGIN_NETMASTER_URL ?? '';
-  if (netmaster && !/^http:\/\/[^/\s]+:\d+\/?$/.test(netmaster))
-    throw new BadSetting(`CONTIV_NETPLUGIN_NETMASTER_URL="${netmaster}" is not http://host:port`);
+  if (netmaster && !/^https?:\/\/[^/\s]+:\d+\/?$/.test(netmaster))
+    throw new BadSetting(`CONTIV_NETPLUGIN_NETMASTER_URL="${netmaster}" is not https://host:port`);
+  const token = env.CONTIV_NETPLUGIN_NETMASTER_TOKEN ?? '';
+  const ca = env.CONTIV_NETPLUGIN_NETMASTER_CA ?? '';
+  if ((token || ca) && !netmaster)
+    throw new BadSetting('CONTIV_NETPLUGIN_NETMASTER_TOKEN and _CA go with CONTIV_NETPLUGIN_NETMASTER_URL');
+  if (netmaster.startsWith('https:') && (!token || !ca))
+    throw new BadSetting(
+      "an https:// CONTIV_NETPLUGIN_NETMASTER_URL needs CONTIV_NETPLUGIN_NETMASTER_TOKEN and CONTIV_NETPLUGIN_NETMASTER_CA (from the master host's /run/contiv/admin.conf)",
+    );
+  const caPem = ca ? Buffer.from(ca, 'base64').toString('utf8') : '';
+  if (ca && !caPem.includes('BEGIN CERTIFICATE'))
+    throw new BadSetting('CONTIV_NETPLUGIN_NETMASTER_CA is not a base64 PEM certificate');
   if (netmaster && role === 'netmaster')
     throw new BadSetting('CONTIV_NETPLUGIN_NETMASTER_URL is for role netplugin (netmaster is this plugin)');
   // Given alone, it replaces the default etcd endpoint (an etcd given too wins).
@@ -137,7 +152,19 @@ function netpluginArgs() {
   if (!name) throw new BadSetting("CONTIV_NETMASTER_PLUGIN_NAME is empty: give the plugin's name:tag");
   args.push(`--plugin-name=${name}`, `--plugin-socket=/run/docker/plugins/${SOCKET}`);
   args.push(`--docker-socket=${DOCKER_SOCKET}`, '--data-dir=/var/lib/contiv-ts');
-  return { role, args };
+  // The master's local admin credential goes to the host's /run, where the host's root (and the
+  // operator joining workers) reads it; a worker is given its token and CA as settings.
+  args.push(`--admin-conf=${HOST_RUN}/contiv/admin.conf`);
+  const secrets = {};
+  if (token) {
+    secrets[NETMASTER_TOKEN_FILE] = token;
+    args.push(`--netmaster-token-file=${NETMASTER_TOKEN_FILE}`);
+  }
+  if (caPem) {
+    secrets[NETMASTER_CA_FILE] = caPem;
+    args.push(`--netmaster-ca=${NETMASTER_CA_FILE}`);
+  }
+  return { role, args, secrets };
 }
 
 /** True when a unix socket accepts a connection within 1 s. */
@@ -286,7 +313,7 @@ async function main() {
   }
   // Tests: the netplugin command the settings give, without starting anything (not settable).
   if (env.V2PLUGIN_DRY_RUN) {
-    process.stdout.write(`${JSON.stringify(plan)}\n`);
+    process.stdout.write(`${JSON.stringify({ role: plan.role, args: plan.args })}\n`);
     return;
   }
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
@@ -296,6 +323,10 @@ async function main() {
   // /proc/sys is read-only in a plugin; host access needs ip_forward (CAP_SYS_ADMIN allows this).
   const rw = spawnSync('/bin/busybox', ['mount', '-o', 'remount,rw', '/proc/sys'], { encoding: 'utf8' });
   if (rw.status !== 0) boot(`note: /proc/sys stays read-only (${(rw.stderr || '').trim()})`);
+  for (const [file, text] of Object.entries(plan.secrets)) {
+    mkdirSync(SECRETS_DIR, { recursive: true, mode: 0o700 });
+    writeFileSync(file, text, { mode: 0o600 });
+  }
   const rundir = await startOvs();
   const args = ['/contiv/dist/cli/netplugin.js', ...plan.args, `--ovs-rundir=${rundir}`];
   const out = createWriteStream(join(LOG_DIR, 'netplugin.log'), { flags: 'a' });

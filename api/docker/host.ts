@@ -21,6 +21,8 @@ export interface DockerHostOptions {
   hostName: string;
   /** netmaster's base URL, e.g. "http://127.0.0.1:9999". */
   netmasterUrl: string;
+  /** The CA of an https:// netmaster and this host's token. */
+  netmasterCreds?: { token?: string; ca?: string };
   /** Default "netplugin". */
   pluginName?: string;
   /** Default /run/docker/plugins. */
@@ -50,7 +52,7 @@ export interface DockerHost {
 export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHost> {
   const pluginName = opts.pluginName ?? 'netplugin';
   const engine = new DockerEngine(opts.dockerSocket ?? DEFAULT_DOCKER_SOCKET);
-  const netmaster = new RestNetmasterClient(opts.netmasterUrl);
+  const netmaster = new RestNetmasterClient(opts.netmasterUrl, opts.netmasterCreds);
   const targets = new StoreTargetResolver(opts.store);
   let plugin: DockerPlugin | undefined;
   let sync: DockerNetworkSync | undefined;

@@ -3,6 +3,7 @@
 // its message, an unreachable netmaster an error naming its URL, so `docker run` shows either.
 
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { EndpointRecord } from '../../policy/model/endpoint.js';
 import type {
   AddressRequest,
@@ -23,13 +24,23 @@ export class NetmasterCallError extends Error {
 }
 
 export class RestNetmasterClient implements NetmasterClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 8 });
+  private readonly agent: Agent;
+  private readonly tls: boolean;
 
-  /** baseUrl: "http://host:port" of netmaster (any of them: followers forward writes). */
+  /**
+   * baseUrl: "https://host:port" of netmaster (any of them: followers forward writes); creds: the
+   * CA to trust and this host's token.
+   */
   constructor(
     readonly baseUrl: string,
+    private readonly creds: { token?: string; ca?: string } = {},
     private readonly timeoutMs = 15_000,
-  ) {}
+  ) {
+    this.tls = baseUrl.startsWith('https:');
+    this.agent = this.tls
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 8, ...(creds.ca ? { ca: creds.ca } : {}) })
+      : new Agent({ keepAlive: true, maxSockets: 8 });
+  }
 
   async allocAddress(req: AddressRequest): Promise<string> {
     const r = (await this.post('/plugin/allocAddress', {
@@ -83,12 +94,13 @@ export class RestNetmasterClient implements NetmasterClient {
     const payload = body === undefined ? '' : JSON.stringify(body);
     const url = new URL(path, this.baseUrl);
     return new Promise((resolve, reject) => {
-      const req = request(
+      const req = (this.tls ? httpsRequest : request)(
         url,
         {
           method,
           agent: this.agent,
           headers: {
+            ...(this.creds.token ? { 'x-auth-token': this.creds.token } : {}),
             ...(body === undefined ? {} : { 'content-type': 'application/json' }),
             'content-length': String(Buffer.byteLength(payload)),
             accept: 'application/json',

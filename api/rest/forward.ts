@@ -2,6 +2,7 @@
 // It never decides who leads (state/leader.ts does) and never touches the store.
 
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 
 /** What the REST layer needs to know about leadership. */
 export interface Leadership {
@@ -21,16 +22,22 @@ export function forward(
   method: string,
   path: string,
   body: unknown,
-  timeoutMs = 30_000,
+  /** authToken: the caller's login, which the leader checks again; ca: the leader's CA (https). */
+  opts: { authToken?: string | string[] | undefined; ca?: string; timeoutMs?: number } = {},
 ): Promise<Forwarded> {
+  const { authToken, timeoutMs = 30_000 } = opts;
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { accept: 'application/json', 'x-contiv-forwarded': '1' };
+  if (typeof authToken === 'string') headers['x-auth-token'] = authToken;
   if (payload !== undefined) {
     headers['content-type'] = 'application/json';
     headers['content-length'] = String(Buffer.byteLength(payload));
   }
   return new Promise((resolve, reject) => {
-    const req = request(new URL(path, leaderUrl), { method, headers }, (res) => {
+    const url = new URL(path, leaderUrl);
+    const tls = url.protocol === 'https:';
+    const send = tls ? httpsRequest : request;
+    const req = send(url, { method, headers, ...(tls && opts.ca ? { ca: opts.ca } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>

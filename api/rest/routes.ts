@@ -1,7 +1,9 @@
 // Owns Contiv's /api/v1 routes: list, get and inspect views, create or update, delete, for every
 // object type. What a type does beyond the model's checks is in objects/.
 import type { FastifyInstance } from 'fastify';
-import { type ObjType, typeOfPlural } from '../../policy/model/index.js';
+import { keyOf, type ObjType, typeOfPlural } from '../../policy/model/index.js';
+import { mayRead, tenantOf } from '../auth/guard.js';
+import { requestRights } from './auth.js';
 import type { RestContext } from './context.js';
 import { HttpError } from './http-error.js';
 import { memoLists } from './links.js';
@@ -32,7 +34,9 @@ export function registerObjectRoutes(app: FastifyInstance, ctx: RestContext): vo
   app.get<{ Params: { plural: string } }>('/api/v1/:plural/', async (req) => {
     const t = typeOr404(req.params.plural);
     const lists = memoLists(list);
-    return Promise.all((await lists(t)).map((o) => configView(t, o, lists)));
+    const rights = requestRights(req);
+    const shownTo = (await lists(t)).filter((o) => !rights || mayRead(rights, tenantOf(t, keyOf(t, o))));
+    return Promise.all(shownTo.map((o) => configView(t, o, lists)));
   });
   app.get<KeyRoute>('/api/v1/:plural/:key/', async (req) => {
     const t = typeOr404(req.params.plural);

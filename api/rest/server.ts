@@ -11,6 +11,8 @@ import { CONFIG_PREFIX, configKey, ModelError, validate } from '../../policy/mod
 import { PrefixCache } from '../../state/cache.js';
 import { EtcdStore } from '../../state/etcd.js';
 import type { Store, TxnOp } from '../../state/store.js';
+import { AccountError } from '../auth/accounts.js';
+import { type AuthOptions, registerAuth } from './auth.js';
 import { type BatcherOptions, TxnBatcher } from './batch.js';
 import { acceptContivBodies } from './body.js';
 import { RestContext } from './context.js';
@@ -41,6 +43,12 @@ export interface ServerOptions {
   /** Contiv's network mode (vlan or vxlan) and Docker plugin name, shown by /info. */
   networkMode?: string;
   pluginName?: string;
+  /** Serve HTTPS with this key and certificate (PEM); without it, plain HTTP. */
+  https?: { key: string; cert: string };
+  /** The CA that signed the leader's certificate, for forwarding writes to it over HTTPS. */
+  leaderCa?: string;
+  /** Logins and roles on every route but the public ones (see auth.ts); without it, none. */
+  auth?: AuthOptions;
   /** Contiv's cluster mode (docker, kubernetes, swarm-mode), shown by global inspect (default docker). */
   clusterMode?: string;
 }
@@ -54,6 +62,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const app = Fastify({
     ...(isLogger(opts.logger) ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
     bodyLimit: 1024 * 1024,
+    ...(opts.https ? { https: opts.https } : {}),
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
   acceptContivBodies(app);
@@ -100,7 +109,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const fail = sendError;
 
   app.setErrorHandler((err: FastifyError, _req, reply) => {
-    if (err instanceof HttpError) return fail(reply, err.status, err.message);
+    if (err instanceof HttpError || err instanceof AccountError) return fail(reply, err.status, err.message);
     if (err instanceof ModelError) {
       return fail(reply, 400, err.message);
     }
@@ -115,6 +124,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   });
   app.setNotFoundHandler((req, reply) => fail(reply, 404, `${req.method} ${req.url}: no such path`));
 
+  if (opts.auth) registerAuth(app, opts.auth);
   const leadership = opts.leadership;
   if (leadership) {
     app.addHook('preHandler', async (req, reply) => {
@@ -123,7 +133,10 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       if (req.headers['x-contiv-forwarded']) return fail(reply, 503, 'leadership is changing; retry');
       const leader = await leadership.leader();
       if (!leader) return fail(reply, 503, 'no netmaster leads yet; retry');
-      const res = await forward(leader.address, req.method, req.url, req.body).catch((err: Error) => {
+      const res = await forward(leader.address, req.method, req.url, req.body, {
+        authToken: req.headers['x-auth-token'],
+        ...(opts.leaderCa ? { ca: opts.leaderCa } : {}),
+      }).catch((err: Error) => {
         throw new HttpError(
           502,
           `forwarding to the leader ${leader.id} at ${leader.address}: ${err.message}`,

@@ -12,6 +12,8 @@ export interface StoreProxyOptions {
   store: Store;
   /** Keys remote callers may write (put, delete, in txns too). */
   writable: (key: string) => boolean;
+  /** Keys never served, whatever the caller (the accounts' hashes and tokens). */
+  hidden?: (key: string) => boolean;
   /** Heartbeat line interval on watch streams, ms (keeps proxies and dead-peer checks honest). */
   heartbeatMs?: number;
 }
@@ -37,6 +39,10 @@ function str(v: unknown, field: string): string {
 
 export function registerStoreProxy(app: FastifyInstance, opts: StoreProxyOptions): void {
   const { store, writable } = opts;
+  const hidden = opts.hidden ?? (() => false);
+  const mayRead = (key: string) => {
+    if (hidden(key)) throw new Refused(403, `key ${key}: not readable through the store API`);
+  };
   const leases = new Map<string, HeldLease>();
 
   const mayWrite = (key: string) => {
@@ -78,10 +84,16 @@ export function registerStoreProxy(app: FastifyInstance, opts: StoreProxyOptions
   };
 
   app.get<{ Querystring: { key?: string } }>(`${STORE_API}/get`, (req, reply) =>
-    send(reply, async () => ({ kv: (await store.get(str(req.query.key, 'key'))) ?? null })),
+    send(reply, async () => {
+      const key = str(req.query.key, 'key');
+      mayRead(key);
+      return { kv: (await store.get(key)) ?? null };
+    }),
   );
   app.get<{ Querystring: { prefix?: string } }>(`${STORE_API}/list`, (req, reply) =>
-    send(reply, async () => ({ kvs: await store.list(str(req.query.prefix, 'prefix')) })),
+    send(reply, async () => ({
+      kvs: (await store.list(str(req.query.prefix, 'prefix'))).filter((kv) => !hidden(kv.key)),
+    })),
   );
   app.get(`${STORE_API}/revision`, (_req, reply) =>
     send(reply, async () => ({ revision: await store.revision() })),
@@ -110,7 +122,9 @@ export function registerStoreProxy(app: FastifyInstance, opts: StoreProxyOptions
         if (!Array.isArray(compare) || !Array.isArray(success) || !Array.isArray(failure)) {
           throw new Refused(400, 'compare, success, failure: arrays');
         }
+        for (const c of compare) mayRead(String((c as { key?: unknown }).key));
         for (const op of [...success, ...failure]) {
+          if (op.type === 'get') mayRead(op.key);
           if (op.type === 'put' || op.type === 'delete') mayWrite(op.key);
           else if (op.type === 'deletePrefix') mayWrite(op.prefix);
           else if (op.type !== 'get')
@@ -180,7 +194,7 @@ export function registerStoreProxy(app: FastifyInstance, opts: StoreProxyOptions
       raw.flushHeaders();
       let watcher: Awaited<ReturnType<Store['watch']>>;
       try {
-        watcher = await store.watch(prefix, line, {
+        watcher = await store.watch(prefix, (e) => hidden(e.key) || line(e), {
           ...(from !== undefined ? { fromRevision: from } : {}),
           onError: (err) => {
             line({ error: err.message });

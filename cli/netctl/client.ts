@@ -32,6 +32,8 @@ export interface ClientOptions {
   readonly insecure?: boolean;
   /** Contiv's auth_proxy token (from `netctl login`), sent as X-Auth-Token. */
   readonly token?: string;
+  /** PEM of the CA to trust for an https:// netmaster besides the system's (netmaster's own CA). */
+  readonly ca?: string;
 }
 
 /**
@@ -145,7 +147,7 @@ function send(
   return new Promise((resolve, reject) => {
     const tls = url.protocol === 'https:';
     const options = tls
-      ? { method, headers, rejectUnauthorized: opts.insecure !== true }
+      ? { method, headers, rejectUnauthorized: opts.insecure !== true, ...(opts.ca ? { ca: opts.ca } : {}) }
       : { method, headers };
     const req = (tls ? httpsRequest : httpRequest)(url, options, (res) => {
       const chunks: Buffer[] = [];

@@ -4,6 +4,7 @@
 
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ADMIN_CONF, PLUGIN_ADMIN_CONF, readLocalCredential } from '../../api/auth/bootstrap.js';
 import { type FlagSpec, formatFlags, parseArgs, str, UsageError } from './args.js';
 import { ApiError, NetmasterClient } from './client.js';
 import { commandsFor, findCommand, objectSummaries } from './commands/index.js';
@@ -14,6 +15,39 @@ export const DEFAULT_NETMASTER = 'http://localhost:9999';
 
 export interface Io extends Output {
   err(text: string): void;
+}
+
+/** Host names that reach this host's own netmaster. */
+const LOCAL_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Where to send, and with what: `netctl login`'s token when there is one; on netmaster's host,
+ * for whoever may read it (root), the local admin credential netmaster wrote, when the URL is
+ * this host's netmaster (or none was given).
+ */
+export function credentials(
+  given: string,
+  env: NodeJS.ProcessEnv,
+): { url: string; token?: string; ca?: string } {
+  const login = readToken(env);
+  const local = env.CONTIV_ADMIN_CONF
+    ? readLocalCredential(env.CONTIV_ADMIN_CONF)
+    : (readLocalCredential(DEFAULT_ADMIN_CONF) ?? readLocalCredential(PLUGIN_ADMIN_CONF));
+  const url = !env.NETMASTER && given === DEFAULT_NETMASTER && local ? local.netmaster : given;
+  if (!local) return { url, ...(login ? { token: login } : {}) };
+  let same = false;
+  try {
+    const u = new URL(url);
+    const l = new URL(local.netmaster);
+    same =
+      u.protocol === 'https:' &&
+      u.port === l.port &&
+      (u.hostname === l.hostname || LOCAL_HOSTS.has(u.hostname));
+  } catch {
+    // A bad URL is the client's to report.
+  }
+  if (!same) return { url, ...(login ? { token: login } : {}) };
+  return { url, token: login ?? local.token, ca: local.ca };
 }
 
 const helpFlag: FlagSpec = { names: ['help', 'h'], kind: 'bool', usage: 'Show help' };
@@ -141,11 +175,12 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       );
     }
     const timeoutMs = Number(env.NETCTL_TIMEOUT_MS) > 0 ? Number(env.NETCTL_TIMEOUT_MS) : undefined;
-    const token = readToken(env);
-    const client = new NetmasterClient(str(args, 'netmaster'), {
+    const { url, token, ca } = credentials(str(args, 'netmaster'), env);
+    const client = new NetmasterClient(url, {
       ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       insecure: args.values.get('insecure') === true,
       ...(token ? { token } : {}),
+      ...(ca ? { ca } : {}),
     });
     await cmd.run({ args, client, io, command: name(cmd), env });
     return 0;

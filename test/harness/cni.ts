@@ -56,7 +56,7 @@ function labAgent(lab: AgentLab): CniAgent {
 }
 
 async function serve(lab: AgentLab, url: string, socketPath: string): Promise<CniServer> {
-  const netmaster = new RestNetmasterClient(url, 3_000);
+  const netmaster = new RestNetmasterClient(url, {}, 3_000);
   const server = await startCniServer({
     targets: new StoreTargetResolver(lab.store),
     netmaster,

@@ -2,8 +2,11 @@
 // port learnt from the "listening" log line. It never listens elsewhere; the caller stops it.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.js';
+import { tempDirPrefix } from './names.js';
 
 const PROGRAMS = {
   netmaster: fileURLToPath(new URL('../../cli/netmaster.js', import.meta.url)),
@@ -13,8 +16,12 @@ const PROGRAMS = {
 
 export interface NetmasterProcess {
   readonly p: ChildProcess;
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT: the plain loopback listener (--insecure-listen), acting as the local admin. */
   readonly url: string;
+  /** https://127.0.0.1:PORT: the TLS listener, where every request needs a login. */
+  readonly secureUrl: string;
+  /** The local admin credential it wrote (URL, token, CA). */
+  readonly adminConf: string;
 }
 
 /** Starts netmaster with these extra flags (e.g. --data-dir D, --etcd E). Killed at cleanup if still running. */
@@ -23,7 +30,20 @@ export function startNetmaster(
   program: keyof typeof PROGRAMS = 'netmaster',
 ): Promise<NetmasterProcess> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [PROGRAMS[program], '--listen-url', '127.0.0.1:0', ...args], {
+    const dir = mkdtempSync(tempDirPrefix('netmaster'));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }), { label: `netmaster dir ${dir}` });
+    const adminConf = join(dir, 'admin.conf');
+    const own = [
+      '--listen-url',
+      '127.0.0.1:0',
+      '--insecure-listen',
+      '127.0.0.1:0',
+      '--admin-conf',
+      adminConf,
+      // With etcd the data directory holds only the certificates: never the machine's own.
+      ...(args.includes('--data-dir') ? [] : ['--data-dir', join(dir, 'data')]),
+    ];
+    const p = spawn(process.execPath, [PROGRAMS[program], ...own, ...args], {
       env: { PATH: process.env.PATH },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -43,9 +63,15 @@ export function startNetmaster(
       out += d.toString();
       // The "listening" line, as text (listen=127.0.0.1:P) or JSON ("listen":"127.0.0.1:P").
       const m = /"?listen"?[=:]"?127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
+      const plain = /"?insecureListen"?[=:]"?127\.0\.0\.1:(\d+)/.exec(out);
+      if (m && plain) {
         clearTimeout(timer);
-        resolve({ p, url: `http://127.0.0.1:${m[1]}` });
+        resolve({
+          p,
+          url: `http://127.0.0.1:${plain[1]}`,
+          secureUrl: `https://127.0.0.1:${m[1]}`,
+          adminConf,
+        });
       }
     });
     p.on('exit', (code, signal) => {

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { PLUGIN_ADMIN_CONF } from '../../api/auth/bootstrap.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd } from '../harness/docker.js';
 import { tempDirPrefix, uniqueName } from '../harness/names.js';
@@ -27,6 +28,13 @@ import {
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS, 'docker-registry');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
+
+/** GET https://127.0.0.1:9999<argv[1]> with the credential the master plugin wrote to the host's /run. */
+const REST_GET = `
+const c = JSON.parse(require('fs').readFileSync('${PLUGIN_ADMIN_CONF}', 'utf8'));
+require('https').get('https://127.0.0.1:9999' + process.argv[1], { ca: c.ca, headers: { 'x-auth-token': c.token } }, (r) => {
+  let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => process.stdout.write(b));
+}).on('error', (e) => { console.error(e.message); process.exit(1); });`;
 
 describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, timeout: 600_000 }, () => {
   let ns: Namespace;
@@ -58,11 +66,9 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
       }
     }
   };
-  /** netmaster's REST API, from inside the plugin's host. */
+  /** netmaster's REST API over TLS, from inside the plugin's host, as root there (its admin credential). */
   const rest = async (path: string): Promise<unknown> =>
-    JSON.parse(
-      await run('ip', ['netns', 'exec', ns.name, 'busybox', 'wget', '-qO-', `http://127.0.0.1:9999${path}`]),
-    );
+    JSON.parse(await run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', REST_GET, path]));
   /** ovs-vsctl/ovs-ofctl against the plugin's own OVS (its rootfs lies in dockerd's data root). */
   const pluginOvs = async () => {
     const id = (await docker(['plugin', 'inspect', '-f', '{{.Id}}', plugin])).trim();
@@ -133,6 +139,8 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
   };
 
   before(async () => {
+    // The master plugin writes the host's local admin credential; it goes with the test.
+    onCleanup(() => rm(PLUGIN_ADMIN_CONF, { force: true }), { label: 'v2plugin admin.conf' });
     if (missing.length > 0)
       throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
     ns = await addNamespace();

@@ -9,7 +9,7 @@
 // the underlay interface as uplink.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,6 +30,8 @@ interface Node {
   host: Host;
   dockerd: DockerDaemon;
   logDir: string;
+  /** The host's /run as the plugin's host_run mount sees it, when not the machine's own. */
+  hostRun?: string;
   docker(args: string[], timeoutMs?: number): Promise<string>;
 }
 
@@ -102,9 +104,7 @@ for (const encap of ['vxlan', 'vlan'] as const)
             plugin,
             // The seed's swarm-mode workflow: master on the manager, worker elsewhere.
             `plugin_role=${manager ? 'master' : 'worker'}`,
-            ...(manager
-              ? ['CONTIV_NETPLUGIN_ETCD_ENDPOINTS=']
-              : [`CONTIV_NETPLUGIN_NETMASTER_URL=http://${h1.underlayIp}:9999`]),
+            ...(manager ? ['CONTIV_NETPLUGIN_ETCD_ENDPOINTS='] : []),
             'CONTIV_NETPLUGIN_MODE=swarm-mode',
             'CONTIV_NETMASTER_MODE=swarm-mode',
             `CONTIV_NETPLUGIN_NET_MODE=${encap}`,
@@ -116,14 +116,28 @@ for (const encap of ['vxlan', 'vlan'] as const)
             `docker_dir.source=${dirname(dockerd.socket)}`,
             ...(hostRun ? [`host_run.source=${hostRun}`] : []),
           ]);
-          nodes.push({ host, dockerd, logDir, docker });
+          nodes.push({ host, dockerd, logDir, docker, ...(hostRun ? { hostRun } : {}) });
         }
         const [m, w] = nodes as [Node, Node];
         await m.docker(['swarm', 'init', '--advertise-addr', m.host.underlayIp]);
         const token = (await m.docker(['swarm', 'join-token', 'worker', '-q'])).trim();
         await w.docker(['swarm', 'join', '--token', token, `${m.host.underlayIp}:2377`]);
         // Manager first: the worker's netplugin follows its netmaster.
-        for (const n of nodes) await n.docker(['plugin', 'enable', plugin], 120_000);
+        await m.docker(['plugin', 'enable', plugin], 120_000);
+        // The join step: the worker gets the master's URL, and the token and CA from the master host's
+        // /run/contiv/admin.conf (written by the master plugin through its host_run mount).
+        const conf = join(m.hostRun ?? '/run', 'contiv', 'admin.conf');
+        onCleanup(() => rm(conf, { force: true }), { label: 'v2plugin admin.conf' });
+        const cred = JSON.parse(await readFile(conf, 'utf8')) as { token: string; ca: string };
+        await w.docker([
+          'plugin',
+          'set',
+          plugin,
+          `CONTIV_NETPLUGIN_NETMASTER_URL=https://${h1.underlayIp}:9999`,
+          `CONTIV_NETPLUGIN_NETMASTER_TOKEN=${cred.token}`,
+          `CONTIV_NETPLUGIN_NETMASTER_CA=${Buffer.from(cred.ca).toString('base64')}`,
+        ]);
+        await w.docker(['plugin', 'enable', plugin], 120_000);
       });
 
       after(async () => {
