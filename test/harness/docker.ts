@@ -2,7 +2,7 @@
 // bridge, own data-root, exec-root, socket and pidfile in a temp dir), the `bbox` image made from
 // busybox-static, the docker CLI aimed at it, and unique legacy-plugin names whose socket/spec files
 // in the shared /run/docker/plugins are removed afterwards. It never touches a system dockerd.
-import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,7 +10,7 @@ import { onCleanup } from './cleanup.js';
 import { ownerOfName, tempDirPrefix, uniqueName } from './names.js';
 import { isAlive, readPidFile, stopPids, stopPidsSync } from './procs.js';
 import { run, trySync } from './run.js';
-import { sweepStale } from './sweep.js';
+import { mountsUnder, sweepStale } from './sweep.js';
 
 export const PLUGIN_DIR = '/run/docker/plugins';
 export const IMAGE = 'bbox';
@@ -89,19 +89,6 @@ function sweepStalePluginFiles(): void {
   for (const f of names) {
     const owner = ownerOfName(f.replace(/\.(sock|spec|json)$/, ''));
     if (owner !== undefined && !isAlive(owner)) rmSync(join(PLUGIN_DIR, f), { force: true });
-  }
-}
-
-/** Mount points under dir, deepest first (dockerd bind-mounts its data-root and netns files). */
-function mountsUnder(dir: string): string[] {
-  try {
-    return readFileSync('/proc/self/mountinfo', 'utf8')
-      .split('\n')
-      .map((l) => l.split(' ')[4] ?? '')
-      .filter((m) => m === dir || m.startsWith(`${dir}/`))
-      .sort((a, b) => b.length - a.length);
-  } catch {
-    return [];
   }
 }
 

@@ -1,7 +1,7 @@
 // Owns finding and removing harness resources by owner pid: netns, links, temp dirs and their daemons.
 // It must never touch a resource whose name does not carry the harness prefix, nor one of a live owner
 // (other than this process when asked to sweep its own).
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ownerOfName, ownerOfTempDir } from './names.js';
@@ -54,6 +54,19 @@ export function pidsInNetns(ns: string): number[] {
   }
 }
 
+/** Mount points at or under dir, deepest first (a killed dockerd leaves its root bind-mounted). */
+export function mountsUnder(dir: string): string[] {
+  try {
+    return readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m === dir || m.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+  } catch {
+    return [];
+  }
+}
+
 /** Daemons whose pidfile is in dir and whose command line names that dir (guards against pid reuse). */
 function daemonsOfDir(dir: string): number[] {
   let files: string[];
@@ -99,7 +112,10 @@ function remove(found: OwnedResources): OwnedResources {
   // Deleting a netns removes veth peers asynchronously; re-list so only survivors are deleted.
   const links = new Set(listLinks());
   for (const link of found.links) if (links.has(link)) trySync('ip', ['link', 'del', link]);
-  for (const dir of found.dirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of found.dirs) {
+    for (const m of mountsUnder(dir)) trySync('umount', ['-l', m]);
+    rmSync(dir, { recursive: true, force: true });
+  }
   return found;
 }
 
