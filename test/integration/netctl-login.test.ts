@@ -119,7 +119,7 @@ describe('netctl login and --insecure', { skip }, () => {
       '--password=s3cret',
     ]);
     assert.equal(r.code, 0, r.err);
-    assert.equal(r.out, 'Login successful\n');
+    assert.equal(r.out, 'Login succeeded.\n');
     const file = join(dir, '.netctl', 'config.json');
     assert.deepEqual(JSON.parse(await readFile(file, 'utf8')), { token: 'tok-123' });
     assert.equal((await stat(file)).mode & 0o777, 0o600);

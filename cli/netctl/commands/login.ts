@@ -80,7 +80,7 @@ export const loginCommands: Command[] = [
           : '';
       if (!token) throw new Error(`login: ${ctx.client.baseUrl} answered without a token`);
       writeToken(token, ctx.env);
-      ctx.io.out('Login successful\n');
+      ctx.io.out('Login succeeded.\n');
     },
   },
 ];
