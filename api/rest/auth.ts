@@ -20,7 +20,7 @@ export interface AuthOptions {
 
 const rightsByRequest = new WeakMap<FastifyRequest, Rights>();
 
-/** The rights the request was let in with; undefined when the server has no logins. */
+/** The rights the request came with; undefined when the server has no logins. */
 export const requestRights = (req: FastifyRequest): Rights | undefined => rightsByRequest.get(req);
 
 const LOCAL_ADMIN: Rights = { principal: 'local (insecure listener)', admin: true, tenants: new Set() };
@@ -45,9 +45,10 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
     const rights = opts.trustPlainLocal && plain ? LOCAL_ADMIN : await accounts.rightsOf(token(req));
     if (!rights)
       throw new HttpError(401, 'not signed in: log in (netctl login) and send the token as X-Auth-Token');
+    // Set before the check, so that a refused write's audit line names who tried.
+    rightsByRequest.set(req, rights);
     const why = refusal(rights, need);
     if (why) throw new HttpError(403, why);
-    rightsByRequest.set(req, rights);
   });
   app.addHook('onResponse', async (req, reply) => {
     if (req.method === 'GET' || req.method === 'HEAD') return;
