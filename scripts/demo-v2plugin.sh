@@ -42,7 +42,8 @@ if [ "$(docker plugin inspect -f '{{.Enabled}}' "$P")" != true ]; then
   docker plugin enable "$P" >/dev/null || { tail -5 "$LOGS/plugin_bootup.log"; exit 1; }
 fi
 docker plugin ls
-export NETMASTER=http://127.0.0.1:9999
+# TLS with netmaster's own CA; the plugin writes the local admin credential to the host's /run/contiv.
+export NETMASTER=https://127.0.0.1:9999 CONTIV_ADMIN_CONF=/run/contiv/admin.conf
 NETCTL="node $ROOT/dist/cli/netctl/main.js"
 for _ in $(seq 150); do $NETCTL version >/dev/null 2>&1 && break; sleep 0.2; done
 $NETCTL version >/dev/null || { echo "netmaster did not answer; see $LOGS"; tail -5 "$LOGS/plugin_bootup.log"; exit 1; }
@@ -102,7 +103,7 @@ show my-db svc-net1
 cat <<EOF
 
 contiv-ts runs as the managed plugin $P on a single-node swarm (state in $S). Try:
-  export NETMASTER=$NETMASTER DOCKER_HOST=$DOCKER_HOST
+  export NETMASTER=$NETMASTER CONTIV_ADMIN_CONF=$CONTIV_ADMIN_CONF DOCKER_HOST=$DOCKER_HOST
   docker plugin ls; docker service ls; docker service ps my-policy-db
   docker service scale my-policy-db=5
   $NETCTL policy rule-add p1 1 -direction=in -protocol=icmp -action=deny

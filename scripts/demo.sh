@@ -37,10 +37,11 @@ if ! alive "$S/netplugin.pid"; then
   CONTIV_ROLE=netmaster setsid node "$ROOT/dist/cli/netplugin.js" \
     --data-dir "$S/state" --ovs-rundir "$OVS" --datapath netdev --bridge "$BR" \
     --vtep-ip 127.0.0.1 --host "$(hostname)" --listen-url 127.0.0.1:9999 \
-    --docker-socket "$DOCKER_SOCK" >>"$S/netplugin.log" 2>&1 &
+    --docker-socket "$DOCKER_SOCK" --admin-conf "$S/admin.conf" >>"$S/netplugin.log" 2>&1 &
   echo $! > "$S/netplugin.pid"
 fi
-export NETMASTER=http://127.0.0.1:9999
+# TLS with netmaster's own CA; netctl signs in with the local admin credential netmaster wrote.
+export NETMASTER=https://127.0.0.1:9999 CONTIV_ADMIN_CONF=$S/admin.conf
 NETCTL="node $ROOT/dist/cli/netctl/main.js"
 for _ in $(seq 150); do $NETCTL version >/dev/null 2>&1 && [ -S /run/docker/plugins/netplugin.sock ] && break; sleep 0.2; done
 $NETCTL version >/dev/null || { echo "netmaster did not start; see $S/netplugin.log"; tail -20 "$S/netplugin.log"; exit 1; }
@@ -88,10 +89,12 @@ check "web2 → web1 tcp/22 (rule 1 denies)" blocked docker exec web2 nc -w 2 "$
 cat <<EOF
 
 contiv-ts is running (state in $S). Try:
-  export NETMASTER=$NETMASTER DOCKER_HOST=$DOCKER_HOST
+  export NETMASTER=$NETMASTER CONTIV_ADMIN_CONF=$CONTIV_ADMIN_CONF DOCKER_HOST=$DOCKER_HOST
   $NETCTL net ls
   $NETCTL group ls
   docker run -itd --net web.contiv-net --name web3 bbox sh
   ovs-ofctl -O OpenFlow13 dump-flows unix:$OVS/$BR.mgmt
+The admin's password was printed once in $S/netplugin.log ("netctl login -u admin" with it, and
+--insecure or the CA in $S/admin.conf, for a token of your own).
 Stop everything with: make demo-stop
 EOF
