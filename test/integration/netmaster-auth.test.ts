@@ -8,9 +8,9 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:https';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { main } from '../../cli/netctl/main.js';
 import { CONTIV_NETCTL, contivToolsPresent } from '../harness/contiv.js';
@@ -73,7 +73,11 @@ describe('netmaster logins and roles over TLS', () => {
     dir = await mkdtemp(tempDirPrefix('nm-auth'));
     writeFileSync(join(dir, 'pw'), 'Adm1n-secret\n', { mode: 0o600 });
     nm = await startNetmaster(['--admin-password-file', join(dir, 'pw')]);
-    const cred = JSON.parse(readFileSync(nm.adminConf, 'utf8')) as { netmaster: string; token: string; ca: string };
+    const cred = JSON.parse(readFileSync(nm.adminConf, 'utf8')) as {
+      netmaster: string;
+      token: string;
+      ca: string;
+    };
     assert.equal(statSync(nm.adminConf).mode & 0o777, 0o600);
     assert.equal(cred.netmaster, nm.secureUrl);
     ca = cred.ca;
@@ -177,7 +181,10 @@ describe('netmaster logins and roles over TLS', () => {
     assert.match(errOf(theirs), /alice \(ops for blue\) may not write network red:r2/);
     assert.equal((await call('GET', '/api/v1/networks/red:rnet/', opsToken)).status, 403);
     assert.equal((await call('DELETE', '/api/v1/networks/red:rnet/', opsToken)).status, 403);
-    assert.equal((await call('POST', '/api/v1/tenants/green/', opsToken, { tenantName: 'green' })).status, 403);
+    assert.equal(
+      (await call('POST', '/api/v1/tenants/green/', opsToken, { tenantName: 'green' })).status,
+      403,
+    );
     assert.equal((await call('GET', '/api/v1/auth_proxy/local_users/', opsToken)).status, 403);
     // Cluster-wide settings: read by anyone signed in, written by admins.
     assert.equal((await call('GET', '/api/v1/globals/global/', opsToken)).status, 200);
@@ -191,10 +198,7 @@ describe('netmaster logins and roles over TLS', () => {
       ['blue:bnet'],
     );
     const all = await call('GET', '/api/v1/networks/', adminToken);
-    assert.deepEqual(
-      (all.body as { key: string }[]).map((n) => n.key).sort(),
-      ['blue:bnet', 'red:rnet'],
-    );
+    assert.deepEqual((all.body as { key: string }[]).map((n) => n.key).sort(), ['blue:bnet', 'red:rnet']);
   });
 
   test('our netctl logs in as the ops user and works inside its tenant', async () => {
