@@ -5,21 +5,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Compare, Lease, Store, WatchEvent } from '../../state/store.js';
+import { waitFor } from './wait.js';
 
 /** A fresh store (or a shared one) and a key prefix no other test uses. */
 export type StoreFactory = () => Promise<{ store: Store; prefix: string }>;
-
-async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 export function storeConformance(name: string, factory: StoreFactory): void {
   describe(`Store conformance: ${name}`, () => {

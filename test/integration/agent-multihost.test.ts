@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
@@ -30,18 +29,11 @@ import {
   tcpConnectFrom,
 } from '../harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = missingFor(...LAB_COMMANDS, 'nsenter');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
 const silent = pino({ level: 'silent' });
-
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 for (const encap of ['vxlan', 'vlan'] as const) {
   describe(`host agents on two hosts (${encap})`, { skip }, () => {

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DockerEngine } from '../../api/docker/engine.js';
 import { startDockerPlugin } from '../../api/docker/index.js';
 import { RestNetmasterClient } from '../../api/docker/netmaster-client.js';
@@ -20,21 +19,13 @@ import type { Host } from '../harness/hosts.js';
 import { pingFrom } from '../harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 import { CommandError } from '../harness/run.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = [
   ...missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS, 'nsenter', 'gobgpd', 'vtysh'),
   ...(existsSync('/usr/lib/frr/bgpd') ? [] : ['frr (/usr/lib/frr/bgpd)']),
 ];
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-
-async function waitFor(what: string, cond: () => Promise<boolean>, ms = 15_000): Promise<number> {
-  const t0 = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
-}
 
 describe('BGP: a Docker container on h1, a netns endpoint on h2, through the FRR ToR', { skip }, () => {
   let lab: BgpLab;

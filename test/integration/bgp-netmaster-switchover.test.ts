@@ -12,26 +12,13 @@ import { runCleanups } from '../harness/cleanup.js';
 import { startEtcd } from '../harness/etcd.js';
 import { type NetmasterProcess, startNetmaster } from '../harness/netmaster.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = [
   ...missingFor(...LAB_COMMANDS, 'nsenter', 'gobgpd', 'vtysh', 'etcd'),
   ...(existsSync('/usr/lib/frr/bgpd') ? [] : ['frr (/usr/lib/frr/bgpd)']),
 ];
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<number> {
-  const t0 = Date.now();
-  // A netmaster being killed may refuse a probe: that is "not yet".
-  while (
-    !(await Promise.resolve()
-      .then(cond)
-      .catch(() => false))
-  ) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-  return Date.now() - t0;
-}
 
 async function post(url: string, path: string, body: object): Promise<Record<string, unknown>> {
   const res = await fetch(`${url}${path}`, {
@@ -76,10 +63,15 @@ describe('BGP: the netmaster leader dies, the other takes over', { skip }, () =>
     await lab.allPing();
 
     let leader: NetmasterProcess | undefined;
-    await waitFor('a leader', async () => {
-      for (const n of masters) if (await isLeader(n)) leader = n;
-      return leader !== undefined;
-    });
+    await waitFor(
+      'a leader',
+      async () => {
+        for (const n of masters) if (await isLeader(n)) leader = n;
+        return leader !== undefined;
+      },
+      // A netmaster being killed may refuse a probe: that is "not yet".
+      { errorsAreNo: true },
+    );
     const other = masters.find((n) => n !== leader) as NetmasterProcess;
     // Sampled all along: the agents read the store, not netmaster, so nothing may be withdrawn.
     let sampling = true;
@@ -91,7 +83,7 @@ describe('BGP: the netmaster leader dies, the other takes over', { skip }, () =>
       }
     })();
     leader?.p.kill('SIGKILL');
-    const took = await waitFor('the other to lead', () => isLeader(other), 10_000);
+    const took = await waitFor('the other to lead', () => isLeader(other), { ms: 10_000, errorsAreNo: true });
     process.stdout.write(`# the other netmaster leads ${took} ms after the kill\n`);
     sampling = false;
     await sampler;

@@ -16,6 +16,7 @@ import { runCleanups } from '../harness/cleanup.js';
 import type { Tor } from '../harness/frr.js';
 import type { Host } from '../harness/hosts.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = [
   ...missingFor(...LAB_COMMANDS, 'nsenter', 'gobgpd', 'vtysh'),
@@ -29,16 +30,6 @@ function isZombie(pid: number): boolean {
   } catch {
     return true;
   }
-}
-
-async function waitFor(what: string, cond: () => Promise<boolean> | boolean, ms = 15_000): Promise<number> {
-  const t0 = Date.now();
-  const deadline = t0 + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-  return Date.now() - t0;
 }
 
 describe('BGP: two hosts peer with an FRR ToR', { skip }, () => {

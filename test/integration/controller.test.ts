@@ -15,6 +15,7 @@ import { runCleanups } from '../harness/cleanup.js';
 import { addContainer, type Container } from '../harness/netns.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = missingFor(...LAB_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -257,7 +258,7 @@ describe('controller against ovs-vswitchd', { skip }, () => {
     });
     client.start();
     try {
-      await waitFor(() => attaches === 1, 5_000, 'first attach');
+      await waitFor('first attach', () => attaches === 1, 5_000);
       const expected = await ovs.dumpFlows(br);
       assert.equal(expected.length, 5);
       await ovs.restartVswitchd();
@@ -444,12 +445,4 @@ function pick(s: { flowsAdded: number; flowsModified: number; flowsDeleted: numb
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }

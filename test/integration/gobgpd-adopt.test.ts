@@ -7,12 +7,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { GobgpApi } from '../../datapath/bgp/gobgp-api.js';
 import { type GobgpdOptions, GobgpdSupervisor, parseGobgpApi } from '../../datapath/bgp/gobgpd.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { tempDirPrefix } from '../harness/names.js';
 import { missingFor } from '../harness/require.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = missingFor('gobgpd');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -22,14 +22,6 @@ function alive(pid: number): boolean {
     return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return false;
-  }
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
   }
 }
 

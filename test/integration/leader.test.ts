@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
@@ -15,18 +14,10 @@ import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { type EtcdInstance, startEtcd } from '../harness/etcd.js';
 import { tempDirPrefix } from '../harness/names.js';
 import { missingFor } from '../harness/require.js';
+import { waitFor } from '../harness/wait.js';
 
 const TTL = 2;
 const CHILD_FLAG = '--elector-child';
-
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
-}
 
 /** Each elector gets its own store client (for etcd a separate connection, so closing it is a death). */
 type Stores = () => Promise<Store>;

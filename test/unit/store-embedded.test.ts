@@ -17,6 +17,7 @@ import {
 import type { Compare, WatchEvent } from '../../state/store.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { tempDirPrefix } from '../harness/names.js';
+import { waitFor } from '../harness/wait.js';
 
 after(runCleanups);
 
@@ -30,18 +31,6 @@ async function openIn(dir: string, opts = {}): Promise<EmbeddedStore> {
   const s = await EmbeddedStore.open(dir, opts);
   onCleanup(() => s.close());
   return s;
-}
-
-async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 test('revisions, versions and values survive a reopen, and the counter continues', async () => {
