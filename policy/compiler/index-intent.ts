@@ -61,6 +61,20 @@ export class IntentIndex {
     for (const h of intent.hosts) this.hosts.set(h.name, h);
   }
 
+  /** The intent held, as the constructor takes it (to compile it from scratch). */
+  intent(): Intent {
+    return {
+      global: this.global,
+      tenants: [...this.tenants.values()],
+      networks: [...this.networks.values()],
+      groups: [...this.groups.values()],
+      policies: [...this.policies.values()],
+      netProfiles: [...this.netProfiles.values()],
+      endpoints: [...this.endpoints.values()],
+      hosts: [...this.hosts.values()],
+    };
+  }
+
   putTenant(t: TenantIntent): TenantIntent | undefined {
     const old = this.tenants.get(t.name);
     this.tenants.set(t.name, t);

@@ -66,20 +66,6 @@ function baseIntent(endpoints: EndpointIntent[], encap: 'vxlan' | 'vlan' = 'vxla
   };
 }
 
-/** The intent an index holds (to compile it from scratch). */
-function intentOf(ix: IntentIndex): Intent {
-  return {
-    global: ix.global,
-    tenants: [...ix.tenants.values()],
-    networks: [...ix.networks.values()],
-    groups: [...ix.groups.values()],
-    policies: [...ix.policies.values()],
-    netProfiles: [...ix.netProfiles.values()],
-    endpoints: [...ix.endpoints.values()],
-    hosts: [...ix.hosts.values()],
-  };
-}
-
 /** Counts of packets of the flows whose dump line matches `re`. */
 async function packets(ovs: OvsInstance, br: string, re: RegExp): Promise<number> {
   const out = await ovs.ofctl('dump-flows', ovs.mgmt(br));
@@ -244,7 +230,7 @@ describe('pipeline forwarding, one host, bridge mode', { skip }, () => {
     assert.equal(lines.filter((l) => l.includes('10.1.1.9')).length, 0, 'no flow names d1 any more');
 
     // A second controller with the full compile as desired state finds nothing to change.
-    const full = compile(intentOf(comp.ix), comp.ix.host, forwardingFeatures);
+    const full = compile(comp.ix.intent(), comp.ix.host, forwardingFeatures);
     const conn2 = await connectSwitch(ovs.mgmt(br));
     try {
       const fresh = new FlowTableManager();

@@ -328,19 +328,6 @@ describe('policy compiler: determinism and structure', () => {
 // ---------------------------------------------------------------------------------------------
 // Incremental compile == full compile.
 
-function intentOf(ix: IntentIndex): Intent {
-  return {
-    global: ix.global,
-    tenants: [...ix.tenants.values()],
-    networks: [...ix.networks.values()],
-    groups: [...ix.groups.values()],
-    policies: [...ix.policies.values()],
-    netProfiles: [...ix.netProfiles.values()],
-    endpoints: [...ix.endpoints.values()],
-    hosts: [...ix.hosts.values()],
-  };
-}
-
 interface Step {
   change: Change;
   mutate: (ix: IntentIndex) => unknown;
@@ -436,7 +423,7 @@ describe('policy compiler: incremental', () => {
         const d = c.change(step.change, step.mutate);
         for (const f of d.removeFlows) sw.delete(flowKey(f));
         for (const f of d.addFlows) sw.set(flowKey(f), encodeEntry(f).msg);
-        const full = canon(policyFlows(intentOf(c.ix)));
+        const full = canon(policyFlows(c.ix.intent()));
         assert.deepEqual(
           canon(c.state().flows),
           full,
@@ -506,7 +493,7 @@ describe('policy compiler: conj id collisions', () => {
     for (const [name, rules] of steps) {
       c.change({ kind: 'policy', key: `t/${name}` }, (ix) => ix.putPolicy({ tenant: 't', name, rules }));
       const flows = c.state().flows;
-      assert.deepEqual(canon(flows), canon(policyFlows(intentOf(c.ix))));
+      assert.deepEqual(canon(flows), canon(policyFlows(c.ix.intent())));
       const ids = flows.filter((f) => f.match.conjId !== undefined).map((f) => f.match.conjId);
       assert.equal(new Set(ids).size, ids.length);
       sizes.push(ids.length);
