@@ -210,8 +210,6 @@ const FLAGS = {
   },
 } as const satisfies Record<string, FlagSpec>;
 
-export type NetpluginFlags = keyof typeof FLAGS;
-
 export interface NetpluginConfig {
   host: string;
   vtepIp: string;

@@ -43,7 +43,3 @@ export function makeCookie(feature: number, objectId: number): bigint {
 export function cookieFeature(cookie: bigint): number {
   return Number((cookie & FEATURE_MASK) >> FEATURE_SHIFT);
 }
-
-export function cookieObject(cookie: bigint): number {
-  return Number(cookie & OBJECT_MASK);
-}

@@ -510,5 +510,3 @@ export type OFMessage =
   | BundleControl
   | BundleAdd
   | Experimenter;
-
-export type OFMessageType = OFMessage['type'];

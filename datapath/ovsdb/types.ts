@@ -85,8 +85,6 @@ export type Operation =
   | CommentOp
   | AssertOp;
 
-export type OperationName = Operation['op'];
-
 export interface OperationResult {
   uuid?: Uuid;
   rows?: Row[];

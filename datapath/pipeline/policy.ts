@@ -32,7 +32,6 @@ import { fnv1a32 } from './hash.js';
 import { ETH_IP, gotoTable, matchFlags, matchReg } from './regs.js';
 import { FLAG, REG, type TableName, table } from './tables.js';
 
-export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
 const flow = flowBuilder(Feature.Policy);

@@ -11,7 +11,6 @@ export const ETH_ARP = 0x0806;
 export const ARP_REQUEST = 1;
 export const ARP_REPLY = 2;
 export const OFPP_IN_PORT = 0xfffffff8;
-export const BROADCAST_MAC = 'ff:ff:ff:ff:ff:ff';
 /**
  * The MAC the datapath answers with as a router (routing mode: the gateway and every routed
  * destination). Contiv's netplugin used the same fixed address for its gateway.

@@ -26,8 +26,6 @@ import type {
   RuleIntent,
 } from './intent.js';
 
-/** `/contiv.io/ipam/tenant/<id>` → {"owner": "<tenant>"}: the tenant's VRF id. */
-export const TENANT_ID_PREFIX = `${IPAM_PREFIX}tenant/`;
 /** The prefixes whose keys make up the intent, for a caller that lists or watches them. */
 export const INTENT_PREFIXES = [CONFIG_PREFIX, IPAM_PREFIX, ENDPOINT_PREFIX, HOST_PREFIX] as const;
 

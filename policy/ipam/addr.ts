@@ -218,21 +218,6 @@ export function firstFree(
   return undefined;
 }
 
-/** Up to n free values from first, in order (the candidates contending allocators spread over). */
-export function freeCandidates(
-  first: bigint,
-  last: bigint,
-  taken: ReadonlySet<bigint>,
-  exclude: readonly bigint[],
-  n: number,
-): bigint[] {
-  const out: bigint[] = [];
-  for (let v = first; v <= last && out.length < n; v++) {
-    if (!taken.has(v) && !exclude.includes(v)) out.push(v);
-  }
-  return out;
-}
-
 /** Contiv's MAC for an endpoint: 02:02 and the four IPv4 bytes. */
 export function macFromIPv4(ip: string): string {
   const v = parseIPv4(ip);

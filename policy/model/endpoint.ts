@@ -46,9 +46,6 @@ export interface HostRecord {
   uplinks: string[];
 }
 
-/** `tenant:network` (or `tenant:group`): the model's key form, also used by ipam owners. */
-export const scopedKey = (tenant: string, name: string) => `${tenant}:${name}`;
-
 /**
  * `/contiv.io/oper/bgp/<host>` → BgpOperRecord (JSON): the host agent's live view of its BGP
  * speaker, held under the netplugin's lease; `netctl bgp inspect` shows it.

@@ -110,10 +110,6 @@ function build(): ReadonlyMap<ObjType, ObjectSpec> {
 
 export const SCHEMA: ReadonlyMap<ObjType, ObjectSpec> = build();
 
-export function isObjType(t: string): t is ObjType {
-  return (OBJECT_TYPES as readonly string[]).includes(t);
-}
-
 export function specOf(type: ObjType): ObjectSpec {
   const s = SCHEMA.get(type);
   if (!s) throw new Error(`unknown object type ${type}`);
