@@ -96,7 +96,10 @@ async function startRsyslog(dir: string): Promise<{ port: number; file: string }
 
 function runNetmaster(args: string[]): Promise<{ out: string; stop: () => Promise<void> }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [NETMASTER, '--listen-url', '127.0.0.1:0', ...args], {
+    // Its local admin credential beside its data, never in the machine's /etc/contiv.
+    const data = args[args.indexOf('--data-dir') + 1] ?? '';
+    const own = ['--listen-url', '127.0.0.1:0', '--admin-conf', join(data, 'admin.conf')];
+    const p = spawn(process.execPath, [NETMASTER, ...own, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     onCleanup(
