@@ -1,6 +1,7 @@
 // Owns leader election on any Store: one key held under a lease, won by compare-and-swap on its absence.
 // It must never report leadership it does not hold in the store: leadership ends with the lease or the key.
 import { EventEmitter } from 'node:events';
+import { SerialQueue } from '../lib/serial-queue.js';
 import type { Lease, Store, Watcher } from './store.js';
 
 /** Where the leader records itself unless told otherwise. */
@@ -58,7 +59,7 @@ class StoreElection extends EventEmitter implements Election {
   private knownRev = 0;
   /** Our key's modRevision while we lead (a resign deletes only our own key). */
   private ownRev = 0;
-  private chain: Promise<void> = Promise.resolve();
+  private readonly campaigns = new SerialQueue();
   private recheck: NodeJS.Timeout | undefined;
   private readonly key: string;
   private readonly ttlSec: number;
@@ -135,7 +136,7 @@ class StoreElection extends EventEmitter implements Election {
 
   async resign(): Promise<void> {
     this.stopped = true;
-    await this.chain;
+    await this.campaigns.idle();
     this.stop();
     if (this.isLeader) {
       this.isLeader = false;
@@ -166,15 +167,14 @@ class StoreElection extends EventEmitter implements Election {
 
   /** Campaigns run one at a time. */
   private schedule(): Promise<void> {
-    this.chain = this.chain
-      .then(() => this.campaign())
+    return this.campaigns
+      .run(() => this.campaign())
       .catch((err: unknown) => {
         if (this.stopped) return;
         this.emit('error', err instanceof Error ? err : new Error(String(err)));
         // Retry later: the store may be back by then.
         setTimeout(() => this.schedule(), Math.min(1000, this.ttlSec * 300)).unref();
       });
-    return this.chain;
   }
 
   private async campaign(): Promise<void> {

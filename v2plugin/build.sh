@@ -51,7 +51,7 @@ printf 'hosts: files dns\n' >"$FS/etc/nsswitch.conf"
 
 # The compiled program without tests and benchmarks, and the runtime node_modules only.
 mkdir -p "$FS/contiv/dist"
-for d in api cli controller datapath dns policy state; do cp -a "$ROOT/dist/$d" "$FS/contiv/dist/"; done
+for d in api cli controller datapath dns lib policy state; do cp -a "$ROOT/dist/$d" "$FS/contiv/dist/"; done
 find "$FS/contiv/dist" -name '*.map' -delete
 cp "$ROOT/package.json" "$ROOT/package-lock.json" "$FS/contiv/"
 cp -a "$ROOT/node_modules" "$FS/contiv/"

@@ -6,6 +6,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
+import { SerialQueue } from '../../lib/serial-queue.js';
 import type { Links, VethSpec } from './network-driver.js';
 import type { SparePorts } from './ports.js';
 
@@ -31,7 +32,7 @@ const key = (mtu: number | undefined) => String(mtu ?? 'default');
 export class VethPool {
   private readonly ready = new Map<string, Spare[]>();
   private readonly size: number;
-  private refilling: Promise<void> = Promise.resolve();
+  private readonly refills = new SerialQueue();
   private closed = false;
 
   constructor(private readonly opts: VethPoolOptions) {
@@ -63,16 +64,12 @@ export class VethPool {
   }
 
   /** Resolves once the refills asked for so far have finished. */
-  async settled(): Promise<void> {
-    let seen: Promise<void> | undefined;
-    while (seen !== this.refilling) {
-      seen = this.refilling;
-      await seen;
-    }
+  settled(): Promise<void> {
+    return this.refills.idle();
   }
 
   private refill(mtu: number | undefined): void {
-    this.refilling = this.refilling.then(async () => {
+    void this.refills.run(async () => {
       const list = this.ready.get(key(mtu)) ?? [];
       const missing = this.size - list.length;
       if (this.closed || missing <= 0) return;

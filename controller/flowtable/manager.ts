@@ -2,6 +2,7 @@
 // and the reconciliation between them: only differences are sent, atomically, barrier-confirmed.
 // It never decides what flows should exist (features do) and never clears a table wholesale.
 
+import { SerialQueue } from '../../lib/serial-queue.js';
 import { FEATURE_MASK, FEATURE_SHIFT } from '../openflow/cookie.js';
 import { encode } from '../openflow/encode.js';
 import { type Flow, flowMod, type Group, KEPT_FLAGS, type Meter } from '../openflow/flow.js';
@@ -76,7 +77,7 @@ export class FlowTableManager {
   /** Set while sync() streams a replacement desired set to the switch. */
   private syncing = false;
   private conn: SwitchConnection | undefined;
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly jobs = new SerialQueue();
 
   get connection(): SwitchConnection | undefined {
     return this.conn?.isOpen ? this.conn : undefined;
@@ -187,7 +188,7 @@ export class FlowTableManager {
 
   /** Pushes pending differences to the switch (a no-op when disconnected: attach() will). */
   apply(): Promise<ApplyStats> {
-    return this.serial(() => this.push());
+    return this.jobs.run(() => this.push());
   }
 
   /**
@@ -196,7 +197,7 @@ export class FlowTableManager {
    * nothing, here or on the switch. Other changes must wait until it resolves.
    */
   sync(flows: Iterable<Flow>): Promise<ApplyStats> {
-    return this.serial(async () => {
+    return this.jobs.run(async () => {
       if (!this.connection) {
         this.setFlows(flows);
         return this.push();
@@ -215,7 +216,7 @@ export class FlowTableManager {
    * difference to the desired state. Flows the switch already has as desired are not touched.
    */
   attach(conn: SwitchConnection): Promise<ApplyStats> {
-    return this.serial(async () => {
+    return this.jobs.run(async () => {
       this.conn = conn;
       conn.once('close', () => {
         if (this.conn === conn) this.conn = undefined;
@@ -248,12 +249,6 @@ export class FlowTableManager {
 
   private notSyncing(what: string): void {
     if (this.syncing) throw new Error(`${what}: a sync() is streaming the desired flows; await it first`);
-  }
-
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn, fn);
-    this.chain = run.catch(() => undefined);
-    return run;
   }
 
   /**

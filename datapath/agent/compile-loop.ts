@@ -5,6 +5,7 @@
 
 import type { Logger } from 'pino';
 import type { FlowTableManager } from '../../controller/flowtable/manager.js';
+import { SerialQueue } from '../../lib/serial-queue.js';
 import { Compilation } from '../../policy/compiler/compile.js';
 import { diffIntent, hostFactsChange, type IntentChange } from '../../policy/compiler/diff.js';
 import type { PipelineFeature } from '../../policy/compiler/feature.js';
@@ -38,7 +39,7 @@ export class CompileLoop {
   private compilation: Compilation | undefined;
   private facts: HostFacts;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
+  private readonly runs = new SerialQueue();
   private stopped = false;
   /** The newest store revision the switch reflects. */
   private compiledRevision = 0;
@@ -88,7 +89,7 @@ export class CompileLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.runs.idle();
   }
 
   /** The store changed: compile once the settle delay has passed. */
@@ -149,13 +150,11 @@ export class CompileLoop {
       }
       await new Promise((r) => setTimeout(r, 5));
     }
-    await this.running;
+    await this.runs.idle();
   }
 
   private serially(fn: () => Promise<void>): Promise<void> {
-    const next = this.running.then(fn).catch((err: Error) => this.opts.fail(err));
-    this.running = next;
-    return next;
+    return this.runs.run(fn).catch((err: Error) => this.opts.fail(err));
   }
 
   private async reconcile(): Promise<void> {

@@ -7,6 +7,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { SerialQueue } from '../../lib/serial-queue.js';
 import type { Intent } from '../../policy/compiler/intent.js';
 import { ipv4Mask, ipv4ToNumber } from '../../policy/ipam/addr.js';
 import type { BgpConfig as BgpObject } from '../../policy/model/generated.js';
@@ -85,7 +86,7 @@ export class BgpHook extends EventEmitter<HookEvents> {
   private router: RouterAddress | undefined;
   private problem = '';
   private retry: NodeJS.Timeout | undefined;
-  private resolving: Promise<void> = Promise.resolve();
+  private readonly resolving = new SerialQueue();
   private lastRoutes: ReadonlyMap<string, string> = new Map();
   private macs = new Map<string, string>();
   private macsAt = 0;
@@ -206,8 +207,8 @@ export class BgpHook extends EventEmitter<HookEvents> {
   }
 
   private resolveSoon(): void {
-    this.resolving = this.resolving
-      .then(() => this.resolve())
+    void this.resolving
+      .run(() => this.resolve())
       .catch((err: Error) => {
         this.opts.logger.warn({ err: err.message }, 'bgp: next hop resolution');
         this.retryLater();

@@ -6,6 +6,7 @@
 
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { SerialQueue } from '../../lib/serial-queue.js';
 import type { GobgpApi, RibPath, SessionState } from './gobgp-api.js';
 import { type GobgpdOptions, GobgpdSupervisor } from './gobgpd.js';
 
@@ -53,7 +54,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
    */
   private pathsKnown = false;
   private cancelWatch: (() => void) | undefined;
-  private running: Promise<void> = Promise.resolve();
+  private readonly runs = new SerialQueue();
   private pending = false;
   private emitPending = false;
   private session: SessionState | 'NONE' = 'NONE';
@@ -131,13 +132,13 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
 
   /** Resolves once everything asked so far is in gobgpd (or failed and was logged). */
   settled(): Promise<void> {
-    return this.running;
+    return this.runs.idle();
   }
 
   private kick(): void {
     if (this.pending) return;
     this.pending = true;
-    this.running = this.running.then(async () => {
+    void this.runs.run(async () => {
       this.pending = false;
       await this.reconcile().catch((err: Error) => this.setError(err.message));
     });

@@ -2,12 +2,13 @@
 // tests that make thousands of calls (ofproto/trace): one connection instead of one process each.
 
 import { connect, type Socket } from 'node:net';
+import { SerialQueue } from '../../lib/serial-queue.js';
 
 export class Unixctl {
   private buf = '';
   private nextId = 1;
   private waiting: { resolve: (v: string) => void; reject: (e: Error) => void } | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly calls = new SerialQueue();
 
   private constructor(private readonly sock: Socket) {
     sock.setEncoding('utf8');
@@ -31,15 +32,13 @@ export class Unixctl {
   /** One command, as `ovs-appctl <method> <params...>`; resolves with its text output. */
   call(method: string, ...params: string[]): Promise<string> {
     // The daemon answers one request at a time per connection: send the next once this one is done.
-    const run = this.queue.then(
+    return this.calls.run(
       () =>
         new Promise<string>((resolve, reject) => {
           this.waiting = { resolve, reject };
           this.sock.write(JSON.stringify({ id: this.nextId++, method, params }));
         }),
     );
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   close(): void {
