@@ -307,11 +307,16 @@ export async function startNetmaster(
     leadership ? store : undefined,
   );
   const accounts = new Accounts(store);
+  let localAdminToken: string | undefined;
   const app = buildServer({
     store,
     leadership,
     https: { key: pki.key, cert: pki.cert },
-    auth: { accounts, trustPlainLocal: cfg.insecureListen !== undefined },
+    auth: {
+      accounts,
+      trustPlainLocal: cfg.insecureListen !== undefined,
+      localAdminToken: () => localAdminToken,
+    },
     ...(pki.ca ? { leaderCa: pki.ca } : {}),
     storeDescription:
       cfg.etcdEndpoints.length > 0
@@ -356,6 +361,7 @@ export async function startNetmaster(
     const cred = readCredential(cfg.adminConf);
     if (!cred) throw new Error(`${cfg.adminConf}: the local admin credential was not written`);
     credential = cred;
+    localAdminToken = cred.token;
     if (cfg.insecureListen) {
       const server = createServer((req, res) => app.routing(req, res));
       insecure = server;

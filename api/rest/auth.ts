@@ -16,6 +16,11 @@ export interface AuthOptions {
    * without TLS. Leave unset when the server itself is plain HTTP.
    */
   trustPlainLocal?: boolean;
+  /**
+   * The local admin's token, which a plain local request carries on when a follower forwards it to
+   * the leader (the leader trusts no plain request of another host).
+   */
+  localAdminToken?: () => string | undefined;
 }
 
 const rightsByRequest = new WeakMap<FastifyRequest, Rights>();
@@ -42,7 +47,10 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
     const need = needOf(req.method, req.url);
     if (need.kind === 'public') return;
     const plain = (req.raw.socket as Partial<TLSSocket>).encrypted !== true;
-    const rights = opts.trustPlainLocal && plain ? LOCAL_ADMIN : await accounts.rightsOf(token(req));
+    const plainLocal = opts.trustPlainLocal === true && plain;
+    const rights = plainLocal ? LOCAL_ADMIN : await accounts.rightsOf(token(req));
+    const carried = plainLocal ? opts.localAdminToken?.() : undefined;
+    if (carried) req.headers['x-auth-token'] = carried;
     if (!rights)
       throw new HttpError(401, 'not signed in: log in (netctl login) and send the token as X-Auth-Token');
     // Set before the check, so that a refused write's audit line names who tried.

@@ -214,6 +214,8 @@ describe('netmaster flags', () => {
       etcdEndpoints: [],
       dataDir: '/var/lib/contiv-ts',
       mode: 'docker',
+      tls: {},
+      adminConf: '/etc/contiv/admin.conf',
     });
     assert.deepEqual(
       parseArgs([], {
@@ -227,6 +229,8 @@ describe('netmaster flags', () => {
         etcdEndpoints: ['http://a:2379', 'http://b:2379'],
         dataDir: '/var/lib/contiv-ts',
         mode: 'kubernetes',
+        tls: {},
+        adminConf: '/etc/contiv/admin.conf',
       },
     );
     assert.deepEqual(
@@ -236,7 +240,27 @@ describe('netmaster flags', () => {
           CONTIV_NETMASTER_LISTEN_URL: ':1',
         },
       ),
-      { host: '127.0.0.1', port: 1234, etcdEndpoints: ['http://e:2379'], dataDir: '/d', mode: 'docker' },
+      {
+        host: '127.0.0.1',
+        port: 1234,
+        etcdEndpoints: ['http://e:2379'],
+        dataDir: '/d',
+        mode: 'docker',
+        tls: {},
+        adminConf: '/etc/contiv/admin.conf',
+      },
+    );
+    const secure = parseArgs(
+      ['--tls-cert', '/c.pem', '--tls-key', '/k.pem', '--insecure-listen', '127.0.0.1:9998'],
+      { CONTIV_NETMASTER_ADMIN_CONF: '/a.conf' },
+    );
+    assert.ok(secure !== 'help');
+    assert.deepEqual(secure.tls, { certFile: '/c.pem', keyFile: '/k.pem' });
+    assert.equal(secure.adminConf, '/a.conf');
+    assert.deepEqual(secure.insecureListen, { host: '127.0.0.1', port: 9998 });
+    assert.throws(
+      () => parseArgs(['--insecure-listen', '0.0.0.0:9998'], {}),
+      /--insecure-listen 0\.0\.0\.0:9998: plain HTTP only on loopback/,
     );
     assert.equal((parseArgs(['--mode', 'swarm-mode'], {}) as { mode: string }).mode, 'swarm-mode');
     assert.throws(
@@ -264,7 +288,8 @@ describe('netmaster flags', () => {
       {},
     );
     assert.ok(flags !== 'help');
-    assert.equal(flags.controlUrl, 'http://127.0.0.1:9100');
+    // netplugins reach netmaster over TLS: the control URL says https.
+    assert.equal(flags.controlUrl, 'https://127.0.0.1:9100');
     assert.throws(() => parseArgs(['--consul', 'http://c:8500'], {}), /consul is not supported/);
     assert.throws(
       () => parseArgs(['--fwdmode', 'switching'], {}),

@@ -265,7 +265,7 @@ describe('netmaster endpoints (real processes)', () => {
         const info = (await call(nm.url, 'GET', '/info')).body;
         assert.deepEqual(
           [info.Role, info.Leader, info.StoreKind, info.Store],
-          ['leader', nm.url, 'etcd', `etcd://${etcd.endpoint}`],
+          ['leader', nm.secureUrl, 'etcd', `etcd://${etcd.endpoint}`],
         );
       } finally {
         nm.p.kill('SIGTERM');

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { after, test } from 'node:test';
 import { runCleanups } from '../harness/cleanup.js';
 import { startEtcd } from '../harness/etcd.js';
-import { startNetmaster } from '../harness/netmaster.js';
+import { type NetmasterProcess, startNetmaster } from '../harness/netmaster.js';
 
 const procs: ChildProcess[] = [];
 
@@ -15,7 +15,7 @@ after(async () => {
   await runCleanups();
 });
 
-async function start(etcd: string): Promise<{ p: ChildProcess; url: string }> {
+async function start(etcd: string): Promise<NetmasterProcess> {
   const n = await startNetmaster(['--etcd', etcd]);
   procs.push(n.p);
   return n;
@@ -54,7 +54,7 @@ test('one netmaster leads; followers forward writes; a dead leader is replaced w
       return ia.IsLeader ? [a, b] : [b, a];
     return undefined;
   });
-  assert.equal((await info(follower.url)).Leader, leader.url, 'the follower knows where the leader is');
+  assert.equal((await info(follower.url)).Leader, leader.secureUrl, 'the follower knows where the leader is');
 
   // A write to the follower lands (through the leader), and both see it.
   const res = await createTenant(follower.url, 'blue');
