@@ -447,11 +447,14 @@ async function main(): Promise<void> {
     return;
   }
   const log = makeLogger({ name: 'netmaster', level: 'info', json: false, ...parsed.log });
-  const running = await startNetmaster(parsed, log);
+  // The handler goes in before the start: a SIGTERM while starting (or just after the "listening"
+  // line) stops cleanly, with its log lines sent, instead of killing the process mid-write.
+  const running = startNetmaster(parsed, log);
   onTermination(async (sig) => {
     log.info({ sig }, 'shutting down');
-    await running.stop();
+    await (await running).stop();
   });
+  await running;
 }
 
 runAsProgram(import.meta.url, 'netmaster', main);
