@@ -33,7 +33,8 @@ const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missin
 const REST_GET = `
 const c = JSON.parse(require('fs').readFileSync('${PLUGIN_ADMIN_CONF}', 'utf8'));
 require('https').get('https://127.0.0.1:9999' + process.argv[1], { ca: c.ca, headers: { 'x-auth-token': c.token } }, (r) => {
-  let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => process.stdout.write(b));
+  let b = ''; r.on('data', (d) => (b += d));
+  r.on('end', () => { if (r.statusCode >= 400) { console.error(r.statusCode, b); process.exit(1); } process.stdout.write(b); });
 }).on('error', (e) => { console.error(e.message); process.exit(1); });`;
 
 describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, timeout: 600_000 }, () => {

@@ -112,11 +112,25 @@ describe('v2plugin settings (entrypoint, both generations)', async () => {
     assert.ok(p.args.includes('--netmaster=http://192.168.2.10:9999'), p.args.join(' '));
     refused(
       { CONTIV_NETPLUGIN_NETMASTER_URL: '192.168.2.10' },
-      /CONTIV_NETPLUGIN_NETMASTER_URL="192.168.2.10" is not http:\/\/host:port/,
+      /CONTIV_NETPLUGIN_NETMASTER_URL="192.168.2.10" is not https:\/\/host:port/,
     );
     refused(
       { CONTIV_ROLE: 'netmaster', CONTIV_NETPLUGIN_NETMASTER_URL: 'http://10.0.0.1:9999' },
       /CONTIV_NETPLUGIN_NETMASTER_URL is for role netplugin/,
+    );
+    // Over TLS it needs the manager's token and CA, and the CA must be one.
+    refused(
+      { plugin_role: 'worker', CONTIV_NETPLUGIN_NETMASTER_URL: 'https://192.168.2.10:9999' },
+      /an https:\/\/ CONTIV_NETPLUGIN_NETMASTER_URL needs CONTIV_NETPLUGIN_NETMASTER_TOKEN and CONTIV_NETPLUGIN_NETMASTER_CA/,
+    );
+    refused(
+      {
+        plugin_role: 'worker',
+        CONTIV_NETPLUGIN_NETMASTER_URL: 'https://192.168.2.10:9999',
+        CONTIV_NETPLUGIN_NETMASTER_TOKEN: 't',
+        CONTIV_NETPLUGIN_NETMASTER_CA: Buffer.from('not a certificate').toString('base64'),
+      },
+      /CONTIV_NETPLUGIN_NETMASTER_CA is not a base64 PEM certificate/,
     );
   });
 
