@@ -133,3 +133,16 @@ export function dnsrrService(
     '1d',
   ];
 }
+
+/**
+ * A `node -e` script (argv[1]: the path) that GETs netmaster's REST API over TLS as root on the
+ * plugin's host, with the local admin credential at conf; prints the body, exits 1 on a 4xx/5xx.
+ */
+export function restGetScript(conf: string): string {
+  return `
+const c = JSON.parse(require('fs').readFileSync(${JSON.stringify(conf)}, 'utf8'));
+require('https').get(c.netmaster + process.argv[1], { ca: c.ca, headers: { 'x-auth-token': c.token } }, (r) => {
+  let b = ''; r.on('data', (d) => (b += d));
+  r.on('end', () => { if (r.statusCode >= 400) { console.error(r.statusCode, b); process.exit(1); } process.stdout.write(b); });
+}).on('error', (e) => { console.error(e.message); process.exit(1); });`;
+}

@@ -23,6 +23,7 @@ import {
   dnsrrService,
   type Registry,
   removePluginsAtCleanup,
+  restGetScript,
   startRegistry,
 } from '../harness/v2plugin.js';
 
@@ -30,12 +31,6 @@ const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS, 'docker-registry
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
 
 /** GET https://127.0.0.1:9999<argv[1]> with the credential the master plugin wrote to the host's /run. */
-const REST_GET = `
-const c = JSON.parse(require('fs').readFileSync('${PLUGIN_ADMIN_CONF}', 'utf8'));
-require('https').get('https://127.0.0.1:9999' + process.argv[1], { ca: c.ca, headers: { 'x-auth-token': c.token } }, (r) => {
-  let b = ''; r.on('data', (d) => (b += d));
-  r.on('end', () => { if (r.statusCode >= 400) { console.error(r.statusCode, b); process.exit(1); } process.stdout.write(b); });
-}).on('error', (e) => { console.error(e.message); process.exit(1); });`;
 
 describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, timeout: 600_000 }, () => {
   let ns: Namespace;
@@ -69,7 +64,17 @@ describe('v2plugin: managed plugin with its own OVS on a real dockerd', { skip, 
   };
   /** netmaster's REST API over TLS, from inside the plugin's host, as root there (its admin credential). */
   const rest = async (path: string): Promise<unknown> =>
-    JSON.parse(await run('ip', ['netns', 'exec', ns.name, process.execPath, '-e', REST_GET, path]));
+    JSON.parse(
+      await run('ip', [
+        'netns',
+        'exec',
+        ns.name,
+        process.execPath,
+        '-e',
+        restGetScript(PLUGIN_ADMIN_CONF),
+        path,
+      ]),
+    );
   /** ovs-vsctl/ovs-ofctl against the plugin's own OVS (its rootfs lies in dockerd's data root). */
   const pluginOvs = async () => {
     const id = (await docker(['plugin', 'inspect', '-f', '{{.Id}}', plugin])).trim();

@@ -19,7 +19,13 @@ import { type Host, startHosts } from '../harness/hosts.js';
 import { tempDirPrefix, uniqueName } from '../harness/names.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 import { run } from '../harness/run.js';
-import { buildV2pluginDir, CHECKOUT, dnsrrService, removePluginsAtCleanup } from '../harness/v2plugin.js';
+import {
+  buildV2pluginDir,
+  CHECKOUT,
+  dnsrrService,
+  removePluginsAtCleanup,
+  restGetScript,
+} from '../harness/v2plugin.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
@@ -44,9 +50,12 @@ for (const encap of ['vxlan', 'vlan'] as const)
       const tag = uniqueName('t').replace(/[^A-Za-z0-9_.-]/g, '');
       const plugin = `contiv/v2plugin:${tag}`;
       let failed = false;
+      /** The master host's local admin credential, written by its plugin through the host_run mount. */
+      let adminConf = '';
       const netctl = (args: string[]) =>
         run('node', [join(CHECKOUT, 'dist', 'cli', 'netctl', 'main.js'), ...args], {
           netns: nodes[0]?.host.netns ?? '',
+          env: { CONTIV_ADMIN_CONF: adminConf },
         });
       const step = async (fn: () => Promise<void>) => {
         try {
@@ -126,7 +135,8 @@ for (const encap of ['vxlan', 'vlan'] as const)
         await m.docker(['plugin', 'enable', plugin], 120_000);
         // The join step: the worker gets the master's URL, and the token and CA from the master host's
         // /run/contiv/admin.conf (written by the master plugin through its host_run mount).
-        const conf = join(m.hostRun ?? '/run', 'contiv', 'admin.conf');
+        adminConf = join(m.hostRun ?? '/run', 'contiv', 'admin.conf');
+        const conf = adminConf;
         onCleanup(() => rm(conf, { force: true }), { label: 'v2plugin admin.conf' });
         const cred = JSON.parse(await readFile(conf, 'utf8')) as { token: string; ca: string };
         await w.docker([
@@ -214,7 +224,7 @@ for (const encap of ['vxlan', 'vlan'] as const)
           // netmaster's endpoint records (the worker's netplugin writes through it).
           const endpoints = async () =>
             JSON.parse(
-              await run('busybox', ['wget', '-q', '-O', '-', 'http://127.0.0.1:9999/plugin/endpoints'], {
+              await run(process.execPath, ['-e', restGetScript(adminConf), '/plugin/endpoints'], {
                 netns: m.host.netns,
               }),
             ) as unknown[];
