@@ -473,6 +473,18 @@ async function main(): Promise<void> {
     ...(cfg.syslogUrl ? { syslogUrl: cfg.syslogUrl } : {}),
   });
   logger.level = cfg.logLevel;
+  // The handler goes in before the start: a SIGTERM while starting lets the start finish, then
+  // stops everything cleanly (the default action would kill the process mid-write).
+  const starting = serve(cfg, logger);
+  onTermination(async (sig) => {
+    logger.info({ sig }, 'shutting down');
+    await (await starting)();
+  });
+  await starting;
+}
+
+/** Starts this host's pieces; resolves with the function that stops them, last started first. */
+async function serve(cfg: NetpluginConfig, logger: Logger): Promise<() => Promise<void>> {
   const store = await openNetpluginStore(cfg);
   const master =
     cfg.role === 'netmaster'
@@ -533,8 +545,7 @@ async function main(): Promise<void> {
           log: logger.child({ part: 'cni' }),
         })
       : undefined;
-  onTermination(async (sig) => {
-    logger.info({ sig }, 'shutting down');
+  return async () => {
     try {
       await docker?.close();
       await cni?.close();
@@ -543,7 +554,7 @@ async function main(): Promise<void> {
     } finally {
       await store.close();
     }
-  });
+  };
 }
 
 runAsProgram(import.meta.url, 'netplugin', main);
