@@ -2,6 +2,7 @@
 // all-in-one host, types the seed's commands, and shows the policy at work; run again it changes
 // nothing; a step that fails ends it with the error. `make demo-stop`'s script always ends it.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -50,6 +51,12 @@ describe('make demo', () => {
     ])
       assert.ok(out.includes(line), `missing "${line}" in:\n${out}`);
     assert.match(out, /default\s+contiv-net\s+data\s+vxlan\s+1001\s+20\.1\.1\.0\/24\s+20\.1\.1\.254/);
+    // Over TLS, netctl signed in with the credential netmaster wrote in the demo's state.
+    assert.match(
+      out,
+      /export NETMASTER=https:\/\/127\.0\.0\.1:9999 CONTIV_ADMIN_CONF=\S+\/state\/admin\.conf/,
+    );
+    assert.ok(existsSync(join(dir, 'state', 'admin.conf')), 'the local admin credential in the state dir');
     const again = await demo();
     assert.ok(!again.includes('$ netctl net create'), 'a second run creates nothing');
     assert.ok(again.includes('web2 → web1 tcp/22 (rule 1 denies): blocked'));
