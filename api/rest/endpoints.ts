@@ -27,7 +27,7 @@ import {
 import { configKey, type PlainObject } from '../../policy/model/index.js';
 import type { Compare, KV, Store, TxnOp } from '../../state/store.js';
 import { HttpError } from './http-error.js';
-import { absent, unchanged } from './read-set.js';
+import { absent, parseObj, unchanged } from './read-set.js';
 
 /** The owner an address allocated by /plugin/allocAddress carries until an endpoint takes it. */
 export const UNBOUND_OWNER = 'plugin:unbound';
@@ -41,21 +41,8 @@ export interface EndpointContext {
 }
 
 const owner = (kv: KV | undefined): string | undefined => {
-  if (!kv) return undefined;
-  try {
-    const o = (JSON.parse(kv.value) as { owner?: unknown }).owner;
-    return typeof o === 'string' ? o : undefined;
-  } catch {
-    return undefined;
-  }
-};
-const parse = <T>(kv: KV | undefined): T | undefined => {
-  if (!kv) return undefined;
-  try {
-    return JSON.parse(kv.value) as T;
-  } catch {
-    return undefined;
-  }
+  const o = parseObj<{ owner?: unknown }>(kv)?.owner;
+  return typeof o === 'string' ? o : undefined;
 };
 
 /** Go's fmt of a map[string]string, as Contiv's endpoint inspect showed labels: "map[a:1 b:2]". */
@@ -87,11 +74,11 @@ export async function readEndpoints(
   store: Store,
 ): Promise<{ endpoints: EndpointRecord[]; hosts: Map<string, HostRecord> }> {
   const endpoints = (await store.list(ENDPOINT_PREFIX))
-    .map((kv) => parse<EndpointRecord>(kv))
+    .map((kv) => parseObj<EndpointRecord>(kv))
     .filter((e): e is EndpointRecord => e !== undefined);
   const hosts = new Map<string, HostRecord>();
   for (const kv of await store.list(HOST_PREFIX)) {
-    const h = parse<HostRecord>(kv);
+    const h = parseObj<HostRecord>(kv);
     if (h) hosts.set(h.name, h);
   }
   return { endpoints, hosts };
@@ -144,13 +131,13 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const group = str(body, 'group', false);
     const netKey = `${tenant}:${network}`;
     const netKv = await store.get(configKey('network', netKey));
-    const net = parse<PlainObject>(netKv);
+    const net = parseObj<PlainObject>(netKv);
     if (!netKv || !net) throw new HttpError(404, `network: ${netKey} does not exist`);
     let groupKv: KV | undefined;
     let grp: PlainObject | undefined;
     if (group) {
       groupKv = await store.get(configKey('endpointGroup', `${tenant}:${group}`));
-      grp = parse<PlainObject>(groupKv);
+      grp = parseObj<PlainObject>(groupKv);
       if (!groupKv || !grp) throw new HttpError(404, `group: ${tenant}:${group} does not exist`);
       if (grp.networkName !== network) {
         throw new HttpError(
@@ -269,7 +256,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
         const t = await target(body);
         const recKey = endpointKey(endpointID);
         const existing = await store.get(recKey);
-        const old = parse<EndpointRecord>(existing);
+        const old = parseObj<EndpointRecord>(existing);
         if (old) {
           // A retried create (netplugin restarted, a lost answer) gets the record it made.
           if (
@@ -373,7 +360,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const recKey = endpointKey(endpointID);
         const kv = await store.get(recKey);
-        const rec = parse<EndpointRecord>(kv);
+        const rec = parseObj<EndpointRecord>(kv);
         if (!kv || !rec) return {}; // gone already: deleting is idempotent
         const compares: Compare[] = [unchanged(kv)];
         const ops: TxnOp[] = [{ type: 'delete', key: recKey }];
@@ -406,7 +393,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const containerName = str(body, 'containerName', true);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const kv = await store.get(endpointKey(endpointID));
-      const rec = parse<EndpointRecord>(kv);
+      const rec = parseObj<EndpointRecord>(kv);
       if (!kv || !rec) return {};
       if (rec.containerName === containerName && (!containerID || rec.containerID === containerID)) return {};
       const named: EndpointRecord = { ...rec, containerName, ...(containerID ? { containerID } : {}) };
@@ -426,9 +413,9 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
   });
 
   app.get<{ Params: { id: string } }>('/api/v1/inspect/endpoints/:id/', async (req) => {
-    const rec = parse<EndpointRecord>(await store.get(endpointKey(req.params.id)));
+    const rec = parseObj<EndpointRecord>(await store.get(endpointKey(req.params.id)));
     if (!rec) throw new HttpError(404, `endpoint ${req.params.id} not found`);
-    const host = parse<HostRecord>(await store.get(hostKey(rec.homingHost)));
+    const host = parseObj<HostRecord>(await store.get(hostKey(rec.homingHost)));
     return { Oper: endpointOper(rec, host) };
   });
 }

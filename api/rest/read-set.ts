@@ -12,10 +12,11 @@ export const unchanged = (kv: KV): Compare => ({
   value: kv.modRevision,
 });
 
-export function parseObj(kv: KV | undefined): PlainObject | undefined {
+/** A record's JSON value; undefined when absent or not JSON. */
+export function parseObj<T = PlainObject>(kv: KV | undefined): T | undefined {
   if (!kv) return undefined;
   try {
-    return JSON.parse(kv.value) as PlainObject;
+    return JSON.parse(kv.value) as T;
   } catch {
     return undefined;
   }
