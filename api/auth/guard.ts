@@ -1,7 +1,8 @@
 // Owns what each REST request needs and whether a principal's rights cover it: public routes,
 // admin-only routes (accounts, the store API and the routes netplugins call), and config objects,
-// whose tenant (from the key) decides: admin may do anything, ops only inside its tenants, and
-// cluster-wide objects (global, Bgp, aciGw) are read by anyone signed in and written by admins.
+// whose tenant (from the key) decides: admin may do anything; ops reads every tenant and writes
+// only inside its own; cluster-wide objects (global, Bgp, aciGw) are read by anyone signed in and
+// written by admins; a principal with no role reads only those.
 import { type ObjType, parseKey, typeOfPlural } from '../../policy/model/index.js';
 import type { Rights } from './accounts.js';
 
@@ -83,6 +84,8 @@ export function refusal(r: Rights, need: Need): string | undefined {
         return need.write
           ? `${describe(r)} may not ${verb} ${need.what}: it needs the admin role`
           : undefined;
+      // ops reads all (as the issue and Contiv's DevOps role have it), writes only its own.
+      if (!need.write && r.tenants.size > 0) return undefined;
       if (r.tenants.has(need.tenant)) return undefined;
       return `${describe(r)} may not ${verb} ${need.what}: it needs admin or ops for tenant ${need.tenant}`;
     }
@@ -91,5 +94,5 @@ export function refusal(r: Rights, need: Need): string | undefined {
 
 /** Whether a list answer may show this object to these rights. */
 export function mayRead(r: Rights, tenant: string | undefined): boolean {
-  return r.admin || tenant === undefined || r.tenants.has(tenant);
+  return r.admin || tenant === undefined || r.tenants.size > 0;
 }

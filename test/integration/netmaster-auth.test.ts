@@ -162,7 +162,7 @@ describe('netmaster logins and roles over TLS', () => {
     opsToken = (login.body as { token: string }).token;
   });
 
-  test('ops works inside its tenant only; lists show only what it may read', async () => {
+  test('ops reads every tenant and writes only inside its own', async () => {
     const mine = await call('POST', '/api/v1/networks/blue:bnet/', opsToken, {
       tenantName: 'blue',
       networkName: 'bnet',
@@ -179,7 +179,8 @@ describe('netmaster logins and roles over TLS', () => {
     });
     assert.equal(theirs.status, 403);
     assert.match(errOf(theirs), /alice \(ops for blue\) may not write network red:r2/);
-    assert.equal((await call('GET', '/api/v1/networks/red:rnet/', opsToken)).status, 403);
+    // ops reads every tenant, writes only its own.
+    assert.equal((await call('GET', '/api/v1/networks/red:rnet/', opsToken)).status, 200);
     assert.equal((await call('DELETE', '/api/v1/networks/red:rnet/', opsToken)).status, 403);
     assert.equal(
       (await call('POST', '/api/v1/tenants/green/', opsToken, { tenantName: 'green' })).status,
@@ -193,10 +194,7 @@ describe('netmaster logins and roles over TLS', () => {
 
     const list = await call('GET', '/api/v1/networks/', opsToken);
     assert.equal(list.status, 200);
-    assert.deepEqual(
-      (list.body as { key: string }[]).map((n) => n.key),
-      ['blue:bnet'],
-    );
+    assert.deepEqual((list.body as { key: string }[]).map((n) => n.key).sort(), ['blue:bnet', 'red:rnet']);
     const all = await call('GET', '/api/v1/networks/', adminToken);
     assert.deepEqual((all.body as { key: string }[]).map((n) => n.key).sort(), ['blue:bnet', 'red:rnet']);
   });
@@ -224,7 +222,7 @@ describe('netmaster logins and roles over TLS', () => {
     assert.equal(login.code, 0, login.err);
     const ls = await netctl(['net', 'ls', '-a', '-q']);
     assert.equal(ls.code, 0, ls.err);
-    assert.equal(ls.out.trim(), 'bnet');
+    assert.deepEqual(ls.out.trim().split('\n').sort(), ['bnet', 'rnet']);
     const refused = await netctl(['net', 'create', '-t', 'red', '-s', '10.9.4.0/24', 'r3']);
     assert.equal(refused.code, 1);
     assert.match(refused.err, /needs admin or ops for tenant red/);
@@ -264,9 +262,15 @@ describe('netmaster logins and roles over TLS', () => {
     const login = await contiv(['login'], ['alice', 'Al1ce-secret']);
     assert.match(login.stdout, /Login succeeded\./);
     assert.ok(statSync(join(home, '.netctl', 'config.json')).isFile());
-    // Contiv's netctl reads the tenant it lists first (default unless -t): ops names its own.
     const ls = await contiv(['net', 'ls', '-t', 'blue', '-q']);
     assert.equal(ls.stdout.trim(), 'bnet');
+    await assert.rejects(
+      contiv(['net', 'create', '-t', 'red', '-s', '10.9.5.0/24', 'r4']),
+      (e: { stdout?: string }) => {
+        assert.match(e.stdout ?? '', /needs admin or ops for tenant red/);
+        return true;
+      },
+    );
     await assert.rejects(contiv(['tenant', 'create', 'green']), (e: { stdout?: string }) => {
       assert.match(e.stdout ?? '', /needs the admin role/);
       return true;
