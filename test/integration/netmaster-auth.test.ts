@@ -277,6 +277,57 @@ describe('netmaster logins and roles over TLS', () => {
     });
   });
 
+  test('netctl manages users and authorizations as the local admin; ops may not', async () => {
+    const run = async (argv: string[], env: NodeJS.ProcessEnv) => {
+      let out = '';
+      let err = '';
+      const code = await main(['--netmaster', nm.secureUrl, ...argv], env, {
+        out: (t) => {
+          out += t;
+        },
+        err: (t) => {
+          err += t;
+        },
+      });
+      return { code, out, err };
+    };
+    // root on the host: the local admin credential (its token and CA), no login.
+    const root = (argv: string[]) =>
+      run(argv, { HOME: join(dir, 'root-home'), CONTIV_ADMIN_CONF: nm.adminConf });
+    const made = await root(['user', 'create', 'bob', '--password', 'B0b-secret']);
+    assert.equal(made.code, 0, made.err);
+    assert.equal(made.out, 'Creating user bob\n');
+    const noPw = await root(['user', 'create', 'carol']);
+    assert.equal(noPw.code, 1);
+    assert.match(noPw.err, /--password is required/);
+    const authz = await root(['authorization', 'create', 'bob', '--role', 'ops', '--tenant', 'blue']);
+    assert.equal(authz.code, 0, authz.err);
+    const id = /Authorization (\S+):/.exec(authz.out)?.[1] ?? '';
+    assert.match((await root(['user', 'ls', '-q'])).out, /^bob$/m);
+    assert.match(
+      (await root(['authorization', 'ls'])).out,
+      new RegExp(`${id}\\s+bob\\s+true\\s+ops\\s+blue`),
+    );
+    const badRole = await root(['authorization', 'create', 'bob', '--role', 'root']);
+    assert.equal(badRole.code, 1);
+    assert.match(badRole.err, /role: "root" is not one of admin, ops/);
+    assert.equal((await root(['user', 'set-password', 'bob', '--password', 'B0b-secret2'])).code, 0);
+    const bob = await call('POST', '/api/v1/auth_proxy/login/', undefined, {
+      username: 'bob',
+      password: 'B0b-secret2',
+    });
+    assert.equal(bob.status, 200, errOf(bob));
+    // An ops user may not see or manage people.
+    const asOps = (argv: string[]) =>
+      run(['--insecure', ...argv], { HOME: join(dir, 'home'), CONTIV_ADMIN_CONF: join(dir, 'none.conf') });
+    const refused = await asOps(['user', 'ls']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /needs the admin role/);
+    assert.equal((await root(['authorization', 'rm', id])).code, 0);
+    assert.equal((await root(['user', 'rm', 'bob'])).code, 0);
+    assert.doesNotMatch((await root(['user', 'ls', '-q'])).out, /bob/);
+  });
+
   test('a token ends at logout', async () => {
     assert.equal((await call('POST', '/api/v1/auth_proxy/logout/', opsToken)).status, 200);
     assert.equal((await call('GET', '/api/v1/networks/', opsToken)).status, 401);

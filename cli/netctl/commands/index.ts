@@ -15,6 +15,7 @@ import { policyCommands } from './policy.js';
 import { serviceCommands } from './service.js';
 import { tenantCommands } from './tenant.js';
 import type { Command } from './types.js';
+import { userCommands } from './users.js';
 import { versionCommands } from './version.js';
 
 export const commands: readonly Command[] = [
@@ -32,6 +33,7 @@ export const commands: readonly Command[] = [
   ...bgpCommands,
   ...appProfileCommands,
   ...serviceCommands,
+  ...userCommands,
 ];
 
 /** One line per object for the top-level usage, in registry order. */
@@ -50,6 +52,8 @@ export const objectSummaries: readonly (readonly [string, string])[] = [
   ['bgp', 'router capability configuration'],
   ['app-profile', 'Application Profile manipulation tools'],
   ['service', 'service object creation'],
+  ['user', 'local users (auth_proxy local_users; admin only)'],
+  ['authorization', 'roles of users: admin, or ops for a tenant (admin only)'],
 ];
 
 export function commandsFor(object: string): Command[] {
