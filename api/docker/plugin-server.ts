@@ -3,7 +3,7 @@
 // with Docker's content type, and every failure as `{"Err": "..."}`. It knows no call's meaning:
 // the drivers' handlers do.
 
-import { mkdir, unlink } from 'node:fs/promises';
+import { chmod, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -129,6 +129,8 @@ export async function startPluginServer(opts: PluginServerOptions): Promise<Plug
       resolve();
     });
   });
+  // Whoever may connect may plug containers into any network: root (dockerd) only.
+  await chmod(socketPath, 0o600);
   log?.info({ socket: socketPath }, 'docker plugin listening');
   let closed: Promise<void> | undefined;
   return {
