@@ -3,6 +3,7 @@
 // (netctl, scripts) are other processes. Posts {secs} when every create succeeded, {error} if not.
 
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface ClientJob {
@@ -10,6 +11,8 @@ export interface ClientJob {
   clients: number;
   groups: number;
   network: string;
+  /** Over TLS trusting this CA, each request with this login token (netmaster with logins on). */
+  secure?: { ca: string; token: string };
 }
 
 /**
@@ -21,7 +24,10 @@ class Lane {
   private buf: Buffer = Buffer.alloc(0);
   private waiting?: { resolve: (r: { status: number; text: string }) => void; reject: (e: Error) => void };
 
-  private constructor(private readonly sock: Socket) {
+  private constructor(
+    private readonly sock: Socket,
+    private readonly extraHeaders: string,
+  ) {
     sock.setNoDelay(true);
     sock.on('data', (d: Buffer) => {
       this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
@@ -36,9 +42,13 @@ class Lane {
     sock.on('close', () => fail(new Error('the server closed the connection')));
   }
 
-  static open(port: number): Promise<Lane> {
+  static open(port: number, secure?: ClientJob['secure']): Promise<Lane> {
     return new Promise((resolve, reject) => {
-      const sock = connect(port, '127.0.0.1', () => resolve(new Lane(sock)));
+      const sock = secure
+        ? tlsConnect({ port, host: '127.0.0.1', ca: secure.ca }, () =>
+            resolve(new Lane(sock, `X-Auth-Token: ${secure.token}\r\n`)),
+          )
+        : connect(port, '127.0.0.1', () => resolve(new Lane(sock, '')));
       sock.once('error', reject);
     });
   }
@@ -46,7 +56,7 @@ class Lane {
   post(path: string, body: unknown): Promise<{ status: number; text: string }> {
     const payload = JSON.stringify(body);
     const head =
-      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
+      `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${this.extraHeaders}` +
       `Content-Length: ${Buffer.byteLength(payload)}\r\n\r\n`;
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
@@ -80,7 +90,7 @@ class Lane {
 }
 
 async function main(job: ClientJob): Promise<number> {
-  const lanes = await Promise.all(Array.from({ length: job.clients }, () => Lane.open(job.port)));
+  const lanes = await Promise.all(Array.from({ length: job.clients }, () => Lane.open(job.port, job.secure)));
   let next = 0;
   const t0 = performance.now();
   try {

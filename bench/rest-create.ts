@@ -4,10 +4,13 @@
 import { readFileSync } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Etcd3 } from 'etcd3';
+import { Accounts } from '../api/auth/accounts.js';
+import { preparePki } from '../api/auth/bootstrap.js';
 import { buildServer } from '../api/rest/server.js';
 import { configKey } from '../policy/model/index.js';
 import { EmbeddedStore, EtcdStore, type Store } from '../state/index.js';
@@ -38,6 +41,8 @@ const groupBody = (i: number) => ({
 interface Client {
   agent: Agent;
   port: number;
+  /** netmaster with TLS and logins on: its CA and a login token. */
+  secure?: { ca: string; token: string };
 }
 
 function call(
@@ -48,17 +53,21 @@ function call(
 ): Promise<{ status: number; text: string }> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(
+    const send = c.secure ? httpsRequest : request;
+    const req = send(
       {
         host: '127.0.0.1',
         port: c.port,
         method,
         path,
         agent: c.agent,
-        headers:
-          payload === undefined
+        ...(c.secure ? { ca: c.secure.ca } : {}),
+        headers: {
+          ...(c.secure ? { 'x-auth-token': c.secure.token } : {}),
+          ...(payload === undefined
             ? {}
-            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -117,14 +126,31 @@ interface RestRun {
   processCpuMsPerCreate: number;
 }
 
-/** Creates the network (untimed), then GROUPS groups over CLIENTS keep-alive agents; checks the count. */
-async function createThroughRest(store: Store, label: string): Promise<RestRun> {
-  const app = buildServer({ store });
+/**
+ * Creates the network (untimed), then GROUPS groups over CLIENTS keep-alive agents; checks the count.
+ * With `secure` (a directory for its certificates), netmaster as it runs by default: TLS from its own
+ * CA and logins on, the clients sending the admin's token.
+ */
+async function createThroughRest(store: Store, label: string, secure?: string): Promise<RestRun> {
+  const pki = secure ? await preparePki(secure, { ips: ['127.0.0.1'] }) : undefined;
+  const accounts = new Accounts(store);
+  const app = buildServer({
+    store,
+    ...(pki ? { https: { key: pki.key, cert: pki.cert }, auth: { accounts } } : {}),
+  });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const port = (app.server.address() as AddressInfo).port;
+  let login: Client['secure'];
+  if (pki) {
+    await accounts.ensureAdmin('bench-Secret1');
+    login = { ca: pki.ca, token: await accounts.login('admin', 'bench-Secret1') };
+  }
   const clients: Client[] = Array.from({ length: CLIENTS }, () => ({
-    agent: new Agent({ keepAlive: true, maxSockets: 1 }),
+    agent: login
+      ? new HttpsAgent({ keepAlive: true, maxSockets: 1 })
+      : new Agent({ keepAlive: true, maxSockets: 1 }),
     port,
+    ...(login ? { secure: login } : {}),
   }));
   try {
     const net = await call(clients[0]!, 'POST', `/api/v1/networks/default:${NETWORK.networkName}/`, NETWORK);
@@ -136,6 +162,7 @@ async function createThroughRest(store: Store, label: string): Promise<RestRun> 
       clients: CLIENTS,
       groups: GROUPS,
       network: NETWORK.networkName,
+      ...(login ? { secure: login } : {}),
     });
     const list = await call(clients[0]!, 'GET', '/api/v1/endpointGroups/');
     if (list.status !== 200) throw new Error(`${label}: list: ${list.status} ${list.text}`);
@@ -184,7 +211,7 @@ async function fsyncLatency(dir: string): Promise<number> {
   }
 }
 
-async function embeddedBench(): Promise<BenchResult> {
+async function embeddedBench(): Promise<BenchResult[]> {
   const dir = await mkdtemp(tempDirPrefix('rest-create'));
   onCleanup(() => rm(dir, { recursive: true, force: true }), { label: `rm ${dir}` });
   const fsync = await fsyncLatency(dir);
@@ -192,23 +219,41 @@ async function embeddedBench(): Promise<BenchResult> {
   log(
     `fdatasync ${(fsync * 1000).toFixed(2)} ms: ${CLIENTS} clients each waiting for theirs can be acked at most ${ceiling.toFixed(0)}/s`,
   );
-  const store = await EmbeddedStore.open(dir);
-  let run: RestRun;
-  try {
-    run = await createThroughRest(store, 'embedded');
-  } finally {
-    await store.close();
-  }
-  const { rate, ...cpu } = run;
-  return {
-    name: 'rest-create/embedded',
-    value: rate,
-    unit: 'creates/s',
-    peer: 'target',
-    peerValue: TARGET,
-    ratio: rate / TARGET,
-    context: { fdatasyncMs: fsync * 1000, fsyncCeilingPerSec: ceiling, ofCeiling: rate / ceiling, ...cpu },
+  const once = async (sub: string, secure: boolean): Promise<RestRun> => {
+    const store = await EmbeddedStore.open(join(dir, sub));
+    try {
+      return await createThroughRest(
+        store,
+        `embedded${secure ? ' (TLS, logins)' : ''}`,
+        secure ? join(dir, 'pki') : undefined,
+      );
+    } finally {
+      await store.close();
+    }
   };
+  const { rate, ...cpu } = await once('plain', false);
+  // The same creates as netmaster serves them by default: over TLS, each with a login token.
+  const secure = await once('secure', true);
+  return [
+    {
+      name: 'rest-create/embedded',
+      value: rate,
+      unit: 'creates/s',
+      peer: 'target',
+      peerValue: TARGET,
+      ratio: rate / TARGET,
+      context: { fdatasyncMs: fsync * 1000, fsyncCeilingPerSec: ceiling, ofCeiling: rate / ceiling, ...cpu },
+    },
+    {
+      name: 'rest-create/embedded-tls',
+      value: secure.rate,
+      unit: 'creates/s',
+      peer: 'rest-create/embedded (plain HTTP, no logins), same run',
+      peerValue: rate,
+      ratio: secure.rate / rate,
+      context: { serverCpuMsPerCreate: secure.serverCpuMsPerCreate, serverBusy: secure.serverBusy },
+    },
+  ];
 }
 
 async function etcdBench(): Promise<BenchResult> {
@@ -257,7 +302,7 @@ export const benchmark: Benchmark = {
     // REST_CREATE_STORES=embedded (or etcd) runs one half, e.g. under node --cpu-prof.
     const only = process.env.REST_CREATE_STORES;
     const out: BenchResult[] = [];
-    if (!only || only.includes('embedded')) out.push(await embeddedBench());
+    if (!only || only.includes('embedded')) out.push(...(await embeddedBench()));
     if (!only || only.includes('etcd')) out.push(await etcdBench());
     return out;
   },

@@ -109,12 +109,23 @@ interface StoredToken {
 export interface AccountsOptions {
   /** Login tokens' lifetime (default 12 h). */
   tokenTtlMs?: number;
+  /**
+   * How long a token's rights are taken as read (default 1 s): every request checks its token, and
+   * three store reads each would cost more than the request. A logout, a removed authorization or a
+   * disabled user takes effect at once on this netmaster and within this time on the others.
+   */
+  rightsCacheMs?: number;
   now?: () => number;
 }
 
+/** Tokens whose rights are remembered at most: a flood of distinct tokens cannot grow memory. */
+const RIGHTS_CACHE_MAX = 10_000;
+
 export class Accounts {
   private readonly ttlMs: number;
+  private readonly rightsCacheMs: number;
   private readonly now: () => number;
+  private readonly recentRights = new Map<string, { rights: Rights; until: number }>();
   /** Verifying a login costs the same for unknown users (a hash of nothing to compare against). */
   private dummyHash: Promise<string> | undefined;
 
@@ -123,6 +134,7 @@ export class Accounts {
     opts: AccountsOptions = {},
   ) {
     this.ttlMs = opts.tokenTtlMs ?? 12 * 3600_000;
+    this.rightsCacheMs = opts.rightsCacheMs ?? 1000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -160,6 +172,7 @@ export class Accounts {
 
   /** Changes names, disable and password; a disabled user's tokens stop working at once. */
   async updateUser(name: string, body: Record<string, unknown>): Promise<LocalUser> {
+    this.recentRights.clear();
     const key = `${USERS}${checkUsername(name)}`;
     const kv = await this.store.get(key);
     const u = parse<StoredUser>(kv?.value);
@@ -183,6 +196,7 @@ export class Accounts {
   }
 
   async deleteUser(name: string): Promise<void> {
+    this.recentRights.clear();
     const key = `${USERS}${checkUsername(name)}`;
     if (!(await this.store.get(key))) throw new AccountError(404, `local user ${name} not found`);
     await this.refuseLastAdmin(name, 'delete');
@@ -208,6 +222,7 @@ export class Accounts {
   }
 
   async addAuthorization(body: Record<string, unknown>): Promise<Authorization> {
+    this.recentRights.clear();
     const principalName = checkUsername(body.principalName ?? '');
     const local = optBool(body, 'local') ?? true;
     const role = body.role;
@@ -232,6 +247,7 @@ export class Accounts {
   }
 
   async removeAuthorization(uuid: string): Promise<void> {
+    this.recentRights.clear();
     const a = parse<Authorization>((await this.store.get(`${AUTHZ}${uuid}`))?.value);
     if (!a) throw new AccountError(404, `authorization ${uuid} not found`);
     if (a.role === 'admin' && a.local) {
@@ -268,12 +284,31 @@ export class Accounts {
   }
 
   async logout(token: string): Promise<void> {
+    this.recentRights.delete(token);
     await this.store.delete(tokenKey(token));
   }
 
   /** The rights a token carries now, or undefined (unknown, expired, or its user disabled). */
   async rightsOf(token: string | undefined): Promise<Rights | undefined> {
     if (!token || token.length > 128) return undefined;
+    const now = this.now();
+    const known = this.recentRights.get(token);
+    if (known && known.until > now) return known.rights;
+    const rights = await this.readRights(token);
+    if (!rights) {
+      this.recentRights.delete(token);
+      return undefined;
+    }
+    if (this.recentRights.size >= RIGHTS_CACHE_MAX) this.recentRights.clear();
+    const until = now + this.rightsCacheMs;
+    this.recentRights.set(token, {
+      rights,
+      until: rights.expiresAt ? Math.min(until, rights.expiresAt) : until,
+    });
+    return rights;
+  }
+
+  private async readRights(token: string): Promise<(Rights & { expiresAt?: number }) | undefined> {
     const t = parse<StoredToken>((await this.store.get(tokenKey(token)))?.value);
     if (!t) return undefined;
     if (t.expiresAt !== 0 && t.expiresAt <= this.now()) {
@@ -291,6 +326,7 @@ export class Accounts {
       principal: t.principal,
       admin: mine.some((a) => a.role === 'admin'),
       tenants: new Set(mine.filter((a) => a.role === 'ops').map((a) => a.tenantName)),
+      ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}),
     };
   }
 
