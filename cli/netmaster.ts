@@ -15,7 +15,7 @@ import {
   readLocalCredential as readCredential,
 } from '../api/auth/bootstrap.js';
 import type { Leadership } from '../api/rest/forward.js';
-import { buildServer } from '../api/rest/server.js';
+import { buildServer, CLIENT_LIMITS } from '../api/rest/server.js';
 import { registerStoreProxy } from '../api/rest/store-proxy.js';
 import { BGP_OPER_PREFIX, DOCKNET_PREFIX, HOST_PREFIX } from '../policy/model/endpoint.js';
 import { openStore } from '../state/index.js';
@@ -363,7 +363,14 @@ export async function startNetmaster(
     credential = cred;
     localAdminToken = cred.token;
     if (cfg.insecureListen) {
-      const server = createServer((req, res) => app.routing(req, res));
+      const server = createServer(
+        {
+          requestTimeout: CLIENT_LIMITS.requestMs,
+          headersTimeout: CLIENT_LIMITS.requestMs,
+          connectionsCheckingInterval: CLIENT_LIMITS.checkEveryMs,
+        },
+        (req, res) => app.routing(req, res),
+      );
       insecure = server;
       const l = cfg.insecureListen;
       await new Promise<void>((resolve, reject) => {

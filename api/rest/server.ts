@@ -51,7 +51,19 @@ export interface ServerOptions {
   auth?: AuthOptions;
   /** Contiv's cluster mode (docker, kubernetes, swarm-mode), shown by global inspect (default docker). */
   clusterMode?: string;
+  /** How long a client may take to send a whole request (default CLIENT_LIMITS). */
+  clientLimits?: ClientLimits;
 }
+
+export interface ClientLimits {
+  /** A request's headers and body must have arrived within this; else 408 and the connection closes. */
+  requestMs: number;
+  /** How often the server looks for connections over that time. */
+  checkEveryMs: number;
+}
+
+/** A slow client (slowloris) holds a connection 30 s at most, found within 5 s after. */
+export const CLIENT_LIMITS: ClientLimits = { requestMs: 30_000, checkEveryMs: 5_000 };
 
 const isLogger = (l: ServerOptions['logger']): l is Logger =>
   typeof l === 'object' && l !== null && typeof (l as Logger).child === 'function';
@@ -59,12 +71,18 @@ const isLogger = (l: ServerOptions['logger']): l is Logger =>
 export function buildServer(opts: ServerOptions): FastifyInstance {
   const { store } = opts;
   // 1 MiB is fastify's default too; said here because the API promises it (413 above it).
+  const limits = opts.clientLimits ?? CLIENT_LIMITS;
   const app = Fastify({
     ...(isLogger(opts.logger) ? { loggerInstance: opts.logger } : { logger: opts.logger ?? false }),
     bodyLimit: 1024 * 1024,
-    ...(opts.https ? { https: opts.https } : {}),
+    requestTimeout: limits.requestMs,
+    ...(opts.https
+      ? { https: { ...opts.https, connectionsCheckingInterval: limits.checkEveryMs } }
+      : { http: { connectionsCheckingInterval: limits.checkEveryMs } }),
     routerOptions: { ignoreTrailingSlash: true },
   }) as unknown as FastifyInstance;
+  // Node's own headers timeout (60 s) must not outlast the request's.
+  app.server.headersTimeout = Math.min(app.server.headersTimeout, limits.requestMs);
   acceptContivBodies(app);
 
   // Concurrent writes on disjoint keys share one store transaction (see batch.ts).
