@@ -25,6 +25,19 @@ export interface AuthOptions {
 
 const rightsByRequest = new WeakMap<FastifyRequest, Rights>();
 
+/** One write as the audit keeps it: who (principal, or the username a login tried), from where, what, and the result. */
+export interface AuditEntry {
+  time: string;
+  who: string;
+  from: string;
+  method: string;
+  url: string;
+  status: number;
+}
+
+/** Writes each netmaster keeps for GET /api/v1/auth_proxy/audit/ (admins only). */
+export const AUDIT_KEPT = 10_000;
+
 /** The rights the request came with; undefined when the server has no logins. */
 export const requestRights = (req: FastifyRequest): Rights | undefined => rightsByRequest.get(req);
 
@@ -34,6 +47,12 @@ const token = (req: FastifyRequest): string | undefined => {
   const h = req.headers['x-auth-token'];
   return typeof h === 'string' ? h : undefined;
 };
+
+/** The username a login body names, for its audit line (any body: a bad one was refused already). */
+const loginName = (b: unknown): string =>
+  typeof b === 'object' && b !== null && !Array.isArray(b)
+    ? String((b as Record<string, unknown>).username ?? '')
+    : '';
 
 const bodyObject = (b: unknown): Record<string, unknown> => {
   if (typeof b !== 'object' || b === null || Array.isArray(b))
@@ -58,34 +77,25 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
     const why = refusal(rights, need);
     if (why) throw new HttpError(403, why);
   });
+  // The newest writes, for admins through the API; the log lines are the durable record.
+  const audit: AuditEntry[] = [];
   app.addHook('onResponse', async (req, reply) => {
     if (req.method === 'GET' || req.method === 'HEAD') return;
     const path = req.url.split('?')[0] ?? '';
-    if (path.startsWith('/api/v1/auth_proxy/login')) {
-      req.log.info(
-        {
-          audit: true,
-          who: String(bodyObject(req.body ?? {}).username ?? ''),
-          from: req.ip,
-          method: req.method,
-          url: path,
-          status: reply.statusCode,
-        },
-        'audit',
-      );
-      return;
-    }
-    req.log.info(
-      {
-        audit: true,
-        who: rightsByRequest.get(req)?.principal ?? '',
-        from: req.ip,
-        method: req.method,
-        url: path,
-        status: reply.statusCode,
-      },
-      'audit',
-    );
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      who: path.startsWith('/api/v1/auth_proxy/login')
+        ? loginName(req.body)
+        : (rightsByRequest.get(req)?.principal ?? ''),
+      from: req.ip,
+      method: req.method,
+      url: path,
+      status: reply.statusCode,
+    };
+    req.log.info({ audit: true, ...entry }, 'audit');
+    audit.push(entry);
+    // Trimmed in batches: one shift of the whole array per AUDIT_KEPT writes, not per write.
+    if (audit.length >= 2 * AUDIT_KEPT) audit.splice(0, audit.length - AUDIT_KEPT);
   });
 
   const P = '/api/v1/auth_proxy';
@@ -104,6 +114,12 @@ export function registerAuth(app: FastifyInstance, opts: AuthOptions): void {
     netmaster: { status: 'healthy', version: VERSION },
   }));
   app.get(`${P}/version/`, async () => ({ version: VERSION }));
+  app.get<{ Querystring: { limit?: string } }>(`${P}/audit/`, async (req) => {
+    const n = req.query.limit === undefined ? AUDIT_KEPT : Number(req.query.limit);
+    if (!Number.isInteger(n) || n < 1 || n > AUDIT_KEPT)
+      throw new HttpError(400, `limit: "${req.query.limit}" is not a whole number from 1 to ${AUDIT_KEPT}`);
+    return audit.slice(-n);
+  });
 
   app.get(`${P}/local_users/`, () => accounts.listUsers());
   app.post(`${P}/local_users/`, (req) => accounts.createUser(bodyObject(req.body)));

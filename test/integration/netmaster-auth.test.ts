@@ -328,6 +328,33 @@ describe('netmaster logins and roles over TLS', () => {
     assert.doesNotMatch((await root(['user', 'ls', '-q'])).out, /bob/);
   });
 
+  test('admins read the audit of writes (who, from where, what, the result); ops may not', async () => {
+    const r = await call('GET', '/api/v1/auth_proxy/audit/?limit=500', adminToken);
+    assert.equal(r.status, 200, errOf(r));
+    const entries = r.body as { who: string; from: string; method: string; url: string; status: number }[];
+    assert.ok(
+      entries.some(
+        (e) =>
+          e.who === 'alice' &&
+          e.method === 'POST' &&
+          e.url === '/api/v1/networks/red:r2/' &&
+          e.status === 403,
+      ),
+      'the refused write, naming who tried',
+    );
+    assert.ok(
+      entries.some((e) => e.who === 'alice' && e.url === '/api/v1/networks/blue:bnet/' && e.status === 200),
+    );
+    assert.ok(
+      entries.some((e) => e.who === 'admin' && e.url === '/api/v1/auth_proxy/login/' && e.status === 200),
+    );
+    assert.ok(entries.every((e) => e.from === '127.0.0.1'));
+    assert.equal((await call('GET', '/api/v1/auth_proxy/audit/', opsToken)).status, 403);
+    const bad = await call('GET', '/api/v1/auth_proxy/audit/?limit=0', adminToken);
+    assert.equal(bad.status, 400);
+    assert.match((bad.body as { Err: string }).Err, /limit: "0" is not a whole number/);
+  });
+
   test('a token ends at logout', async () => {
     assert.equal((await call('POST', '/api/v1/auth_proxy/logout/', opsToken)).status, 200);
     assert.equal((await call('GET', '/api/v1/networks/', opsToken)).status, 401);
