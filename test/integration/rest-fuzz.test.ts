@@ -40,7 +40,9 @@ const path = fc.oneof(
     '/info',
   ),
   // A request line always carries a path that starts with /.
-  fc.webPath().map((p) => (p.startsWith('/') ? p : `/${p}`)),
+  fc
+    .webPath()
+    .map((p) => (p.startsWith('/') ? p : `/${p}`)),
 );
 /** A body shaped like an object of some type (its real field names, values of any JSON kind). */
 const modelBody = typeArb.chain((t) =>
