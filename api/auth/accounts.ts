@@ -126,6 +126,8 @@ export class Accounts {
   private readonly rightsCacheMs: number;
   private readonly now: () => number;
   private readonly recentRights = new Map<string, { rights: Rights; until: number }>();
+  /** Bumped after every change of users, authorizations or tokens: a read begun before it is not remembered. */
+  private generation = 0;
   /** Verifying a login costs the same for unknown users (a hash of nothing to compare against). */
   private dummyHash: Promise<string> | undefined;
 
@@ -172,7 +174,6 @@ export class Accounts {
 
   /** Changes names, disable and password; a disabled user's tokens stop working at once. */
   async updateUser(name: string, body: Record<string, unknown>): Promise<LocalUser> {
-    this.recentRights.clear();
     const key = `${USERS}${checkUsername(name)}`;
     const kv = await this.store.get(key);
     const u = parse<StoredUser>(kv?.value);
@@ -192,11 +193,11 @@ export class Accounts {
       [{ type: 'put', key, value: JSON.stringify(next) }],
     );
     if (!r.succeeded) throw new AccountError(409, `local user ${name}: changed meanwhile; try again`);
+    this.rightsChanged();
     return publicUser(next);
   }
 
   async deleteUser(name: string): Promise<void> {
-    this.recentRights.clear();
     const key = `${USERS}${checkUsername(name)}`;
     if (!(await this.store.get(key))) throw new AccountError(404, `local user ${name} not found`);
     await this.refuseLastAdmin(name, 'delete');
@@ -204,6 +205,7 @@ export class Accounts {
     for (const a of await this.listAuthorizations()) {
       if (a.local && a.principalName === name) await this.store.delete(`${AUTHZ}${a.authzUUID}`);
     }
+    this.rightsChanged();
   }
 
   private async refuseLastAdmin(name: string, verb: string): Promise<void> {
@@ -222,7 +224,6 @@ export class Accounts {
   }
 
   async addAuthorization(body: Record<string, unknown>): Promise<Authorization> {
-    this.recentRights.clear();
     const principalName = checkUsername(body.principalName ?? '');
     const local = optBool(body, 'local') ?? true;
     const role = body.role;
@@ -243,11 +244,11 @@ export class Accounts {
     if (same) return same;
     const a: Authorization = { authzUUID: randomUUID(), principalName, local, role, tenantName };
     await this.store.put(`${AUTHZ}${a.authzUUID}`, JSON.stringify(a));
+    this.rightsChanged();
     return a;
   }
 
   async removeAuthorization(uuid: string): Promise<void> {
-    this.recentRights.clear();
     const a = parse<Authorization>((await this.store.get(`${AUTHZ}${uuid}`))?.value);
     if (!a) throw new AccountError(404, `authorization ${uuid} not found`);
     if (a.role === 'admin' && a.local) {
@@ -258,6 +259,7 @@ export class Accounts {
         throw new AccountError(409, `authorization ${uuid}: the last admin's; cannot remove it`);
     }
     await this.store.delete(`${AUTHZ}${uuid}`);
+    this.rightsChanged();
   }
 
   /** A token for a local user's right password; the same refusal for every wrong pair. */
@@ -284,8 +286,14 @@ export class Accounts {
   }
 
   async logout(token: string): Promise<void> {
-    this.recentRights.delete(token);
     await this.store.delete(tokenKey(token));
+    this.rightsChanged();
+  }
+
+  /** What this netmaster remembered is void: the next check of every token reads the store. */
+  private rightsChanged(): void {
+    this.generation++;
+    this.recentRights.clear();
   }
 
   /** The rights a token carries now, or undefined (unknown, expired, or its user disabled). */
@@ -294,21 +302,24 @@ export class Accounts {
     const now = this.now();
     const known = this.recentRights.get(token);
     if (known && known.until > now) return known.rights;
-    const rights = await this.readRights(token);
-    if (!rights) {
+    const generation = this.generation;
+    const read = await this.readRights(token);
+    if (!read) {
       this.recentRights.delete(token);
       return undefined;
     }
-    if (this.recentRights.size >= RIGHTS_CACHE_MAX) this.recentRights.clear();
-    const until = now + this.rightsCacheMs;
-    this.recentRights.set(token, {
-      rights,
-      until: rights.expiresAt ? Math.min(until, rights.expiresAt) : until,
-    });
-    return rights;
+    if (generation === this.generation) {
+      if (this.recentRights.size >= RIGHTS_CACHE_MAX) this.recentRights.clear();
+      const until = now + this.rightsCacheMs;
+      this.recentRights.set(token, {
+        rights: read.rights,
+        until: read.expiresAt ? Math.min(until, read.expiresAt) : until,
+      });
+    }
+    return read.rights;
   }
 
-  private async readRights(token: string): Promise<(Rights & { expiresAt?: number }) | undefined> {
+  private async readRights(token: string): Promise<{ rights: Rights; expiresAt: number } | undefined> {
     const t = parse<StoredToken>((await this.store.get(tokenKey(token)))?.value);
     if (!t) return undefined;
     if (t.expiresAt !== 0 && t.expiresAt <= this.now()) {
@@ -322,12 +333,12 @@ export class Accounts {
     const mine = (await this.listAuthorizations()).filter(
       (a) => a.principalName === t.principal && a.local === t.local,
     );
-    return {
+    const rights: Rights = {
       principal: t.principal,
       admin: mine.some((a) => a.role === 'admin'),
       tenants: new Set(mine.filter((a) => a.role === 'ops').map((a) => a.tenantName)),
-      ...(t.expiresAt ? { expiresAt: t.expiresAt } : {}),
     };
+    return { rights, expiresAt: t.expiresAt };
   }
 
   /**
