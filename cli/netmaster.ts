@@ -12,7 +12,6 @@ import {
   type LocalCredential,
   prepareAccounts,
   preparePki,
-  readLocalCredential as readCredential,
 } from '../api/auth/bootstrap.js';
 import type { Leadership } from '../api/rest/forward.js';
 import { buildServer, CLIENT_LIMITS } from '../api/rest/server.js';
@@ -294,15 +293,13 @@ export async function startNetmaster(
           leader: async () => election?.leader(),
         }
       : undefined;
+  // Listening on every address: the certificate names the host, and this host's clients use loopback.
+  const anyAddress = cfg.host === '0.0.0.0' || cfg.host === '::';
   const pki = await preparePki(
     cfg.dataDir,
     {
       ...cfg.tls,
-      ...(cfg.host === '0.0.0.0' || cfg.host === '::'
-        ? {}
-        : isIP(cfg.host)
-          ? { ips: [cfg.host] }
-          : { hostnames: [cfg.host] }),
+      ...(anyAddress ? {} : isIP(cfg.host) ? { ips: [cfg.host] } : { hostnames: [cfg.host] }),
     },
     leadership ? store : undefined,
   );
@@ -343,25 +340,24 @@ export async function startNetmaster(
   }
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : cfg.port;
-  const host = cfg.host === '0.0.0.0' || cfg.host === '::' ? hostname() : cfg.host;
+  const host = anyAddress ? hostname() : cfg.host;
   const url = `https://${host}:${port}`;
   // What root's netctl on this host uses: loopback unless REST listens on one address only.
-  const localUrl = `https://${cfg.host === '0.0.0.0' || cfg.host === '::' ? '127.0.0.1' : cfg.host}:${port}`;
+  const localUrl = `https://${anyAddress ? '127.0.0.1' : cfg.host}:${port}`;
   let credential: LocalCredential;
   let insecure: ReturnType<typeof createServer> | undefined;
   try {
-    const { madePassword } = await prepareAccounts(accounts, {
+    const prepared = await prepareAccounts(accounts, {
       ...(cfg.adminPasswordFile ? { passwordFile: cfg.adminPasswordFile } : {}),
       adminConf: cfg.adminConf,
       netmaster: localUrl,
       ca: pki.ca,
     });
     // Printed once, not logged: logs travel (syslog); the first start's terminal does not.
-    if (madePassword) process.stdout.write(`netmaster: first start: user admin, password ${madePassword}\n`);
-    const cred = readCredential(cfg.adminConf);
-    if (!cred) throw new Error(`${cfg.adminConf}: the local admin credential was not written`);
-    credential = cred;
-    localAdminToken = cred.token;
+    if (prepared.madePassword)
+      process.stdout.write(`netmaster: first start: user admin, password ${prepared.madePassword}\n`);
+    credential = prepared.credential;
+    localAdminToken = credential.token;
     if (cfg.insecureListen) {
       const server = createServer(
         {

@@ -54,7 +54,7 @@ export async function preparePki(dataDir: string, opts: PkiOptions, store?: Stor
 export async function prepareAccounts(
   accounts: Accounts,
   opts: { passwordFile?: string; adminConf: string; netmaster: string; ca: string },
-): Promise<{ madePassword?: string }> {
+): Promise<{ credential: LocalCredential; madePassword?: string }> {
   const given = opts.passwordFile ? (await readFile(opts.passwordFile, 'utf8')).trim() : undefined;
   const madePassword = await accounts.ensureAdmin(given);
   await accounts.addAuthorization({ principalName: LOCAL_ADMIN, local: false, role: 'admin' });
@@ -65,9 +65,9 @@ export async function prepareAccounts(
       ? old.token
       : await accounts.issue(LOCAL_ADMIN, false, 0);
   await mkdir(dirname(opts.adminConf), { recursive: true, mode: 0o700 });
-  const cred: LocalCredential = { netmaster: opts.netmaster, token, ca: opts.ca };
-  await writeFileAtomic(opts.adminConf, `${JSON.stringify(cred, null, 2)}\n`, 0o600);
-  return madePassword ? { madePassword } : {};
+  const credential: LocalCredential = { netmaster: opts.netmaster, token, ca: opts.ca };
+  await writeFileAtomic(opts.adminConf, `${JSON.stringify(credential, null, 2)}\n`, 0o600);
+  return madePassword ? { credential, madePassword } : { credential };
 }
 
 /** The local admin credential, when this user can read it. */
