@@ -26,6 +26,7 @@ import { HostNat } from './host-nat.js';
 import { IntentWatch } from './intent-watch.js';
 import { PortSync } from './port-sync.js';
 import { SwitchSession } from './switch-session.js';
+import { tunnelProbe } from './tunnel-probe.js';
 
 export { DEFAULT_BGP_STATE_DIR } from './bgp-wiring.js';
 export {
@@ -107,6 +108,7 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       bgp: this.bgp,
       nat: new HostNat(opts.hostNetns),
       ...(opts.vxlanPort !== undefined ? { vxlanPort: opts.vxlanPort } : {}),
+      onTunnelsAdded: (ofports) => this.probeTunnels(ofports),
     });
     this.loop = new CompileLoop({
       hostName: opts.host.name,
@@ -124,11 +126,26 @@ export class HostAgent extends EventEmitter<AgentEvents> {
       target: opts.switchTarget,
       manager: this.manager,
       logger: opts.logger,
-      onAttached: (s) => this.emit('attached', s),
+      onAttached: (s) => {
+        // Tunnels made before this session (at start, or while OVS was away) are probed now.
+        this.probeTunnels([...this.loop.hostFacts.tunnelPorts.values()]);
+        this.emit('attached', s);
+      },
       onPacketIn: (pin, conn) => this.emit('packetIn', pin, conn),
       fail,
     });
     this.endpoints = new EndpointPorts(opts.vswitch);
+  }
+
+  /** Makes OVS resolve the tunnels' remote VTEPs now (tunnel-probe.ts); without a session, later. */
+  private probeTunnels(ofports: Iterable<number>): void {
+    const conn = this.session.connection;
+    if (!conn) return;
+    try {
+      for (const port of ofports) conn.send(tunnelProbe(port));
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'tunnel probe not sent');
+    }
   }
 
   get hostFacts(): HostFacts {

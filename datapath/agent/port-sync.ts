@@ -26,6 +26,8 @@ export interface PortSyncOptions {
   nat: HostNat;
   /** The tunnels' UDP port; absent: OVS's default, 4789. */
   vxlanPort?: number;
+  /** Called with the ofports of tunnels just added (see tunnel-probe.ts). */
+  onTunnelsAdded?: (ofports: number[]) => void;
 }
 
 export class PortSync {
@@ -90,7 +92,12 @@ export class PortSync {
       .map((p) => p.name);
     if (stale.length > 0) await vswitch.removePorts(stale);
     const missing = [...wanted.values()].filter((s) => !present.has(s.name) || stale.includes(s.name));
-    if (missing.length > 0) await vswitch.addPorts(missing);
+    if (missing.length > 0) {
+      const added = await vswitch.addPorts(missing);
+      const tunnels = missing.filter((m) => m.kind === 'vxlan').map((m) => added.get(m.name));
+      const ofports = tunnels.filter((n): n is number => n !== undefined && n > 0);
+      if (ofports.length > 0) this.opts.onTunnelsAdded?.(ofports);
+    }
     await this.opts.nat.sync(intent.global.pvtSubnet, hostIp);
     if (router && routerCidr) await bgp.configureRouterDevice(router, routerCidr);
     return factsFrom(

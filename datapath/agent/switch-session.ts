@@ -38,6 +38,11 @@ export class SwitchSession {
     this.client.on('disconnected', (err) => opts.logger.warn({ err: err?.message }, 'switch disconnected'));
   }
 
+  /** The open session, if any. */
+  get connection(): SwitchConnection | undefined {
+    return this.client.connection;
+  }
+
   start(): void {
     this.client.start();
   }
