@@ -19,6 +19,7 @@ export interface SwitchSessionOptions {
 
 export class SwitchSession {
   private readonly client: SwitchClient;
+  private stopped = false;
 
   constructor(opts: SwitchSessionOptions) {
     this.client = new SwitchClient(opts.target);
@@ -32,7 +33,12 @@ export class SwitchSession {
           );
           opts.onAttached(s);
         },
-        (err: Error) => opts.fail(err),
+        (err: Error) => {
+          // An attach cut short by stop() (its requests rejected as the connection closes) is the
+          // stop, not a failure: failing then emitted an 'error' nobody listens to any more.
+          if (this.stopped) opts.logger.debug({ err: err.message }, 'switch attach ended by stop');
+          else opts.fail(err);
+        },
       );
     });
     this.client.on('disconnected', (err) => opts.logger.warn({ err: err?.message }, 'switch disconnected'));
@@ -48,6 +54,7 @@ export class SwitchSession {
   }
 
   stop(): void {
+    this.stopped = true;
     this.client.stop();
   }
 }
