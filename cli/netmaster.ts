@@ -16,7 +16,12 @@ import {
 import type { Leadership } from '../api/rest/forward.js';
 import { buildServer, CLIENT_LIMITS } from '../api/rest/server.js';
 import { registerStoreProxy } from '../api/rest/store-proxy.js';
-import { BGP_OPER_PREFIX, DOCKNET_PREFIX, HOST_PREFIX } from '../policy/model/endpoint.js';
+import {
+  BGP_OPER_PREFIX,
+  DOCKER_SYNC_PREFIX,
+  DOCKNET_PREFIX,
+  HOST_PREFIX,
+} from '../policy/model/endpoint.js';
 import { openStore } from '../state/index.js';
 import { type Election, elect } from '../state/leader.js';
 import type { Store } from '../state/store.js';
@@ -324,13 +329,13 @@ export async function startNetmaster(
     ...(cfg.netMode ? { networkMode: cfg.netMode } : {}),
     ...(cfg.pluginName ? { pluginName: cfg.pluginName } : {}),
   });
-  // Netplugins write only their own host, BGP and Docker network records through it; everything
-  // else is read-only.
+  // Netplugins write only their own host, BGP and Docker network records and Docker sync marks
+  // through it; everything else is read-only.
   registerStoreProxy(app, {
     store,
     hidden: (key) => key.startsWith(AUTH_PREFIX),
     writable: (key) =>
-      key.startsWith(HOST_PREFIX) || key.startsWith(BGP_OPER_PREFIX) || key.startsWith(DOCKNET_PREFIX),
+      [HOST_PREFIX, BGP_OPER_PREFIX, DOCKNET_PREFIX, DOCKER_SYNC_PREFIX].some((p) => key.startsWith(p)),
   });
   try {
     await app.listen({ host: cfg.host, port: cfg.port });

@@ -524,6 +524,7 @@ async function serve(cfg: NetpluginConfig, logger: Logger): Promise<() => Promis
           store,
           agent: running.agent,
           hostName: cfg.host,
+          leaseId: () => running.agent.leaseId,
           netmasterUrl,
           netmasterCreds: creds,
           pluginName: cfg.pluginName,

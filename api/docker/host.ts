@@ -35,6 +35,8 @@ export interface DockerHostOptions {
   scope?: 'local' | 'global';
   /** Keep this engine's Docker networks equal to the store (default true). */
   syncNetworks?: boolean;
+  /** The host record's lease: the Docker sync's marks go under it (none without it). */
+  leaseId?: () => string | undefined;
   /** Spare veths kept per MTU (default 8; 0: none). */
   poolSize?: number;
   log?: Logger;
@@ -82,6 +84,7 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
         pluginName,
         // A global-scope driver's networks are swarm networks: made once, on a manager.
         ...(opts.scope === 'global' ? { scope: 'swarm' as const } : {}),
+        ...(opts.leaseId ? { mark: { host: opts.hostName, leaseId: opts.leaseId } } : {}),
         ...(opts.log ? { log: opts.log } : {}),
       });
       await sync.listen();

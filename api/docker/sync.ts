@@ -7,11 +7,12 @@
 // runs one full comparison: the whole desired list against the engine's list. Cheap at the sizes
 // Docker networks come in, and nothing is lost between passes. A pass the engine fails (dockerd
 // still starting: it serves its API only once our plugin socket is up) is retried within seconds.
+// Each pass ends with this host's mark in the store (how far it got), which netmaster waits on.
 
 import type { Logger } from 'pino';
 import { parseSubnet } from '../../policy/ipam/addr.js';
 import { type NetworkTags, networkTagsByOwner } from '../../policy/ipam/allocator.js';
-import { DOCKERNET_PREFIX } from '../../policy/model/endpoint.js';
+import { DOCKERNET_PREFIX, type DockerSyncMark, dockerSyncKey } from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import { CONFIG_PREFIX } from '../../policy/model/schema.js';
 import type { Store, Watcher } from '../../state/store.js';
@@ -37,6 +38,11 @@ export interface DockerSyncOptions {
   resyncMs?: number;
   /** Batch store events arriving within this many ms into one pass; default 50. */
   settleMs?: number;
+  /**
+   * Report each finished pass as this host's mark (dockerSyncKey), under the host's lease, for
+   * netmaster to answer writes once the hosts have their Docker networks. No lease yet: no mark.
+   */
+  mark?: { host: string; leaseId: () => string | undefined };
   log?: Logger;
 }
 
@@ -147,6 +153,8 @@ export class DockerNetworkSync {
   /** Swarm mode: names already reported as refused by swarm, and whether this engine manages. */
   private readonly refusedNoted = new Set<string>();
   private managerNoted: boolean | undefined;
+  /** The mark last written (see writeMark). */
+  private lastMark: DockerSyncMark | undefined;
 
   constructor(private readonly opts: DockerSyncOptions) {
     this.owner = opts.owner ?? 'contiv';
@@ -219,7 +227,38 @@ export class DockerNetworkSync {
     return this.running;
   }
 
+  /** One comparison, then the mark saying how far it got (or that the engine failed it). */
   private async pass(): Promise<SyncResult> {
+    // Read before anything else: every write up to this revision is in what the pass compares.
+    const revision = await this.opts.store.revision();
+    let result: SyncResult;
+    try {
+      result = await this.compare();
+    } catch (err) {
+      await this.writeMark({ revision, error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+    await this.writeMark({ revision });
+    return result;
+  }
+
+  /** Written when it says something new: a later revision, or the change into or out of failing. */
+  private async writeMark(mark: DockerSyncMark): Promise<void> {
+    const { mark: where, store, log } = this.opts;
+    const lease = where?.leaseId();
+    if (!where || !lease) return;
+    const last = this.lastMark;
+    if (last && (mark.error ? last.error !== undefined : !last.error && last.revision >= mark.revision))
+      return;
+    try {
+      await store.put(dockerSyncKey(where.host), JSON.stringify(mark), { lease });
+      this.lastMark = mark;
+    } catch (err) {
+      log?.warn({ err: err instanceof Error ? err.message : String(err) }, 'docker sync mark not written');
+    }
+  }
+
+  private async compare(): Promise<SyncResult> {
     const { store, engine, pluginName, log } = this.opts;
     const result: SyncResult = { created: [], removed: [], failed: [] };
     // Swarm networks are made by a manager; every engine of a worker would be refused.

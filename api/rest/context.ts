@@ -6,6 +6,7 @@ import { CONFIG_PREFIX, configKey, type ObjType, type PlainObject } from '../../
 import type { PrefixCache } from '../../state/cache.js';
 import type { Compare, Store, TxnOp } from '../../state/store.js';
 import type { TxnBatcher } from './batch.js';
+import type { DockerSyncWait } from './docker-sync-wait.js';
 import { endpointOper, readEndpoints } from './endpoints.js';
 import { parseObj } from './read-set.js';
 import { WriteOrder } from './write-order.js';
@@ -21,6 +22,8 @@ export class RestContext {
   readonly groupIds: GroupIds;
   /** The watch-fed copy of config objects and group ids that writes read first; set once ready. */
   cache: PrefixCache | undefined;
+  /** Waits for the Docker hosts after network and group writes; set once ready. */
+  dockerSync: DockerSyncWait | undefined;
 
   constructor(
     readonly store: Store,

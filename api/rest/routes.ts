@@ -12,6 +12,9 @@ import { aloneOnWrite, objectFromRequest, oper, remove, writeObj } from './write
 
 type KeyRoute = { Params: { plural: string; key: string } };
 
+/** The types whose writes change the hosts' Docker networks: their answers wait for the hosts. */
+const DOCKER_NETWORK_TYPES: ReadonlySet<ObjType> = new Set<ObjType>(['network', 'endpointGroup']);
+
 const typeOr404 = (plural: string): ObjType => {
   const t = typeOfPlural(plural);
   if (!t) throw new HttpError(404, `no object type "${plural}"`);
@@ -48,16 +51,17 @@ export function registerObjectRoutes(app: FastifyInstance, ctx: RestContext): vo
     const t = typeOr404(req.params.plural);
     const obj = objectFromRequest(t, req.params.key, req.body);
     const run = aloneOnWrite(t) ? ctx.order.exclusive.bind(ctx.order) : ctx.order.shared.bind(ctx.order);
-    return run(async () => {
-      await writeObj(ctx, t, req.params.key, obj);
-      return shown(t, obj);
-    });
+    const revision = await run(() => writeObj(ctx, t, req.params.key, obj));
+    // Outside the write order: waiting on the hosts holds up no other write.
+    if (DOCKER_NETWORK_TYPES.has(t)) await ctx.dockerSync?.until(revision);
+    return shown(t, obj);
   };
   app.post<KeyRoute>('/api/v1/:plural/:key/', write);
   app.put<KeyRoute>('/api/v1/:plural/:key/', write);
   app.delete<KeyRoute>('/api/v1/:plural/:key/', async (req) => {
     const t = typeOr404(req.params.plural);
-    await ctx.order.exclusive(() => remove(ctx, t, req.params.key));
+    const revision = await ctx.order.exclusive(() => remove(ctx, t, req.params.key));
+    if (DOCKER_NETWORK_TYPES.has(t)) await ctx.dockerSync?.until(revision);
     return {};
   });
 }

@@ -16,6 +16,7 @@ import { type AuthOptions, registerAuth } from './auth.js';
 import { type BatcherOptions, TxnBatcher } from './batch.js';
 import { acceptContivBodies } from './body.js';
 import { RestContext } from './context.js';
+import { DockerSyncWait } from './docker-sync-wait.js';
 import { registerEndpointRoutes } from './endpoints.js';
 import { sendError } from './error-form.js';
 import { forward, type Leadership } from './forward.js';
@@ -100,9 +101,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
       onError: (err) => app.log.warn({ err }, 'store watch broke; writes read the store until it is rebuilt'),
     });
     ctx.groupIds.follow(ctx.cache);
+    ctx.dockerSync = await DockerSyncWait.open(store, { log: app.log });
   });
   app.addHook('onClose', async () => {
     await ctx.cache?.close();
+    await ctx.dockerSync?.close();
   });
 
   async function ensureDefaults(): Promise<void> {

@@ -47,7 +47,7 @@ export const aloneOnWrite = (t: ObjType): boolean => behaviourOf(t).aloneOnWrite
  * Creates or updates (Contiv's POST and PUT both do either). The first attempt reads the watch-fed
  * copy (no store round trip); a stale copy makes the compares fail, and the failure branch returns
  * the keys fresh for the next attempt. A check that fails on the copy is redone on the store before
- * it is reported. extra: writes that must land with a new object.
+ * it is reported. extra: writes that must land with a new object. Returns the commit's revision.
  */
 export async function writeObj(
   ctx: RestContext,
@@ -55,12 +55,12 @@ export async function writeObj(
   key: string,
   obj: PlainObject,
   extra?: TxnExtra,
-): Promise<void> {
+): Promise<number> {
   let fresh: Map<string, KV | undefined> | undefined;
   let useCache = ctx.cache?.ready === true && !aloneOnWrite(t);
   for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
     const rs = new ReadSet(ctx.store, useCache ? ctx.cache : undefined, fresh);
-    let outcome: 'done' | 'conflict';
+    let outcome: number | 'conflict';
     try {
       outcome = await writeAttempt(ctx, t, key, obj, rs, extra);
     } catch (e) {
@@ -72,7 +72,7 @@ export async function writeObj(
       }
       throw e;
     }
-    if (outcome === 'done') return;
+    if (outcome !== 'conflict') return outcome;
     useCache = false;
     fresh = rs.fresh;
   }
@@ -86,7 +86,7 @@ async function writeAttempt(
   obj: PlainObject,
   rs: ReadSet,
   extra: TxnExtra | undefined,
-): Promise<'done' | 'conflict'> {
+): Promise<number | 'conflict'> {
   const selfKey = configKey(t, key);
   const before = await rs.get(selfKey);
   const old = before ? (parseCached(before) ?? {}) : undefined;
@@ -97,6 +97,7 @@ async function writeAttempt(
   // Every parent is compared on, also those the checks had no reason to read.
   for (const r of parents(t, obj)) await rs.get(configKey(r.objType, r.key));
   const put: TxnOp = { type: 'put', key: selfKey, value: JSON.stringify(obj) };
+  let committedAt = 0;
   const a: Attempt = {
     ctx,
     rs,
@@ -105,15 +106,21 @@ async function writeAttempt(
     lookup,
     compares: () => [...rs.compares(), ...(extra?.compares ?? [])],
     ops: (...more) => [put, ...(extra?.ops ?? []), ...more],
-    commit: (ops) => commit(ctx, a, ops),
+    commit: async (ops) => {
+      const r = await commit(ctx, a, ops);
+      if (r === 'conflict') return r;
+      committedAt = r;
+      return 'done';
+    },
   };
   const b = behaviourOf(t);
   if (old) await b.checkUpdate?.(a, old);
-  if (!old && b.create) return b.create(a);
-  return a.commit(a.ops());
+  const outcome = !old && b.create ? await b.create(a) : await a.commit(a.ops());
+  return outcome === 'conflict' ? outcome : committedAt;
 }
 
-async function commit(ctx: RestContext, a: Attempt, ops: TxnOp[]): Promise<'done' | 'conflict'> {
+/** The commit's revision, or 'conflict' when its compares failed. */
+async function commit(ctx: RestContext, a: Attempt, ops: TxnOp[]): Promise<number | 'conflict'> {
   const r = await ctx.batcher.submit({ compares: a.compares(), ops, readBack: a.rs.keys() });
   if (!r.succeeded) {
     a.rs.learn(r.reads, r.revision);
@@ -128,16 +135,19 @@ async function commit(ctx: RestContext, a: Attempt, ops: TxnOp[]): Promise<'done
       );
     }
   }
-  return 'done';
+  return r.revision;
 }
 
-/** dockerNetworkID: the removal of the Docker network a Contiv network was made for (see DockerNetRecord). */
+/**
+ * dockerNetworkID: the removal of the Docker network a Contiv network was made for (see
+ * DockerNetRecord). Returns the delete's revision.
+ */
 export async function remove(
   ctx: RestContext,
   t: ObjType,
   key: string,
   dockerNetworkID?: string,
-): Promise<void> {
+): Promise<number> {
   const { store } = ctx;
   const kv = await store.get(configKey(t, key));
   const obj = parseObj(kv);
@@ -169,6 +179,7 @@ export async function remove(
   if (!r.succeeded) throw new HttpError(409, `${t} ${key}: changed meanwhile; try again`);
   // Allocations go back after the object is gone: a crash in between leaks ids, never hands out one in use.
   await b.release?.(ctx, key, obj);
+  return r.revision;
 }
 
 /** The inspect view's Oper part. */

@@ -148,6 +148,11 @@ export class HostAgent extends EventEmitter<AgentEvents> {
     }
   }
 
+  /** The host record's lease (once started): records that must vanish with this host go under it. */
+  get leaseId(): string | undefined {
+    return this.lease.id;
+  }
+
   get hostFacts(): HostFacts {
     return this.loop.hostFacts;
   }

@@ -91,3 +91,19 @@ export interface DockerNetRecord {
   /** Docker's network name (also the Contiv network's). */
   name: string;
 }
+
+/**
+ * `/contiv.io/oper/dockersync/<host>` → DockerSyncMark (JSON), held under the netplugin's lease:
+ * how far that host's engine has caught up with the Contiv networks and groups. netmaster answers
+ * a network or group write once every live host's mark has reached it, as Contiv's netmaster
+ * answered once it had made the Docker network.
+ */
+export const DOCKER_SYNC_PREFIX = '/contiv.io/oper/dockersync/';
+export const dockerSyncKey = (host: string) => `${DOCKER_SYNC_PREFIX}${encodeURIComponent(host)}`;
+
+export interface DockerSyncMark {
+  /** The store revision the host's last finished pass read: every write up to it is in its engine. */
+  revision: number;
+  /** Set while the host's passes fail (its dockerd down): nobody waits for it meanwhile. */
+  error?: string;
+}

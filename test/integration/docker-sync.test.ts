@@ -13,6 +13,7 @@ import { type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js'
 import type { HostAttach } from '../../api/docker/ports.js';
 import { DockerNetworkSync } from '../../api/docker/sync.js';
 import { StoreTargetResolver } from '../../api/docker/target.js';
+import { type DockerSyncMark, dockerSyncKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
@@ -262,5 +263,68 @@ describe('Docker networks kept equal to the store', { skip }, () => {
     const all = await engine.listNetworks();
     assert.ok(all.some((n) => n.Name === 'users-own'));
     await dockerd.docker(['network', 'rm', 'users-own']);
+  });
+
+  test("each pass leaves the host's mark under its lease; an engine that fails marks the error once", async () => {
+    // One sync per engine, as on a host: two would race each other to create the same network.
+    await sync.stop();
+    const lease = await store.grantLease(30);
+    const markOf = async (host: string) => {
+      const kv = await store.get(dockerSyncKey(host));
+      return kv ? (JSON.parse(kv.value) as DockerSyncMark) : undefined;
+    };
+    const marked = new DockerNetworkSync({
+      store,
+      engine,
+      pluginName: P,
+      settleMs: 10,
+      mark: { host: 'h1', leaseId: () => lease.id },
+    });
+    const gone = new DockerNetworkSync({
+      store,
+      engine: new DockerEngine(join(tmpdir(), `no-dockerd-${process.pid}.sock`)),
+      pluginName: P,
+      settleMs: 10,
+      mark: { host: 'h2', leaseId: () => lease.id },
+    });
+    try {
+      await marked.listen();
+      const before = await store.revision();
+      await marked.sync();
+      const m = await markOf('h1');
+      assert.ok(m && m.revision >= before && m.error === undefined, `h1's mark: ${JSON.stringify(m)}`);
+      assert.equal((await store.get(dockerSyncKey('h1')))?.lease, lease.id);
+      // A write to a group is followed by a pass, and the mark reaches the write's revision.
+      const wrote = await store.put(
+        cfg('endpointGroup', 'default:db'),
+        JSON.stringify({ tenantName: 'default', groupName: 'db', networkName: 'contiv-net' }),
+      );
+      const deadline = Date.now() + 10_000;
+      while (((await markOf('h1'))?.revision ?? 0) < wrote) {
+        assert.ok(Date.now() < deadline, 'the mark never reached the write');
+        await sleep(20);
+      }
+      assert.ok(await engine.inspectNetwork('db.contiv-net'), 'the mark came only after the network');
+
+      await assert.rejects(gone.sync());
+      const failed = await markOf('h2');
+      assert.match(failed?.error ?? '', /ENOENT|connect/);
+      const at = (await store.get(dockerSyncKey('h2')))?.modRevision;
+      await assert.rejects(gone.sync());
+      assert.equal(
+        (await store.get(dockerSyncKey('h2')))?.modRevision,
+        at,
+        'a second failure is not rewritten',
+      );
+
+      await lease.revoke();
+      assert.equal(await markOf('h1'), undefined, 'the marks go with the lease');
+      assert.equal(await markOf('h2'), undefined);
+    } finally {
+      await store.delete(cfg('endpointGroup', 'default:db'));
+      await marked.sync();
+      await marked.stop();
+      await gone.stop();
+    }
   });
 });
