@@ -25,7 +25,7 @@ export type { AddressRequest, EndpointRequest, HostAttach, NetmasterClient, Spar
 export { FreedAddresses } from './ports.js';
 export { PLUGIN_CONTENT_TYPE, PluginError } from './protocol.js';
 export type { ReconcileOptions, ReconcileResult } from './reconcile.js';
-export { dockerEndpointIds, reconcileEndpoints } from './reconcile.js';
+export { dockerEndpoints, reconcileEndpoints } from './reconcile.js';
 export type { Retried, RetryOptions } from './retry.js';
 export { retryInBackground } from './retry.js';
 export type { DockerSyncOptions, SyncResult } from './sync.js';
@@ -169,6 +169,11 @@ export async function startDockerPlugin(opts: DockerPluginOptions): Promise<Dock
         opts.log?.info(
           { removed: r.removed, forgotten: r.forgotten, swept: r.swept },
           'endpoints, networks and veths Docker no longer has removed',
+        );
+      if (r && r.named.length > 0)
+        opts.log?.info(
+          { named: r.named },
+          'endpoints named again after their containers, as Docker names them now',
         );
     });
   }

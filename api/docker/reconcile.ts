@@ -2,7 +2,9 @@
 // netmaster holds for this host whose Docker endpoint is gone (removed while netplugin was down,
 // so Docker's DeleteEndpoint never reached us) are deleted, with their port and veth; then the
 // veths of the plugin's mark that existed before the socket opened and no live endpoint has (a
-// kill -9 left them) go. It runs once the plugin socket is up (dockerd serves its API only then);
+// kill -9 left them) go. Endpoints kept whose record names their container otherwise than Docker
+// does now (netplugin stopped before it named them, or `docker rename` while it was down) are named
+// again, for DNS. It runs once the plugin socket is up (dockerd serves its API only then);
 // endpoints Docker has called about since are skipped, so a call half-way through is never undone.
 // The spare ports a previous run left are removed before the socket opens (sweepSpares).
 
@@ -36,6 +38,8 @@ export interface ReconcileOptions {
 export interface ReconcileResult {
   /** Endpoint ids Docker still has: kept. */
   kept: string[];
+  /** Kept endpoints whose container name was written anew. */
+  named: string[];
   /** Records deleted (and their ports and veths removed). */
   removed: string[];
   /** Docker networks forgotten (removed while netplugin was down). */
@@ -44,14 +48,18 @@ export interface ReconcileResult {
   swept: string[];
 }
 
-/** Endpoint ids of every container attached to a network of ours, as the engine reports them. */
-export async function dockerEndpointIds(engine: DockerEngine, pluginName: string): Promise<Set<string>> {
-  const ids = new Set<string>();
+/** Every endpoint of a container attached to a network of ours, as the engine reports them: its container. */
+export async function dockerEndpoints(
+  engine: DockerEngine,
+  pluginName: string,
+): Promise<Map<string, { containerID: string; containerName: string }>> {
+  const out = new Map<string, { containerID: string; containerName: string }>();
   for (const n of await engine.listNetworks({ driver: [pluginName] })) {
     const full = await engine.inspectNetwork(n.Id);
-    for (const c of Object.values(full?.Containers ?? {})) ids.add(c.EndpointID);
+    for (const [containerID, c] of Object.entries(full?.Containers ?? {}))
+      out.set(c.EndpointID, { containerID, containerName: c.Name.replace(/^\//, '') });
   }
-  return ids;
+  return out;
 }
 
 /**
@@ -75,8 +83,8 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
   if (!list) throw new Error('reconcileEndpoints: this netmaster client cannot list endpoints');
   // Read before the engine's list: a network created after this is not in it, so not forgotten.
   const remembered = (await opts.memory?.list()) ?? [];
-  const live = await dockerEndpointIds(opts.engine, opts.pluginName);
-  const result: ReconcileResult = { kept: [], removed: [], forgotten: [], swept: [] };
+  const live = await dockerEndpoints(opts.engine, opts.pluginName);
+  const result: ReconcileResult = { kept: [], named: [], removed: [], forgotten: [], swept: [] };
   if (opts.memory && remembered.length > 0) {
     const networks = new Set((await opts.engine.listNetworks()).map((n) => n.Id));
     for (const id of remembered) {
@@ -94,8 +102,22 @@ export async function reconcileEndpoints(opts: ReconcileOptions): Promise<Reconc
     if (!/^[0-9a-f]{64}$/.test(rec.endpointID)) continue;
     const ifName = ifOf(rec.endpointID);
     accounted.add(ifName);
-    if (live.has(rec.endpointID) || opts.skip?.has(rec.endpointID)) {
+    if (opts.skip?.has(rec.endpointID)) {
       result.kept.push(rec.endpointID);
+      continue;
+    }
+    const c = live.get(rec.endpointID);
+    if (c) {
+      result.kept.push(rec.endpointID);
+      const nameEndpoint = opts.netmaster.nameEndpoint;
+      if (
+        nameEndpoint &&
+        c.containerName &&
+        (rec.containerName !== c.containerName || rec.containerID !== c.containerID)
+      ) {
+        await nameEndpoint.call(opts.netmaster, { endpointID: rec.endpointID, ...c });
+        result.named.push(rec.endpointID);
+      }
       continue;
     }
     await opts.host.detachEndpoint(rec.endpointID, ifName);

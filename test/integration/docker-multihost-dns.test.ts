@@ -2,7 +2,8 @@
 // its own OVS, host agent with its DNS service, dockerd and our plugin; one netmaster on one store).
 // A container started with --name on h1 resolves by that name, within 1 s, from a container on h2
 // asking our DNS (the datapath punt, at the network's gateway address), and no longer after
-// `docker rm -f`.
+// `docker rm -f`. A container renamed while h1's netplugin is down is known by its new name once
+// that netplugin is back (its reconcile names the endpoints again).
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
@@ -10,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { DockerEngine } from '../../api/docker/engine.js';
-import { startDockerPlugin } from '../../api/docker/index.js';
+import { type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js';
 import { RestNetmasterClient } from '../../api/docker/netmaster-client.js';
 import { DockerNetworkSync } from '../../api/docker/sync.js';
 import { StoreTargetResolver } from '../../api/docker/target.js';
@@ -39,11 +40,38 @@ describe('container names in DNS across two Docker hosts', { skip }, () => {
   let api: FastifyInstance;
   const dockerds: DockerDaemon[] = [];
   const engines: DockerEngine[] = [];
+  /** Each host's plugin, and how to start it again (a netplugin restart, for the Docker side). */
+  const plugins: { running: DockerPlugin; start: () => Promise<DockerPlugin> }[] = [];
 
   const rest = async (method: 'POST', url: string, body: object) => {
     const res = await api.inject({ method, url, payload: body });
     assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
   };
+
+  /** dig in the asking container's network namespace: a query sent from its port, as its own
+   * resolver's would be, without busybox's seconds-long retry for a name not (yet) known. */
+  const resolverIn = async (d: DockerDaemon, container: string) => {
+    const pid = (await d.docker(['inspect', '-f', '{{.State.Pid}}', container])).trim();
+    return async (name: string) =>
+      (
+        await run('nsenter', [
+          '-t',
+          pid,
+          '-n',
+          'dig',
+          `@${GATEWAY}`,
+          name,
+          'A',
+          '+short',
+          '+time=1',
+          '+tries=1',
+        ]).catch(() => '')
+      ).trim();
+  };
+  const ipOf = async (d: DockerDaemon, container: string) =>
+    (
+      await d.docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', container])
+    ).trim();
 
   before(async () => {
     if (missing.length > 0)
@@ -84,17 +112,20 @@ describe('container names in DNS across two Docker hosts', { skip }, () => {
       const engine = new DockerEngine(dockerd.socket);
       const netmaster = new RestNetmasterClient(url);
       onCleanup(() => netmaster.close(), { label: `netmaster client ${host.name}` });
-      const plugin = await startDockerPlugin({
-        name: pluginName,
-        dir: dockerd.pluginDir,
-        netns: host.netns,
-        targets,
-        netmaster,
-        host: agent,
-        hostName: host.name,
-        engine,
-      });
-      onCleanup(() => plugin.close(), { label: `plugin ${host.name}` });
+      const start = () =>
+        startDockerPlugin({
+          name: pluginName,
+          dir: dockerd.pluginDir,
+          netns: host.netns,
+          targets,
+          netmaster,
+          host: agent,
+          hostName: host.name,
+          engine,
+        });
+      const plugin = { running: await start(), start };
+      onCleanup(() => plugin.running.close(), { label: `plugin ${host.name}` });
+      plugins.push(plugin);
       const sync = new DockerNetworkSync({ store, engine, pluginName, settleMs: 10 });
       onCleanup(() => sync.stop(), { label: `sync ${host.name}` });
       await sync.start();
@@ -130,30 +161,11 @@ describe('container names in DNS across two Docker hosts', { skip }, () => {
     onCleanup(() => d2.docker(['rm', '-f', asker]).then(() => undefined), { label: asker });
     onCleanup(() => d1.docker(['rm', '-f', named]).then(() => undefined), { label: named });
     await d2.docker(['run', '-d', '--name', asker, '--net', 'web.contiv-net', 'bbox', 'sleep', '300']);
-    const pid = (await d2.docker(['inspect', '-f', '{{.State.Pid}}', asker])).trim();
-    // dig in the asking container's network namespace: a query sent from its port, as its own
-    // resolver's would be, without busybox's seconds-long retry for a name not (yet) known.
-    const resolve = async (name: string) =>
-      (
-        await run('nsenter', [
-          '-t',
-          pid,
-          '-n',
-          'dig',
-          `@${GATEWAY}`,
-          name,
-          'A',
-          '+short',
-          '+time=1',
-          '+tries=1',
-        ]).catch(() => '')
-      ).trim();
+    const resolve = await resolverIn(d2, asker);
 
     await d1.docker(['run', '-d', '--name', named, '--net', 'web.contiv-net', 'bbox', 'sleep', '300']);
     const started = performance.now();
-    const ip = (
-      await d1.docker(['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', named])
-    ).trim();
+    const ip = await ipOf(d1, named);
     let answer = '';
     while (answer !== ip && performance.now() - started < 3000) answer = await resolve(named);
     const ms = performance.now() - started;
@@ -162,5 +174,33 @@ describe('container names in DNS across two Docker hosts', { skip }, () => {
 
     await d1.docker(['rm', '-f', named]);
     assert.equal(await resolve(named), '', `${named} still resolves after docker rm -f`);
+  });
+
+  test("renamed while h1's netplugin was down: the new name resolves from h2 once it is back, the old one no longer", async () => {
+    const [d1, d2] = dockerds as [DockerDaemon, DockerDaemon];
+    const h1 = plugins[0]!;
+    const asker = `${uniquePluginName()}-asker2`;
+    const before = `${uniquePluginName()}-before`;
+    const after = `${uniquePluginName()}-after`;
+    onCleanup(() => d2.docker(['rm', '-f', asker]).then(() => undefined), { label: asker });
+    onCleanup(() => d1.docker(['rm', '-f', after]).then(() => undefined), { label: after });
+    await d2.docker(['run', '-d', '--name', asker, '--net', 'web.contiv-net', 'bbox', 'sleep', '300']);
+    const resolve = await resolverIn(d2, asker);
+    await d1.docker(['run', '-d', '--name', before, '--net', 'web.contiv-net', 'bbox', 'sleep', '300']);
+    const ip = await ipOf(d1, before);
+    const until = async (name: string, want: string) => {
+      const deadline = Date.now() + 5000;
+      let got = await resolve(name);
+      while (got !== want && Date.now() < deadline) got = await resolve(name);
+      return got;
+    };
+    assert.equal(await until(before, ip), ip, `${before} never resolved`);
+
+    await h1.running.close();
+    await d1.docker(['rename', before, after]);
+    h1.running = await h1.start();
+    await h1.running.reconciled;
+    assert.equal(await until(after, ip), ip, `${after} (renamed) never resolved after the restart`);
+    assert.equal(await until(before, ''), '', `${before} (the old name) still resolves`);
   });
 });

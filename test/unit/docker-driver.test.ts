@@ -580,7 +580,7 @@ describe('reconcileEndpoints', () => {
     // The engine has only a's endpoint; c is a Join Docker made since the socket opened.
     const engine = {
       listNetworks: async () => [{ Id: 'net1' }],
-      inspectNetwork: async () => ({ Containers: { x: { EndpointID: id('a') } } }),
+      inspectNetwork: async () => ({ Containers: { x: { EndpointID: id('a'), Name: '/web1' } } }),
     } as unknown as DockerEngine;
     const r = await reconcileEndpoints({
       engine,
@@ -601,5 +601,18 @@ describe('reconcileEndpoints', () => {
       [hostIfName(id('a')), hostIfName(id('c')), 'vpnewjoin01'].sort(),
     );
     assert.deepEqual([...netmaster.endpoints.keys()].sort(), [id('a'), id('c')]);
+    // a had no name yet (netplugin stopped before naming it): it has Docker's now; c is its Join's.
+    assert.deepEqual(r.named, [id('a')]);
+    assert.equal(netmaster.endpoints.get(id('a'))?.containerName, 'web1');
+    assert.equal(netmaster.endpoints.get(id('a'))?.containerID, 'x');
+    const again = await reconcileEndpoints({
+      engine,
+      netmaster,
+      host: h.host,
+      hostName: 'h1',
+      pluginName: 'np',
+      links: h.links,
+    });
+    assert.deepEqual(again.named, [], 'a name already right is not written again');
   });
 });
