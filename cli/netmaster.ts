@@ -18,6 +18,8 @@ import { buildServer, CLIENT_LIMITS } from '../api/rest/server.js';
 import { registerStoreProxy } from '../api/rest/store-proxy.js';
 import {
   BGP_OPER_PREFIX,
+  DOCKER_GLOBAL_MAKER_KEY,
+  DOCKER_SCOPE_PREFIX,
   DOCKER_SYNC_PREFIX,
   DOCKNET_PREFIX,
   HOST_PREFIX,
@@ -329,13 +331,15 @@ export async function startNetmaster(
     ...(cfg.netMode ? { networkMode: cfg.netMode } : {}),
     ...(cfg.pluginName ? { pluginName: cfg.pluginName } : {}),
   });
-  // Netplugins write only their own host, BGP and Docker network records and Docker sync marks
-  // through it; everything else is read-only.
+  // Netplugins write only their own host, BGP and Docker network records, Docker sync marks and
+  // scopes, and the global networks' maker election through it; everything else is read-only.
   registerStoreProxy(app, {
     store,
     hidden: (key) => key.startsWith(AUTH_PREFIX),
     writable: (key) =>
-      [HOST_PREFIX, BGP_OPER_PREFIX, DOCKNET_PREFIX, DOCKER_SYNC_PREFIX].some((p) => key.startsWith(p)),
+      [HOST_PREFIX, BGP_OPER_PREFIX, DOCKNET_PREFIX, DOCKER_SYNC_PREFIX, DOCKER_SCOPE_PREFIX].some((p) =>
+        key.startsWith(p),
+      ) || key === DOCKER_GLOBAL_MAKER_KEY,
   });
   try {
     await app.listen({ host: cfg.host, port: cfg.port });

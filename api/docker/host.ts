@@ -1,7 +1,8 @@
 // Owns netplugin's Docker side on one host, put together from its parts: the plugin socket (the
 // drivers, netmaster over REST, the intent from the store, this host's agent), endpoint records
 // reconciled with Docker, and the Docker networks of the Contiv objects kept in this host's engine
-// (local scope: each engine needs its own copy). Only the socket is awaited: the engine work runs
+// (local scope: each engine needs its own copy; with a cluster store one elected host makes the
+// global ones). Only the socket is awaited: the engine work runs
 // in the background, retried, because dockerd serves its API only once a managed plugin's socket is up.
 
 import type { Logger } from 'pino';
@@ -11,6 +12,7 @@ import { DEFAULT_DOCKER_SOCKET, DockerEngine } from './engine.js';
 import { type DockerPlugin, startDockerPlugin } from './index.js';
 import { RestNetmasterClient } from './netmaster-client.js';
 import type { HostAttach, SparePorts } from './ports.js';
+import { EngineScope } from './scope.js';
 import { DockerNetworkSync } from './sync.js';
 import { StoreNetworkMemory, StoreTargetResolver } from './target.js';
 
@@ -58,6 +60,16 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
   const targets = new StoreTargetResolver(opts.store);
   let plugin: DockerPlugin | undefined;
   let sync: DockerNetworkSync | undefined;
+  // Swarm mode's driver is global; otherwise the engine says (a cluster store makes it global).
+  const engineScope =
+    opts.scope === 'global'
+      ? undefined
+      : new EngineScope({
+          engine,
+          store: opts.store,
+          hostName: opts.hostName,
+          ...(opts.log ? { log: opts.log } : {}),
+        });
   try {
     plugin = await startDockerPlugin({
       name: pluginName,
@@ -74,9 +86,10 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
       hostName: opts.hostName,
       engine,
       ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
-      ...(opts.scope ? { scope: opts.scope } : {}),
+      scope: engineScope ? () => engineScope.scope() : 'global',
       ...(opts.log ? { log: opts.log } : {}),
     });
+    engineScope?.start();
     if (opts.syncNetworks ?? true) {
       sync = new DockerNetworkSync({
         store: opts.store,
@@ -92,6 +105,7 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
       sync.sync().catch(() => undefined);
     }
   } catch (err) {
+    engineScope?.close();
     await sync?.stop();
     await plugin?.close();
     netmaster.close();
@@ -110,6 +124,7 @@ export async function startDockerHost(opts: DockerHostOptions): Promise<DockerHo
     ready: Promise.race([Promise.all([running.reconciled, synced]).then(() => undefined), closing]),
     async close() {
       closed();
+      engineScope?.close();
       await sync?.stop();
       await running.close();
       netmaster.close();

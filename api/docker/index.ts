@@ -10,6 +10,7 @@ import { type PluginServer, startPluginServer } from './plugin-server.js';
 import { FreedAddresses, type HostAttach, type NetmasterClient, type SparePorts } from './ports.js';
 import { type ReconcileResult, reconcileEndpoints, sweepSpares } from './reconcile.js';
 import { type Retried, retryInBackground } from './retry.js';
+import type { DriverScope } from './scope.js';
 import type { NetworkMemory, SubnetPools, TargetResolver } from './target.js';
 import { VethPool } from './veth-pool.js';
 
@@ -46,7 +47,8 @@ export interface DockerPluginOptions {
   netmaster: NetmasterClient;
   host: HostAttach;
   hostName: string;
-  scope?: 'local' | 'global';
+  /** The driver's scope, or how to learn it at each capabilities call (EngineScope); default local. */
+  scope?: DriverScope | (() => Promise<DriverScope>);
   /** Reads back networks created before this process started (when memory does not know them). */
   engine?: DockerEngine;
   /** The Contiv object of each Docker network, kept across restarts. */

@@ -31,6 +31,7 @@ import {
   type NetworkIdRequest,
   PluginError,
 } from './protocol.js';
+import type { DriverScope } from './scope.js';
 import {
   type ContivTarget,
   DEFAULT_TENANT,
@@ -147,8 +148,11 @@ export interface NetworkDriverOptions {
   /** This host's name, as its HostRecord and endpoint records say. */
   hostName: string;
   pluginName: string;
-  /** 'local' without swarm (Docker refuses global-scope networks outside a swarm manager). */
-  scope?: 'local' | 'global';
+  /**
+   * 'local' without swarm or a cluster store (Docker refuses global-scope networks outside a swarm
+   * manager); a function is asked at each capabilities call (EngineScope).
+   */
+  scope?: DriverScope | (() => Promise<DriverScope>);
   links?: Links;
   /** The alias marking the veths Joins make (VethSpec.owner), so a restart can sweep them. */
   owner?: string;
@@ -238,10 +242,10 @@ export class NetworkDriver {
   handlers(): Record<string, Handler> {
     const ok = () => ({});
     return {
-      '/NetworkDriver.GetCapabilities': () => ({
-        Scope: this.opts.scope ?? 'local',
-        ConnectivityScope: 'global',
-      }),
+      '/NetworkDriver.GetCapabilities': async () => {
+        const s = this.opts.scope ?? 'local';
+        return { Scope: typeof s === 'function' ? await s() : s, ConnectivityScope: 'global' };
+      },
       '/NetworkDriver.CreateNetwork': (b) => this.createNetwork(obj(b, 'CreateNetwork')),
       '/NetworkDriver.DeleteNetwork': (b) => this.deleteNetwork(obj(b, 'DeleteNetwork')),
       '/NetworkDriver.CreateEndpoint': (b) => this.createEndpoint(obj(b, 'CreateEndpoint')),

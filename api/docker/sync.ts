@@ -8,15 +8,23 @@
 // Docker networks come in, and nothing is lost between passes. A pass the engine fails (dockerd
 // still starting: it serves its API only once our plugin socket is up) is retried within seconds.
 // Each pass ends with this host's mark in the store (how far it got), which netmaster waits on.
+// Engines sharing a cluster store see the same global networks: one netplugin, elected, makes them.
 
 import type { Logger } from 'pino';
 import { parseSubnet } from '../../policy/ipam/addr.js';
 import { type NetworkTags, networkTagsByOwner } from '../../policy/ipam/allocator.js';
-import { DOCKERNET_PREFIX, type DockerSyncMark, dockerSyncKey } from '../../policy/model/endpoint.js';
+import {
+  DOCKER_GLOBAL_MAKER_KEY,
+  DOCKERNET_PREFIX,
+  type DockerSyncMark,
+  dockerSyncKey,
+} from '../../policy/model/endpoint.js';
 import type { EndpointGroupConfig, NetworkConfig } from '../../policy/model/generated.js';
 import { CONFIG_PREFIX } from '../../policy/model/schema.js';
+import { type Election, elect } from '../../state/leader.js';
 import type { Store, Watcher } from '../../state/store.js';
 import { type DockerEngine, type DockerNetwork, MANAGED_LABEL, type NetworkSpec } from './engine.js';
+import { hasClusterStore } from './scope.js';
 import { dockerNetworkName, OPT_GROUP, OPT_NETWORK, OPT_TENANT } from './target.js';
 
 const NETWORKS = `${CONFIG_PREFIX}network/`;
@@ -155,6 +163,9 @@ export class DockerNetworkSync {
   private managerNoted: boolean | undefined;
   /** The mark last written (see writeMark). */
   private lastMark: DockerSyncMark | undefined;
+  /** With a cluster store: the election of the one that makes the global networks. */
+  private maker: Election | undefined;
+  private makerNoted: boolean | undefined;
 
   constructor(private readonly opts: DockerSyncOptions) {
     this.owner = opts.owner ?? 'contiv';
@@ -184,6 +195,7 @@ export class DockerNetworkSync {
     clearInterval(this.interval);
     for (const w of this.watchers.splice(0)) await w.close();
     await this.running?.catch(() => undefined);
+    await this.maker?.resign().catch(() => undefined);
   }
 
   private schedule(): void {
@@ -263,6 +275,8 @@ export class DockerNetworkSync {
     const result: SyncResult = { created: [], removed: [], failed: [] };
     // Swarm networks are made by a manager; every engine of a worker would be refused.
     if (this.opts.scope === 'swarm' && !(await this.isManager())) return result;
+    if (this.opts.scope !== 'swarm' && (await hasClusterStore(engine)) && !(await this.makesGlobal()))
+      return result;
     const networks = (await store.list(NETWORKS)).flatMap((kv) => parse<NetworkConfig>(kv.value) ?? []);
     const groups = (await store.list(GROUPS)).flatMap((kv) => parse<EndpointGroupConfig>(kv.value) ?? []);
     const made = new Set(
@@ -321,6 +335,31 @@ export class DockerNetworkSync {
     if (result.created.length || result.removed.length)
       log?.info({ created: result.created, removed: result.removed }, 'docker networks synced');
     return result;
+  }
+
+  /**
+   * With a cluster store, is this the netplugin that makes the global networks? Without a host
+   * identity (no mark) there is no election: the only sync makes them.
+   */
+  private async makesGlobal(): Promise<boolean> {
+    const host = this.opts.mark?.host;
+    if (!host) return true;
+    if (!this.maker) {
+      this.maker = await elect(this.opts.store, { id: host, address: host, key: DOCKER_GLOBAL_MAKER_KEY });
+      // Elected later (the maker died): make what is missing now, not at the next periodic pass.
+      this.maker.on('elected', () => this.schedule());
+    }
+    const making = this.maker.isLeader;
+    if (making !== this.makerNoted) {
+      this.makerNoted = making;
+      this.opts.log?.info(
+        { making },
+        making
+          ? 'a cluster store: this host makes the global networks'
+          : 'a cluster store: another host makes the global networks',
+      );
+    }
+    return making;
   }
 
   /** Is this engine a swarm manager now (a node can be promoted or demoted)? Noted when it changes. */

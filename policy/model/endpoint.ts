@@ -107,3 +107,17 @@ export interface DockerSyncMark {
   /** Set while the host's passes fail (its dockerd down): nobody waits for it meanwhile. */
   error?: string;
 }
+
+/**
+ * `/contiv.io/oper/dockerscope/<host>` → "local" | "global": the scope that host's dockerd needs
+ * of the driver (global with a cluster store), kept past restarts for a dockerd that asks before
+ * it serves its API (api/docker/scope.ts).
+ */
+export const DOCKER_SCOPE_PREFIX = '/contiv.io/oper/dockerscope/';
+export const dockerScopeKey = (host: string) => `${DOCKER_SCOPE_PREFIX}${encodeURIComponent(host)}`;
+
+/**
+ * Held (under its lease) by the one netplugin that makes the global networks of engines sharing a
+ * cluster store: every engine sees them, so one must make them, or two would make two of a name.
+ */
+export const DOCKER_GLOBAL_MAKER_KEY = '/contiv.io/oper/dockerglobal/maker';

@@ -43,6 +43,8 @@ export interface StartDockerdOptions {
   netns?: string;
   /** Hostname inside that host (with netns only). */
   hostname?: string;
+  /** More dockerd flags (e.g. --cluster-store). */
+  args?: readonly string[];
 }
 
 export interface DockerDaemon {
@@ -119,6 +121,7 @@ class Dockerd implements DockerDaemon {
     readonly dir: string,
     readonly netns: string | undefined,
     private readonly hostname: string,
+    private readonly extraArgs: readonly string[],
   ) {
     this.socket = join(dir, 'docker.sock');
     this.pluginDir = netns === undefined ? PLUGIN_DIR : join(dir, 'host', 'run', 'docker', 'plugins');
@@ -143,6 +146,7 @@ class Dockerd implements DockerDaemon {
       `-H`,
       `unix://${this.socket}`,
       `--pidfile=${join(this.dir, 'docker.pid')}`,
+      ...this.extraArgs,
     ];
     const log = join(this.dir, 'dockerd.log');
     // In a session of its own, through sh: it must not hold the test's stdio nor get its signals.
@@ -237,7 +241,7 @@ export async function startDockerd(opts: StartDockerdOptions = {}): Promise<Dock
     sweepStalePluginFiles();
   }
   const dir = await mkdtemp(tempDirPrefix('dkr'));
-  const d = new Dockerd(dir, opts.netns, opts.hostname ?? opts.netns ?? 'docker');
+  const d = new Dockerd(dir, opts.netns, opts.hostname ?? opts.netns ?? 'docker', opts.args ?? []);
   onCleanup(() => d.stop(), { label: `dockerd ${dir}`, sync: () => d.stopSync() });
   try {
     await d.start();

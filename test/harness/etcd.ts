@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { onCleanup } from './cleanup.js';
 import { tempDirPrefix } from './names.js';
 import { stopPidsSync } from './procs.js';
+import { run } from './run.js';
 
 export interface EtcdInstance {
   /** host:port of the client URL. */
@@ -38,13 +39,31 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((r) => child.once('exit', () => r()));
 }
 
-async function ready(endpoint: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** The health answer, asked from the namespace etcd listens in. */
+async function healthy(endpoint: string, netns: string | undefined): Promise<boolean> {
+  const url = `http://${endpoint}/health`;
+  if (netns === undefined) {
+    const res = await fetch(url);
+    return res.ok && ((await res.json()) as { health?: string }).health === 'true';
+  }
+  const py = `import json,sys,urllib.request;sys.exit(0 if json.load(urllib.request.urlopen(sys.argv[1],timeout=1)).get('health')=='true' else 1)`;
+  return run('ip', ['netns', 'exec', netns, 'python3', '-c', py, url]).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function ready(
+  endpoint: string,
+  child: ChildProcess,
+  timeoutMs: number,
+  netns: string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error('etcd exited during start');
     try {
-      const res = await fetch(`http://${endpoint}/health`);
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+      if (await healthy(endpoint, netns)) return;
     } catch {
       // not listening yet
     }
@@ -53,19 +72,35 @@ async function ready(endpoint: string, child: ChildProcess, timeoutMs: number): 
   throw new Error(`etcd on ${endpoint} not ready after ${timeoutMs} ms`);
 }
 
+export interface StartEtcdOptions {
+  /** Run inside this network namespace (a simulated host), listening on address there. */
+  netns?: string;
+  /** Default 127.0.0.1. */
+  address?: string;
+  /** Also serve etcd's v2 API (what dockerd's --cluster-store and Contiv's netmaster speak). */
+  v2?: boolean;
+}
+
 /** Starts a private single-member etcd; retries on another port pair if a port was taken meanwhile. */
-export async function startEtcd(): Promise<EtcdInstance> {
+export async function startEtcd(opts: StartEtcdOptions = {}): Promise<EtcdInstance> {
+  const address = opts.address ?? '127.0.0.1';
   const dataDir = await mkdtemp(tempDirPrefix('etcd'));
   onCleanup(() => rm(dataDir, { recursive: true, force: true }), { label: `rm ${dataDir}` });
   let lastErr: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [cp, pp] = [await freePort(), await freePort()];
-    const endpoint = `127.0.0.1:${cp}`;
+    // A namespace of the test's own has every port free: its fixed ones are as good.
+    const [cp, pp] = opts.netns
+      ? [2379 + attempt * 10, 2380 + attempt * 10]
+      : [await freePort(), await freePort()];
+    const endpoint = `${address}:${cp}`;
     const stderr: string[] = [];
+    const inNetns = opts.netns ? ['ip', 'netns', 'exec', opts.netns] : [];
     const launch = () =>
       spawn(
-        'etcd',
+        inNetns[0] ?? 'etcd',
         [
+          ...inNetns.slice(1),
+          ...(inNetns.length ? ['etcd'] : []),
           '--name',
           'default',
           '--data-dir',
@@ -75,13 +110,14 @@ export async function startEtcd(): Promise<EtcdInstance> {
           '--advertise-client-urls',
           `http://${endpoint}`,
           '--listen-peer-urls',
-          `http://127.0.0.1:${pp}`,
+          `http://${address}:${pp}`,
           '--initial-advertise-peer-urls',
-          `http://127.0.0.1:${pp}`,
+          `http://${address}:${pp}`,
           '--initial-cluster',
-          `default=http://127.0.0.1:${pp}`,
+          `default=http://${address}:${pp}`,
           '--log-level',
           'warn',
+          ...(opts.v2 ? ['--enable-v2=true'] : []),
         ],
         { stdio: ['ignore', 'ignore', 'pipe'] },
       );
@@ -102,7 +138,7 @@ export async function startEtcd(): Promise<EtcdInstance> {
       },
     });
     try {
-      await ready(endpoint, child, 10_000);
+      await ready(endpoint, child, 10_000, opts.netns);
     } catch (err) {
       lastErr = new Error(`${(err as Error).message}\n${stderr.join('').slice(-2000)}`);
       await stopSignal('SIGKILL');
@@ -118,7 +154,7 @@ export async function startEtcd(): Promise<EtcdInstance> {
         await stopSignal('SIGTERM');
         child = launch();
         collect(child);
-        await ready(endpoint, child, 10_000);
+        await ready(endpoint, child, 10_000, opts.netns);
       },
     };
   }
