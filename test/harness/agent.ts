@@ -9,12 +9,17 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildServer } from '../../api/rest/server.js';
 import { type NetpluginConfig, type RunningNetplugin, startNetplugin } from '../../cli/netplugin.js';
+import { HostAgent } from '../../datapath/agent/agent.js';
 import { plugContainer } from '../../datapath/host/index.js';
+import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { allFeatures } from '../../datapath/pipeline/all.js';
+import { VSwitch } from '../../datapath/vswitch.js';
 import { macFromIPv4 } from '../../policy/ipam/addr.js';
 import { endpointKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import type { Store } from '../../state/store.js';
 import { onCleanup } from './cleanup.js';
+import type { Host } from './hosts.js';
 import { endpointRecord } from './intents.js';
 import { tempDirPrefix, uniqueName } from './names.js';
 import { addNamespace, type Namespace } from './netns.js';
@@ -142,4 +147,38 @@ export async function startAgentLab(opts: AgentLabOptions = {}): Promise<AgentLa
   };
   onCleanup(() => lab.plugin.stop());
   return lab;
+}
+
+/**
+ * netplugin's host agent on a simulated host (hosts.ts): its OVS bridge and agent on the store,
+ * with every feature, its VTEP and control address the host's underlay address. Stopped at cleanup.
+ */
+export async function startHostAgent(
+  host: Host,
+  store: Store,
+  opts: { uplinks?: string[] } = {},
+): Promise<{ agent: HostAgent; vswitch: VSwitch }> {
+  const client = await OvsdbClient.connect(`unix:${host.ovs.dbSock}`);
+  onCleanup(() => client.close(), { label: `ovsdb client ${host.name}` });
+  const vswitch = new VSwitch(client, {
+    name: LAB_BRIDGE,
+    datapathType: host.ovs.datapath,
+    owner: 'netplugin',
+  });
+  const agent = new HostAgent({
+    store,
+    host: {
+      name: host.name,
+      vtepIP: host.underlayIp,
+      controlIP: host.underlayIp,
+      uplinks: opts.uplinks ?? [],
+    },
+    vswitch,
+    switchTarget: host.ovs.mgmt(LAB_BRIDGE),
+    features: allFeatures,
+    logger: pino({ level: 'silent' }),
+  });
+  onCleanup(() => agent.stop(), { label: `agent ${host.name}` });
+  await agent.start();
+  return { agent, vswitch };
 }

@@ -8,16 +8,12 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import type { DockerNetwork } from '../../api/docker/engine.js';
 import { type DockerHost, startDockerHost } from '../../api/docker/host.js';
 import { buildServer } from '../../api/rest/server.js';
-import { HostAgent } from '../../datapath/agent/agent.js';
-import { OvsdbClient } from '../../datapath/ovsdb/client.js';
-import { allFeatures } from '../../datapath/pipeline/all.js';
-import { VSwitch } from '../../datapath/vswitch.js';
 import { DOCKER_GLOBAL_MAKER_KEY } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import { startHostAgent } from '../harness/agent.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
 import { startEtcd } from '../harness/etcd.js';
@@ -29,8 +25,6 @@ import { waitFor } from '../harness/wait.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS, 'etcd', 'python3');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-const silent = pino({ level: 'silent' });
-const BRIDGE = 'contivbr';
 
 interface ClusterHost {
   host: Host;
@@ -48,6 +42,8 @@ describe('Docker with a cluster store (legacy swarm): global networks, made once
     const res = await api.inject({ method, url, ...(body ? { payload: body } : {}) });
     assert.ok(res.statusCode < 300, `${method} ${url}: ${res.statusCode} ${res.body}`);
   };
+  const makerId = async () =>
+    (JSON.parse((await store.get(DOCKER_GLOBAL_MAKER_KEY))?.value ?? '{}') as { id?: string }).id;
   const ours = async (h: ClusterHost, name: string): Promise<DockerNetwork[]> =>
     (await h.docker.engine.listNetworks({ driver: [pluginName] })).filter((n) => n.Name === name);
 
@@ -67,23 +63,7 @@ describe('Docker with a cluster store (legacy swarm): global networks, made once
     // The cluster store lives on h1's underlay address, where both dockerds reach it.
     const kv = await startEtcd({ netns: sims[0]!.netns, address: sims[0]!.underlayIp, v2: true });
     for (const host of sims) {
-      const client = await OvsdbClient.connect(`unix:${host.ovs.dbSock}`);
-      onCleanup(() => client.close(), { label: `ovsdb client ${host.name}` });
-      const vswitch = new VSwitch(client, {
-        name: BRIDGE,
-        datapathType: host.ovs.datapath,
-        owner: 'netplugin',
-      });
-      const agent = new HostAgent({
-        store,
-        host: { name: host.name, vtepIP: host.underlayIp, controlIP: host.underlayIp, uplinks: [] },
-        vswitch,
-        switchTarget: host.ovs.mgmt(BRIDGE),
-        features: allFeatures,
-        logger: silent,
-      });
-      onCleanup(() => agent.stop(), { label: `agent ${host.name}` });
-      await agent.start();
+      const { agent } = await startHostAgent(host, store);
       const dockerd = await startDockerd({
         netns: host.netns,
         hostname: host.name,
@@ -125,8 +105,8 @@ describe('Docker with a cluster store (legacy swarm): global networks, made once
     assert.equal(n2.length, 1, `h2 has ${n2.length} contiv-net`);
     assert.equal(n1[0]!.Id, n2[0]!.Id, 'the same network on both engines');
     assert.equal(n1[0]!.Scope, 'global');
-    const made = JSON.parse((await store.get(DOCKER_GLOBAL_MAKER_KEY))?.value ?? '{}') as { id?: string };
-    assert.ok(made.id === h1.host.name || made.id === h2.host.name, `maker: ${JSON.stringify(made)}`);
+    const made = await makerId();
+    assert.ok(made === h1.host.name || made === h2.host.name, `maker: ${made}`);
 
     const run = (h: ClusterHost, name: string) =>
       h.dockerd.docker(['run', '-d', '--name', name, '--net', 'contiv-net', 'bbox', 'sleep', '300']);
@@ -158,10 +138,10 @@ describe('Docker with a cluster store (legacy swarm): global networks, made once
   });
 
   test('when the making host goes, the other makes the next network', async () => {
-    const made = JSON.parse((await store.get(DOCKER_GLOBAL_MAKER_KEY))?.value ?? '{}') as { id?: string };
-    const maker = hosts.find((h) => h.host.name === made.id);
-    const other = hosts.find((h) => h.host.name !== made.id);
-    assert.ok(maker && other, `maker ${made.id}`);
+    const made = await makerId();
+    const maker = hosts.find((h) => h.host.name === made);
+    const other = hosts.find((h) => h.host.name !== made);
+    assert.ok(maker && other, `maker ${made}`);
     await maker.docker.close();
     await rest('POST', '/api/v1/tenants/blue/', { tenantName: 'blue' });
     await rest('POST', '/api/v1/networks/blue:contiv-net/', {
@@ -177,6 +157,6 @@ describe('Docker with a cluster store (legacy swarm): global networks, made once
     );
     const [n] = await ours(other, 'contiv-net/blue');
     assert.equal(n?.Scope, 'global');
-    assert.equal(JSON.parse((await store.get(DOCKER_GLOBAL_MAKER_KEY))?.value ?? '{}').id, other.host.name);
+    assert.equal(await makerId(), other.host.name);
   });
 });

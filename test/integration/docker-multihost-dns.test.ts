@@ -9,19 +9,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { DockerEngine } from '../../api/docker/engine.js';
 import { type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js';
 import { RestNetmasterClient } from '../../api/docker/netmaster-client.js';
 import { DockerNetworkSync } from '../../api/docker/sync.js';
 import { StoreTargetResolver } from '../../api/docker/target.js';
 import { buildServer } from '../../api/rest/server.js';
-import { HostAgent } from '../../datapath/agent/agent.js';
 import { startDnsService } from '../../datapath/agent/dns-service.js';
-import { OvsdbClient } from '../../datapath/ovsdb/client.js';
-import { allFeatures } from '../../datapath/pipeline/all.js';
-import { VSwitch } from '../../datapath/vswitch.js';
 import { EmbeddedStore } from '../../state/embedded.js';
+import { startHostAgent } from '../harness/agent.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
 import { startHosts } from '../harness/hosts.js';
@@ -31,8 +27,6 @@ import { run } from '../harness/run.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS, 'dig', 'nsenter');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-const silent = pino({ level: 'silent' });
-const BRIDGE = 'contivbr';
 const GATEWAY = '10.38.30.254';
 
 describe('container names in DNS across two Docker hosts', { skip }, () => {
@@ -87,23 +81,7 @@ describe('container names in DNS across two Docker hosts', { skip }, () => {
     const pluginName = uniquePluginName();
     for (const host of await startHosts(2)) {
       await host.vtep();
-      const client = await OvsdbClient.connect(`unix:${host.ovs.dbSock}`);
-      onCleanup(() => client.close(), { label: `ovsdb client ${host.name}` });
-      const vswitch = new VSwitch(client, {
-        name: BRIDGE,
-        datapathType: host.ovs.datapath,
-        owner: 'netplugin',
-      });
-      const agent = new HostAgent({
-        store,
-        host: { name: host.name, vtepIP: host.underlayIp, controlIP: host.underlayIp, uplinks: [] },
-        vswitch,
-        switchTarget: host.ovs.mgmt(BRIDGE),
-        features: allFeatures,
-        logger: silent,
-      });
-      onCleanup(() => agent.stop(), { label: `agent ${host.name}` });
-      await agent.start();
+      const { agent } = await startHostAgent(host, store);
       const dns = await startDnsService(store, agent);
       onCleanup(() => dns.close(), { label: `dns ${host.name}` });
       await dns.ready;

@@ -8,21 +8,19 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import pino from 'pino';
 import { DockerEngine } from '../../api/docker/engine.js';
 import { type DockerPlugin, startDockerPlugin } from '../../api/docker/index.js';
 import { RestNetmasterClient } from '../../api/docker/netmaster-client.js';
 import { DockerNetworkSync } from '../../api/docker/sync.js';
 import { StoreTargetResolver } from '../../api/docker/target.js';
 import { buildServer } from '../../api/rest/server.js';
-import { HostAgent } from '../../datapath/agent/agent.js';
-import { OvsdbClient } from '../../datapath/ovsdb/client.js';
-import { allFeatures } from '../../datapath/pipeline/all.js';
-import { VSwitch } from '../../datapath/vswitch.js';
+import type { HostAgent } from '../../datapath/agent/agent.js';
+import type { VSwitch } from '../../datapath/vswitch.js';
 import { ENDPOINT_PREFIX } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 import { EtcdStore } from '../../state/etcd.js';
 import type { Store } from '../../state/store.js';
+import { startHostAgent } from '../harness/agent.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { DOCKER_COMMANDS, type DockerDaemon, startDockerd, uniquePluginName } from '../harness/docker.js';
 import { startEtcd } from '../harness/etcd.js';
@@ -33,8 +31,6 @@ import { CommandError } from '../harness/run.js';
 
 const missing = missingFor(...LAB_COMMANDS, ...DOCKER_COMMANDS);
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-const silent = pino({ level: 'silent' });
-const BRIDGE = 'contivbr';
 
 interface DockerHost {
   host: Host;
@@ -82,28 +78,9 @@ for (const [encap, storeKind] of [
         // VLAN: the underlay is a veth between the hosts and each host's uplink; VXLAN: the VTEP bridge.
         for (const host of await startHosts(2, encap === 'vlan' ? { underlay: 'veth' } : {})) {
           if (encap === 'vxlan') await host.vtep();
-          const client = await OvsdbClient.connect(`unix:${host.ovs.dbSock}`);
-          onCleanup(() => client.close(), { label: `ovsdb client ${host.name}` });
-          const vswitch = new VSwitch(client, {
-            name: BRIDGE,
-            datapathType: host.ovs.datapath,
-            owner: 'netplugin',
+          const { agent, vswitch } = await startHostAgent(host, store, {
+            uplinks: encap === 'vlan' ? [host.underlayIf] : [],
           });
-          const agent = new HostAgent({
-            store,
-            host: {
-              name: host.name,
-              vtepIP: host.underlayIp,
-              controlIP: host.underlayIp,
-              uplinks: encap === 'vlan' ? [host.underlayIf] : [],
-            },
-            vswitch,
-            switchTarget: host.ovs.mgmt(BRIDGE),
-            features: allFeatures,
-            logger: silent,
-          });
-          onCleanup(() => agent.stop(), { label: `agent ${host.name}` });
-          await agent.start();
           const dockerd = await startDockerd({ netns: host.netns, hostname: host.name });
           await dockerd.image();
           const engine = new DockerEngine(dockerd.socket);

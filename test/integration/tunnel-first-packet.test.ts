@@ -23,15 +23,10 @@ import { tempDirPrefix, uniqueName } from '../harness/names.js';
 import { addNamespace } from '../harness/netns.js';
 import { LAB_COMMANDS, missingFor } from '../harness/require.js';
 import { succeeds } from '../harness/run.js';
+import { waitFor } from '../harness/wait.js';
 
 const missing = missingFor(...LAB_COMMANDS, 'nsenter');
 const skip = missing.length > 0 && process.env.CI !== 'true' ? `missing ${missing.join(', ')}` : false;
-
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !cond(); await sleep(50)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-  }
-}
 
 describe('a new VXLAN tunnel', { skip }, () => {
   after(runCleanups);
@@ -105,6 +100,7 @@ describe('a new VXLAN tunnel', { skip }, () => {
     await waitFor(
       'tunnels',
       () => p1.agent.hostFacts.tunnelPorts.has('h2') && p2.agent.hostFacts.tunnelPorts.has('h1'),
+      10_000,
     );
     const netns: string[] = [];
     for (const [h, p, name, ip] of [
