@@ -12,16 +12,22 @@ import type { Compare, Store, TxnOp } from '../../state/store.js';
 
 /**
  * Writes `ops` (the tenant's own put) together with a fresh tenant id, if `compares` hold.
- * False when they did not (the caller retries or reports the conflict).
+ * False when they did not (the caller retries or reports the conflict); `committed` is told the
+ * transaction's revision.
  */
 export async function createWithTenantId(
   store: Store,
   tenant: string,
   compares: Compare[],
   ops: TxnOp[],
+  committed?: (revision: number) => void,
 ): Promise<boolean> {
   try {
-    await allocId(store, 'tenant', TENANT_ID_RANGE, tenant, { compares, ops });
+    await allocId(store, 'tenant', TENANT_ID_RANGE, tenant, {
+      compares,
+      ops,
+      ...(committed ? { committed } : {}),
+    });
     return true;
   } catch (e) {
     if (e instanceof CallerConflictError) return false;

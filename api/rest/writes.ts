@@ -112,6 +112,9 @@ async function writeAttempt(
       committedAt = r;
       return 'done';
     },
+    landed: (revision) => {
+      committedAt = revision;
+    },
   };
   const b = behaviourOf(t);
   if (old) await b.checkUpdate?.(a, old);

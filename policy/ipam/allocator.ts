@@ -70,6 +70,8 @@ export class AllocationError extends Error {
 export interface TxnExtras {
   compares: Compare[];
   ops: TxnOp[];
+  /** Told the transaction's revision once it committed. */
+  committed?: (revision: number) => void;
 }
 
 /** The caller's compares (TxnExtras) failed: its view is stale; nothing was allocated. */
@@ -83,7 +85,10 @@ export class CallerConflictError extends Error {
 /** Runs one allocation attempt with the caller's extras; false means "our compares lost, retry". */
 async function tryTxn(store: Store, compares: Compare[], ops: TxnOp[], extras?: TxnExtras): Promise<boolean> {
   const r = await store.txn([...compares, ...(extras?.compares ?? [])], [...ops, ...(extras?.ops ?? [])]);
-  if (r.succeeded) return true;
+  if (r.succeeded) {
+    extras?.committed?.(r.revision);
+    return true;
+  }
   if (extras && extras.compares.length > 0 && !(await store.txn(extras.compares, [])).succeeded) {
     throw new CallerConflictError();
   }

@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
 import { DockerSyncWait } from '../../api/rest/docker-sync-wait.js';
+import { buildServer } from '../../api/rest/server.js';
 import { type DockerSyncMark, dockerSyncKey } from '../../policy/model/endpoint.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 
@@ -86,4 +88,51 @@ describe('DockerSyncWait', () => {
     await waiting;
     assert.ok(Date.now() - t0 < 250, 'released by the mark going, not by the limit');
   });
+});
+
+describe('network and group writes wait for the Docker hosts', () => {
+  let dir: string;
+  let store: EmbeddedStore;
+  let api: FastifyInstance;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'docker-sync-rest-'));
+    store = await EmbeddedStore.open(dir);
+    api = buildServer({ store });
+    await api.ready();
+  });
+  after(async () => {
+    await api.close();
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Each create allocates with the object in a transaction of its own (a network its tags, a
+  // group its id): the answer must wait on that transaction's revision, not on none.
+  for (const [what, url, body] of [
+    [
+      'network create',
+      '/api/v1/networks/default:n1/',
+      { tenantName: 'default', networkName: 'n1', encap: 'vxlan', subnet: '10.7.1.0/24' },
+    ],
+    [
+      'group create',
+      '/api/v1/endpointGroups/default:g1/',
+      { tenantName: 'default', groupName: 'g1', networkName: 'n1' },
+    ],
+  ] as const) {
+    test(`${what} answers once the host behind has caught up`, async () => {
+      await store.put(dockerSyncKey('h1'), JSON.stringify({ revision: await store.revision() }));
+      let answered = false;
+      const res = api.inject({ method: 'POST', url, payload: body }).then((r) => {
+        answered = true;
+        return r;
+      });
+      await sleep(150);
+      assert.equal(answered, false, 'answered while h1 was behind');
+      await store.put(dockerSyncKey('h1'), JSON.stringify({ revision: (await store.revision()) + 1 }));
+      const r = await res;
+      assert.equal(r.statusCode, 200, r.body);
+    });
+  }
 });

@@ -21,6 +21,8 @@ export interface Attempt {
   ops(...more: TxnOp[]): TxnOp[];
   /** Commits ops under the attempt's compares through the batcher; 'conflict' when they failed. */
   commit(ops: TxnOp[]): Promise<'done' | 'conflict'>;
+  /** A create that commits by itself (not through commit) reports its commit's revision here. */
+  landed(revision: number): void;
 }
 
 /** What a delete adds to its transaction; dockerNetworkID: the Docker network being removed, if any. */

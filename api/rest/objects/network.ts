@@ -41,7 +41,8 @@ export const network: ObjectBehaviour = {
         ctx.store,
         { network: key, encap, ...(pktTag !== undefined ? { pktTag } : {}) },
         await ctx.globalRanges(),
-        { compares: a.compares(), ops: a.ops() },
+        // The revision a write's answer waits on the Docker hosts for (docker-sync-wait.ts).
+        { compares: a.compares(), ops: a.ops(), committed: (revision) => a.landed(revision) },
       );
     } catch (e) {
       if (e instanceof CallerConflictError) return 'conflict';

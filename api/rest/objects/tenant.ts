@@ -15,7 +15,8 @@ const COUNTED: [string, ObjType][] = [
 
 export const tenant: ObjectBehaviour = {
   async create(a) {
-    return (await createWithTenantId(a.ctx.store, a.key, a.compares(), a.ops())) ? 'done' : 'conflict';
+    const made = await createWithTenantId(a.ctx.store, a.key, a.compares(), a.ops(), (r) => a.landed(r));
+    return made ? 'done' : 'conflict';
   },
 
   usedBy: (e, key) => e.tenant === key,
