@@ -535,6 +535,11 @@ async function serve(cfg: NetpluginConfig, logger: Logger): Promise<() => Promis
           scope: cfg.mode === 'swarm-mode' ? 'global' : 'local',
           log: logger.child({ part: 'docker' }),
         });
+  // The engine work runs in the background; this line says the engine has our networks and endpoints.
+  let stopping = false;
+  void docker?.ready.then(() => {
+    if (!stopping) logger.info({ part: 'docker' }, 'docker engine in sync');
+  });
   const cni =
     cfg.mode === 'kubernetes' || cfg.cni
       ? await startCniServer({
@@ -547,6 +552,7 @@ async function serve(cfg: NetpluginConfig, logger: Logger): Promise<() => Promis
         })
       : undefined;
   return async () => {
+    stopping = true;
     try {
       await docker?.close();
       await cni?.close();

@@ -1,5 +1,6 @@
 // Owns starting the compiled netmaster (alone, or in an all-in-one netplugin) as a real process for tests: on 127.0.0.1, port 0, its
-// port learnt from the "listening" log line. It never listens elsewhere; the caller stops it.
+// port learnt from the "listening" log line; in a simulated host's namespace, its TLS listener may
+// take that host's address (where the other hosts reach it). The caller stops it.
 
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,18 +25,27 @@ export interface NetmasterProcess {
   readonly adminConf: string;
 }
 
+export interface StartNetmasterOptions {
+  /** Run inside this network namespace (a simulated host). */
+  netns?: string;
+  /** The TLS listener's address (default 127.0.0.1); the plain one stays on loopback. */
+  address?: string;
+}
+
 /** Starts netmaster with these extra flags (e.g. --data-dir D, --etcd E). Killed at cleanup if still running. */
 export function startNetmaster(
   args: string[],
   program: keyof typeof PROGRAMS = 'netmaster',
+  opts: StartNetmasterOptions = {},
 ): Promise<NetmasterProcess> {
+  const address = opts.address ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
     const dir = mkdtempSync(tempDirPrefix('netmaster'));
     onCleanup(() => rmSync(dir, { recursive: true, force: true }), { label: `netmaster dir ${dir}` });
     const adminConf = join(dir, 'admin.conf');
     const own = [
       '--listen-url',
-      '127.0.0.1:0',
+      `${address}:0`,
       '--insecure-listen',
       '127.0.0.1:0',
       '--admin-conf',
@@ -43,7 +53,11 @@ export function startNetmaster(
       // With etcd the data directory holds only the certificates: never the machine's own.
       ...(args.includes('--data-dir') ? [] : ['--data-dir', join(dir, 'data')]),
     ];
-    const p = spawn(process.execPath, [PROGRAMS[program], ...own, ...args], {
+    const argv = [PROGRAMS[program], ...own, ...args];
+    const [cmd, cmdArgs] = opts.netns
+      ? ['ip', ['netns', 'exec', opts.netns, process.execPath, ...argv]]
+      : [process.execPath, argv];
+    const p = spawn(cmd, cmdArgs, {
       env: { PATH: process.env.PATH },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -61,15 +75,15 @@ export function startNetmaster(
     });
     p.stdout?.on('data', (d: Buffer) => {
       out += d.toString();
-      // The "listening" line, as text (listen=127.0.0.1:P) or JSON ("listen":"127.0.0.1:P").
-      const m = /"?listen"?[=:]"?127\.0\.0\.1:(\d+)/.exec(out);
+      // The "listening" line, as text (listen=ADDR:P) or JSON ("listen":"ADDR:P").
+      const m = new RegExp(`"?listen"?[=:]"?${address.replaceAll('.', '\\.')}:(\\d+)`).exec(out);
       const plain = /"?insecureListen"?[=:]"?127\.0\.0\.1:(\d+)/.exec(out);
       if (m && plain) {
         clearTimeout(timer);
         resolve({
           p,
           url: `http://127.0.0.1:${plain[1]}`,
-          secureUrl: `https://127.0.0.1:${m[1]}`,
+          secureUrl: `https://${address}:${m[1]}`,
           adminConf,
         });
       }
