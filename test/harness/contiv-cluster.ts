@@ -117,9 +117,11 @@ export async function startContivCluster(opts: ContivClusterOptions = {}): Promi
       netns: host.netns,
       hostname: host.name,
       args: [
-        // Docker's NAT in the host's namespace, as on a real host: the gateway bridge's way out.
+        // Docker's own bridge (docker0) and NAT in the host's namespace, as on a real host: the
+        // default network and the gateway bridge's way out.
         '--iptables=true',
         '--ip-masq=true',
+        '--bridge=',
         ...(opts.clusterStore
           ? [`--cluster-store=etcd://${etcd.endpoint}`, `--cluster-advertise=${host.underlayIp}:2376`]
           : []),

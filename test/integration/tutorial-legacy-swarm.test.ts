@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startCapture } from '../harness/capture.js';
-import { runCleanups } from '../harness/cleanup.js';
+import { onCleanup, runCleanups } from '../harness/cleanup.js';
 import { CONTIV_NETCTL, contivToolsPresent, seen } from '../harness/contiv.js';
 import {
   assertPingsByName,
@@ -68,6 +68,37 @@ describe('the Legacy Swarm tutorial on two hosts, with Contiv’s netctl', { ski
     [master, worker] = cluster.nodes as [ClusterNode, ClusterNode];
   });
   after(runCleanups);
+
+  test('chapter 1: a vanilla container on Docker’s bridge, NATed by the host', async () => {
+    const ls = rows(await master.dockerd.docker(['network', 'ls']));
+    for (const [name, driver] of [
+      ['bridge', 'bridge'],
+      ['host', 'host'],
+      ['none', 'null'],
+    ])
+      assert.ok(
+        ls.some((r) => r.endsWith(` ${name} ${driver} local`)),
+        `${name} in docker network ls: ${ls.join(' | ')}`,
+      );
+    await runContainer(master, 'vanilla-c', 'bridge');
+    const n = await inspect(master, 'bridge');
+    assert.deepEqual(
+      Object.values(n.Containers).map((c) => [c.Name, c.MacAddress, c.IPv4Address]),
+      [['vanilla-c', '02:42:ac:11:00:02', '172.17.0.2/16']],
+    );
+    const ip = await master.dockerd.docker([
+      'inspect',
+      '--format',
+      '{{.NetworkSettings.IPAddress}}',
+      'vanilla-c',
+    ]);
+    assert.equal(ip.trim(), '172.17.0.2');
+    assert.match((await execIn(master, 'vanilla-c', ['ifconfig', 'eth0'])).out, /HWaddr 02:42:AC:11:00:02/);
+    const nat = await run('iptables', ['-t', 'nat', '-L', '-n'], { netns: master.host.netns });
+    // The tutorial's two: Docker's for docker0, and (as Contiv's) the host access network's.
+    assert.match(nat, /MASQUERADE\s+\S+\s+--\s+172\.17\.0\.0\/16\s+0\.0\.0\.0\/0/);
+    assert.match(nat, /MASQUERADE\s+\S+\s+--\s+172\.19\.0\.0\/16\s+0\.0\.0\.0\/0/);
+  });
 
   test('chapter 2: a multi-host network; contiv-c2 pings contiv-c1 by name across hosts', async () => {
     assert.match(
@@ -202,5 +233,29 @@ describe('the Legacy Swarm tutorial on two hosts, with Contiv’s netctl', { ski
       assert.match(l, /vlan 112, p 0, ethertype IPv4/);
       assert.match(l, /10\.1\.3\.2 > 10\.1\.3\.1: ICMP echo request/);
     }
+  });
+
+  test('chapter 5: with netplugin stopped on both hosts, Docker’s overlay network', async () => {
+    for (const node of cluster.nodes)
+      assert.equal(await node.netplugin.stop(), 0, `netplugin on ${node.host.name}`);
+    onCleanup(() => master.dockerd.docker(['network', 'rm', 'overlay-net']).then(() => undefined), {
+      label: 'overlay-net',
+    });
+    await master.dockerd.docker(['network', 'create', '-d=overlay', '--subnet=30.1.1.0/24', 'overlay-net']);
+    const n = await inspect(master, 'overlay-net');
+    assert.equal(n.Scope, 'global');
+    assert.equal(n.Driver, 'overlay');
+    await runContainer(master, 'overlay-c1', 'overlay-net');
+    const ip = await master.dockerd.docker([
+      'inspect',
+      '--format={{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}',
+      'overlay-c1',
+    ]);
+    assert.equal(ip.trim(), '30.1.1.2');
+    // Both on one host, as the tutorial's scheduler placed them: across hosts, the userspace OVS
+    // (still running, its tunnel ports kept for netplugin's restart) goes on terminating VXLAN on
+    // port 4789 at the host's address, so Docker's overlay packets never reach its kernel socket.
+    await runContainer(master, 'overlay-c2', 'overlay-net');
+    await assertPingsByName(master, 'overlay-c2', 'overlay-c1', '30.1.1.2');
   });
 });
