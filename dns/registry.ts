@@ -5,15 +5,15 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { ipv4ToNumber } from '../policy/ipam/addr.js';
 import { ENDPOINT_PREFIX, type EndpointRecord } from '../policy/model/endpoint.js';
-import type { EndpointGroupConfig, NetworkConfig, ServiceLBConfig } from '../policy/model/generated.js';
+import type { EndpointGroupConfig, NetworkConfig } from '../policy/model/generated.js';
+import { SERVICE_VIP_PREFIX, type ServiceVipRecord } from '../policy/model/service.js';
 import { nameKey, reverseName } from './names.js';
 
 export const CONFIG_PREFIX = '/contiv.io/config/';
 const GROUP_PREFIX = `${CONFIG_PREFIX}endpointGroup/`;
-const SERVICE_PREFIX = `${CONFIG_PREFIX}serviceLB/`;
 const NETWORK_PREFIX = `${CONFIG_PREFIX}network/`;
 /** The store prefixes the registry is built from. */
-export const REGISTRY_PREFIXES = [ENDPOINT_PREFIX, GROUP_PREFIX, SERVICE_PREFIX, NETWORK_PREFIX] as const;
+export const REGISTRY_PREFIXES = [ENDPOINT_PREFIX, GROUP_PREFIX, SERVICE_VIP_PREFIX, NETWORK_PREFIX] as const;
 
 /** A name of ours: its addresses (possibly none: a group without members still exists). */
 export interface NameEntry {
@@ -280,12 +280,13 @@ function toSource(key: string, value: string): Source | undefined {
     const names = [group, ...(network ? [`${group}.${network}`] : [])].filter(validName);
     return { tenant: g.tenantName, names, v4: [], v6: [], ...(network ? { zone: network } : {}) };
   }
-  if (key.startsWith(SERVICE_PREFIX)) {
-    const s = parse<ServiceLBConfig>(value);
+  if (key.startsWith(SERVICE_VIP_PREFIX)) {
+    // The address netmaster allocated, not the config's preferred one (which may be empty).
+    const s = parse<ServiceVipRecord>(value);
     if (!s?.tenantName || !s.serviceName) return undefined;
     const name = nameKey(s.serviceName);
     if (!validName(name)) return undefined;
-    const v4 = addr(s.ipAddress, false);
+    const v4 = addr(s.serviceVip, false);
     return { tenant: s.tenantName, names: [name], v4: v4 ? [v4] : [], v6: [], ptrName: name };
   }
   if (key.startsWith(NETWORK_PREFIX)) {

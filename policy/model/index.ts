@@ -5,4 +5,5 @@ export * from './endpoint.js';
 export * from './generated.js';
 export * from './integrity.js';
 export * from './schema.js';
+export * from './service.js';
 export * from './validate.js';

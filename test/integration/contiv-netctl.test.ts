@@ -33,6 +33,8 @@ interface Step {
 const IDEMPOTENT = 'a create repeated with the same fields succeeds (a retried request must not fail)';
 const STRICT_REFS =
   "a rule's group or network cannot be deleted under it (the rule would silently match nothing)";
+const SHARED_VIP =
+  "a service's preferred address held by another service is refused (Contiv gave both services the one VIP)";
 const UNDERSCORE = "names may hold '_' (Contiv's own README creates prod_web; its model's regex refuses it)";
 
 /** Every command and flag form of shared/reference/contiv.md and the seeds, with their error cases. */
@@ -137,6 +139,21 @@ const STEPS: Step[] = [
   { cmd: 'policy rule-ls prodweb' },
   { cmd: 'group inspect db' },
   { cmd: 'policy inspect prodweb' },
+  // Services: their virtual address allocated in the network, preferred or the first free one.
+  { cmd: 'service create svc1 -s contiv-net -l app=web -p 80:8080:TCP' },
+  {
+    cmd: 'service create svc2 --network contiv-net --selector=app=db --port=5432:5432:TCP --preferred-ip 20.1.1.100',
+  },
+  { cmd: 'service create svc3 -s contiv-net -l app=x -p 1:1:TCP --ip 20.1.1.100', differs: SHARED_VIP },
+  { cmd: 'service inspect svc3', differs: SHARED_VIP },
+  { cmd: 'service rm svc3', differs: SHARED_VIP },
+  { cmd: 'service create svc4 -s nosuchnet -l app=x -p 1:1:TCP' },
+  { cmd: 'service ls' },
+  { cmd: 'service inspect svc1' },
+  { cmd: 'service inspect svc2' },
+  { cmd: 'service rm svc1' },
+  { cmd: 'service rm svc2' },
+  { cmd: 'service ls' },
   // Deletes of what is in use.
   { cmd: 'policy rm prodweb' },
   { cmd: 'net rm contiv-net' },

@@ -71,8 +71,13 @@ describe(
       await store.put(epKey('e2'), ep('e2', 'default', 'contiv-c2', 'web', '10.1.1.3'));
       await store.put(epKey('b1'), ep('b1', 'blue', 'secret', 'app', '10.1.1.50'));
       await store.put(
-        '/contiv.io/config/serviceLB/default:svc',
-        JSON.stringify({ tenantName: 'default', serviceName: 'svc', ipAddress: '10.254.0.1' }),
+        '/contiv.io/oper/servicevip/default:svc',
+        JSON.stringify({
+          tenantName: 'default',
+          serviceName: 'svc',
+          networkName: 'svc-net',
+          serviceVip: '10.254.0.1',
+        }),
       );
       upstream = await startDnsmasq('192.0.2.10 outside.test\n');
       const listen = {

@@ -88,8 +88,13 @@ function fixture(ttl?: number) {
       value: JSON.stringify({ tenantName: 'default', groupName: 'empty', networkName: 'contiv-net' }),
     },
     {
-      key: '/contiv.io/config/serviceLB/default:svc',
-      value: JSON.stringify({ tenantName: 'default', serviceName: 'svc', ipAddress: '10.254.0.1' }),
+      key: '/contiv.io/oper/servicevip/default:svc',
+      value: JSON.stringify({
+        tenantName: 'default',
+        serviceName: 'svc',
+        networkName: 'svc-net',
+        serviceVip: '10.254.0.1',
+      }),
     },
     {
       key: '/contiv.io/config/network/default:other-net',

@@ -7,6 +7,7 @@ import { endpointGroup } from './endpoint-group.js';
 import { global } from './global.js';
 import { network } from './network.js';
 import { policy } from './policy.js';
+import { serviceLB } from './service-lb.js';
 import { tenant } from './tenant.js';
 
 export type { Attempt, ObjectBehaviour } from './behaviour.js';
@@ -18,6 +19,7 @@ const BEHAVIOUR: Partial<Record<ObjType, ObjectBehaviour>> = {
   policy,
   global,
   Bgp: bgp,
+  serviceLB,
 };
 
 const NONE: ObjectBehaviour = {};
