@@ -116,8 +116,10 @@ describe('netmaster REST', () => {
     const oper = i.body.Oper as PlainObject;
     assert.equal(oper.externalPktTag, 1001);
     assert.equal(typeof oper.pktTag, 'number');
-    assert.equal(oper.allocatedAddressesCount, 0);
-    assert.equal(oper.availableIPAddresses, '20.1.1.1-20.1.1.253');
+    // The example service's virtual address is the network's only allocated one.
+    assert.equal(oper.allocatedAddressesCount, 1);
+    assert.equal(oper.allocatedIPAddresses, '20.1.1.200, 20.1.1.254');
+    assert.equal(oper.availableIPAddresses, '20.1.1.1-20.1.1.199, 20.1.1.201-20.1.1.253');
     assert.equal(oper.numEndpoints, 0);
     assert.deepEqual(oper.endpoints, []);
     const gi = await call(x.app, 'GET', '/api/v1/inspect/endpointGroups/default:web/');
