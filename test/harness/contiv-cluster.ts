@@ -32,6 +32,8 @@ export interface ContivCluster {
   readonly netmaster: NetmasterProcess;
   /** Contiv's netctl on the first host, against netmaster (its local admin listener). */
   netctl(args: readonly string[]): Promise<NetctlRun>;
+  /** A netctl line as a tutorial types it; it must succeed, and resolves with what it printed. */
+  typed(line: string): Promise<string>;
 }
 
 export interface ContivClusterOptions {
@@ -164,10 +166,16 @@ export async function startContivCluster(opts: ContivClusterOptions = {}): Promi
     onCleanup(() => netplugin.stop().then(() => undefined), { label: `netplugin ${host.name}` });
     nodes.push({ host, dockerd, netplugin });
   }
+  const onFirst = (args: readonly string[]) => netctl([CONTIV_NETCTL], netmaster.url, args, first.netns);
   return {
     nodes,
     etcd,
     netmaster,
-    netctl: (args) => netctl([CONTIV_NETCTL], netmaster.url, args, first.netns),
+    netctl: onFirst,
+    typed: async (line) => {
+      const r = await onFirst(line.split(' '));
+      assert.equal(r.code, 0, `netctl ${line}: ${r.out}`);
+      return r.out;
+    },
   };
 }

@@ -45,12 +45,7 @@ describe('the Legacy Swarm tutorial on two hosts, with Contiv’s netctl', { ski
   let master: ClusterNode;
   let worker: ClusterNode;
 
-  /** netctl as typed; it must succeed, and resolves with what it printed. */
-  const netctl = async (line: string): Promise<string> => {
-    const r = await cluster.netctl(line.split(' '));
-    assert.equal(r.code, 0, `netctl ${line}: ${r.out}`);
-    return r.out;
-  };
+  const netctl = (line: string) => cluster.typed(line);
   /** A table's rows, columns single-spaced, the header's dashes dropped. */
   const rows = (out: string): string[] => {
     const s = seen({ code: 0, out });

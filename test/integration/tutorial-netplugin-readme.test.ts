@@ -31,11 +31,7 @@ describe('the netplugin README on two hosts, with Contiv’s netctl', { skip }, 
   let node1: ClusterNode;
   let node2: ClusterNode;
 
-  const netctl = async (line: string): Promise<string> => {
-    const r = await cluster.netctl(line.split(' '));
-    assert.equal(r.code, 0, `netctl ${line}: ${r.out}`);
-    return r.out;
-  };
+  const netctl = (line: string) => cluster.typed(line);
   const ipOf = async (node: ClusterNode, name: string) =>
     (
       await node.dockerd.docker([

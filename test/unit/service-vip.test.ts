@@ -88,6 +88,9 @@ describe('serviceLB virtual addresses', () => {
       /ipAddress cannot change from 10\.96\.0\.1/,
     );
     assert.equal((await service('svc1', { ipAddress: '10.96.0.1' })).status, 200, 'its own address again');
+    const renetted = await service('svc1', { networkName: 'other-net' });
+    assert.equal(renetted.status, 400);
+    assert.match(JSON.stringify(renetted.body), /networkName/);
   });
 
   test('a network with services cannot be deleted under them', async () => {

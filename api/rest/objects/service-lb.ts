@@ -16,7 +16,7 @@ import {
 } from '../../../policy/model/index.js';
 import type { Store } from '../../../state/store.js';
 import { HttpError } from '../http-error.js';
-import { unchanged } from '../read-set.js';
+import { parseObj, unchanged } from '../read-set.js';
 import type { ObjectBehaviour } from './behaviour.js';
 
 const networkOf = (s: PlainObject) => `${s.tenantName}:${s.networkName}`;
@@ -60,13 +60,9 @@ export const serviceLB: ObjectBehaviour = {
   },
 
   // The address stays the service's: what clients were given must not move under them.
-  async checkUpdate(a, old) {
+  // (networkName cannot change either: the model's immutable fields refuse that first.)
+  async checkUpdate(a) {
     const { obj, key } = a;
-    if (obj.networkName !== old.networkName)
-      throw new HttpError(
-        400,
-        `serviceLB ${key}: networkName cannot change (delete the service and create it again)`,
-      );
     const vip = await vipOf(a.ctx.store, key);
     if (typeof obj.ipAddress === 'string' && obj.ipAddress !== '' && obj.ipAddress !== vip)
       throw new HttpError(
@@ -99,11 +95,5 @@ export const serviceLB: ObjectBehaviour = {
 };
 
 async function vipOf(store: Store, key: string): Promise<string | undefined> {
-  const kv = await store.get(serviceVipKey(key));
-  if (!kv) return undefined;
-  try {
-    return (JSON.parse(kv.value) as Partial<ServiceVipRecord>).serviceVip;
-  } catch {
-    return undefined;
-  }
+  return parseObj<Partial<ServiceVipRecord>>(await store.get(serviceVipKey(key)))?.serviceVip;
 }
