@@ -14,6 +14,7 @@ export type Change =
   | { kind: 'group'; key: string }
   | { kind: 'policy'; key: string }
   | { kind: 'netProfile'; key: string }
+  | { kind: 'service'; key: string }
   | { kind: 'endpoint'; id: string }
   | { kind: 'host'; name: string }
   /** This host's facts: ports, tunnels, uplink, host port. */
@@ -71,6 +72,7 @@ export function diffIntent(prev: Intent, next: Intent): IntentChange[] {
   const groups = diffList(prev.groups, next.groups, scoped);
   const hosts = diffList(prev.hosts, next.hosts, (h) => h.name);
   const endpoints = diffList(prev.endpoints, next.endpoints, (e) => e.id);
+  const services = diffList(prev.services ?? [], next.services ?? [], scoped);
 
   if (!same(prev.global, next.global)) {
     out.push({
@@ -103,7 +105,13 @@ export function diffIntent(prev: Intent, next: Intent): IntentChange[] {
   for (const { key, value } of endpoints.puts) {
     out.push({ change: { kind: 'endpoint', id: key }, mutate: (ix) => ix.putEndpoint(value) });
   }
+  for (const { key, value } of services.puts) {
+    out.push({ change: { kind: 'service', key }, mutate: (ix) => ix.putService(value) });
+  }
   // On the way out: children first.
+  for (const { key } of services.deletes) {
+    out.push({ change: { kind: 'service', key }, mutate: (ix) => ix.deleteService(key) });
+  }
   for (const { key } of endpoints.deletes) {
     out.push({ change: { kind: 'endpoint', id: key }, mutate: (ix) => ix.deleteEndpoint(key) });
   }

@@ -12,9 +12,11 @@ import type {
   NetworkConfig,
   PolicyConfig,
   RuleConfig,
+  ServiceLBConfig,
   TenantConfig,
 } from '../model/generated.js';
 import { CONFIG_PREFIX } from '../model/schema.js';
+import { SERVICE_VIP_PREFIX, type ServiceVipRecord } from '../model/service.js';
 import type {
   ArpMode,
   Encap,
@@ -24,10 +26,18 @@ import type {
   NetworkIntent,
   PolicyIntent,
   RuleIntent,
+  ServiceIntent,
+  ServicePortIntent,
 } from './intent.js';
 
 /** The prefixes whose keys make up the intent, for a caller that lists or watches them. */
-export const INTENT_PREFIXES = [CONFIG_PREFIX, IPAM_PREFIX, ENDPOINT_PREFIX, HOST_PREFIX] as const;
+export const INTENT_PREFIXES = [
+  CONFIG_PREFIX,
+  IPAM_PREFIX,
+  ENDPOINT_PREFIX,
+  HOST_PREFIX,
+  SERVICE_VIP_PREFIX,
+] as const;
 
 export const DEFAULT_PVT_SUBNET = '172.19.0.0/16';
 
@@ -58,6 +68,30 @@ export function bandwidthKbps(text: string | undefined): number {
   return Number(m[1]) * scale;
 }
 
+/** A serviceLB's `ports` entries (SERVICEPORT:PROVIDERPORT:TCP|UDP, as the model validated them). */
+export function servicePorts(ports: readonly string[] | undefined): ServicePortIntent[] {
+  const out: ServicePortIntent[] = [];
+  for (const p of ports ?? []) {
+    const [port, targetPort, proto] = p.split(':');
+    out.push({
+      port: Number(port),
+      targetPort: Number(targetPort),
+      protocol: proto?.toLowerCase() === 'udp' ? 17 : 6,
+    });
+  }
+  return out;
+}
+
+/** A serviceLB's `selectors` entries (KEY=VALUE) as a map. */
+export function serviceSelectors(selectors: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of selectors ?? []) {
+    const i = s.indexOf('=');
+    if (i > 0) out[s.slice(0, i)] = s.slice(i + 1);
+  }
+  return out;
+}
+
 function parse<T>(kv: KeyValue): T | undefined {
   try {
     return JSON.parse(kv.value) as T;
@@ -77,6 +111,9 @@ export function intentFromStore(kvs: Iterable<KeyValue>): Intent {
   const profiles: NetprofileConfig[] = [];
   const endpoints: EndpointRecord[] = [];
   const hosts: HostRecord[] = [];
+  const services: ServiceLBConfig[] = [];
+  const vips = new Map<string, ServiceVipRecord>();
+  const serviceIds = new Map<string, number>();
   const tenantIds = new Map<string, number>();
   const epgIds = new Map<string, number>();
   const tags = new Map<string, { pktTag?: number; localVlan?: number; encap?: Encap }>();
@@ -93,6 +130,7 @@ export function intentFromStore(kvs: Iterable<KeyValue>): Intent {
         policy: policies,
         rule: rules,
         netprofile: profiles,
+        serviceLB: services,
       }[type];
       const obj = parse<never>(kv);
       if (obj === undefined) continue;
@@ -101,6 +139,9 @@ export function intentFromStore(kvs: Iterable<KeyValue>): Intent {
     } else if (k.startsWith(ENDPOINT_PREFIX)) {
       const e = parse<EndpointRecord>(kv);
       if (e) endpoints.push(e);
+    } else if (k.startsWith(SERVICE_VIP_PREFIX)) {
+      const v = parse<ServiceVipRecord>(kv);
+      if (v) vips.set(k.slice(SERVICE_VIP_PREFIX.length), v);
     } else if (k.startsWith(HOST_PREFIX)) {
       const h = parse<HostRecord>(kv);
       if (h) hosts.push(h);
@@ -111,6 +152,7 @@ export function intentFromStore(kvs: Iterable<KeyValue>): Intent {
       if (!owner?.owner || !Number.isInteger(n)) continue;
       if (kind === 'tenant') tenantIds.set(owner.owner, n);
       else if (kind === 'epg') epgIds.set(owner.owner, n);
+      else if (kind === 'service') serviceIds.set(owner.owner, n);
       else if (kind === 'vlan' || kind === 'vxlan') {
         const t = tags.get(owner.owner) ?? {};
         if (owner.use === 'localVlan') t.localVlan = n;
@@ -186,6 +228,23 @@ export function intentFromStore(kvs: Iterable<KeyValue>): Intent {
       ),
     }));
 
+  const outServices: ServiceIntent[] = [];
+  for (const v of services) {
+    const key = `${v.tenantName}:${v.serviceName}`;
+    const id = serviceIds.get(key);
+    const vip = vips.get(key)?.serviceVip;
+    if (id === undefined || !vip || !networkKeys.has(`${v.tenantName}:${v.networkName}`)) continue;
+    outServices.push({
+      tenant: v.tenantName,
+      name: v.serviceName,
+      network: v.networkName ?? '',
+      id,
+      vip,
+      ports: servicePorts(v.ports),
+      selectors: serviceSelectors(v.selectors),
+    });
+  }
+
   return {
     global: {
       fwdMode: (global?.fwdMode === 'routing' ? 'routing' : 'bridge') as FwdMode,
@@ -215,7 +274,9 @@ export function intentFromStore(kvs: Iterable<KeyValue>): Intent {
         ip: e.ipAddress,
         mac: e.macAddress,
         host: e.homingHost,
+        ...(e.labels && Object.keys(e.labels).length > 0 ? { labels: e.labels } : {}),
       })),
     hosts: hosts.map((h) => ({ name: h.name, vtepIP: h.vtepIP })),
+    services: outServices,
   };
 }

@@ -11,6 +11,7 @@ import type {
   NetProfileIntent,
   NetworkIntent,
   PolicyIntent,
+  ServiceIntent,
   TenantIntent,
 } from './intent.js';
 
@@ -32,6 +33,22 @@ function multiDelete<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 
 const EMPTY: ReadonlySet<never> = new Set();
 
+/** One label (or selector) of a tenant, as the label indexes key it. */
+const labelKey = (tenant: string, k: string, v: string) => `${tenant}\0${k}=${v}`;
+
+/** Does an endpoint with these labels provide a service with these selectors (every one held)? */
+export function selects(
+  selectors: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>> | undefined,
+): boolean {
+  let any = false;
+  for (const k in selectors) {
+    if (labels?.[k] !== selectors[k]) return false;
+    any = true;
+  }
+  return any;
+}
+
 /** Indexed intent plus this host's facts. Mutated only through its methods. */
 export class IntentIndex {
   global: GlobalIntent;
@@ -43,11 +60,16 @@ export class IntentIndex {
   readonly netProfiles = new Map<string, NetProfileIntent>();
   readonly endpoints = new Map<string, EndpointIntent>();
   readonly hosts = new Map<string, HostIntent>();
+  readonly services = new Map<string, ServiceIntent>();
   private readonly epsByNetwork = new Map<string, Set<string>>();
   private readonly epsByGroup = new Map<string, Set<string>>();
   private readonly groupsByPolicy = new Map<string, Set<string>>();
   private readonly groupsByNetProfile = new Map<string, Set<string>>();
   private readonly networkById = new Map<number, string>();
+  /** labelKey → endpoints carrying that label. */
+  private readonly epsByLabel = new Map<string, Set<string>>();
+  /** labelKey → services selecting on it. */
+  private readonly servicesBySelector = new Map<string, Set<string>>();
 
   constructor(intent: Intent, host: HostFacts) {
     this.global = intent.global;
@@ -59,6 +81,7 @@ export class IntentIndex {
     for (const p of intent.netProfiles) this.netProfiles.set(tkey(p.tenant, p.name), p);
     for (const e of intent.endpoints) this.putEndpoint(e);
     for (const h of intent.hosts) this.hosts.set(h.name, h);
+    for (const v of intent.services ?? []) this.putService(v);
   }
 
   /** The intent held, as the constructor takes it (to compile it from scratch). */
@@ -72,6 +95,7 @@ export class IntentIndex {
       netProfiles: [...this.netProfiles.values()],
       endpoints: [...this.endpoints.values()],
       hosts: [...this.hosts.values()],
+      services: [...this.services.values()],
     };
   }
 
@@ -153,6 +177,7 @@ export class IntentIndex {
     this.endpoints.set(e.id, e);
     multiAdd(this.epsByNetwork, tkey(e.tenant, e.network), e.id);
     if (e.group) multiAdd(this.epsByGroup, tkey(e.tenant, e.group), e.id);
+    for (const k in e.labels) multiAdd(this.epsByLabel, labelKey(e.tenant, k, e.labels[k] as string), e.id);
     return old;
   }
 
@@ -162,6 +187,8 @@ export class IntentIndex {
     this.endpoints.delete(id);
     multiDelete(this.epsByNetwork, tkey(old.tenant, old.network), id);
     if (old.group) multiDelete(this.epsByGroup, tkey(old.tenant, old.group), id);
+    for (const k in old.labels)
+      multiDelete(this.epsByLabel, labelKey(old.tenant, k, old.labels[k] as string), id);
     return old;
   }
 
@@ -175,6 +202,49 @@ export class IntentIndex {
     const old = this.hosts.get(name);
     this.hosts.delete(name);
     return old;
+  }
+
+  putService(v: ServiceIntent): ServiceIntent | undefined {
+    const key = tkey(v.tenant, v.name);
+    const old = this.deleteService(key);
+    this.services.set(key, v);
+    for (const k in v.selectors)
+      multiAdd(this.servicesBySelector, labelKey(v.tenant, k, v.selectors[k] as string), key);
+    return old;
+  }
+
+  deleteService(key: string): ServiceIntent | undefined {
+    const old = this.services.get(key);
+    if (!old) return undefined;
+    this.services.delete(key);
+    for (const k in old.selectors)
+      multiDelete(this.servicesBySelector, labelKey(old.tenant, k, old.selectors[k] as string), key);
+    return old;
+  }
+
+  /** The service's providers (endpoint ids, sorted): the tenant's endpoints it selects. */
+  providersOf(v: ServiceIntent): string[] {
+    // The rarest selector's endpoints are the candidates.
+    let fewest: ReadonlySet<string> | undefined;
+    for (const k in v.selectors) {
+      const s = this.epsByLabel.get(labelKey(v.tenant, k, v.selectors[k] as string)) ?? EMPTY;
+      if (!fewest || s.size < fewest.size) fewest = s;
+    }
+    const out: string[] = [];
+    for (const id of fewest ?? EMPTY) if (selects(v.selectors, this.endpoints.get(id)?.labels)) out.push(id);
+    return out.sort();
+  }
+
+  /** Keys of the services an endpoint with these labels (in its tenant) provides. */
+  servicesSelecting(e: Pick<EndpointIntent, 'tenant' | 'labels'>): string[] {
+    const out = new Set<string>();
+    for (const k in e.labels) {
+      for (const key of this.servicesBySelector.get(labelKey(e.tenant, k, e.labels[k] as string)) ?? EMPTY) {
+        const v = this.services.get(key);
+        if (v && selects(v.selectors, e.labels)) out.add(key);
+      }
+    }
+    return [...out];
   }
 
   endpointsOfNetwork(networkKey: string): ReadonlySet<string> {

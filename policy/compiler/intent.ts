@@ -94,6 +94,34 @@ export interface EndpointIntent {
   ip: string;
   mac: string;
   host: string;
+  /** Container or pod labels: what serviceLB selectors match. */
+  labels?: Readonly<Record<string, string>>;
+}
+
+export interface ServicePortIntent {
+  /** The port clients connect to at the VIP. */
+  port: number;
+  /** The provider's port the connection is translated to. */
+  targetPort: number;
+  /** 6 (tcp) or 17 (udp). */
+  protocol: number;
+}
+
+/** A serviceLB with its VIP: connections to VIP:port are balanced over its providers. */
+export interface ServiceIntent {
+  tenant: string;
+  name: string;
+  /** The network the VIP is in. */
+  network: string;
+  /** 1..65535, unique (ipam `service`): numbers the service's select groups. */
+  id: number;
+  vip: string;
+  ports: ServicePortIntent[];
+  /**
+   * Providers are the tenant's endpoints whose labels hold every one of these; a service without
+   * selectors has no providers.
+   */
+  selectors: Readonly<Record<string, string>>;
 }
 
 export interface HostIntent {
@@ -110,6 +138,8 @@ export interface Intent {
   netProfiles: NetProfileIntent[];
   endpoints: EndpointIntent[];
   hosts: HostIntent[];
+  /** serviceLBs (absent: none). */
+  services?: ServiceIntent[];
 }
 
 /** What OVS says about the host being compiled for. */

@@ -20,11 +20,12 @@ import {
  *   /contiv.io/ipam/vxlan/<id>                    {"owner": "<tenant:network>", "use": "pktTag"}
  *   /contiv.io/ipam/epg/<id>                      {"owner": "<tenant:group>"}
  *   /contiv.io/ipam/tenant/<id>                   {"owner": "<tenant>"}
+ *   /contiv.io/ipam/service/<id>                  {"owner": "<tenant:service>"}
  */
 export const IPAM_PREFIX = '/contiv.io/ipam/';
 export type TagKind = 'vlan' | 'vxlan';
 /** Id spaces: network tags, and endpoint-group ids (the number the policy compiler marks a group's traffic with). */
-export type IdKind = TagKind | 'epg' | 'tenant';
+export type IdKind = TagKind | 'epg' | 'tenant' | 'service';
 
 export const addrPrefix = (network: string) => `${IPAM_PREFIX}addr/${network}/`;
 export const addrKey = (network: string, ip: string) => `${addrPrefix(network)}${ip}`;
@@ -42,6 +43,9 @@ export const EPG_ID_RANGE = { lo: 1, hi: 65535 } as const;
 
 /** Tenant ids are the datapath's VRF and conntrack zone: 16 bits, 0 unused. */
 export const TENANT_ID_RANGE = { lo: 1, hi: 65535 } as const;
+
+/** Service ids number a serviceLB's select groups in the datapath (16 bits of the group id). */
+export const SERVICE_ID_RANGE = { lo: 1, hi: 65535 } as const;
 
 /** Conflicts are expected under contention; past this many, something else is wrong. */
 const MAX_ATTEMPTS = 1000;
@@ -569,6 +573,24 @@ export async function allocId(
     if (await tryTxn(store, [absent(key)], [{ type: 'put', key, value }], extras)) return id;
   }
   throw new AllocationError(`${kind} ${owner}`, `${kind} id allocation kept conflicting; try again`);
+}
+
+/**
+ * The lowest free id of `kind`, as the caller's own part of a transaction that makes something
+ * else too (a serviceLB's address): if another writer takes the id first, the compare fails and
+ * the caller's transaction with it (CallerConflictError), and the caller tries again.
+ */
+export async function idClaim(
+  store: Store,
+  kind: IdKind,
+  range: { lo: number; hi: number },
+  owner: string,
+): Promise<{ id: number; compares: Compare[]; ops: TxnOp[] }> {
+  const id = freeIds(range, await takenIds(store, kind), 1)[0];
+  if (id === undefined)
+    throw new AllocationError(`${kind} ${owner}`, `no free ${kind} id left in ${range.lo}-${range.hi}`);
+  const key = tagKey(kind, id);
+  return { id, compares: [absent(key)], ops: [{ type: 'put', key, value: JSON.stringify({ owner }) }] };
 }
 
 /** Returns an id allocated by allocId, only if owner still holds it. True when released. */

@@ -178,3 +178,43 @@ describe('intent from the store', () => {
     assert.throws(() => protocolNumber('300'), /protocol "300"/);
   });
 });
+
+test('a serviceLB with its VIP record and service id becomes intent', () => {
+  const intent = intentFromStore([
+    ...STORE,
+    kv('/contiv.io/config/serviceLB/default:web', {
+      tenantName: 'default',
+      serviceName: 'web',
+      networkName: 'contiv-net',
+      selectors: ['app=web', 'tier=a=b'],
+      ports: ['80:8080:TCP', '53:5353:udp'],
+    }),
+    kv('/contiv.io/oper/servicevip/default:web', {
+      tenantName: 'default',
+      serviceName: 'web',
+      networkName: 'contiv-net',
+      serviceVip: '20.1.1.200',
+    }),
+    kv('/contiv.io/ipam/service/4', { owner: 'default:web' }),
+    // No id (made before ids existed) or no VIP record: not in the datapath.
+    kv('/contiv.io/config/serviceLB/default:old', {
+      tenantName: 'default',
+      serviceName: 'old',
+      networkName: 'contiv-net',
+    }),
+  ]);
+  assert.deepEqual(intent.services, [
+    {
+      tenant: 'default',
+      name: 'web',
+      network: 'contiv-net',
+      id: 4,
+      vip: '20.1.1.200',
+      ports: [
+        { port: 80, targetPort: 8080, protocol: 6 },
+        { port: 53, targetPort: 5353, protocol: 17 },
+      ],
+      selectors: { app: 'web', tier: 'a=b' },
+    },
+  ]);
+});

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildServer } from '../../api/rest/server.js';
-import { listAddresses } from '../../policy/ipam/index.js';
+import { listAddresses, listTags } from '../../policy/ipam/index.js';
 import { serviceVipKey } from '../../policy/model/index.js';
 import { EmbeddedStore } from '../../state/embedded.js';
 
@@ -62,6 +62,11 @@ describe('serviceLB virtual addresses', () => {
       { ip: '10.96.0.1', owner: 'serviceLB:default:svc1' },
       { ip: '10.96.0.50', owner: 'serviceLB:default:svc2' },
     ]);
+    // Each has its service id (its datapath groups' number), taken in the same transaction.
+    assert.deepEqual(await listTags(store, 'service'), [
+      { id: 1, owner: 'default:svc1' },
+      { id: 2, owner: 'default:svc2' },
+    ]);
   });
 
   test('a preferred address already taken, or outside the network, is refused and nothing is written', async () => {
@@ -106,6 +111,7 @@ describe('serviceLB virtual addresses', () => {
       (await listAddresses(store, 'default:svc-net')).map((a) => a.ip),
       ['10.96.0.50'],
     );
+    assert.deepEqual(await listTags(store, 'service'), [{ id: 2, owner: 'default:svc2' }]);
     assert.equal((await service('svc4')).status, 200);
     assert.equal(await vip('svc4'), '10.96.0.1');
   });

@@ -5,8 +5,12 @@ import {
   addressSpace,
   allocAddress,
   CallerConflictError,
+  idClaim,
   listAddresses,
+  listTags,
   releaseAddress,
+  releaseId,
+  SERVICE_ID_RANGE,
 } from '../../../policy/ipam/index.js';
 import {
   type PlainObject,
@@ -33,6 +37,8 @@ export const serviceLB: ObjectBehaviour = {
       typeof net.gateway === 'string' ? net.gateway : undefined,
     );
     const preferred = typeof obj.ipAddress === 'string' && obj.ipAddress !== '' ? obj.ipAddress : undefined;
+    // The service id (numbering its datapath groups) is taken in the same transaction.
+    const id = await idClaim(ctx.store, 'service', SERVICE_ID_RANGE, key);
     try {
       await allocAddress(ctx.store, space, {
         owner: serviceVipOwner(key),
@@ -46,8 +52,8 @@ export const serviceLB: ObjectBehaviour = {
             serviceVip: ip,
           };
           return {
-            compares: a.compares(),
-            ops: a.ops({ type: 'put', key: serviceVipKey(key), value: JSON.stringify(record) }),
+            compares: [...a.compares(), ...id.compares],
+            ops: a.ops({ type: 'put', key: serviceVipKey(key), value: JSON.stringify(record) }, ...id.ops),
             committed: (revision) => a.landed(revision),
           };
         },
@@ -86,6 +92,8 @@ export const serviceLB: ObjectBehaviour = {
     const owner = serviceVipOwner(key);
     for (const a of await listAddresses(ctx.store, netKey))
       if (a.owner === owner) await releaseAddress(ctx.store, netKey, a.ip, owner);
+    for (const t of await listTags(ctx.store, 'service'))
+      if (t.owner === key) await releaseId(ctx.store, 'service', t.id, key);
   },
 
   async oper(ctx, key) {
