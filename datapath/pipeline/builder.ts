@@ -72,6 +72,7 @@ const FEATURE_NAME = new Map<Feature, string>([
   [Feature.HostAccess, 'HostAccess'],
   [Feature.Pipeline, 'Pipeline'],
   [Feature.Bgp, 'Bgp'],
+  [Feature.ServiceLb, 'ServiceLb'],
 ]);
 
 function featureName(f: Feature): string {

@@ -17,7 +17,7 @@ export const OFPP_IN_PORT = 0xfffffff8;
  */
 export const ROUTER_MAC = '00:00:11:11:11:11';
 
-type RegField = 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7';
+type RegField = 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7' | 'reg8' | 'reg9';
 
 // A set, not a pattern: the policy feature matches registers in tens of thousands of flows.
 const REG_FIELDS: ReadonlySet<string> = new Set([
@@ -29,6 +29,8 @@ const REG_FIELDS: ReadonlySet<string> = new Set([
   'reg5',
   'reg6',
   'reg7',
+  'reg8',
+  'reg9',
 ]);
 
 function regField(r: FieldRange): RegField {

@@ -28,6 +28,8 @@ export type TableName =
   | 'srcGroup'
   | 'arp'
   | 'dns'
+  | 'serviceLb'
+  | 'serviceSelect'
   | 'dstLookup'
   | 'conntrack'
   | 'egressPolicy'
@@ -91,21 +93,41 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 20,
     name: 'arp',
-    writers: [Feature.Arp, Feature.HostAccess],
+    writers: [Feature.Arp, Feature.HostAccess, Feature.ServiceLb],
     matches: ['ethType', 'reg0', 'reg6', 'arpOp', 'arpTpa'],
     next: ['dns'],
     miss: 'next',
     purpose:
-      'bridge + proxy mode: requests for known endpoints answered in the datapath; routing: every request answered with the router MAC (gateway included); host access: the gateway answered with the router MAC; flood mode and misses: on to forwarding',
+      'bridge + proxy mode: requests for known endpoints answered in the datapath; routing: every request answered with the router MAC (gateway included); host access: the gateway answered with the router MAC; a service VIP answered with its MAC (every mode); flood mode and misses: on to forwarding',
   },
   {
     id: 30,
     name: 'dns',
     writers: [Feature.Dns],
     matches: ['reg0', 'ethType', 'ipProto', 'udpDst'],
-    next: ['dstLookup'],
+    next: ['serviceLb'],
     miss: 'next',
     purpose: 'DNS queries from local endpoints go to the controller (service discovery)',
+  },
+  {
+    id: 35,
+    name: 'serviceLb',
+    writers: [Feature.ServiceLb],
+    matches: ['reg7', 'ethType', 'ipv4Dst', 'ipProto', 'tcpDst', 'udpDst'],
+    next: ['serviceSelect', 'dstLookup'],
+    miss: 'dstLookup',
+    purpose:
+      "connections to a service's VIP:port through conntrack in the VRF zone, taking an established connection's translation to its provider; other traffic to a VIP dropped",
+  },
+  {
+    id: 36,
+    name: 'serviceSelect',
+    writers: [Feature.ServiceLb],
+    matches: ['reg7', 'ethType', 'ctState', 'ipv4Dst', 'ipProto', 'tcpDst', 'udpDst'],
+    next: ['dstLookup'],
+    miss: 'drop',
+    purpose:
+      "new connections to a VIP:port: the service's select group picks a provider (destination address, port and MAC rewritten, VIP and port kept in registers until commit); established ones: the provider's MAC; on to dstLookup",
   },
   {
     id: 40,
@@ -121,12 +143,13 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 50,
     name: 'conntrack',
-    writers: [Feature.Policy, Feature.HostAccess],
-    matches: ['ethType', 'reg0'],
+    writers: [Feature.Policy, Feature.HostAccess, Feature.ServiceLb],
+    // reg7 + source address and port: replies from a service provider.
+    matches: ['ethType', 'reg0', 'reg7', 'ipv4Src', 'ipProto', 'tcpSrc', 'udpSrc'],
     next: ['egressPolicy', 'output'],
     miss: 'output',
     purpose:
-      'IP traffic through conntrack in the VRF zone (with NAT to the host), then policy; other traffic straight to output',
+      "IP traffic through conntrack in the VRF zone (with NAT to the host; a service provider's replies un-NATed to the VIP), then policy; other traffic straight to output",
   },
   {
     id: 60,
@@ -151,11 +174,13 @@ export const PIPELINE: readonly (TableSpec & { name: TableName })[] = [
   {
     id: 80,
     name: 'commit',
-    writers: [Feature.Policy, Feature.HostAccess],
-    matches: ['ethType', 'ctState', 'reg0', 'reg7'],
+    writers: [Feature.Policy, Feature.HostAccess, Feature.ServiceLb],
+    // Destination address and port: a service's provider.
+    matches: ['ethType', 'ctState', 'reg0', 'reg7', 'ipv4Dst', 'ipProto', 'tcpDst', 'udpDst'],
     next: ['qos'],
     miss: 'next',
-    purpose: 'allowed new connections are committed to conntrack (to the host: with source NAT)',
+    purpose:
+      'allowed new connections are committed to conntrack (to the host: with source NAT; to a service: VIP and port put back, committed with destination NAT to the provider)',
   },
   {
     id: 90,
@@ -218,6 +243,10 @@ export const REG = {
   dstNetwork: { field: 'reg6', ofs: 16, nBits: 16 },
   /** VRF: the tenant id; also the conntrack zone. */
   vrf: { field: 'reg7', ofs: 0, nBits: 16 },
+  /** A new service connection's VIP, from serviceSelect to commit. */
+  serviceVip: { field: 'reg8', ofs: 0, nBits: 32 },
+  /** Its service port. */
+  servicePort: { field: 'reg9', ofs: 0, nBits: 16 },
 } as const satisfies Record<string, FieldRange>;
 
 /** Bits of REG.flags. */
@@ -233,4 +262,6 @@ export const FLAG = {
   toHost: 1 << 11,
   /** dstLookup missed: flood within the network. */
   flood: 1 << 12,
+  /** A new connection to a service VIP: commit puts the VIP back and commits with DNAT. */
+  service: 1 << 13,
 } as const;
