@@ -41,6 +41,7 @@ const BENCHMARKS: Readonly<Record<string, Loader>> = {
   'policy-incremental': async () => (await import('./policy.js')).incrementalBenchmark,
   'policy-install': async () => (await import('./policy.js')).installBenchmark,
   'rest-create': async () => (await import('./rest-create.js')).benchmark,
+  'service-update': async () => (await import('./service.js')).updateBenchmark,
   'swarm-scale': async () => (await import('./swarm.js')).scaleBenchmark,
 };
 

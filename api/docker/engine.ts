@@ -99,14 +99,22 @@ export class DockerEngine {
     }
   }
 
-  /** The container (id, name) of an endpoint, as the network lists its members; undefined until it does. */
+  /**
+   * The container (id, name, labels) of an endpoint, as the network lists its members; undefined
+   * until it does. Its labels (`docker run --label`) are what serviceLB selectors match.
+   */
   async containerOf(
     networkID: string,
     endpointID: string,
-  ): Promise<{ id: string; name: string } | undefined> {
+  ): Promise<{ id: string; name: string; labels: Record<string, string> } | undefined> {
     const net = await this.inspectNetwork(networkID);
-    for (const [id, c] of Object.entries(net?.Containers ?? {}))
-      if (c.EndpointID === endpointID) return { id, name: c.Name };
+    for (const [id, c] of Object.entries(net?.Containers ?? {})) {
+      if (c.EndpointID !== endpointID) continue;
+      const inspected = (await this.call('GET', `/containers/${encodeURIComponent(id)}/json`)) as {
+        Config?: { Labels?: Record<string, string> | null };
+      };
+      return { id, name: c.Name, labels: { ...(inspected.Config?.Labels ?? {}) } };
+    }
     return undefined;
   }
 

@@ -185,6 +185,7 @@ export interface NetworkDriverOptions {
 export interface ContainerRef {
   id: string;
   name: string;
+  labels?: Record<string, string>;
 }
 
 /** Asking the engine for a joined container's name: first after this, then each time twice as long. */
@@ -497,7 +498,7 @@ export class NetworkDriver {
     return {};
   }
 
-  /** Finds the endpoint's container through the engine and writes its name into the record. */
+  /** Finds the endpoint's container through the engine and writes its name (and labels) into the record. */
   private async recordName(networkID: string, endpointID: string): Promise<void> {
     const containerOf = this.opts.containerOf!;
     const t0 = performance.now();
@@ -514,7 +515,12 @@ export class NetworkDriver {
       if (!c) continue;
       const name = c.name.replace(/^\//, '');
       if (!name) return;
-      await this.opts.netmaster.nameEndpoint?.({ endpointID, containerID: c.id, containerName: name });
+      await this.opts.netmaster.nameEndpoint?.({
+        endpointID,
+        containerID: c.id,
+        containerName: name,
+        ...(c.labels ? { labels: c.labels } : {}),
+      });
       this.opts.log?.debug({ endpointID, name, ms: Math.round(performance.now() - t0) }, 'named');
       return;
     }

@@ -32,6 +32,8 @@ export interface EndpointName {
   endpointID: string;
   containerID: string;
   containerName: string;
+  /** The container's labels (what serviceLB selectors match); absent: left as they are. */
+  labels?: Record<string, string>;
 }
 
 /** netmaster's side of an endpoint's life. Errors thrown carry netmaster's message for the user. */

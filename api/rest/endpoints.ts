@@ -45,6 +45,14 @@ const owner = (kv: KV | undefined): string | undefined => {
   return typeof o === 'string' ? o : undefined;
 };
 
+/** A request's `labels`: an object, its values as strings. */
+function labelsOf(v: unknown): Record<string, string> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new HttpError(400, 'labels must be an object of strings');
+  }
+  return Object.fromEntries(Object.entries(v as PlainObject).map(([k, x]) => [k, String(x)]));
+}
+
 /** Go's fmt of a map[string]string, as Contiv's endpoint inspect showed labels: "map[a:1 b:2]". */
 export function goMapText(labels: Record<string, string>): string {
   const keys = Object.keys(labels).sort();
@@ -247,10 +255,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     }
     const requested = (str(body, 'ipAddress', false) || str(body, 'preferred', false)).split('/')[0] ?? '';
     const homingHost = str(body, 'host', false) || str(body, 'homingHost', true);
-    const labels = body.labels ?? {};
-    if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) {
-      throw new HttpError(400, 'labels must be an object of strings');
-    }
+    const labels = labelsOf(body.labels ?? {});
     return ctx.shared(async () => {
       for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
         const t = await target(body);
@@ -285,7 +290,7 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
           intfName: str(body, 'intfName', false),
           containerID: str(body, 'containerID', false),
           containerName: str(body, 'containerName', false),
-          labels: Object.fromEntries(Object.entries(labels as PlainObject).map(([k, v]) => [k, String(v)])),
+          labels,
         });
         const mine = JSON.stringify({ owner: endpointID });
         const base: Compare[] = [absent(recKey), ...parentCompares(t), ...(v6 ? [absent(v6.key)] : [])];
@@ -391,12 +396,23 @@ export function registerEndpointRoutes(app: FastifyInstance, ctx: EndpointContex
     const endpointID = str(body, 'endpointID', true);
     const containerID = str(body, 'containerID', false);
     const containerName = str(body, 'containerName', true);
+    const labels = body.labels === undefined ? undefined : labelsOf(body.labels);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       const kv = await store.get(endpointKey(endpointID));
       const rec = parseObj<EndpointRecord>(kv);
       if (!kv || !rec) return {};
-      if (rec.containerName === containerName && (!containerID || rec.containerID === containerID)) return {};
-      const named: EndpointRecord = { ...rec, containerName, ...(containerID ? { containerID } : {}) };
+      if (
+        rec.containerName === containerName &&
+        (!containerID || rec.containerID === containerID) &&
+        (!labels || JSON.stringify(rec.labels ?? {}) === JSON.stringify(labels))
+      )
+        return {};
+      const named: EndpointRecord = {
+        ...rec,
+        containerName,
+        ...(containerID ? { containerID } : {}),
+        ...(labels ? { labels } : {}),
+      };
       const r = await store.txn(
         [unchanged(kv)],
         [{ type: 'put', key: kv.key, value: JSON.stringify(named) }],

@@ -144,6 +144,7 @@ export class FakeNetmaster implements NetmasterClient {
         ...rec,
         containerID: req.containerID,
         containerName: req.containerName,
+        ...(req.labels ? { labels: req.labels } : {}),
       });
   }
 

@@ -433,6 +433,78 @@ for (const store of ['embedded', 'etcd'] as const)
         await s.rest('DELETE', '/api/v1/networks/default:nogw/');
       });
 
+      test('a serviceLB balances over the containers its selector picks by their docker labels', async () => {
+        const webs = [`${s.pluginName}-svc1`, `${s.pluginName}-svc2`];
+        const other = `${s.pluginName}-svc3`;
+        const client = `${s.pluginName}-svcc`;
+        try {
+          await s.rest('POST', '/api/v1/serviceLBs/default:websvc/', {
+            tenantName: 'default',
+            serviceName: 'websvc',
+            networkName: 'contiv-net',
+            ipAddress: '10.36.28.200',
+            selectors: ['app=web'],
+            ports: ['8000:80:TCP'],
+          });
+          // Each answers with its name on 80 (what the web group's policy allows).
+          const serve = (n: string, labels: string[]) =>
+            s.dockerd.docker([
+              'run',
+              '-d',
+              '--name',
+              n,
+              '--hostname',
+              n,
+              ...labels.flatMap((l) => ['--label', l]),
+              '--net',
+              'web.contiv-net',
+              'bbox',
+              'sh',
+              '-c',
+              'exec nc -ll -p 80 -e hostname',
+            ]);
+          for (const n of webs) await serve(n, ['app=web']);
+          await serve(other, ['app=db']);
+          await s.dockerd.docker([
+            'run',
+            '-d',
+            '--name',
+            client,
+            '--net',
+            'db.contiv-net',
+            'bbox',
+            'sleep',
+            '300',
+          ]);
+          const seen = new Set<string>();
+          // The labels reach the endpoint records after Join (the engine is asked in the background).
+          for (const deadline = Date.now() + 20_000; seen.size < 2 && Date.now() < deadline; ) {
+            const out = await s.dockerd
+              .docker([
+                'exec',
+                client,
+                'sh',
+                '-c',
+                'for i in 1 2 3 4 5 6 7 8 9 10; do nc -w 2 10.36.28.200 8000 </dev/null; done',
+              ])
+              .catch(() => '');
+            for (const l of out.split('\n')) if (l.trim()) seen.add(l.trim());
+          }
+          assert.deepEqual(
+            [...seen].sort(),
+            [...webs].sort(),
+            'the VIP reached both labelled containers, no other',
+          );
+          const recs = await endpoints();
+          assert.deepEqual(recs.find((r) => r.containerName === webs[0])?.labels, { app: 'web' });
+        } finally {
+          for (const n of [...webs, other, client])
+            await s.dockerd.docker(['rm', '-f', n]).catch(() => undefined);
+          await s.rest('DELETE', '/api/v1/serviceLBs/default:websvc/').catch(() => undefined);
+        }
+        await assertClean();
+      });
+
       test('deleting the group in netmaster removes its Docker network', async () => {
         await s.rest('DELETE', '/api/v1/endpointGroups/default:web/');
         const deadline = Date.now() + 10_000;

@@ -109,7 +109,7 @@ describe("NetworkDriver: a Docker container's name", () => {
     const { driver, netmaster } = await driverNaming(async (net, ep) => {
       asked++;
       assert.deepEqual([net, ep], ['N1', 'ep1']);
-      return listed ? { id: 'c0ffee', name: '/web1' } : undefined;
+      return listed ? { id: 'c0ffee', name: '/web1', labels: { app: 'web' } } : undefined;
     });
     await driver.join({ NetworkID: 'N1', EndpointID: 'ep1', SandboxKey: '/x' });
     assert.equal(asked, 0, 'Join answered before any engine call');
@@ -120,6 +120,7 @@ describe("NetworkDriver: a Docker container's name", () => {
     for (let i = 0; i < 100 && netmaster.endpoints.get('ep1')?.containerName === ''; i++) await sleep(10);
     assert.equal(netmaster.endpoints.get('ep1')?.containerName, 'web1');
     assert.equal(netmaster.endpoints.get('ep1')?.containerID, 'c0ffee');
+    assert.deepEqual(netmaster.endpoints.get('ep1')?.labels, { app: 'web' }, "the container's labels too");
     await driver.close();
   });
 
@@ -150,6 +151,14 @@ describe('netmaster /plugin/nameEndpoint', () => {
       assert.equal((await post({ endpointID: 'nope', containerName: 'x' })).statusCode, 200);
       assert.equal(await store.get(endpointKey('nope')), undefined);
       assert.equal((await post({ endpointID: 'e1' })).statusCode, 400);
+      // The container's labels (serviceLB selectors match them) come with its name.
+      const labelled = await post({ endpointID: 'e1', containerName: 'web1', labels: { app: 'web', n: 1 } });
+      assert.equal(labelled.statusCode, 200, labelled.body);
+      const withLabels = JSON.parse((await store.get(endpointKey('e1')))?.value ?? '{}') as EndpointRecord;
+      assert.deepEqual(withLabels.labels, { app: 'web', n: '1' });
+      const bad = await post({ endpointID: 'e1', containerName: 'web1', labels: ['app=web'] });
+      assert.equal(bad.statusCode, 400);
+      assert.match(bad.body, /labels/);
     } finally {
       await api.close();
       await store.close();
