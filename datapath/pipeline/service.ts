@@ -20,7 +20,7 @@ import { type Bucket, GroupType } from '../../controller/openflow/messages.js';
 import type { OwnedState, PipelineFeature } from '../../policy/compiler/feature.js';
 import { type IntentIndex, tkey } from '../../policy/compiler/index-intent.js';
 import type { EndpointIntent, ServiceIntent, ServicePortIntent } from '../../policy/compiler/intent.js';
-import { macFromIPv4 } from '../../policy/ipam/addr.js';
+import { ipv4ToNumber, macFromIPv4 } from '../../policy/ipam/addr.js';
 import { cookieFor, flowBuilder } from './builder.js';
 import {
   ARP_REQUEST,
@@ -152,7 +152,7 @@ function buildService(ix: IntentIndex, key: string): OwnedState {
         priority: PRIO_PORT,
         match: { ...vipMatch(), ...toPort(p, p.port), ctState: ctState('+new+trk') },
         instructions: instructions([
-          load(REG.serviceVip, ipNumber(v.vip)),
+          load(REG.serviceVip, ipv4ToNumber(v.vip) ?? 0),
           load(REG.servicePort, p.port),
           ...setFlags(FLAG.service),
           // OVS's select hash leaves UDP ports out: the source port folded into the destination
@@ -237,10 +237,6 @@ function buildProvider(ix: IntentIndex, id: string): OwnedState {
     );
   }
   return { flows };
-}
-
-function ipNumber(ip: string): number {
-  return ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
 }
 
 function* serviceOwnersOfTenant(ix: IntentIndex, tenant: string): Generator<string> {

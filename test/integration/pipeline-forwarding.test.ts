@@ -7,9 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import type { SwitchConnection } from '../../controller/switch/connection.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
-import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
-import { VSwitch } from '../../datapath/vswitch.js';
 import { Compilation, compile } from '../../policy/compiler/compile.js';
 import type { Change } from '../../policy/compiler/diff.js';
 import { hostFactsChange } from '../../policy/compiler/diff.js';
@@ -18,6 +16,7 @@ import type { EndpointIntent, HostFacts, Intent } from '../../policy/compiler/in
 import { macFromIPv4 as macOf } from '../../policy/ipam/addr.js';
 import { startCapture } from '../harness/capture.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { joinHostBridges } from '../harness/host-bridges.js';
 import { type Host, startHosts } from '../harness/hosts.js';
 import { addContainer, type Container } from '../harness/netns.js';
 import { type OvsInstance, startOvs } from '../harness/ovs.js';
@@ -293,33 +292,7 @@ const UPLINK_PORT = 200;
 async function twoHosts(encap: 'vxlan' | 'vlan') {
   const hosts = await startHosts(2);
   const [h1, h2] = hosts as [Host, Host];
-  for (const [h, peer] of [
-    [h1, h2],
-    [h2, h1],
-  ] as const) {
-    const client = await OvsdbClient.connect(`unix:${h.ovs.dbSock}`);
-    try {
-      const vs = new VSwitch(client, { name: 'brint', datapathType: 'netdev', owner: 'netplugin' });
-      await vs.ensureBridge();
-      if (encap === 'vxlan') {
-        await h.vtep();
-        const port = await vs.addPort({
-          name: `vx-${peer.name}`,
-          kind: 'vxlan',
-          remoteIp: peer.underlayIp,
-          key: 'flow',
-          ofportRequest: TUNNEL_PORT,
-        });
-        assert.equal(port, TUNNEL_PORT);
-      } else {
-        // The underlay veth itself is the uplink: its frames carry the networks' tags.
-        const port = await vs.addPort({ name: h.underlayIf, kind: 'system', ofportRequest: UPLINK_PORT });
-        assert.equal(port, UPLINK_PORT);
-      }
-    } finally {
-      await client.close();
-    }
-  }
+  await joinHostBridges([h1, h2], encap, { tunnel: TUNNEL_PORT, uplink: UPLINK_PORT });
   const mk = (h: Host, name: string, ip: string, gateway: string, ofport: number) =>
     h.addContainer({ name, ip: `${ip}/24`, gateway, bridge: 'brint', ofport, mtu: 1450, mac: macOf(ip) });
   const a1 = await mk(h1, 'a1', '10.1.1.1', '10.1.1.254', 1);

@@ -5,14 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { FlowTableManager } from '../../controller/flowtable/manager.js';
 import { connectSwitch } from '../../controller/switch/endpoint.js';
-import { OvsdbClient } from '../../datapath/ovsdb/client.js';
 import { applyDelta, applyState, forwardingFeatures } from '../../datapath/pipeline/index.js';
 import { policyFeature } from '../../datapath/pipeline/policy.js';
-import { VSwitch } from '../../datapath/vswitch.js';
 import { Compilation } from '../../policy/compiler/compile.js';
 import type { EndpointIntent, HostFacts, Intent, RuleIntent } from '../../policy/compiler/intent.js';
 import { macFromIPv4 as macOf } from '../../policy/ipam/addr.js';
 import { onCleanup, runCleanups } from '../harness/cleanup.js';
+import { joinHostBridges } from '../harness/host-bridges.js';
 import { type Host, startHosts } from '../harness/hosts.js';
 import { rule } from '../harness/intents.js';
 import type { Container } from '../harness/netns.js';
@@ -80,30 +79,7 @@ for (const encap of ['vxlan', 'vlan'] as const) {
       if (missing.length > 0)
         throw new Error(`missing ${missing.join(', ')} (CI=true: a missing component fails)`);
       const [h1, h2] = (await startHosts(2)) as [Host, Host];
-      for (const [h, peer] of [
-        [h1, h2],
-        [h2, h1],
-      ] as const) {
-        const client = await OvsdbClient.connect(`unix:${h.ovs.dbSock}`);
-        try {
-          const vs = new VSwitch(client, { name: 'brint', datapathType: 'netdev', owner: 'netplugin' });
-          await vs.ensureBridge();
-          if (encap === 'vxlan') {
-            await h.vtep();
-            await vs.addPort({
-              name: `vx-${peer.name}`,
-              kind: 'vxlan',
-              remoteIp: peer.underlayIp,
-              key: 'flow',
-              ofportRequest: TUNNEL_PORT,
-            });
-          } else {
-            await vs.addPort({ name: h.underlayIf, kind: 'system', ofportRequest: UPLINK_PORT });
-          }
-        } finally {
-          await client.close();
-        }
-      }
+      await joinHostBridges([h1, h2], encap, { tunnel: TUNNEL_PORT, uplink: UPLINK_PORT });
       const place: [string, Host, string, string][] = [
         ['w1', h1, '10.1.1.10', 'web'],
         ['c1', h2, '10.1.1.20', 'client'],
