@@ -69,7 +69,7 @@ export function bandwidthKbps(text: string | undefined): number {
 }
 
 /** A serviceLB's `ports` entries (SERVICEPORT:PROVIDERPORT:TCP|UDP, as the model validated them). */
-export function servicePorts(ports: readonly string[] | undefined): ServicePortIntent[] {
+function servicePorts(ports: readonly string[] | undefined): ServicePortIntent[] {
   const out: ServicePortIntent[] = [];
   for (const p of ports ?? []) {
     const [port, targetPort, proto] = p.split(':');
@@ -83,7 +83,7 @@ export function servicePorts(ports: readonly string[] | undefined): ServicePortI
 }
 
 /** A serviceLB's `selectors` entries (KEY=VALUE) as a map. */
-export function serviceSelectors(selectors: readonly string[] | undefined): Record<string, string> {
+function serviceSelectors(selectors: readonly string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const s of selectors ?? []) {
     const i = s.indexOf('=');

@@ -37,7 +37,7 @@ const EMPTY: ReadonlySet<never> = new Set();
 const labelKey = (tenant: string, k: string, v: string) => `${tenant}\0${k}=${v}`;
 
 /** Does an endpoint with these labels provide a service with these selectors (every one held)? */
-export function selects(
+function selects(
   selectors: Readonly<Record<string, string>>,
   labels: Readonly<Record<string, string>> | undefined,
 ): boolean {
